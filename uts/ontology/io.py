@@ -1,0 +1,265 @@
+"""Reading and writing UTS as OWL in Turtle.
+
+Conventions (see docs/ontology.md): each concept is an ``owl:Class`` named ``UTS:nnnnnnn``;
+``skos:prefLabel`` (mirrored to ``rdfs:label`` for OWL tools), ``skos:altLabel`` and
+``skos:definition`` carry the text; ``rdfs:subClassOf`` the parents; ``owl:deprecated`` and
+IAO:0100001 "term replaced by" the deprecation; ``dcterms:source`` the provenance and
+``oboInOwl:hasDbXref`` the cross-references. ``utsp:domain``, ``utsp:facet`` and ``utsp:isRoot``
+are UTS's own annotation properties.
+
+Parsing goes through rdflib, which never follows ``owl:imports``, so loading is offline. Writing
+is our own canonical serialiser: concepts sorted by id, properties in a fixed order, values
+sorted, so a one-concept edit is a few-line diff and save -> load -> save is byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+
+from .model import Concept, Ontology, OntologyMeta
+
+UTS_NS = "https://w3id.org/uts/UTS_"
+UTSP_NS = "https://w3id.org/uts/schema#"
+OBO_NS = "http://purl.obolibrary.org/obo/"
+OBOINOWL_NS = "http://www.geneontology.org/formats/oboInOwl#"
+
+REPLACED_BY = URIRef(OBO_NS + "IAO_0100001")
+HAS_XREF = URIRef(OBOINOWL_NS + "hasDbXref")
+P_DOMAIN = URIRef(UTSP_NS + "domain")
+P_FACET = URIRef(UTSP_NS + "facet")
+P_ROOT = URIRef(UTSP_NS + "isRoot")
+
+PREFIXES = {
+    "UTS": UTS_NS,
+    "utsp": UTSP_NS,
+    "owl": str(OWL),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "skos": str(SKOS),
+    "dcterms": str(DCTERMS),
+    "obo": OBO_NS,
+    "oboInOwl": OBOINOWL_NS,
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+ANNOTATION_PROPERTIES = [
+    "dcterms:source", "oboInOwl:hasDbXref", "obo:IAO_0100001", "skos:altLabel",
+    "skos:definition", "skos:prefLabel", "utsp:domain", "utsp:facet", "utsp:isRoot",
+]
+
+
+class OntologyFormatError(ValueError):
+    """The file is not readable as a UTS ontology."""
+
+
+def default_ontology_path() -> Path:
+    """``$UTS_ONTOLOGY`` if set, else the working copy ``ontology/uts.ttl`` of this checkout."""
+    env = os.environ.get("UTS_ONTOLOGY")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "ontology" / "uts.ttl"
+
+
+def iri_to_id(iri: str) -> str | None:
+    return "UTS:" + iri[len(UTS_NS):] if iri.startswith(UTS_NS) else None
+
+
+def id_to_iri(concept_id: str) -> str:
+    if not concept_id.startswith("UTS:"):
+        raise ValueError(f"not a UTS id: {concept_id!r}")
+    return UTS_NS + concept_id[4:]
+
+
+# -- reading ---------------------------------------------------------------------------------
+def load(path: str | os.PathLike | None = None) -> Ontology:
+    """Load a UTS ontology from Turtle (or any RDF syntax rdflib guesses from the suffix)."""
+    path = Path(path) if path is not None else default_ontology_path()
+    if not path.exists():
+        raise FileNotFoundError(f"ontology file not found: {path}")
+    fmt = "turtle" if path.suffix in {".ttl", ""} else None
+    graph = Graph()
+    try:
+        graph.parse(path, format=fmt)
+    except Exception as exc:  # rdflib raises many parser-specific types
+        raise OntologyFormatError(f"cannot parse {path}: {exc}") from exc
+    return from_graph(graph)
+
+
+def loads(text: str) -> Ontology:
+    graph = Graph()
+    try:
+        graph.parse(data=text, format="turtle")
+    except Exception as exc:
+        raise OntologyFormatError(f"cannot parse Turtle: {exc}") from exc
+    return from_graph(graph)
+
+
+def from_graph(graph: Graph) -> Ontology:
+    rows: dict[str, dict] = {}
+    meta = OntologyMeta()
+    ontology_iri = None
+    for s, p, o in graph.triples((None, None, None)):
+        if p == RDF.type and o == OWL.Ontology:
+            ontology_iri = s
+            continue
+        cid = iri_to_id(str(s)) if isinstance(s, URIRef) else None
+        if cid is None:
+            continue
+        row = rows.setdefault(cid, {"types": set(), "pref": [], "rdfs": [], "alt": [], "parents": [],
+                                    "defs": [], "domain": None, "facet": None, "deprecated": False,
+                                    "replaced": [], "sources": [], "xrefs": [], "root": False})
+        if p == RDF.type:
+            row["types"].add(o)
+        elif p == SKOS.prefLabel:
+            row["pref"].append(str(o))
+        elif p == RDFS.label:
+            row["rdfs"].append(str(o))
+        elif p == SKOS.altLabel:
+            row["alt"].append(str(o))
+        elif p == RDFS.subClassOf:
+            pid = iri_to_id(str(o)) if isinstance(o, URIRef) else None
+            if pid is not None:
+                row["parents"].append(pid)
+        elif p == SKOS.definition:
+            row["defs"].append(str(o))
+        elif p == P_DOMAIN:
+            row["domain"] = str(o)
+        elif p == P_FACET:
+            row["facet"] = str(o)
+        elif p == OWL.deprecated:
+            row["deprecated"] = _truthy(o)
+        elif p == REPLACED_BY:
+            rid = iri_to_id(str(o))
+            if rid is not None:
+                row["replaced"].append(rid)
+        elif p == DCTERMS.source:
+            row["sources"].append(str(o))
+        elif p == HAS_XREF:
+            row["xrefs"].append(str(o))
+        elif p == P_ROOT:
+            row["root"] = _truthy(o)
+    if ontology_iri is not None:
+        meta.iri = str(ontology_iri)
+        v = graph.value(ontology_iri, OWL.versionInfo)
+        meta.version = str(v) if v is not None else None
+        vi = graph.value(ontology_iri, OWL.versionIRI)
+        meta.version_iri = str(vi) if vi is not None else None
+        t = graph.value(ontology_iri, DCTERMS.title)
+        if t is not None:
+            meta.title = str(t)
+        d = graph.value(ontology_iri, DCTERMS.description)
+        meta.description = str(d) if d is not None else None
+        meta.imports = sorted(str(i) for i in graph.objects(ontology_iri, OWL.imports))
+    concepts = []
+    for cid, row in rows.items():
+        labels = row["pref"] or row["rdfs"]
+        # An IRI that is only referenced (e.g. a dangling parent) is not a concept.
+        if OWL.Class not in row["types"] and not labels:
+            continue
+        concepts.append(Concept(
+            id=cid,
+            label=sorted(labels)[0] if labels else "",
+            synonyms=sorted(set(row["alt"]) | set(sorted(labels)[1:])),
+            definition=sorted(row["defs"])[0] if row["defs"] else None,
+            parents=sorted(set(row["parents"])),
+            domain=row["domain"], facet=row["facet"], deprecated=row["deprecated"],
+            replaced_by=sorted(set(row["replaced"])), sources=sorted(set(row["sources"])),
+            xrefs=sorted(set(row["xrefs"])), root=row["root"],
+        ))
+    concepts.sort(key=lambda c: c.id)
+    return Ontology(concepts, meta)
+
+
+def _truthy(o) -> bool:
+    return str(o).strip().lower() in {"true", "1"}
+
+
+# -- writing ---------------------------------------------------------------------------------
+def _lit(text: str) -> str:
+    return Literal(text).n3()
+
+
+def _curie(concept_id: str) -> str:
+    return concept_id  # "UTS:0000123" is already a valid Turtle prefixed name
+
+
+def dumps(onto: Ontology) -> str:
+    """Canonical Turtle for ``onto``."""
+    out = [f"@prefix {k}: <{v}> ." for k, v in sorted(PREFIXES.items())]
+    out.append("")
+    m = onto.meta
+    header = [f"<{m.iri}> a owl:Ontology"]
+    if m.version_iri:
+        header.append(f"    owl:versionIRI <{m.version_iri}>")
+    if m.version:
+        header.append(f"    owl:versionInfo {_lit(m.version)}")
+    header.append(f"    dcterms:title {_lit(m.title)}")
+    if m.description:
+        header.append(f"    dcterms:description {_lit(m.description)}")
+    for imp in sorted(m.imports):
+        header.append(f"    owl:imports <{imp}>")
+    out.append(" ;\n".join(header) + " .")
+    out.append("")
+    for prop in ANNOTATION_PROPERTIES:
+        out.append(f"{prop} a owl:AnnotationProperty .")
+    out.append("")
+    for cid in sorted(onto.concepts):
+        out.append(_concept_block(onto.concepts[cid]))
+    return "\n".join(out) + "\n"
+
+
+def _concept_block(c: Concept) -> str:
+    lines = [f"{_curie(c.id)} a owl:Class"]
+    for p in sorted(set(c.parents)):
+        lines.append(f"    rdfs:subClassOf {_curie(p)}")
+    if c.label:
+        lines.append(f"    rdfs:label {_lit(c.label)}")
+        lines.append(f"    skos:prefLabel {_lit(c.label)}")
+    for s in sorted(set(c.synonyms)):
+        lines.append(f"    skos:altLabel {_lit(s)}")
+    if c.definition:
+        lines.append(f"    skos:definition {_lit(c.definition)}")
+    if c.domain:
+        lines.append(f"    utsp:domain {_lit(c.domain)}")
+    if c.facet:
+        lines.append(f"    utsp:facet {_lit(c.facet)}")
+    if c.root:
+        lines.append("    utsp:isRoot true")
+    for x in sorted(set(c.xrefs)):
+        lines.append(f"    oboInOwl:hasDbXref {_lit(x)}")
+    for s in sorted(set(c.sources)):
+        lines.append(f"    dcterms:source {_lit(s)}")
+    if c.deprecated:
+        lines.append("    owl:deprecated true")
+    for r in sorted(set(c.replaced_by)):
+        lines.append(f"    obo:IAO_0100001 {_curie(r)}")
+    return " ;\n".join(lines) + " .\n"
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(onto: Ontology, path: str | os.PathLike | None = None) -> Path:
+    """Atomically write ``onto`` as canonical Turtle. Validation and locking are the caller's
+    (see :mod:`uts.ontology.edit`)."""
+    path = Path(path) if path is not None else default_ontology_path()
+    atomic_write_text(path, dumps(onto))
+    return path

@@ -1,0 +1,252 @@
+"""The in-memory model of UTS: concepts, the ontology that holds them, lookup and graph views.
+
+An :class:`Ontology` is plain data (a dict of :class:`Concept`) plus two derived views that are
+rebuilt lazily after edits: a networkx DAG (edges parent -> child) and a label index for lookup.
+Code that mutates concepts must call :meth:`Ontology.touch` so the views are rebuilt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import networkx as nx
+
+from .normalize import normalize_label
+
+ID_PREFIX = "UTS:"
+ID_PATTERN = re.compile(r"^UTS:\d{7}$")
+DOMAINS = ("speech", "music", "sound", "general")
+
+
+def format_id(number: int) -> str:
+    return f"{ID_PREFIX}{number:07d}"
+
+
+def id_number(concept_id: str) -> int:
+    return int(concept_id.split(":", 1)[1])
+
+
+@dataclass
+class Concept:
+    """One UTS concept. ``id`` is opaque and permanent; everything else may be edited."""
+
+    id: str
+    label: str
+    synonyms: list[str] = field(default_factory=list)
+    definition: str | None = None
+    parents: list[str] = field(default_factory=list)
+    domain: str | None = None
+    facet: str | None = None
+    deprecated: bool = False
+    replaced_by: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # provenance: where the idea came from
+    xrefs: list[str] = field(default_factory=list)  # e.g. "ISO639-1:en", "AudioSet:/m/09x0r"
+    root: bool = False  # declared top-level concept (not an orphan)
+
+    @property
+    def active(self) -> bool:
+        return not self.deprecated
+
+    def all_labels(self) -> list[str]:
+        return [self.label, *self.synonyms]
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a free-text tag resolved to a concept."""
+
+    id: str
+    label: str
+    matched_by: str  # "label" | "synonym" | "normalized" | "id" | "replaced"
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "matched_by": self.matched_by}
+
+
+@dataclass
+class OntologyMeta:
+    iri: str = "https://w3id.org/uts/uts.owl"
+    version: str | None = None  # owl:versionInfo, e.g. "1.0.0"
+    version_iri: str | None = None
+    title: str = "Unified Tag System (UTS)"
+    description: str | None = None
+    imports: list[str] = field(default_factory=list)
+
+
+class Ontology:
+    """A set of concepts with lazily built graph and lookup views."""
+
+    def __init__(self, concepts: Iterable[Concept] = (), meta: OntologyMeta | None = None):
+        self.concepts: dict[str, Concept] = {}
+        for concept in concepts:
+            if concept.id in self.concepts:
+                raise ValueError(f"duplicate concept id {concept.id}")
+            self.concepts[concept.id] = concept
+        self.meta = meta or OntologyMeta()
+        self._graph: nx.DiGraph | None = None
+        self._exact: dict[str, list[tuple[str, str]]] | None = None
+        self._normalized: dict[str, list[str]] | None = None
+        self._depth: dict[str, int] | None = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def touch(self) -> None:
+        """Drop derived views after a mutation."""
+        self._graph = self._exact = self._normalized = self._depth = None
+
+    def __len__(self) -> int:
+        return len(self.concepts)
+
+    def __contains__(self, concept_id: str) -> bool:
+        return concept_id in self.concepts
+
+    def __iter__(self) -> Iterator[Concept]:
+        return iter(self.concepts.values())
+
+    def get(self, concept_id: str) -> Concept:
+        try:
+            return self.concepts[concept_id]
+        except KeyError:
+            raise KeyError(f"no concept with id {concept_id!r}") from None
+
+    def active(self) -> Iterator[Concept]:
+        return (c for c in self.concepts.values() if not c.deprecated)
+
+    def next_id(self) -> str:
+        """A fresh id: one above the highest ever used (concepts are never deleted)."""
+        highest = max((id_number(i) for i in self.concepts if ID_PATTERN.match(i)), default=0)
+        return format_id(highest + 1)
+
+    # -- graph view --------------------------------------------------------------------------
+    @property
+    def graph(self) -> nx.DiGraph:
+        """DAG over all concepts, edges parent -> child (so ``nx.ancestors`` means ancestors)."""
+        if self._graph is None:
+            g = nx.DiGraph()
+            g.add_nodes_from(self.concepts)
+            g.add_edges_from(
+                (p, c.id) for c in self.concepts.values() for p in c.parents if p in self.concepts
+            )
+            self._graph = g
+        return self._graph
+
+    def parents(self, concept_id: str) -> list[str]:
+        return list(self.get(concept_id).parents)
+
+    def children(self, concept_id: str, include_deprecated: bool = False) -> list[str]:
+        self.get(concept_id)
+        kids = self.graph.successors(concept_id)
+        return sorted(k for k in kids if include_deprecated or not self.concepts[k].deprecated)
+
+    def ancestors(self, concept_id: str) -> set[str]:
+        self.get(concept_id)
+        return nx.ancestors(self.graph, concept_id)
+
+    def descendants(self, concept_id: str) -> set[str]:
+        self.get(concept_id)
+        return nx.descendants(self.graph, concept_id)
+
+    def roots(self) -> list[str]:
+        """Active concepts without parents (declared roots and orphans alike)."""
+        return sorted(c.id for c in self.active() if not c.parents)
+
+    def depth(self, concept_id: str) -> int:
+        """Shortest number of subClassOf steps from a parentless concept (roots have depth 0)."""
+        if self._depth is None:
+            g = self.graph
+            sources = [n for n in g.nodes if g.in_degree(n) == 0]
+            self._depth = dict(nx.multi_source_dijkstra_path_length(g, sources)) if sources else {}
+        self.get(concept_id)
+        return self._depth.get(concept_id, 0)
+
+    def lowest_common_ancestors(self, a: str, b: str) -> set[str]:
+        """All most-specific shared ancestors of ``a`` and ``b`` (each counts as its own ancestor)."""
+        common = (self.ancestors(a) | {a}) & (self.ancestors(b) | {b})
+        return {c for c in common if not (self.descendants(c) & common)}
+
+    def paths_to_root(self, concept_id: str) -> list[list[str]]:
+        """Every path from ``concept_id`` up to a parentless concept, most specific first."""
+        parents = [p for p in self.get(concept_id).parents if p in self.concepts]
+        if not parents:
+            return [[concept_id]]
+        return [[concept_id, *path] for p in parents for path in self.paths_to_root(p)]
+
+    # -- lookup ------------------------------------------------------------------------------
+    def _build_index(self) -> None:
+        exact: dict[str, list[tuple[str, str]]] = {}
+        normalized: dict[str, list[str]] = {}
+        # Active concepts first so that, for a shared key, the live concept wins.
+        ordered = sorted(self.concepts.values(), key=lambda c: (c.deprecated, c.id))
+        for c in ordered:
+            for kind, text in [("label", c.label)] + [("synonym", s) for s in c.synonyms]:
+                exact.setdefault(text.casefold().strip(), []).append((c.id, kind))
+                key = normalize_label(text)
+                if key:
+                    ids = normalized.setdefault(key, [])
+                    if c.id not in ids:
+                        ids.append(c.id)
+        self._exact, self._normalized = exact, normalized
+
+    def lookup(self, text: str, include_deprecated: bool = False) -> list[Match]:
+        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant.
+
+        A hit on a deprecated concept is followed to its replacement(s) and reported as
+        ``replaced`` unless ``include_deprecated`` is set.
+        """
+        if self._exact is None:
+            self._build_index()
+        query = text.strip()
+        if query in self.concepts:
+            return self._matches([(query, "id")], include_deprecated)
+        hits = self._exact.get(query.casefold())
+        if hits:
+            return self._matches(hits, include_deprecated)
+        ids = self._normalized.get(normalize_label(query))
+        if ids:
+            return self._matches([(i, "normalized") for i in ids], include_deprecated)
+        return []
+
+    def _matches(self, hits: list[tuple[str, str]], include_deprecated: bool) -> list[Match]:
+        out: list[Match] = []
+        seen: set[str] = set()
+        for cid, how in hits:
+            c = self.concepts[cid]
+            if c.deprecated and not include_deprecated:
+                for rid in self.current_ids(cid):
+                    if rid not in seen:
+                        seen.add(rid)
+                        out.append(Match(rid, self.concepts[rid].label, "replaced"))
+                continue
+            if cid not in seen:
+                seen.add(cid)
+                out.append(Match(cid, c.label, how))
+        # A live concept that matched directly beats one reached through a replacement.
+        direct = [m for m in out if m.matched_by != "replaced"]
+        return direct or out
+
+    def current_ids(self, concept_id: str) -> list[str]:
+        """Follow replacement pointers from a (possibly deprecated) concept to active ones."""
+        result: list[str] = []
+        stack, seen = [concept_id], set()
+        while stack:
+            cid = stack.pop()
+            if cid in seen or cid not in self.concepts:
+                continue
+            seen.add(cid)
+            c = self.concepts[cid]
+            if not c.deprecated:
+                result.append(cid)
+            else:
+                stack.extend(reversed(c.replaced_by))
+        return result
+
+    def resolve(self, id_or_label: str) -> Concept:
+        """The single concept named by an id or label; a clear error when none or several."""
+        matches = self.lookup(id_or_label, include_deprecated=True)
+        if not matches:
+            raise KeyError(f"no concept matches {id_or_label!r}")
+        if len(matches) > 1:
+            names = ", ".join(f"{m.id} ({m.label})" for m in matches)
+            raise KeyError(f"{id_or_label!r} is ambiguous: {names}")
+        return self.concepts[matches[0].id]

@@ -1,0 +1,1 @@
+"""uts.training (being built)."""
