@@ -1,0 +1,7 @@
+"""CLI for uts synth (being built)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the top-level app."""
