@@ -1,0 +1,347 @@
+"""Data for training: label spaces, a clip dataset, duration-bucketed batching and the loader.
+
+Typical use::
+
+    from uts.training.data import (read_manifest, validate_manifest, LabelSpace,
+                                   ClipDataset, make_loader)
+    df = read_manifest("corpus/manifest.jsonl")
+    df, report = validate_manifest(df)          # bad entries skipped, with counts
+    print(report.summary())
+    space = LabelSpace.from_manifest(df, onto)  # annotated + inferred labels and their ancestors
+    ds = ClipDataset(df, space, sample_rate=16000, clip_seconds=2.0, train=True, seed=0)
+    for batch in make_loader(ds, batch_size=32, num_workers=2, seed=0, epoch=0):
+        batch["waveform"]  # FloatTensor[B, T]
+        batch["targets"]   # FloatTensor[B, C], annotated labels only (no closure)
+        batch["dropped"]   # [(id, reason)] clips that turned out bad when decoded
+
+Determinism: batch order depends only on ``(seed, epoch)``; a training crop depends only on
+``(seed, epoch, item index)`` — not on worker count or process — so a run resumed at batch
+``k`` of an epoch (``start_batch=k``) sees exactly the data an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from uts.ontology import Ontology
+
+from .audio import AudioError, crop_or_pad, read_segment, resample
+from .manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError, read_alignment,
+                       read_manifest, validate_manifest, write_manifest)
+
+__all__ = [
+    "FLAT_COLUMNS", "AudioError", "BadEntry", "BadEntryReport", "BadItem", "ClipDataset",
+    "DurationBatchSampler", "LabelSpace", "ManifestError", "collate_clips", "crop_or_pad",
+    "make_loader", "read_alignment", "read_manifest", "read_segment", "resample",
+    "validate_manifest", "write_manifest",
+]
+
+
+# -- label space -----------------------------------------------------------------------------
+class LabelSpace:
+    """The ordered set of UTS ids a model predicts: index <-> id.
+
+    Order is the order given (``from_manifest`` sorts by depth then id, so parents come before
+    children). Stored with checkpoints via :meth:`to_json` / :meth:`from_json`.
+    """
+
+    def __init__(self, ids: Sequence[str]):
+        self.ids: list[str] = list(ids)
+        self.index: dict[str, int] = {cid: i for i, cid in enumerate(self.ids)}
+        if len(self.index) != len(self.ids):
+            raise ValueError("label space ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, cid: str) -> bool:
+        return cid in self.index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LabelSpace) and self.ids == other.ids
+
+    def __repr__(self) -> str:
+        return f"LabelSpace({len(self)} labels)"
+
+    def id_of(self, i: int) -> str:
+        return self.ids[i]
+
+    def index_of(self, cid: str) -> int:
+        try:
+            return self.index[cid]
+        except KeyError:
+            raise KeyError(f"{cid!r} is not in the label space") from None
+
+    def encode(self, labels: Iterable[str], strict: bool = False) -> np.ndarray:
+        """Multi-hot float32 vector of ``labels``; ids outside the space are ignored unless
+        ``strict`` (then KeyError)."""
+        y = np.zeros(len(self.ids), dtype=np.float32)
+        for cid in labels:
+            i = self.index.get(cid)
+            if i is not None:
+                y[i] = 1.0
+            elif strict:
+                raise KeyError(f"{cid!r} is not in the label space")
+        return y
+
+    def decode(self, vector: Sequence[float] | np.ndarray | torch.Tensor, threshold: float = 0.5) -> list[str]:
+        """Ids whose score is at least ``threshold``."""
+        v = np.asarray(vector.detach().cpu() if isinstance(vector, torch.Tensor) else vector)
+        return [self.ids[i] for i in np.flatnonzero(v >= threshold)]
+
+    @classmethod
+    def from_manifest(cls, df: pl.DataFrame, onto: Ontology | None = None,
+                      include_ancestors: bool = True, min_count: int = 1) -> "LabelSpace":
+        """Every id in ``labels`` (and ``inferred``) seen at least ``min_count`` times, plus —
+        with an ontology and ``include_ancestors`` — all their ancestors, so the hierarchy is
+        closed within the space. Sorted by (depth, id) when an ontology is given, else by id."""
+        counts: dict[str, int] = {}
+        for col in ("labels", "inferred"):
+            if col in df.columns:
+                for labels in df[col].to_list():
+                    for cid in labels or []:
+                        counts[cid] = counts.get(cid, 0) + 1
+        ids = {cid for cid, n in counts.items() if n >= min_count}
+        if onto is not None:
+            unknown = sorted(cid for cid in ids if cid not in onto)
+            if unknown:
+                raise ManifestError(f"{len(unknown)} manifest label(s) are not ontology ids: "
+                                    f"{', '.join(unknown[:10])}")
+            if include_ancestors:
+                for cid in list(ids):
+                    ids |= onto.ancestors(cid)
+            return cls(sorted(ids, key=lambda c: (onto.depth(c), c)))
+        return cls(sorted(ids))
+
+    @classmethod
+    def from_ontology(cls, onto: Ontology) -> "LabelSpace":
+        """All active concepts, sorted by (depth, id)."""
+        return cls(sorted((c.id for c in onto.active()), key=lambda c: (onto.depth(c), c)))
+
+    def to_json(self) -> str:
+        return json.dumps({"ids": self.ids})
+
+    @classmethod
+    def from_json(cls, text: str) -> "LabelSpace":
+        return cls(json.loads(text)["ids"])
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LabelSpace":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+# -- dataset ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BadItem:
+    """Returned by :class:`ClipDataset` for a clip that failed to decode; dropped by collate."""
+
+    id: str
+    reason: str
+    detail: str = ""
+
+
+class ClipDataset(Dataset):
+    """Clips of a (validated) flat manifest as tensors.
+
+    Item: ``{"waveform": FloatTensor[T], "targets": FloatTensor[C], "id": str, "caption": str,
+    "index": int}`` — mono at ``sample_rate``; ``T = clip_seconds * sample_rate`` when
+    ``clip_seconds`` is set (random window when ``train``, centre window otherwise, zero-padded
+    when short), else the whole segment. ``targets`` are the annotated ``labels`` only; closing
+    them over ancestors is the objective's choice. A clip that fails to decode (unreadable,
+    empty, NaN/inf) comes back as a :class:`BadItem`; :func:`collate_clips` drops and reports it.
+    """
+
+    def __init__(self, manifest: pl.DataFrame, label_space: LabelSpace, sample_rate: int = 16000,
+                 clip_seconds: float | None = 2.0, train: bool = True, seed: int = 0):
+        missing = [c for c in ("id", "audio_path", "start", "duration", "labels") if c not in manifest.columns]
+        if missing:
+            raise ManifestError(f"manifest lacks column(s) {', '.join(missing)}; "
+                                "read it with read_manifest and validate_manifest first")
+        if manifest["duration"].null_count():
+            raise ManifestError("manifest has entries without a duration; run validate_manifest first")
+        self.label_space = label_space
+        self.sample_rate, self.clip_seconds, self.train, self.seed = int(sample_rate), clip_seconds, train, seed
+        self.epoch = 0
+        self.ids: list[str] = manifest["id"].to_list()
+        self.paths: list[str] = manifest["audio_path"].to_list()
+        self.starts: list[float] = manifest["start"].to_list()
+        self.durations: list[float] = manifest["duration"].to_list()
+        self.captions: list[str] = [c or "" for c in (manifest["caption"].to_list()
+                                                       if "caption" in manifest.columns else [None] * manifest.height)]
+        # Multi-hot targets built once: C is small enough (a few thousand) and lookups are free.
+        self.targets = np.stack([label_space.encode(ls or []) for ls in manifest["labels"].to_list()]) \
+            if manifest.height else np.zeros((0, len(label_space)), dtype=np.float32)
+        self.unknown_labels = sorted({cid for ls in manifest["labels"].to_list() for cid in (ls or [])
+                                      if cid not in label_space})
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Crops depend on (seed, epoch, index); set before building the epoch's loader."""
+        self.epoch = int(epoch)
+
+    def item_seconds(self) -> list[float]:
+        """Seconds of audio each item yields (what batching by duration should count)."""
+        if self.clip_seconds is None:
+            return list(self.durations)
+        return [float(self.clip_seconds)] * len(self.durations)
+
+    def __getitem__(self, index: int) -> dict | BadItem:
+        start, duration = self.starts[index], self.durations[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
+        read_start, read_dur = start, duration
+        if self.clip_seconds is not None and duration > self.clip_seconds:
+            slack = duration - self.clip_seconds
+            read_start = start + (float(rng.uniform(0, slack)) if rng is not None else slack / 2)
+            read_dur = self.clip_seconds
+        try:
+            x = read_segment(self.paths[index], read_start, read_dur, self.sample_rate)
+        except AudioError as exc:
+            return BadItem(self.ids[index], exc.reason, str(exc))
+        if self.clip_seconds is not None:
+            x = crop_or_pad(x, int(round(self.clip_seconds * self.sample_rate)))
+        return {"waveform": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                "targets": torch.from_numpy(self.targets[index]),
+                "id": self.ids[index], "caption": self.captions[index], "index": index}
+
+
+def collate_clips(items: list[dict | BadItem]) -> dict:
+    """Stack good items (zero-padding waveforms to the longest), drop :class:`BadItem` ones.
+
+    Returns ``waveform`` [B, T], ``lengths`` LongTensor[B] (samples before padding), ``targets``
+    [B, C], ``id``/``caption``/``index`` lists and ``dropped`` — ``[(id, reason)]`` for the
+    trainer to count (see :meth:`BadEntryReport.add`). B may be 0 when every item was bad.
+    """
+    good = [it for it in items if not isinstance(it, BadItem)]
+    dropped = [(it.id, it.reason) for it in items if isinstance(it, BadItem)]
+    if not good:
+        return {"waveform": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.long),
+                "targets": torch.zeros(0, 0), "id": [], "caption": [], "index": [], "dropped": dropped}
+    lengths = torch.tensor([it["waveform"].shape[-1] for it in good], dtype=torch.long)
+    wave = torch.zeros(len(good), int(lengths.max()))
+    for row, it in enumerate(good):
+        wave[row, : it["waveform"].shape[-1]] = it["waveform"]
+    return {"waveform": wave, "lengths": lengths, "targets": torch.stack([it["targets"] for it in good]),
+            "id": [it["id"] for it in good], "caption": [it["caption"] for it in good],
+            "index": [it["index"] for it in good], "dropped": dropped}
+
+
+# -- batching --------------------------------------------------------------------------------
+class DurationBatchSampler(Sampler[list[int]]):
+    """Batches of indices grouped by duration, deterministic given ``(seed, epoch)``.
+
+    Items are split into ``num_buckets`` duration quantile buckets; each bucket is shuffled
+    (when ``shuffle``) and cut into batches of ``batch_size`` items, or — with ``max_seconds`` —
+    as many items as keep ``len(batch) * longest_item <= max_seconds`` (the padded cost). The
+    batches are then shuffled together. For DDP, rank ``r`` of ``world_size`` takes every
+    ``world_size``-th batch starting at ``r``; ranks get equal counts by dropping the surplus
+    batches (``drop_last``) or by repeating batches from the start (default, every item is
+    seen). ``start_batch`` skips the first batches of this rank's epoch (resume).
+    """
+
+    def __init__(self, durations: Sequence[float], batch_size: int | None = None,
+                 max_seconds: float | None = None, seed: int = 0, epoch: int = 0,
+                 shuffle: bool = True, num_buckets: int = 10, rank: int = 0, world_size: int = 1,
+                 start_batch: int = 0, drop_last: bool = False):
+        if (batch_size is None) == (max_seconds is None):
+            raise ValueError("give exactly one of batch_size or max_seconds")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if max_seconds is not None and max_seconds <= 0:
+            raise ValueError("max_seconds must be positive")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world_size {world_size}")
+        if start_batch < 0:
+            raise ValueError("start_batch must be >= 0")
+        self.durations = np.asarray(durations, dtype=np.float64)
+        self.batch_size, self.max_seconds = batch_size, max_seconds
+        self.seed, self.epoch, self.shuffle = seed, epoch, shuffle
+        self.num_buckets = max(1, num_buckets)
+        self.rank, self.world_size, self.start_batch, self.drop_last = rank, world_size, start_batch, drop_last
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = int(epoch), int(start_batch)
+
+    def _cut(self, order: np.ndarray) -> list[list[int]]:
+        if self.batch_size is not None:
+            return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+        batches, current, longest = [], [], 0.0
+        for i in order.tolist():
+            d = self.durations[i]
+            if current and (len(current) + 1) * max(longest, d) > self.max_seconds:
+                batches.append(current)
+                current, longest = [], 0.0
+            current.append(i)
+            longest = max(longest, d)
+        if current:
+            batches.append(current)
+        return batches
+
+    def all_batches(self) -> list[list[int]]:
+        """Every batch of the epoch over all ranks, in order (before sharding)."""
+        n = len(self.durations)
+        if n == 0:
+            return []
+        rng = np.random.default_rng([self.seed, self.epoch])
+        # Random tie-breaking, so equal durations (fixed-length crops) do not bucket by index.
+        ties = rng.random(n) if self.shuffle else np.arange(n)
+        by_duration = np.lexsort((ties, self.durations))
+        buckets = np.array_split(by_duration, min(self.num_buckets, n))
+        batches: list[list[int]] = []
+        for bucket in buckets:
+            if self.shuffle:
+                bucket = rng.permutation(bucket)
+            else:
+                bucket = np.sort(bucket)
+            batches.extend(self._cut(bucket))
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def rank_batches(self) -> list[list[int]]:
+        """This rank's batches for the epoch (all of them, ignoring ``start_batch``)."""
+        batches = self.all_batches()
+        if self.world_size > 1 and batches:
+            remainder = len(batches) % self.world_size
+            if remainder and self.drop_last:
+                batches = batches[: len(batches) - remainder]
+            elif remainder:
+                extra = self.world_size - remainder
+                batches = batches + [batches[i % len(batches)] for i in range(extra)]
+        return batches[self.rank::self.world_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.rank_batches()[self.start_batch:]
+
+    def __len__(self) -> int:
+        return max(0, len(self.rank_batches()) - self.start_batch)
+
+
+def make_loader(dataset: ClipDataset, batch_size: int | None = None, max_seconds: float | None = None,
+                num_workers: int = 0, seed: int = 0, epoch: int = 0, rank: int = 0,
+                world_size: int = 1, start_batch: int = 0, shuffle: bool | None = None,
+                drop_last: bool = False, num_buckets: int = 10, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over ``dataset`` with a :class:`DurationBatchSampler` and
+    :func:`collate_clips`. Build one per epoch (workers are not persistent, so the epoch's crop
+    seeds reach them). ``shuffle`` defaults to ``dataset.train``. ``start_batch=k`` resumes the
+    epoch at its k-th batch for this rank."""
+    dataset.set_epoch(epoch)
+    sampler = DurationBatchSampler(
+        dataset.item_seconds(), batch_size=batch_size, max_seconds=max_seconds, seed=seed,
+        epoch=epoch, shuffle=dataset.train if shuffle is None else shuffle, num_buckets=num_buckets,
+        rank=rank, world_size=world_size, start_batch=start_batch, drop_last=drop_last)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_clips, num_workers=num_workers,
+                      pin_memory=pin_memory, persistent_workers=False,
+                      prefetch_factor=4 if num_workers > 0 else None)
