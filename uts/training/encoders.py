@@ -1,0 +1,126 @@
+"""Audio encoders: log-mel ``(batch, frames, mels)`` -> clip embedding ``(batch, dim)``.
+
+A small registry so a recipe picks an encoder by name (``model.encoder: cnn10``) and passes its
+keyword arguments (``model.encoder_args``). Parameter counts (64 mel bins) are in docs/training.md;
+:func:`count_parameters` prints them for any configuration.
+
+- ``cnn6`` / ``cnn10`` follow PANNs (Kong et al., 2020): blocks of 5x5 (CNN6) or two 3x3 (CNN10)
+  convolutions with batch norm, 2x2 average pooling, then mean over frequency and max + mean
+  over time. ``channels`` scales them down (the defaults are PANNs' widths).
+- ``transformer``: an AST-style patch transformer (non-overlapping patches over time x mel,
+  learned positional embeddings, pre-norm encoder layers, mean-pooled tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+ENCODERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str):
+    def deco(builder):
+        ENCODERS[name] = builder
+        return builder
+    return deco
+
+
+def build_encoder(name: str, n_mels: int, **kwargs) -> nn.Module:
+    """Instantiate a registered encoder; it exposes ``embed_dim``."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(sorted(ENCODERS))}")
+    try:
+        return ENCODERS[name](n_mels=n_mels, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad arguments for encoder {name!r}: {exc}") from None
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, convs: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(convs):
+            layers += [nn.Conv2d(cin if i == 0 else cout, cout, kernel, padding=kernel // 2, bias=False),
+                       nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.pool = nn.AvgPool2d(2, ceil_mode=True)
+
+    def forward(self, x):
+        return self.pool(self.body(x))
+
+
+class CNN(nn.Module):
+    """PANNs-style CNN over the log-mel image (time x mel)."""
+
+    def __init__(self, n_mels: int, channels: Sequence[int], kernel: int, convs: int,
+                 dropout: float = 0.2):
+        super().__init__()
+        self.input_norm = nn.BatchNorm2d(1)
+        chans = [1, *channels]
+        self.blocks = nn.Sequential(*(ConvBlock(a, b, kernel, convs) for a, b in zip(chans, chans[1:])))
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(chans[-1], chans[-1])
+        self.embed_dim = chans[-1]
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = self.input_norm(mel.unsqueeze(1))  # (B, 1, T, M)
+        x = self.blocks(x).mean(dim=3)  # (B, C, T')
+        x = x.amax(dim=2) + x.mean(dim=2)
+        return torch.relu(self.proj(self.dropout(x)))
+
+
+@register("cnn6")
+def cnn6(n_mels: int, channels: Sequence[int] = (64, 128, 256, 512), dropout: float = 0.2) -> CNN:
+    return CNN(n_mels, channels, kernel=5, convs=1, dropout=dropout)
+
+
+@register("cnn10")
+def cnn10(n_mels: int, channels: Sequence[int] = (64, 128, 256, 512), dropout: float = 0.2) -> CNN:
+    return CNN(n_mels, channels, kernel=3, convs=2, dropout=dropout)
+
+
+class PatchTransformer(nn.Module):
+    """Patch transformer over (time x mel): patches -> tokens -> encoder -> mean pool."""
+
+    def __init__(self, n_mels: int, dim: int = 192, depth: int = 4, heads: int = 3,
+                 patch: Sequence[int] = (16, 16), max_frames: int = 1024, dropout: float = 0.1):
+        super().__init__()
+        pt, pf = patch
+        if n_mels % pf:
+            raise ValueError(f"n_mels {n_mels} is not a multiple of the mel patch size {pf}")
+        self.patch = (pt, pf)
+        self.input_norm = nn.LayerNorm(n_mels)
+        self.to_tokens = nn.Conv2d(1, dim, kernel_size=(pt, pf), stride=(pt, pf))
+        self.max_time_patches = max_frames // pt
+        self.pos = nn.Parameter(torch.zeros(1, self.max_time_patches, n_mels // pf, dim))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=dropout,
+                                           batch_first=True, norm_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.embed_dim = dim
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        pt, _ = self.patch
+        t = mel.shape[1]
+        if t % pt:  # pad time to a whole number of patches
+            mel = nn.functional.pad(mel, (0, 0, 0, pt - t % pt))
+        x = self.to_tokens(self.input_norm(mel).unsqueeze(1))  # (B, D, T', F')
+        x = x.permute(0, 2, 3, 1)  # (B, T', F', D)
+        if x.shape[1] > self.max_time_patches:
+            raise ValueError(f"clip has {x.shape[1]} time patches, more than max_frames allows "
+                             f"({self.max_time_patches}); raise model.encoder_args.max_frames")
+        x = (x + self.pos[:, : x.shape[1]]).flatten(1, 2)
+        return self.norm(self.encoder(x)).mean(dim=1)
+
+
+@register("transformer")
+def transformer(n_mels: int, **kwargs) -> PatchTransformer:
+    return PatchTransformer(n_mels, **kwargs)
