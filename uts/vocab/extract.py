@@ -1,0 +1,146 @@
+"""Step 2 of the paper's pipeline: captions -> tags, with each tag resolved to UTS concepts.
+
+Two extractors share one interface, ``extract(captions) -> list[dict]`` (one record per caption
+with ``tags`` and the parallel ``concept_ids``; ``error`` instead when a caption failed):
+
+- :class:`OntologyExtractor` (default, offline, deterministic): the concepts a caption mentions,
+  found lexically by :class:`~uts.vocab.resolve.ConceptResolver`, then the leftover content words
+  matched by embeddings (optional); words nothing matched stay as unresolved tags.
+- :class:`~uts.vocab.llm.LLMExtractor`: the paper's approach, a local causal LM prompted with the
+  paper's rules; its tags are resolved to concepts afterwards.
+
+:func:`run_extraction` drives either over a caption file in batches, appending to the output so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from uts.ontology.model import Ontology
+from uts.ontology.normalize import singular
+
+from .io import VocabError, iter_jsonl
+from .resolve import ConceptResolver, EmbeddingMatcher, Mention, surface
+
+
+class Extractor(Protocol):
+    def extract(self, captions: Sequence[str]) -> list[dict]: ...
+
+
+def _record(mentions: list[Mention]) -> dict:
+    """Tags (first occurrence wins) and their concept ids, in caption order."""
+    tags: dict[str, tuple[str, ...]] = {}
+    for m in mentions:
+        if m.tag and m.tag not in tags:
+            tags[m.tag] = m.concept_ids
+    return {"tags": list(tags), "concept_ids": [list(ids) for ids in tags.values()]}
+
+
+class OntologyExtractor:
+    """Tags = the UTS concepts a caption mentions, plus its unmatched content words.
+
+    ``embed_threshold=None`` keeps matching purely lexical (no model load at all).
+    """
+
+    def __init__(self, onto: Ontology, embed_threshold: float | None = 0.8, model: str | None = None):
+        self.resolver = ConceptResolver(onto)
+        self.matcher = EmbeddingMatcher(onto, embed_threshold, model) if embed_threshold is not None else None
+
+    def extract(self, captions: Sequence[str]) -> list[dict]:
+        found = [self.resolver.find_mentions(c) for c in captions]
+        matched: dict[str, tuple[str, float] | None] = {}
+        if self.matcher is not None:
+            phrases = []
+            for _, runs in found:
+                for run in runs:
+                    phrases.append(surface(run))
+                    if len(run) > 1:
+                        phrases.extend(singular(w) for w in run)
+            matched = self.matcher.match(phrases)
+        records = []
+        for mentions, runs in found:
+            mentions = list(mentions)
+            for run in runs:
+                hit = matched.get(surface(run))
+                if hit:
+                    mentions.append(Mention(surface(run), (hit[0],), "embedding"))
+                    continue
+                for word in run:
+                    tag = singular(word)
+                    hit = matched.get(tag)
+                    mentions.append(Mention(tag, (hit[0],) if hit else (), "embedding" if hit else "unresolved"))
+            records.append(_record(mentions))
+        return records
+
+
+def _load_done(out: Path, retry_failed: bool) -> set[str]:
+    """Ids already in a previous (possibly interrupted) output. A torn last line, and failed
+    records when ``retry_failed``, are removed so the run redoes exactly those."""
+    if not out.exists():
+        return set()
+    done: set[str] = set()
+    keep: list[str] = []
+    dirty = False
+    for _, line, obj in iter_jsonl(out):
+        if obj is None or "id" not in obj or (retry_failed and obj.get("error")):
+            dirty = True
+            continue
+        done.add(str(obj["id"]))
+        keep.append(line if line.endswith("\n") else line + "\n")
+    if dirty:
+        from uts.ontology.io import atomic_write_text
+
+        atomic_write_text(out, "".join(keep))
+    return done
+
+
+def run_extraction(
+    items: Sequence[tuple[str, str]],
+    extractor: Extractor,
+    out: str | os.PathLike,
+    batch_size: int = 64,
+    resume: bool = True,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Extract tags for ``(id, caption)`` items into the JSON Lines file ``out``.
+
+    Each finished batch is appended and flushed, so an interrupted run loses at most one batch;
+    with ``resume`` the ids already in ``out`` are skipped. Returns counts for the report.
+    """
+    out = Path(out)
+    if out.exists() and not resume:
+        raise VocabError(f"{out} exists; pass --resume to continue it or choose another --out")
+    ids = [i for i, _ in items]
+    if len(set(ids)) != len(ids):
+        raise VocabError("caption ids are not unique; every clip needs its own id")
+    done = _load_done(out, retry_failed) if resume else set()
+    todo = [(i, c) for i, c in items if i not in done]
+    stats = {"captions": len(items), "skipped": len(items) - len(todo), "written": 0, "failed": 0,
+             "tags": 0, "unresolved_tags": 0}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("extracting tags"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with open(out, "a", encoding="utf-8") as fh, Progress(*columns, disable=not progress, transient=True) as bar:
+        task = bar.add_task("extract", total=len(todo))
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            results = extractor.extract([c for _, c in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"extractor returned {len(results)} records for {len(batch)} captions")
+            for (clip_id, _), result in zip(batch, results):
+                fh.write(json.dumps({"id": clip_id, **result}, ensure_ascii=False) + "\n")
+                stats["written"] += 1
+                if result.get("error"):
+                    stats["failed"] += 1
+                stats["tags"] += len(result.get("tags", []))
+                stats["unresolved_tags"] += sum(1 for ids in result.get("concept_ids", []) if not ids)
+            fh.flush()
+            bar.advance(task, len(batch))
+    return stats

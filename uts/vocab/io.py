@@ -1,0 +1,168 @@
+"""Inputs of the vocabulary pipeline and how they are told apart.
+
+Three kinds of file, as JSON Lines (optionally gzipped) or Parquet:
+
+- ``captions``: ``{"id": ..., "caption": "..."}`` (what a captioner wrote);
+- ``tags``: ``{"id": ..., "tags": [...]}`` (the paper's step-2 output, or ``uts vocab extract``'s,
+  which adds ``concept_ids``: one list of UTS ids per tag, empty when the tag resolved to nothing);
+- ``lhotse``: Lhotse ``MonoCut`` manifests, caption and ``audio_tag`` in
+  ``supervisions[0].custom`` (read by :mod:`uts.lhotse`).
+
+The kind is detected from the first record. Tag tables are read lazily with polars so counting
+streams over files far larger than memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from uts.lhotse import ManifestFormatError, iter_cuts, read_cuts
+
+
+class VocabError(ValueError):
+    """A user-facing problem with vocabulary inputs or options (bad file, wrong kind, ...)."""
+
+
+TAGS_SCHEMA = {"id": pl.Utf8, "tags": pl.List(pl.Utf8)}
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in {".parquet", ".pq"}
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def first_record(path: Path) -> dict:
+    """The first JSON object of a JSON Lines file (clear error if there is none)."""
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise VocabError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
+                    if not isinstance(record, dict):
+                        raise VocabError(f"{path}:{lineno}: expected a JSON object per line")
+                    return record
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise VocabError(f"cannot read {path}: {exc}") from None
+    raise VocabError(f"{path} is empty")
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    """``captions``, ``tags`` or ``lhotse`` — what the file at ``path`` holds."""
+    path = Path(path)
+    if not path.is_file():
+        raise VocabError(f"input file not found: {path}")
+    if _is_parquet(path):
+        try:
+            columns = set(pl.read_parquet_schema(path))
+        except Exception as exc:  # noqa: BLE001 - polars raises several types for bad files
+            raise VocabError(f"cannot read {path} as Parquet: {exc}") from None
+    else:
+        columns = set(first_record(path))
+    if "supervisions" in columns or "recording" in columns:
+        return "lhotse"
+    if "tags" in columns:
+        return "tags"
+    if "caption" in columns:
+        return "captions"
+    raise VocabError(
+        f"{path}: cannot tell what it holds (columns {sorted(columns)}); expected 'id' with "
+        "'caption' (captions), 'tags' (tagged clips) or a Lhotse cut ('supervisions')"
+    )
+
+
+def _require_id(columns, path: Path) -> None:
+    if "id" not in columns:
+        raise VocabError(f"{path}: records need an 'id' field")
+
+
+def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """``(id, caption)`` pairs from a captions file or a Lhotse manifest (clips without a
+    caption are skipped)."""
+    path = Path(path)
+    kind = detect_kind(path)
+    if kind == "lhotse":
+        try:
+            return [(c["id"], c["caption"]) for c in iter_cuts(path) if c.get("caption")]
+        except ManifestFormatError as exc:
+            raise VocabError(str(exc)) from None
+    if kind != "captions":
+        raise VocabError(f"{path} holds {kind}, not captions")
+    if _is_parquet(path):
+        frame = pl.read_parquet(path)
+        _require_id(frame.columns, path)
+        frame = frame.select(pl.col("id").cast(pl.Utf8), pl.col("caption").cast(pl.Utf8))
+        return [(i, c) for i, c in frame.iter_rows() if c]
+    out = []
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                out.append((str(record["id"]), record.get("caption")))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise VocabError(f"{path}:{lineno}: not a caption record ({exc})") from None
+    return [(i, c) for i, c in out if isinstance(c, str) and c.strip()]
+
+
+def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
+    """A lazy ``id, tags[, concept_ids]`` frame over a tags file or Lhotse manifest. Tags are
+    stripped and lowercased; empty tags and missing lists are dropped later by the counters."""
+    path = Path(path)
+    kind = detect_kind(path)
+    if kind == "captions":
+        raise VocabError(
+            f"{path} holds captions, not tags: run `uts vocab extract {path} --out tags.jsonl` first"
+        )
+    if kind == "lhotse":
+        try:
+            frame = read_cuts(path).select("id", pl.col("audio_tag").alias("tags"))
+        except ManifestFormatError as exc:
+            raise VocabError(str(exc)) from None
+        return frame.lazy()
+    if _is_parquet(path):
+        lf = pl.scan_parquet(path)
+        names = lf.collect_schema().names()
+    else:
+        names = list(first_record(path))
+        schema = dict(TAGS_SCHEMA)
+        if "concept_ids" in names:
+            schema["concept_ids"] = pl.List(pl.List(pl.Utf8))
+        lf = pl.scan_ndjson(path, schema=schema)
+    _require_id(names, path)
+    cols = [pl.col("id").cast(pl.Utf8), pl.col("tags")]
+    if "concept_ids" in names:
+        cols.append(pl.col("concept_ids"))
+    return lf.select(cols)
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
+    """``(line number, raw line, parsed object or None when not valid JSON)`` for each line."""
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                obj = None
+            yield lineno, line, obj if isinstance(obj, dict) else None
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    from uts.ontology.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
