@@ -1,0 +1,273 @@
+"""SSSOM TSV reading and writing (https://mapping-commons.github.io/sssom/).
+
+A file is a YAML metadata block (every line prefixed with ``#``: ``curie_map``, ``mapping_set_id``,
+``license``, ...) followed by a TSV table, one mapping per row. We write only the columns that
+carry a value in some row (plus the required ones) in the schema's order, so files stay small and
+diffs stay readable; files we write pass ``sssom validate``.
+
+Conventions used across the toolkit:
+
+- a decided mapping has ``predicate_id`` skos:exactMatch / closeMatch / broadMatch / narrowMatch
+  (``subject broadMatch object`` means the object is the broader concept);
+- a rejected pair is kept as a row with ``predicate_modifier: Not`` so it stays rejected;
+- a row decided by a person carries ``reviewer_id`` and ``mapping_date``;
+- candidate lists (``--candidates K``) are SSSOM too, with ``similarity_score`` per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from uts.ontology.io import atomic_write_text
+
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+EXACT, CLOSE, BROAD, NARROW, RELATED = (
+    "skos:exactMatch", "skos:closeMatch", "skos:broadMatch", "skos:narrowMatch", "skos:relatedMatch",
+)
+PREDICATES = (EXACT, CLOSE, BROAD, NARROW, RELATED)
+LEXICAL = "semapv:LexicalMatching"
+SEMANTIC = "semapv:SemanticSimilarityThresholdMatching"
+MANUAL = "semapv:ManualMappingCuration"
+UNSPECIFIED = "semapv:UnspecifiedMatching"
+NO_TERM_FOUND = "sssom:NoTermFound"
+
+DEFAULT_CURIE_MAP: dict[str, str] = {
+    "UTS": "https://w3id.org/uts/UTS_",
+    "skos": SKOS,
+    "semapv": "https://w3id.org/semapv/vocab/",
+    "sssom": "https://w3id.org/sssom/",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "orcid": "https://orcid.org/",
+    # AudioSet class ids are Freebase/Knowledge Graph mids such as "/m/09x0r": AudioSet:/m/09x0r
+    "AudioSet": "https://research.google.com/audioset/ontology/index.html#",
+    "MTGJamendo": "https://mtg.github.io/mtg-jamendo-dataset/tags#",
+    "UTSpaper": "https://github.com/AudenAI/Auden/tree/main/examples/uts#",
+}
+
+# Column order of the SSSOM schema (the subset we use).
+COLUMNS = (
+    "subject_id", "subject_label", "subject_source", "predicate_id", "predicate_modifier",
+    "object_id", "object_label", "object_source", "mapping_justification", "confidence",
+    "similarity_score", "similarity_measure", "mapping_tool", "mapping_tool_version",
+    "reviewer_id", "mapping_date", "curation_rule_text", "comment",
+)
+REQUIRED_COLUMNS = ("subject_id", "predicate_id", "object_id", "mapping_justification")
+_FLOAT_COLUMNS = {"confidence", "similarity_score"}
+
+
+class SSSOMError(ValueError):
+    """A mapping file is malformed."""
+
+
+@dataclass
+class Mapping:
+    """One SSSOM row."""
+
+    subject_id: str
+    predicate_id: str
+    object_id: str
+    mapping_justification: str = UNSPECIFIED
+    subject_label: str | None = None
+    subject_source: str | None = None
+    predicate_modifier: str | None = None  # "Not" for a rejected pair
+    object_label: str | None = None
+    object_source: str | None = None
+    confidence: float | None = None
+    similarity_score: float | None = None
+    similarity_measure: str | None = None
+    mapping_tool: str | None = None
+    mapping_tool_version: str | None = None
+    reviewer_id: str | None = None
+    mapping_date: str | None = None
+    curation_rule_text: str | None = None
+    comment: str | None = None
+
+    @property
+    def negated(self) -> bool:
+        return self.predicate_modifier == "Not"
+
+    @property
+    def reviewed(self) -> bool:
+        return bool(self.reviewer_id)
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.subject_id, self.object_id)
+
+
+@dataclass
+class MappingSet:
+    """Mappings plus the set-level metadata of the header (``curie_map`` included)."""
+
+    mappings: list[Mapping] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    def by_subject(self) -> dict[str, list[Mapping]]:
+        out: dict[str, list[Mapping]] = {}
+        for m in self.mappings:
+            out.setdefault(m.subject_id, []).append(m)
+        return out
+
+    def decided(self) -> dict[str, Mapping]:
+        """The positive mapping of each subject (first row wins), rejected rows left out."""
+        out: dict[str, Mapping] = {}
+        for m in self.mappings:
+            if not m.negated and m.object_id != NO_TERM_FOUND:
+                out.setdefault(m.subject_id, m)
+        return out
+
+    def rejected_pairs(self) -> set[tuple[str, str]]:
+        return {m.pair for m in self.mappings if m.negated}
+
+    def __len__(self) -> int:
+        return len(self.mappings)
+
+
+def default_metadata(
+    mapping_set_id: str,
+    curie_map: dict[str, str] | None = None,
+    **extra,
+) -> dict:
+    """Header with the toolkit's CURIE map and a licence; ``extra`` adds slots
+    such as ``subject_source``, ``object_source``, ``mapping_set_description``."""
+    meta = {
+        "curie_map": {**DEFAULT_CURIE_MAP, **(curie_map or {})},
+        "mapping_set_id": mapping_set_id,
+        "license": "https://creativecommons.org/licenses/by/4.0/",
+    }
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    return meta
+
+
+def _format(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.1f}"
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def dumps_sssom(mset: MappingSet) -> str:
+    """The SSSOM TSV text of a mapping set (metadata header + table)."""
+    meta = dict(mset.metadata)
+    if "mapping_set_id" not in meta:
+        raise SSSOMError("mapping set metadata needs a mapping_set_id (a URI)")
+    curie_map = dict(meta.get("curie_map") or {})
+    used = {m_id.split(":", 1)[0] for m in mset.mappings
+            for m_id in (m.subject_id, m.object_id, m.predicate_id, m.mapping_justification, m.reviewer_id)
+            if m_id and ":" in m_id and not m_id.startswith(("http://", "https://"))}
+    missing = sorted(p for p in used if p not in curie_map and p not in DEFAULT_CURIE_MAP)
+    if missing:
+        raise SSSOMError(f"no curie_map entry for prefix(es) {', '.join(missing)}")
+    # Keep only the prefixes the file uses (sssom validate flags unused entries as noise).
+    meta["curie_map"] = {p: curie_map.get(p, DEFAULT_CURIE_MAP.get(p)) for p in sorted(used | {"skos", "semapv"})
+                         if p in curie_map or p in DEFAULT_CURIE_MAP}
+    header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    out = io.StringIO()
+    for line in header.splitlines():
+        out.write(f"#{line}\n")
+    columns = [c for c in COLUMNS
+               if c in REQUIRED_COLUMNS or any(getattr(m, c) not in (None, "") for m in mset.mappings)]
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+    for m in mset.mappings:
+        if m.predicate_id not in PREDICATES and not m.predicate_id.startswith(("owl:", "rdfs:")):
+            raise SSSOMError(f"{m.subject_id}: unsupported predicate {m.predicate_id!r}")
+        writer.writerow([_format(getattr(m, c)) for c in columns])
+    return out.getvalue()
+
+
+def write_sssom(path: str | Path, mset: MappingSet) -> Path:
+    """Write atomically (a failure leaves any previous file untouched)."""
+    path = Path(path)
+    text = dumps_sssom(mset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    return path
+
+
+def loads_sssom(text: str, source: str = "<text>") -> MappingSet:
+    header_lines, body_lines = [], []
+    for line in text.splitlines():
+        if line.startswith("#") and not body_lines:
+            header_lines.append(line[1:])
+        elif line.strip():
+            body_lines.append(line)
+    try:
+        meta = yaml.safe_load("\n".join(header_lines)) or {}
+    except yaml.YAMLError as exc:
+        raise SSSOMError(f"{source}: metadata header is not YAML ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise SSSOMError(f"{source}: metadata header must be a YAML mapping")
+    if not body_lines:
+        return MappingSet([], meta)
+    reader = csv.DictReader(io.StringIO("\n".join(body_lines)), delimiter="\t")
+    absent = [c for c in ("subject_id", "predicate_id", "object_id") if c not in (reader.fieldnames or [])]
+    if absent:
+        raise SSSOMError(f"{source}: missing column(s) {', '.join(absent)}")
+    known = {f.name for f in fields(Mapping)}
+    mappings = []
+    for lineno, row in enumerate(reader, 2 + len(header_lines)):
+        values = {}
+        for key, value in row.items():
+            if key not in known or value in (None, ""):
+                continue
+            if key in _FLOAT_COLUMNS:
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise SSSOMError(f"{source}:{lineno}: {key} {value!r} is not a number") from None
+            values[key] = value
+        if not all(values.get(c) for c in ("subject_id", "predicate_id", "object_id")):
+            raise SSSOMError(f"{source}:{lineno}: subject_id, predicate_id and object_id are required")
+        values.setdefault("mapping_justification", UNSPECIFIED)
+        mappings.append(Mapping(**values))
+    return MappingSet(mappings, meta)
+
+
+def read_sssom(path: str | Path) -> MappingSet:
+    path = Path(path)
+    if not path.is_file():
+        raise SSSOMError(f"no mapping file at {path}")
+    return loads_sssom(path.read_text(encoding="utf-8"), str(path))
+
+
+def validate_sssom(path: str | Path) -> list[str]:
+    """Problems reported by the ``sssom`` package's validators (empty list = valid).
+
+    Needs the optional ``sssom`` package (a test dependency)."""
+    import logging
+
+    from sssom.parsers import parse_sssom_table
+    from sssom.validators import validate
+
+    records: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.ERROR:
+                records.append(record.getMessage())
+
+    handler = _Collect()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        msdf = parse_sssom_table(str(path))
+        validate(msdf, fail_on_error=True)
+    except Exception as exc:  # noqa: BLE001 - any validator failure is a finding
+        records.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        root.removeHandler(handler)
+    return records
+
+
+def mappings_from(rows: Iterable[dict]) -> list[Mapping]:
+    known = {f.name for f in fields(Mapping)}
+    return [Mapping(**{k: v for k, v in r.items() if k in known}) for r in rows]
