@@ -1,5 +1,433 @@
-"""CLI group for uts.ontology (being built)."""
+"""``uts ontology ...``: look up, browse, edit, validate, release, diff and export UTS.
+
+Thin layer: every command parses its arguments, calls :mod:`uts.ontology` and prints. User errors
+(unknown concept, refused edit, bad file) end with a one-line message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
 
 import typer
 
-app = typer.Typer(help="uts ontology commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="Keep the UTS ontology: look up tags, browse, edit (every edit validated, locked and "
+    "logged), validate, release immutable versions, diff versions and export.",
+    no_args_is_help=True,
+)
+
+ONTOLOGY_HELP = "Ontology file to work on (default: $UTS_ONTOLOGY or ontology/uts.ttl)."
+OntologyOpt = typer.Option(None, "--ontology", "-O", help=ONTOLOGY_HELP, show_default=False)
+EditorOpt = typer.Option(None, "--editor", help="Name recorded in the change log "
+                         "(default: $UTS_EDITOR, git user.name or the OS user).")
+DryRunOpt = typer.Option(False, "--dry-run", help="Check the edit and show it, write nothing.")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _user_errors():
+    from uts.ontology.edit import EditError
+    from uts.ontology.io import OntologyFormatError
+    from uts.ontology.release import ReleaseError
+
+    try:
+        yield
+    except (EditError, ReleaseError, OntologyFormatError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    except KeyError as exc:
+        _fail(str(exc.args[0]) if exc.args else "not found")
+
+
+def _load(path: Optional[Path]):
+    from uts.ontology import load
+
+    return load(path)
+
+
+# -- reading ---------------------------------------------------------------------------------
+@app.command()
+def lookup(
+    text: Optional[list[str]] = typer.Argument(None, help="Free-text tags to resolve."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read tags from a file, one per line."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {input, matches}."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Resolve tags to concepts by id, label, synonym or normalised variant, saying how each
+    matched. Example: uts ontology lookup "Hi-Hats" drums --json"""
+    with _user_errors():
+        tags = list(text or [])
+        if file is not None:
+            tags += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not tags:
+            _fail("give tags as arguments or with --file")
+        onto = _load(ontology)
+        results = [{"input": t, "matches": [m.as_dict() for m in onto.lookup(t)]} for t in tags]
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    for r in results:
+        if r["matches"]:
+            found = "; ".join(f"{m['id']} {m['label']!r} ({m['matched_by']})" for m in r["matches"])
+        else:
+            found = "no match"
+        typer.echo(f"{r['input']}\t{found}")
+
+
+@app.command()
+def show(
+    concept: str = typer.Argument(..., help="Concept id (UTS:0000123) or label."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Show one concept: label, synonyms, definition, parents, children, status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    with _user_errors():
+        onto = _load(ontology)
+        c = onto.resolve(concept)
+    name = lambda i: f"{i} {onto.concepts[i].label}" if i in onto.concepts else f"{i} (missing)"  # noqa: E731
+    t = Table(show_header=False, box=None, title=f"{c.id}  {c.label}")
+    status = "active" if not c.deprecated else "DEPRECATED" + (
+        f", replaced by {', '.join(map(name, c.replaced_by))}" if c.replaced_by else ", no replacement")
+    rows = [("status", status), ("synonyms", ", ".join(c.synonyms) or "-"),
+            ("definition", c.definition or "-"), ("domain / facet", f"{c.domain or '-'} / {c.facet or '-'}"),
+            ("parents", "\n".join(map(name, c.parents)) or ("- (declared root)" if c.root else "-")),
+            ("children", "\n".join(map(name, onto.children(c.id))) or "-"),
+            ("depth", str(onto.depth(c.id))),
+            ("xrefs", ", ".join(c.xrefs) or "-"), ("sources", ", ".join(c.sources) or "-")]
+    for k, v in rows:
+        t.add_row(f"[bold]{k}[/bold]", v)
+    Console().print(t)
+
+
+@app.command()
+def tree(
+    root: Optional[str] = typer.Argument(None, help="Start here (id or label); default: every root."),
+    depth: int = typer.Option(2, "--depth", "-d", help="How many levels below the root to show."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Print the hierarchy as a tree (concepts with several parents appear under each)."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    with _user_errors():
+        onto = _load(ontology)
+        starts = [onto.resolve(root).id] if root else onto.roots()
+
+    def grow(node: Tree, cid: str, level: int) -> None:
+        kids = onto.children(cid)
+        if level >= depth:
+            if kids:
+                node.add(f"[dim]… {len(kids)} more[/dim]")
+            return
+        for k in kids:
+            grow(node.add(f"{onto.concepts[k].label} [dim]{k}[/dim]"), k, level + 1)
+
+    console = Console()
+    for s in starts:
+        t = Tree(f"[bold]{onto.concepts[s].label}[/bold] [dim]{s}[/dim]")
+        grow(t, s, 0)
+        console.print(t)
+
+
+@app.command()
+def validate(
+    path: Optional[Path] = typer.Argument(None, help=ONTOLOGY_HELP, show_default=False),
+    fmt: str = typer.Option("text", "--format", help="text, json or md."),
+    reason: bool = typer.Option(False, "--reason", help="Also run the HermiT reasoner (needs java)."),
+    releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder whose checksums "
+                                            "to verify (default: releases/ beside the file)."),
+) -> None:
+    """Check the ontology: errors (cycles, dangling parents, duplicate ids, label collisions,
+    deprecated parents, missing labels, modified releases...) exit 1; warnings do not."""
+    from uts.ontology.validate import validate_path
+
+    if fmt not in ("text", "json", "md"):
+        _fail("--format must be text, json or md")
+    with _user_errors():
+        report = validate_path(path, releases_dir=releases, reason=reason)
+    typer.echo({"text": report.to_text, "json": report.to_json, "md": report.to_markdown}[fmt]())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    path: Optional[Path] = typer.Argument(None, help=ONTOLOGY_HELP, show_default=False),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart here."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Counts per domain, facet and depth, leaves, median leaf depth, definition coverage."""
+    from uts.ontology.stats import compute_stats, plot_stats
+
+    with _user_errors():
+        s = compute_stats(_load(path))
+    typer.echo(json.dumps(s.as_dict(), indent=2) if as_json else s.to_text())
+    if plot is not None:
+        typer.echo(f"plot: {plot_stats(s, plot)}", err=as_json)
+
+
+# -- editing ---------------------------------------------------------------------------------
+def _edit(ops, ontology, editor, dry_run) -> None:
+    from uts.ontology.edit import edit_file
+
+    with _user_errors():
+        records = edit_file(ops, ontology, editor=editor, dry_run=dry_run)
+    for r in records:
+        typer.echo(("would apply: " if dry_run else "applied: ") + json.dumps(r, ensure_ascii=False))
+
+
+@app.command()
+def add(
+    label: str = typer.Argument(..., help="Preferred label of the new concept."),
+    parent: list[str] = typer.Option([], "--parent", "-p", help="Parent id or label (repeatable)."),
+    synonym: list[str] = typer.Option([], "--synonym", "-s", help="Synonym (repeatable)."),
+    definition: Optional[str] = typer.Option(None, "--definition", "-d"),
+    domain: Optional[str] = typer.Option(None, help="speech, music, sound or general (default: the parent's)."),
+    facet: Optional[str] = typer.Option(None, help="Facet (default: the parent's)."),
+    source: list[str] = typer.Option([], "--source", help="Provenance (repeatable)."),
+    root: bool = typer.Option(False, "--root", help="Declare a new top-level concept."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Add a concept; it gets the next free id. Example: uts ontology add "snare drum" -p drum"""
+    _edit({"op": "add", "label": label, "parents": parent, "synonyms": synonym, "definition": definition,
+           "domain": domain, "facet": facet, "sources": source, "root": root}, ontology, editor, dry_run)
+
+
+@app.command()
+def relabel(
+    concept: str = typer.Argument(..., help="Id or current label."),
+    label: str = typer.Argument(..., help="New preferred label (the old one stays as a synonym)."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Change a preferred label; the old label is kept as a synonym."""
+    _edit({"op": "relabel", "id": concept, "label": label}, ontology, editor, dry_run)
+
+
+@app.command("synonym")
+def synonym_cmd(
+    action: str = typer.Argument(..., help="add or remove."),
+    concept: str = typer.Argument(..., help="Id or label."),
+    synonym: str = typer.Argument(...),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Add or remove a synonym: uts ontology synonym add drum "drum kit" """
+    if action not in ("add", "remove"):
+        _fail("action must be add or remove")
+    _edit({"op": f"{action}_synonym", "id": concept, "synonym": synonym}, ontology, editor, dry_run)
+
+
+@app.command()
+def define(
+    concept: str = typer.Argument(..., help="Id or label."),
+    definition: str = typer.Argument(..., help="New definition ('' clears it)."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Set the definition of a concept."""
+    _edit({"op": "set_definition", "id": concept, "definition": definition}, ontology, editor, dry_run)
+
+
+@app.command()
+def move(
+    concept: str = typer.Argument(..., help="Id or label."),
+    to: list[str] = typer.Option(..., "--to", help="New parent (repeatable)."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Replace only this parent (default: all)."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Move a concept under new parent(s)."""
+    op = {"op": "move", "id": concept, "to": to}
+    if from_:
+        op["from"] = from_
+    _edit(op, ontology, editor, dry_run)
+
+
+@app.command("add-parent")
+def add_parent(
+    concept: str = typer.Argument(...), parent: str = typer.Argument(...),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Give a concept one more parent (UTS is a DAG)."""
+    _edit({"op": "add_parent", "id": concept, "parent": parent}, ontology, editor, dry_run)
+
+
+@app.command("remove-parent")
+def remove_parent(
+    concept: str = typer.Argument(...), parent: str = typer.Argument(...),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Remove one of several parents (the last one cannot be removed: use move)."""
+    _edit({"op": "remove_parent", "id": concept, "parent": parent}, ontology, editor, dry_run)
+
+
+@app.command()
+def merge(
+    source: str = typer.Argument(..., help="Concept that goes away (deprecated)."),
+    target: str = typer.Argument(..., help="Concept that absorbs it."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Merge SOURCE into TARGET: TARGET gains SOURCE's label and synonyms, SOURCE is deprecated
+    with TARGET as replacement, SOURCE's children move to TARGET."""
+    _edit({"op": "merge", "source": source, "target": target}, ontology, editor, dry_run)
+
+
+@app.command()
+def split(
+    concept: str = typer.Argument(..., help="Concept to split (deprecated afterwards)."),
+    into: list[str] = typer.Option(..., "--into", help="Label of a new concept (repeat, at least twice)."),
+    children_to: Optional[str] = typer.Option(None, "--children-to", help="Where active children go."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Split a concept into new ones (same parents); the old one is deprecated, replaced by them."""
+    _edit({"op": "split", "id": concept, "into": [{"label": x} for x in into], "children_to": children_to},
+          ontology, editor, dry_run)
+
+
+@app.command()
+def deprecate(
+    concept: str = typer.Argument(...),
+    replaced_by: list[str] = typer.Option([], "--replaced-by", "-r", help="Replacement (repeatable)."),
+    reparent_to: Optional[str] = typer.Option(None, "--reparent-to", help="Where active children go: "
+                                              "a concept, or 'parents' for the deprecated concept's parents."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the change log."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Deprecate a concept (kept forever, marked owl:deprecated). Refused while it has active
+    children unless --reparent-to says where they go."""
+    _edit({"op": "deprecate", "id": concept, "replaced_by": replaced_by, "reparent_to": reparent_to,
+           "reason": reason}, ontology, editor, dry_run)
+
+
+@app.command()
+def apply(
+    edits: Path = typer.Argument(..., help="YAML or JSON list of operations (see docs/ontology.md)."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Apply a reviewed edit file all-or-nothing: if any operation is refused, nothing is written."""
+    from uts.ontology.edit import read_ops
+
+    with _user_errors():
+        ops = read_ops(edits)
+    _edit(ops, ontology, editor, dry_run)
+
+
+# -- releases, diff, export ------------------------------------------------------------------
+@app.command()
+def release(
+    version: Optional[str] = typer.Option(None, "--version", help="X.Y.Z; default: the smallest "
+                                          "bump the changes require."),
+    ontology: Optional[Path] = OntologyOpt,
+    releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder (default: releases/ beside the file)."),
+    changelog: Optional[Path] = typer.Option(None, "--changelog", help="CHANGELOG.md to extend (default: beside the file)."),
+    editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Write an immutable release uts-X.Y.Z.ttl (+ .sha256) and a CHANGELOG entry. The version
+    must fit the changes: deprecations/merges/splits/lost ancestors need a major release,
+    additions a minor one, text-only edits a patch."""
+    from uts.ontology.release import release as do_release
+
+    with _user_errors():
+        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run)
+    verb = "would release" if dry_run else "released"
+    typer.echo(f"{verb} {r.version} (previous: {r.previous or 'none'}, changes need: "
+               f"{r.required_bump or 'nothing'}) -> {r.path}")
+    if not dry_run:
+        typer.echo(f"checksum: {r.checksum_path}\nchangelog: {r.changelog}")
+
+
+def _resolve_version_or_path(ref: str, releases: Optional[Path], ontology: Optional[Path]) -> Path:
+    from uts.ontology.io import default_ontology_path
+    from uts.ontology.release import VERSION, release_path
+
+    p = Path(ref)
+    if p.exists():
+        return p
+    if VERSION.match(ref):
+        folder = releases or (ontology or default_ontology_path()).parent / "releases"
+        rp = release_path(folder, ref)
+        if rp.exists():
+            return rp
+        raise FileNotFoundError(f"no release {ref} in {folder}")
+    if ref in ("working", "current"):
+        return ontology or default_ontology_path()
+    raise FileNotFoundError(f"{ref!r} is neither a file nor a release version (X.Y.Z)")
+
+
+@app.command("diff")
+def diff_cmd(
+    old: str = typer.Argument(..., help="Old version: a file or a release version (1.0.0)."),
+    new: str = typer.Argument("working", help="New version: a file, a release version or 'working'."),
+    fmt: str = typer.Option("md", "--format", help="md or json."),
+    migration: Optional[Path] = typer.Option(None, "--migration", help="Write the old id -> current id(s) TSV here."),
+    releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder for version numbers."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Typed changes between two versions (added, deprecated, merged, split, relabelled, synonyms
+    changed, moved, definition changed) and the version bump they require."""
+    from uts.ontology import load
+    from uts.ontology.diff import diff, migration_table, write_migration_tsv
+
+    if fmt not in ("md", "json"):
+        _fail("--format must be md or json")
+    with _user_errors():
+        a = load(_resolve_version_or_path(old, releases, ontology))
+        b = load(_resolve_version_or_path(new, releases, ontology))
+        d = diff(a, b)
+        d.old_version, d.new_version = d.old_version or old, d.new_version or new
+        if migration is not None:
+            write_migration_tsv(migration_table(a, b), migration)
+    typer.echo(d.to_json() if fmt == "json" else d.to_markdown())
+    if migration is not None:
+        typer.echo(f"migration table: {migration}", err=True)
+
+
+@app.command()
+def export(
+    kind: str = typer.Argument(..., help="id2label, table, owl or ancestors."),
+    out: Path = typer.Argument(..., help="Output file (.json; .csv/.tsv/.parquet; .owl; .tsv/.npz)."),
+    root: Optional[str] = typer.Option(None, "--root", help="Only this concept and its descendants."),
+    domain: Optional[str] = typer.Option(None, "--domain", help="Only this domain."),
+    facet: Optional[str] = typer.Option(None, "--facet", help="Only this facet."),
+    leaves: bool = typer.Option(False, "--leaves", help="Only leaves."),
+    include_deprecated: bool = typer.Option(False, "--include-deprecated"),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Export a concept set (default: all active concepts, ordered by id) for other tools."""
+    from uts.ontology import export as ex
+
+    if kind not in ("id2label", "table", "owl", "ancestors"):
+        _fail("kind must be id2label, table, owl or ancestors")
+    with _user_errors():
+        onto = _load(ontology)
+        ids = ex.select_concepts(onto, root=root, domain=domain, facet=facet, leaves_only=leaves,
+                                 include_deprecated=include_deprecated)
+        if not ids:
+            _fail("the selection is empty")
+        if kind == "id2label":
+            ex.write_id2label(onto, ids, out)
+        elif kind == "table":
+            ex.write_concept_table(onto, out, ids)
+        elif kind == "owl":
+            ex.write_owl(onto, out)
+        else:
+            ex.write_ancestors(onto, out, ids)
+    typer.echo(f"wrote {out} ({len(ids)} concepts)" if kind != "owl" else f"wrote {out}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/ontology-demo"), "--out", help="Output folder."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Run the ontology job end to end (validate, stats + plot, edit a scratch copy, diff, export)."""
+    from uts.ontology.demo import run_ontology_demo
+
+    with _user_errors():
+        report = run_ontology_demo(out, ontology, progress=lambda m: typer.echo(f"- {m}", err=True))
+    typer.echo(f"report: {report}")

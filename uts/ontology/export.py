@@ -1,9 +1,12 @@
 """Views of the ontology for other consumers: the hierarchy restricted to a label set (what the
-training code needs), and (to come) id2label JSON, concept tables and OWL exports."""
+training code needs), concept sets, the paper's id2label JSON, concept tables (polars), OWL as
+RDF/XML, and ancestor edge lists / sparse matrices."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,3 +57,124 @@ def ancestor_matrix(onto: Ontology, ids: Sequence[str]) -> sp.csr_matrix:
                 cols.append(j)
     data = np.ones(len(rows), dtype=np.bool_)
     return sp.csr_matrix((data, (rows, cols)), shape=(len(ids), len(ids)))
+
+
+# -- concept sets ----------------------------------------------------------------------------
+def select_concepts(onto: Ontology, root: str | None = None, domain: str | None = None,
+                    facet: str | None = None, leaves_only: bool = False,
+                    include_deprecated: bool = False) -> list[str]:
+    """Ids of a concept set, sorted by id: all active concepts, optionally restricted to the
+    subtree under ``root`` (id or label, itself included), a domain, a facet, or leaves."""
+    if root is not None:
+        rid = onto.resolve(root).id
+        pool = {rid} | onto.descendants(rid)
+    else:
+        pool = set(onto.concepts)
+    out = []
+    for cid in sorted(pool):
+        c = onto.concepts[cid]
+        if c.deprecated and not include_deprecated:
+            continue
+        if domain is not None and c.domain != domain:
+            continue
+        if facet is not None and c.facet != facet:
+            continue
+        if leaves_only and onto.children(cid):
+            continue
+        out.append(cid)
+    return out
+
+
+def id2label(onto: Ontology, ids: Sequence[str]) -> dict[str, str]:
+    """The paper's vocabulary form: ``{"0": "label", "1": ...}`` in the order of ``ids``."""
+    return {str(i): onto.get(cid).label for i, cid in enumerate(ids)}
+
+
+def write_id2label(onto: Ontology, ids: Sequence[str], path) -> Path:
+    _write(path, json.dumps(id2label(onto, ids), indent=2, ensure_ascii=False) + "\n")
+    return Path(path)
+
+
+# -- tables ----------------------------------------------------------------------------------
+def concept_table(onto: Ontology, ids: Sequence[str] | None = None):
+    """A polars DataFrame with one row per concept (list columns for synonyms, parents...)."""
+    import polars as pl
+
+    ids = list(ids) if ids is not None else sorted(onto.concepts)
+    rows = []
+    for i, cid in enumerate(ids):
+        c = onto.get(cid)
+        rows.append({"index": i, "id": c.id, "label": c.label, "synonyms": list(c.synonyms),
+                     "definition": c.definition, "parents": list(c.parents),
+                     "domain": c.domain, "facet": c.facet, "depth": onto.depth(cid),
+                     "root": c.root, "deprecated": c.deprecated, "replaced_by": list(c.replaced_by),
+                     "xrefs": list(c.xrefs), "sources": list(c.sources)})
+    schema = {"index": pl.Int64, "id": pl.Utf8, "label": pl.Utf8, "synonyms": pl.List(pl.Utf8),
+              "definition": pl.Utf8, "parents": pl.List(pl.Utf8), "domain": pl.Utf8,
+              "facet": pl.Utf8, "depth": pl.Int64, "root": pl.Boolean, "deprecated": pl.Boolean,
+              "replaced_by": pl.List(pl.Utf8), "xrefs": pl.List(pl.Utf8), "sources": pl.List(pl.Utf8)}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) -> Path:
+    """``.parquet`` keeps list columns; ``.csv``/``.tsv`` join them with ``|``."""
+    import polars as pl
+
+    path = Path(path)
+    df = concept_table(onto, ids)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.write_parquet(path)
+    elif path.suffix in (".csv", ".tsv"):
+        flat = df.with_columns(pl.col(pl.List(pl.Utf8)).list.join("|"))
+        flat.write_csv(path, separator="\t" if path.suffix == ".tsv" else ",")
+    else:
+        raise ValueError(f"concept table must end in .csv, .tsv or .parquet, got {path.name}")
+    return path
+
+
+# -- OWL and ancestors -----------------------------------------------------------------------
+def write_owl(onto: Ontology, path, drop_imports: bool = False) -> Path:
+    """RDF/XML OWL (what Protégé, owlready2 and pronto read best). ``drop_imports`` removes
+    ``owl:imports`` so tools that follow them fetch nothing."""
+    import dataclasses
+
+    from rdflib import Graph
+
+    from .io import dumps
+
+    if drop_imports and onto.meta.imports:
+        onto = Ontology(onto.concepts.values(), dataclasses.replace(onto.meta, imports=[]))
+    g = Graph()
+    g.parse(data=dumps(onto), format="turtle")
+    _write(path, g.serialize(format="pretty-xml"))
+    return Path(path)
+
+
+def ancestor_edges(onto: Ontology, ids: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """All (concept, ancestor) pairs (transitive, not reflexive), restricted to ``ids`` when
+    given, sorted."""
+    if ids is None:
+        ids = [c.id for c in onto.active()]
+    keep = set(ids)
+    return sorted((cid, a) for cid in ids for a in onto.ancestors(cid) if a in keep)
+
+
+def write_ancestors(onto: Ontology, path, ids: Sequence[str] | None = None) -> Path:
+    """``.tsv``: concept_id, ancestor_id rows; ``.npz``: the sparse :func:`ancestor_matrix`
+    (reflexive) over ``ids`` in their order (save ids beside it with ``write_id2label``)."""
+    path = Path(path)
+    ids = list(ids) if ids is not None else [c.id for c in onto.active()]
+    if path.suffix == ".npz":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sp.save_npz(path, ancestor_matrix(onto, ids))
+        return path
+    lines = ["concept_id\tancestor_id"] + [f"{c}\t{a}" for c, a in ancestor_edges(onto, ids)]
+    _write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _write(path, text: str) -> None:
+    from .io import atomic_write_text
+
+    atomic_write_text(path, text)

@@ -15,10 +15,12 @@ sorted, so a one-concept edit is a few-line diff and save -> load -> save is byt
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
 from .model import Concept, Ontology, OntologyMeta
@@ -77,26 +79,63 @@ def id_to_iri(concept_id: str) -> str:
 
 # -- reading ---------------------------------------------------------------------------------
 def load(path: str | os.PathLike | None = None) -> Ontology:
-    """Load a UTS ontology from Turtle (or any RDF syntax rdflib guesses from the suffix)."""
+    """Load a UTS ontology from Turtle (or any RDF syntax rdflib guesses from the suffix).
+
+    Files in our own canonical form (what :func:`dumps` writes) are read by a fast line parser
+    that yields exactly what rdflib would; anything else goes through rdflib. Neither path
+    follows ``owl:imports``, so loading never touches the network.
+    """
     path = Path(path) if path is not None else default_ontology_path()
     if not path.exists():
         raise FileNotFoundError(f"ontology file not found: {path}")
-    fmt = "turtle" if path.suffix in {".ttl", ""} else None
-    graph = Graph()
+    if path.suffix not in {".ttl", ""}:
+        graph = Graph()
+        try:
+            graph.parse(path, format=None)
+        except Exception as exc:  # rdflib raises many parser-specific types
+            raise OntologyFormatError(f"cannot parse {path}: {exc}") from exc
+        return from_graph(graph)
     try:
-        graph.parse(path, format=fmt)
-    except Exception as exc:  # rdflib raises many parser-specific types
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise OntologyFormatError(f"cannot parse {path}: not UTF-8 text ({exc})") from exc
+    try:
+        return loads(text)
+    except OntologyFormatError as exc:
         raise OntologyFormatError(f"cannot parse {path}: {exc}") from exc
-    return from_graph(graph)
 
 
 def loads(text: str) -> Ontology:
+    """Parse Turtle text (fast path for canonical text, rdflib otherwise)."""
+    onto = _parse_canonical(text)
+    if onto is not None:
+        return onto
     graph = Graph()
     try:
         graph.parse(data=text, format="turtle")
     except Exception as exc:
         raise OntologyFormatError(f"cannot parse Turtle: {exc}") from exc
-    return from_graph(graph)
+    onto = from_graph(graph)
+    # rdflib merges repeated subjects silently; a concept declared twice is a duplicate id.
+    counts = Counter(_iri_or_curie_to_id(m) for m in _CLASS_DECL.findall(text))
+    onto.load_issues.extend(
+        ("duplicate_id", cid, f"{cid} is declared {n} times (as owl:Class)")
+        for cid, n in sorted(counts.items()) if cid and n > 1
+    )
+    return onto
+
+
+_CLASS_DECL = re.compile(r"^(UTS:\S+|<" + re.escape(UTS_NS) + r"[^>]*>)\s+a\s+owl:Class\b", re.M)
+
+
+def _iri_or_curie_to_id(token: str) -> str | None:
+    return iri_to_id(token[1:-1]) if token.startswith("<") else token
+
+
+def _new_row() -> dict:
+    return {"types": set(), "pref": [], "rdfs": [], "alt": [], "parents": [], "defs": [],
+            "domain": None, "facet": None, "deprecated": False, "replaced": [], "sources": [],
+            "xrefs": [], "root": False}
 
 
 def from_graph(graph: Graph) -> Ontology:
@@ -110,9 +149,9 @@ def from_graph(graph: Graph) -> Ontology:
         cid = iri_to_id(str(s)) if isinstance(s, URIRef) else None
         if cid is None:
             continue
-        row = rows.setdefault(cid, {"types": set(), "pref": [], "rdfs": [], "alt": [], "parents": [],
-                                    "defs": [], "domain": None, "facet": None, "deprecated": False,
-                                    "replaced": [], "sources": [], "xrefs": [], "root": False})
+        row = rows.get(cid)
+        if row is None:
+            row = rows[cid] = _new_row()
         if p == RDF.type:
             row["types"].add(o)
         elif p == SKOS.prefLabel:
@@ -155,33 +194,193 @@ def from_graph(graph: Graph) -> Ontology:
         d = graph.value(ontology_iri, DCTERMS.description)
         meta.description = str(d) if d is not None else None
         meta.imports = sorted(str(i) for i in graph.objects(ontology_iri, OWL.imports))
-    concepts = []
+    return _build(rows, meta, is_class=lambda row: OWL.Class in row["types"])
+
+
+def _build(rows: dict[str, dict], meta: OntologyMeta, is_class) -> Ontology:
+    """Turn parsed rows into an Ontology, noting what the model cannot hold (several preferred
+    labels or definitions for one id) as load issues for validation."""
+    concepts, issues = [], []
     for cid, row in rows.items():
-        labels = row["pref"] or row["rdfs"]
+        labels = sorted(set(row["pref"] or row["rdfs"]))
         # An IRI that is only referenced (e.g. a dangling parent) is not a concept.
-        if OWL.Class not in row["types"] and not labels:
+        if not is_class(row) and not labels:
             continue
+        if len(labels) > 1:
+            issues.append(("multiple_labels", cid,
+                           f"{cid} has {len(labels)} preferred labels: {', '.join(map(repr, labels))}"))
+        defs = sorted(set(row["defs"]))
+        if len(defs) > 1:
+            issues.append(("multiple_definitions", cid, f"{cid} has {len(defs)} definitions"))
         concepts.append(Concept(
             id=cid,
-            label=sorted(labels)[0] if labels else "",
-            synonyms=sorted(set(row["alt"]) | set(sorted(labels)[1:])),
-            definition=sorted(row["defs"])[0] if row["defs"] else None,
+            label=labels[0] if labels else "",
+            synonyms=sorted(set(row["alt"]) | set(labels[1:])),
+            definition=defs[0] if defs else None,
             parents=sorted(set(row["parents"])),
             domain=row["domain"], facet=row["facet"], deprecated=row["deprecated"],
             replaced_by=sorted(set(row["replaced"])), sources=sorted(set(row["sources"])),
             xrefs=sorted(set(row["xrefs"])), root=row["root"],
         ))
     concepts.sort(key=lambda c: c.id)
-    return Ontology(concepts, meta)
+    onto = Ontology(concepts, meta)
+    onto.load_issues.extend(sorted(issues, key=lambda i: (i[1], i[0])))
+    return onto
 
 
 def _truthy(o) -> bool:
     return str(o).strip().lower() in {"true", "1"}
 
 
+# -- fast path for canonical text ------------------------------------------------------------
+# Our own output is line-oriented: one statement per block, one predicate-object per line,
+# plain literals on one line. Anything unexpected returns None and rdflib takes over, so the
+# fast path can only ever be faster, never different (tests compare the two).
+_PREFIX_HEADER = "".join(f"@prefix {k}: <{v}> .\n" for k, v in sorted(PREFIXES.items()))
+_PRED_LINE = re.compile(r"    (\S+) (.+) ([;.])")
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_CURIE_ID = re.compile(r"UTS:\S+")
+_IRI = re.compile(r"<([^<>\s\"]*)>")
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_CONCEPT_PREDS = {
+    "rdfs:subClassOf": "parents", "rdfs:label": "rdfs", "skos:prefLabel": "pref",
+    "skos:altLabel": "alt", "skos:definition": "defs", "obo:IAO_0100001": "replaced",
+    "dcterms:source": "sources", "oboInOwl:hasDbXref": "xrefs",
+}
+_ID_VALUED = {"parents", "replaced"}
+
+
+class _NotCanonical(Exception):
+    pass
+
+
+def _unescape(body: str) -> str:
+    if "\\" not in body:
+        return body
+
+    def one(m: re.Match) -> str:
+        e = m.group(1)
+        if len(e) > 1:
+            return chr(int(e[1:], 16))
+        if e not in _ESCAPES:
+            raise _NotCanonical
+        return _ESCAPES[e]
+
+    return _ESCAPE.sub(one, body)
+
+
+def _literal(obj: str) -> str:
+    m = _LITERAL.fullmatch(obj)
+    if m is None:
+        raise _NotCanonical
+    return _unescape(m.group(1))
+
+
+def _parse_canonical(text: str) -> Ontology | None:
+    if not text.startswith(_PREFIX_HEADER) or '"""' in text or "\r" in text:
+        return None
+    try:
+        return _parse_canonical_body(text[len(_PREFIX_HEADER):].split("\n"))
+    except _NotCanonical:
+        return None
+
+
+def _parse_canonical_body(lines: list[str]) -> Ontology:
+    rows: dict[str, dict] = {}
+    declared: Counter = Counter()
+    meta = OntologyMeta()
+    ontology_seen = False
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        i += 1
+        if not line:
+            continue
+        if line.startswith(" ") or line.startswith("@") or line.startswith("#"):
+            raise _NotCanonical
+        subject, _, rest = line.partition(" a ")
+        if rest == "owl:AnnotationProperty .":
+            continue
+        if rest not in ("owl:Class ;", "owl:Class .", "owl:Ontology ;", "owl:Ontology ."):
+            raise _NotCanonical
+        end = rest.endswith(".")
+        body: list[tuple[str, str]] = []
+        while not end:
+            if i >= n:
+                raise _NotCanonical
+            m = _PRED_LINE.fullmatch(lines[i])
+            i += 1
+            if m is None:
+                raise _NotCanonical
+            body.append((m.group(1), m.group(2)))
+            end = m.group(3) == "."
+        if rest.startswith("owl:Ontology"):
+            iri = _IRI.fullmatch(subject)
+            if iri is None or ontology_seen:
+                raise _NotCanonical
+            ontology_seen = True
+            meta.iri = iri.group(1)
+            for pred, obj in body:
+                if pred == "owl:versionIRI":
+                    meta.version_iri = _iri(obj)
+                elif pred == "owl:versionInfo":
+                    meta.version = _literal(obj)
+                elif pred == "dcterms:title":
+                    meta.title = _literal(obj)
+                elif pred == "dcterms:description":
+                    meta.description = _literal(obj)
+                elif pred == "owl:imports":
+                    meta.imports.append(_iri(obj))
+                else:
+                    raise _NotCanonical
+            meta.imports = sorted(set(meta.imports))
+            continue
+        if not _CURIE_ID.fullmatch(subject):
+            raise _NotCanonical
+        declared[subject] += 1
+        row = rows.get(subject)
+        if row is None:
+            row = rows[subject] = _new_row()
+        for pred, obj in body:
+            key = _CONCEPT_PREDS.get(pred)
+            if key in _ID_VALUED:
+                if not _CURIE_ID.fullmatch(obj):
+                    raise _NotCanonical
+                row[key].append(obj)
+            elif key is not None:
+                row[key].append(_literal(obj))
+            elif pred == "utsp:domain":
+                row["domain"] = _literal(obj)
+            elif pred == "utsp:facet":
+                row["facet"] = _literal(obj)
+            elif pred in ("owl:deprecated", "utsp:isRoot"):
+                if obj not in ("true", "false"):
+                    raise _NotCanonical
+                row["deprecated" if pred == "owl:deprecated" else "root"] = obj == "true"
+            else:
+                raise _NotCanonical
+    onto = _build(rows, meta, is_class=lambda row: True)
+    onto.load_issues.extend(
+        ("duplicate_id", cid, f"{cid} is declared {k} times (as owl:Class)")
+        for cid, k in sorted(declared.items()) if k > 1
+    )
+    return onto
+
+
+def _iri(obj: str) -> str:
+    m = _IRI.fullmatch(obj)
+    if m is None:
+        raise _NotCanonical
+    return m.group(1)
+
+
 # -- writing ---------------------------------------------------------------------------------
 def _lit(text: str) -> str:
-    return Literal(text).n3()
+    """A one-line Turtle string literal (newlines escaped, unlike rdflib's long literals)."""
+    escaped = (text.replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\n", "\\n").replace("\r", "\\r"))
+    return f'"{escaped}"'
 
 
 def _curie(concept_id: str) -> str:
@@ -247,6 +446,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; keep the target's mode (or the usual umask-based one).
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()

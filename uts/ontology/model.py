@@ -85,6 +85,9 @@ class Ontology:
                 raise ValueError(f"duplicate concept id {concept.id}")
             self.concepts[concept.id] = concept
         self.meta = meta or OntologyMeta()
+        # Problems seen while parsing that the model cannot hold (an id declared twice, two
+        # preferred labels): (code, id, message) tuples, reported by validation.
+        self.load_issues: list[tuple[str, str, str]] = []
         self._graph: nx.DiGraph | None = None
         self._exact: dict[str, list[tuple[str, str]]] | None = None
         self._normalized: dict[str, list[str]] | None = None
@@ -206,6 +209,13 @@ class Ontology:
         if ids:
             return self._matches([(i, "normalized") for i in ids], include_deprecated)
         return []
+
+    def ids_with_normalized(self, text: str) -> list[str]:
+        """Ids of all concepts (deprecated too) having a label or synonym that normalises like
+        ``text``."""
+        if self._normalized is None:
+            self._build_index()
+        return list(self._normalized.get(normalize_label(text), ()))
 
     def _matches(self, hits: list[tuple[str, str]], include_deprecated: bool) -> list[Match]:
         out: list[Match] = []

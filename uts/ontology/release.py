@@ -1,0 +1,201 @@
+"""Immutable, checksummed releases of the working ontology and their CHANGELOG entries.
+
+``release(version)`` validates the working copy, diffs it against the latest release, checks the
+version number against the rule in :mod:`uts.ontology.diff` (a release with deprecations must be
+major, additions at least minor), then writes ``releases/uts-X.Y.Z.ttl`` (with ``owl:versionIRI``
+and ``owl:versionInfo``), ``releases/uts-X.Y.Z.ttl.sha256`` (``sha256sum`` format) and a new
+CHANGELOG.md entry built from the diff and the change log. Release files are never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .diff import BUMPS, OntologyDiff, diff
+from .edit import append_changelog, lock_for, read_changelog
+from .io import atomic_write_text, default_ontology_path, dumps, load
+from .model import Ontology
+
+VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+CHANGELOG_HEADER = "# UTS ontology changelog"
+
+
+class ReleaseError(ValueError):
+    """A release was refused; nothing was written."""
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    m = VERSION.match(text or "")
+    if not m:
+        raise ReleaseError(f"version must look like X.Y.Z (e.g. 1.2.0), got {text!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def bump_version(version: str | None, bump: str) -> str:
+    if version is None:
+        return "1.0.0"
+    major, minor, patch = parse_version(version)
+    if bump == "major":
+        return f"{major + 1}.0.0"
+    if bump == "minor":
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def release_bump(old: str, new: str) -> str | None:
+    """Which part changed from ``old`` to ``new`` (None if ``new`` is not later)."""
+    a, b = parse_version(old), parse_version(new)
+    if b <= a:
+        return None
+    return "major" if b[0] > a[0] else "minor" if b[1] > a[1] else "patch"
+
+
+def release_path(releases_dir: str | Path, version: str) -> Path:
+    return Path(releases_dir) / f"uts-{version}.ttl"
+
+
+def list_releases(releases_dir: str | Path) -> list[str]:
+    """Released versions in ``releases_dir``, oldest first."""
+    found = []
+    for p in Path(releases_dir).glob("uts-*.ttl"):
+        v = p.name[4:-4]
+        if VERSION.match(v):
+            found.append(v)
+    return sorted(found, key=parse_version)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checksum(release_file: str | Path) -> str | None:
+    p = Path(str(release_file) + ".sha256")
+    if not p.exists():
+        return None
+    text = p.read_text(encoding="utf-8").split()
+    return text[0] if text else None
+
+
+def version_iri(onto_iri: str, version: str) -> str:
+    """``https://w3id.org/uts/uts.owl`` -> ``https://w3id.org/uts/releases/1.2.0/uts.owl``."""
+    base, _, name = onto_iri.rpartition("/")
+    return f"{base}/releases/{version}/{name or 'uts.owl'}"
+
+
+@dataclass
+class ReleaseResult:
+    version: str
+    path: Path
+    checksum_path: Path
+    changelog: Path
+    previous: str | None
+    diff: OntologyDiff
+    required_bump: str | None
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create ``path`` atomically, failing if it exists (a hard link never replaces a file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    atomic_write_text(tmp, text)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ReleaseError(f"{path} already exists: releases are immutable") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def release(version: str | None = None, path: str | Path | None = None,
+            releases_dir: str | Path | None = None, changelog: str | Path | None = None,
+            *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
+    """Release the working copy as ``version`` (default: the smallest correct bump)."""
+    from .validate import validate
+
+    path = Path(path) if path is not None else default_ontology_path()
+    releases_dir = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
+    changelog = Path(changelog) if changelog is not None else path.parent / "CHANGELOG.md"
+    with lock_for(path):
+        onto = load(path)
+        report = validate(onto)
+        if not report.ok:
+            raise ReleaseError(f"{path} has {len(report.errors)} validation error(s); fix them first "
+                               f"(first: {report.errors[0].message})")
+        previous = list_releases(releases_dir)[-1] if releases_dir.is_dir() and list_releases(releases_dir) else None
+        prev_onto = load(release_path(releases_dir, previous)) if previous else Ontology()
+        d = diff(prev_onto, onto)
+        required = d.bump
+        if previous and required is None:
+            raise ReleaseError(f"nothing changed since release {previous}")
+        if version is None:
+            version = bump_version(previous, required or "minor")
+        parse_version(version)
+        if previous:
+            given = release_bump(previous, version)
+            if given is None:
+                raise ReleaseError(f"version {version} is not later than the latest release {previous}")
+            if BUMPS.index(given) < BUMPS.index(required):
+                raise ReleaseError(
+                    f"{version} is a {given} release but the changes since {previous} need a {required} "
+                    f"release ({bump_version(previous, required)}): "
+                    + "; ".join(c.describe() for c in d.changes if c.bump == required)[:400])
+        target = release_path(releases_dir, version)
+        if target.exists():
+            raise ReleaseError(f"{target} already exists: releases are immutable")
+        released = Ontology(onto.concepts.values(), dataclasses.replace(
+            onto.meta, version=version, version_iri=version_iri(onto.meta.iri, version)))
+        d.old_version, d.new_version = previous, version
+        result = ReleaseResult(version, target, Path(str(target) + ".sha256"), changelog, previous, d, required)
+        if dry_run:
+            return result
+        text = dumps(released)
+        _write_new(target, text)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        atomic_write_text(result.checksum_path, f"{digest}  {target.name}\n")
+        os.chmod(target, 0o444)
+        entry = changelog_entry(d, version, previous, _edits_since_last_release(path))
+        _prepend_changelog(changelog, entry)
+        append_changelog(path, [{"op": "release", "version": version, "sha256": digest}], editor)
+    return result
+
+
+def _edits_since_last_release(path: Path) -> list[dict]:
+    records = read_changelog(path)
+    last = max((i for i, r in enumerate(records) if r.get("what", {}).get("op") == "release"), default=-1)
+    return records[last + 1:]
+
+
+def changelog_entry(d: OntologyDiff, version: str, previous: str | None, edits: list[dict]) -> str:
+    date = datetime.now(timezone.utc).date().isoformat()
+    lines = [f"## {version} — {date}", ""]
+    lines.append(f"Previous release: {previous or 'none (first release)'}.")
+    lines.append("")
+    if previous:
+        body = d.to_markdown(heading_level=2, title=False).rstrip()
+        lines += [body, ""]
+    else:
+        lines += [f"First release: {sum(1 for c in d.changes if c.kind == 'added')} concepts.", ""]
+    if edits:
+        lines += [f"### Recorded edits ({len(edits)})", ""]
+        for r in edits:
+            what = {k: v for k, v in r.get("what", {}).items() if k != "op"}
+            summary = ", ".join(f"{k}={v}" for k, v in what.items())
+            lines.append(f"- {r.get('when', '?')} {r.get('who', '?')}: {r.get('what', {}).get('op')} {summary}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _prepend_changelog(changelog: Path, entry: str) -> None:
+    text = changelog.read_text(encoding="utf-8") if changelog.exists() else f"{CHANGELOG_HEADER}\n\n"
+    head, sep, rest = text.partition("\n## ")
+    new = head.rstrip("\n") + "\n\n" + entry + (("\n## " + rest) if sep else "")
+    atomic_write_text(changelog, new)
