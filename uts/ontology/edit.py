@@ -251,9 +251,8 @@ def op_merge(onto, source, target) -> dict:
         raise EditError("cannot merge a concept into itself")
     s, t = onto.concepts[sid], onto.concepts[tid]
     if sid in onto.ancestors(tid):
-        # target sits below source: it takes over source's place in the hierarchy instead.
-        t.parents = sorted((set(t.parents) - {sid}) | (set(s.parents) - onto.descendants(tid) - {tid}))
-        onto.touch()
+        raise EditError(f"cannot merge {sid} ({s.label}) into its own descendant {tid} ({t.label}); "
+                        "merge the other way round or move the target first")
     moved = _reparent_children(onto, sid, [tid])
     t.synonyms = sorted((set(t.synonyms) | {s.label} | set(s.synonyms)) - {t.label})
     t.xrefs = sorted(set(t.xrefs) | set(s.xrefs))

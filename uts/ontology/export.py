@@ -145,8 +145,17 @@ def write_owl(onto: Ontology, path, drop_imports: bool = False) -> Path:
 
     if drop_imports and onto.meta.imports:
         onto = Ontology(onto.concepts.values(), dataclasses.replace(onto.meta, imports=[]))
+    from rdflib import Literal, Namespace
+    from rdflib.namespace import SKOS
+
     g = Graph()
     g.parse(data=dumps(onto), format="turtle")
+    # Mirror SKOS text to the OBO properties that pronto and OBO tools read.
+    obo, oio = Namespace("http://purl.obolibrary.org/obo/"), Namespace("http://www.geneontology.org/formats/oboInOwl#")
+    for s, o in list(g.subject_objects(SKOS.altLabel)):
+        g.add((s, oio.hasExactSynonym, Literal(str(o))))
+    for s, o in list(g.subject_objects(SKOS.definition)):
+        g.add((s, obo.IAO_0000115, Literal(str(o))))
     _write(path, g.serialize(format="pretty-xml"))
     return Path(path)
 
