@@ -1,5 +1,159 @@
-"""CLI group for uts.vocab (being built)."""
+"""``uts vocab ...``: the paper's data pipeline, ontology-aware — captions -> tags -> TF-IDF
+vocabulary -> filtered manifests -> proposals for concepts UTS lacks.
+
+Thin layer: parse, call :mod:`uts.vocab`, print. User errors end with a one-line message, exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
 
 import typer
 
-app = typer.Typer(help="uts vocab commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build tag vocabularies from captions (the paper's pipeline, resolved to UTS concepts): "
+    "extract tags, rank them by TF-IDF into vocabularies of several sizes, filter manifests with a "
+    "vocabulary, and propose new concepts for frequent tags UTS does not know yet.",
+    no_args_is_help=True,
+)
+
+OntologyOpt = typer.Option(
+    None, "--ontology", "-O", show_default=False,
+    help="Ontology to resolve tags against (default: $UTS_ONTOLOGY or ontology/uts.ttl); "
+    "'none' keeps plain strings, as in the paper.")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _user_errors():
+    from uts.embedding import EmbeddingModelError
+    from uts.ontology.io import OntologyFormatError
+    from uts.vocab.io import VocabError
+
+    try:
+        yield
+    except (VocabError, OntologyFormatError, EmbeddingModelError, FileNotFoundError) as exc:
+        _fail(str(exc))
+
+
+def _ontology(value: Optional[str]):
+    if value is not None and value.lower() == "none":
+        return None
+    from uts.ontology import load
+
+    path = Path(value) if value else None
+    if path is not None and not path.is_file():
+        _fail(f"ontology file not found: {path}")
+    return load(path)
+
+
+@app.command()
+def extract(
+    input: Path = typer.Argument(..., help="Captions: JSON Lines / Parquet with 'id' and 'caption', "
+                                 "or a Lhotse cut manifest (caption in supervisions[0].custom)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output JSON Lines: {id, tags, concept_ids} per clip."),
+    extractor: str = typer.Option("ontology", "--extractor", "-e",
+                                  help="'ontology' (offline, deterministic: concepts the caption mentions "
+                                  "plus its other content words) or 'llm' (a local causal LM with the "
+                                  "paper's prompt; needs --model)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="llm: local directory of a "
+                                         "transformers causal LM (never downloaded)."),
+    embed_threshold: float = typer.Option(0.8, "--embed-threshold", help="ontology: cosine needed to "
+                                          "match a leftover phrase to a concept label by embedding."),
+    no_embed: bool = typer.Option(False, "--no-embed", help="ontology: lexical matching only (no model)."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Captions per batch."),
+    max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="llm: tokens generated per answer."),
+    retries: int = typer.Option(2, "--retries", help="llm: re-asks (sampling) for an unparsable answer."),
+    device: Optional[str] = typer.Option(None, "--device", help="llm: torch device (default: cuda if present)."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run "
+                                "(skip ids already in --out); --no-resume refuses an existing --out."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="On resume, redo clips whose "
+                                      "answer could not be parsed."),
+    ontology: Optional[str] = OntologyOpt,
+) -> None:
+    """Extract tags from captions (the paper's step 2) and resolve them to UTS concepts.
+
+    Example: uts vocab extract docs/examples/captions.jsonl --out tags.jsonl
+    """
+    with _user_errors():
+        from uts.vocab.extract import OntologyExtractor, run_extraction
+        from uts.vocab.io import VocabError, read_captions
+
+        items = read_captions(input)
+        onto = _ontology(ontology)
+        if extractor == "ontology":
+            if onto is None:
+                raise VocabError("the ontology extractor needs an ontology")
+            ex = OntologyExtractor(onto, None if no_embed else embed_threshold)
+        elif extractor == "llm":
+            from uts.vocab.llm import LLMExtractor, TransformersGenerator
+
+            if model is None:
+                raise VocabError("--extractor llm needs --model PATH (a local causal LM directory)")
+            ex = LLMExtractor(TransformersGenerator(model, device=device, max_new_tokens=max_new_tokens),
+                              onto=onto, retries=retries)
+        else:
+            raise VocabError(f"unknown extractor {extractor!r} (choose 'ontology' or 'llm')")
+        stats = run_extraction(items, ex, out, batch_size=batch_size, resume=resume, retry_failed=retry_failed)
+    typer.echo(f"{stats['written']} clips tagged ({stats['skipped']} already done, {stats['failed']} failed), "
+               f"{stats['tags']} tags of which {stats['unresolved_tags']} unresolved -> {out}")
+
+
+def _parse_size(token: str) -> int | None:
+    """``800`` -> 800, ``1.5k`` -> 1500; None when ``token`` is not a size."""
+    text = token.strip().lower()
+    try:
+        value = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+    except ValueError:
+        return None
+    return int(value) if value > 0 and value == int(value) else None
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def build(
+    ctx: typer.Context,
+    input: str = typer.Argument(..., metavar="INPUT", help="Tagged clips: JSON Lines / Parquet with 'id' and "
+                                "'tags' (e.g. from `uts vocab extract`), or a Lhotse manifest (audio_tag)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    sizes: list[str] = typer.Option(["800", "1000", "1500", "2000", "3000"], "--sizes", "-s",
+                                    help="Vocabulary sizes, e.g. --sizes 800 1000 1500 2000 3000 (1.5k works too)."),
+    unit: str = typer.Option("tag", "--unit", help="'tag' ranks raw strings (the paper); 'concept' ranks "
+                             "UTS concepts, so spelling variants of one idea are counted together."),
+    balance: Optional[float] = typer.Option(None, "--balance", help="Reserve at least this share of "
+                                            "each size for each of speech, music and sound (e.g. 0.15)."),
+    closure: bool = typer.Option(False, "--closure", help="Add the ancestors of the selected concepts."),
+    plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw vocab_stats.png."),
+    ontology: Optional[str] = OntologyOpt,
+) -> None:
+    """Rank tags by TF-IDF, Score = df * log((N+1)/(df+1)), and write one vocabulary per size.
+
+    Writes label_<size>.json (the paper's id2label form: label_800.json, label_1k.json, ...),
+    concepts_<size>.json (UTS ids, labels, domains), ranking.csv, stats.json, report.md and
+    vocab_stats.png into --out.
+    """
+    # Click options take one value each; the further sizes of "--sizes 800 1000" arrive as extra
+    # arguments, told apart from INPUT by being numbers.
+    tokens = [input, *ctx.args]
+    paths = [t for t in tokens if _parse_size(t) is None]
+    numbers = [*sizes, *(t for t in tokens if _parse_size(t) is not None)]
+    if len(paths) != 1:
+        _fail(f"expected one INPUT file, got {paths or 'none'}")
+    bad = [t for t in numbers if _parse_size(t) is None]
+    if bad:
+        _fail(f"not a vocabulary size: {bad[0]!r}")
+    sizes_int = sorted({_parse_size(t) for t in numbers})
+    with _user_errors():
+        from uts.vocab.build import build_vocabulary, write_outputs
+
+        onto = _ontology(ontology)
+        result = build_vocabulary(Path(paths[0]), sizes_int, onto=onto, unit=unit, balance=balance, closure=closure)
+        write_outputs(result, out, onto, plot=plot)
+    cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in result.selections.items() if c.height)
+    typer.echo(f"{result.n_clips} clips, {result.ranking.height} {unit}s ranked; {cuts} -> {out}")

@@ -1,0 +1,293 @@
+"""Step 3 of the paper's pipeline: rank tags by TF-IDF and cut vocabularies of several sizes.
+
+``Score(t) = df(t) * log((N + 1) / (df(t) + 1))`` where ``df(t)`` is the number of clips carrying
+``t`` (a tag repeated within a clip counts once) and ``N`` the number of clips; ties are broken by
+the tag (or concept id) in code-point order, so the ranking is fully deterministic.
+
+Counting is a polars lazy query run on the streaming engine (explode + group_by), so memory stays
+flat however many clips the file holds. With an ontology, every distinct tag is resolved to UTS
+concepts once; ``unit="concept"`` then counts concepts instead of strings (``drum``/``drums``/
+``drumming`` are one entry, df counted per clip without double counting).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from uts.ontology.model import DOMAINS, Ontology
+
+from .io import VocabError, scan_tags, write_json
+from .resolve import ConceptResolver
+
+PAPER_SIZES = (800, 1000, 1500, 2000, 3000)
+BALANCED_DOMAINS = ("speech", "music", "sound")
+
+
+def size_name(size: int) -> str:
+    """The paper's file naming: 800 -> ``800``, 1000 -> ``1k``, 1500 -> ``1.5k``."""
+    if size >= 1000 and size % 100 == 0:
+        return f"{size / 1000:g}k"
+    return str(size)
+
+
+def tf_idf(df: int, n_clips: int) -> float:
+    """The paper's score for one tag (reference implementation, used by tests and benchmarks)."""
+    return df * math.log((n_clips + 1) / (df + 1))
+
+
+def _score_expr(n_clips: int) -> pl.Expr:
+    return pl.col("df") * ((n_clips + 1) / (pl.col("df") + 1)).log()
+
+
+_CLEAN = pl.element().str.strip_chars().str.to_lowercase()
+
+
+def count_tags(lf: pl.LazyFrame) -> tuple[int, int, pl.DataFrame]:
+    """``(clips, clips with at least one tag, frame[tag, df])`` in one streaming pass.
+
+    Tags are stripped and lowercased. For speed the normalisation is applied to the distinct
+    strings after counting; that is exact unless two raw spellings collapse into one tag
+    (``Drum``/``drum``), in which case the file is counted again with normalisation per clip.
+    """
+    raw = pl.col("tags").list.unique()
+    counts_q = lf.select(raw).explode("tags").drop_nulls().group_by("tags").len(name="df")
+    clips_q = lf.select(pl.len().alias("clips"), (pl.col("tags").list.len() > 0).sum().alias("tagged"))
+    counts, clips = pl.collect_all([counts_q, clips_q], engine="streaming")
+    cleaned = counts.with_columns(pl.col("tags").str.strip_chars().str.to_lowercase())
+    cleaned = cleaned.filter(pl.col("tags") != "")
+    if cleaned["tags"].n_unique() < cleaned.height or cleaned.height < counts.height:
+        exact = pl.col("tags").list.eval(_CLEAN).list.unique().list.eval(pl.element().filter(pl.element() != ""))
+        cleaned = (lf.select(exact).explode("tags").drop_nulls().group_by("tags").len(name="df")
+                   .collect(engine="streaming"))
+        clips = lf.select(pl.len().alias("clips"), (pl.col("tags").list.eval(_CLEAN.filter(_CLEAN != "")).list.len() > 0)
+                          .sum().alias("tagged")).collect(engine="streaming")
+    n_clips, tagged = clips.row(0)
+    return int(n_clips), int(tagged or 0), cleaned.rename({"tags": "tag"}).with_columns(pl.col("df").cast(pl.Int64))
+
+
+def rank(table: pl.DataFrame, key: str, n_clips: int) -> pl.DataFrame:
+    """Sort by score (descending), then by ``key`` (ascending); adds ``score`` and ``rank``."""
+    return (table.with_columns(_score_expr(n_clips).alias("score"))
+            .sort(["score", key], descending=[True, False])
+            .with_row_index("rank"))
+
+
+def concept_domain(onto: Ontology, concept_id: str, _cache: dict | None = None) -> str:
+    """A concept's domain, inherited from the nearest ancestor that declares one."""
+    frontier, seen = [concept_id], set()
+    while frontier:
+        nxt = []
+        for cid in sorted(frontier):
+            if cid in seen or cid not in onto.concepts:
+                continue
+            seen.add(cid)
+            c = onto.concepts[cid]
+            if c.domain:
+                return c.domain
+            nxt.extend(c.parents)
+        frontier = nxt
+    return "general"
+
+
+@dataclass
+class VocabResult:
+    n_clips: int
+    tagged_clips: int
+    unit: str
+    ranking: pl.DataFrame  # rank, item, label, df, score, domain, concept_ids
+    selections: dict[int, pl.DataFrame] = field(default_factory=dict)
+    concept_vocabs: dict[int, list[dict]] = field(default_factory=dict)
+    tag_table: pl.DataFrame | None = None  # tag, df, concept_ids (always tag-level)
+
+
+def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | None,
+                 has_ids: bool) -> pl.DataFrame:
+    """``tag -> concept`` pairs: taken from the input's ``concept_ids`` when it has them (they may
+    include embedding matches), else from resolving each distinct tag lexically."""
+    if has_ids:
+        pairs = (lf.select(pl.col("tags"), pl.col("concept_ids"))
+                 .explode(["tags", "concept_ids"]).explode("concept_ids").drop_nulls()
+                 .select(pl.col("tags").str.strip_chars().str.to_lowercase().alias("tag"),
+                         pl.col("concept_ids").alias("concept"))
+                 .unique().collect(engine="streaming"))
+        return pairs.sort(["tag", "concept"])
+    rows = [(t, cid) for t in tags.to_list() for cid in resolver.resolve_tag(t)] if resolver else []
+    return pl.DataFrame(rows, schema={"tag": pl.Utf8, "concept": pl.Utf8}, orient="row")
+
+
+def count_concepts(lf: pl.LazyFrame, mapping: pl.DataFrame) -> pl.DataFrame:
+    """``frame[concept, df]``: clips per concept, each clip counted once however many of its
+    tags resolve to the concept."""
+    tags = pl.col("tags").list.eval(_CLEAN).list.unique()
+    return (lf.with_row_index("clip").select("clip", tags).explode("tags")
+            .join(mapping.lazy(), left_on="tags", right_on="tag", how="inner")
+            .select("clip", "concept").unique().group_by("concept").len(name="df")
+            .with_columns(pl.col("df").cast(pl.Int64))
+            .collect(engine="streaming"))
+
+
+def build_vocabulary(
+    input_path: str | os.PathLike,
+    sizes: list[int] | tuple[int, ...] = PAPER_SIZES,
+    onto: Ontology | None = None,
+    unit: str = "tag",
+    balance: float | None = None,
+    closure: bool = False,
+) -> VocabResult:
+    """Count, rank and cut. ``balance`` is the minimum share of each size reserved for each of
+    speech, music and sound (e.g. 0.15); ``closure`` adds the ancestors of selected concepts."""
+    if unit not in ("tag", "concept"):
+        raise VocabError(f"unit must be 'tag' or 'concept', not {unit!r}")
+    if not sizes or any(s <= 0 for s in sizes):
+        raise VocabError("sizes must be positive integers")
+    if onto is None and (unit == "concept" or balance or closure):
+        raise VocabError("--unit concept, --balance and --closure need an ontology (not --ontology none)")
+    if balance is not None and not 0 < balance <= 1 / len(BALANCED_DOMAINS):
+        raise VocabError(f"--balance must be a share in (0, {1 / len(BALANCED_DOMAINS):.3f}]")
+    lf = scan_tags(input_path)
+    has_ids = "concept_ids" in lf.collect_schema().names()
+    try:
+        n_clips, tagged, tag_df = count_tags(lf)
+    except pl.exceptions.PolarsError as exc:
+        raise VocabError(f"cannot read tags from {input_path}: {exc}") from None
+    if tag_df.height == 0:
+        raise VocabError(f"{input_path}: no tags found in {n_clips} clips")
+
+    resolver = ConceptResolver(onto) if onto is not None else None
+    mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
+    domains: dict[str, str] = {}
+
+    def domain(cid: str) -> str:
+        if cid not in domains:
+            domains[cid] = concept_domain(onto, cid)
+        return domains[cid]
+
+    if mapping is not None:
+        ids_per_tag = mapping.group_by("tag").agg(pl.col("concept").sort().alias("concept_ids"))
+        tag_table = tag_df.join(ids_per_tag, on="tag", how="left").with_columns(
+            pl.col("concept_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    else:
+        tag_table = tag_df.with_columns(pl.lit([], dtype=pl.List(pl.Utf8)).alias("concept_ids"))
+
+    if unit == "tag":
+        ranked = rank(tag_table, "tag", n_clips).rename({"tag": "item"})
+        first_ids = [ids[0] if ids else None for ids in ranked["concept_ids"].to_list()]
+        ranked = ranked.with_columns(
+            pl.col("item").alias("label"),
+            pl.Series("domain", [domain(i) if i else "unresolved" for i in first_ids], dtype=pl.Utf8),
+        )
+    else:
+        concept_df = count_concepts(lf, mapping)
+        if concept_df.height == 0:
+            raise VocabError("no tag resolves to a concept of the ontology; use --unit tag")
+        ranked = rank(concept_df, "concept", n_clips).rename({"concept": "item"})
+        ids = ranked["item"].to_list()
+        ranked = ranked.with_columns(
+            pl.Series("label", [onto.concepts[i].label for i in ids], dtype=pl.Utf8),
+            pl.Series("domain", [domain(i) for i in ids], dtype=pl.Utf8),
+            pl.Series("concept_ids", [[i] for i in ids], dtype=pl.List(pl.Utf8)),
+        )
+    ranked = ranked.select("rank", "item", "label", "df", "score", "domain", "concept_ids")
+    result = VocabResult(n_clips, tagged, unit, ranked, tag_table=tag_table)
+    for size in sorted(set(sizes)):
+        chosen = select(ranked, size, balance)
+        result.selections[size] = chosen
+        if onto is not None:
+            result.concept_vocabs[size] = concept_vocabulary(chosen, onto, closure, domain, mapping, unit)
+    return result
+
+
+def select(ranked: pl.DataFrame, size: int, balance: float | None = None) -> pl.DataFrame:
+    """The top ``size`` items; with ``balance``, each of speech/music/sound first gets its best
+    ``ceil(size * balance)`` items (or all it has), the rest go by global rank."""
+    if not balance:
+        return ranked.head(size)
+    quota = math.ceil(size * balance)
+    reserved = pl.concat([ranked.filter(pl.col("domain") == d).head(quota) for d in BALANCED_DOMAINS])
+    rest = ranked.join(reserved.select("rank"), on="rank", how="anti").head(max(size - reserved.height, 0))
+    return pl.concat([reserved, rest]).sort("rank")
+
+
+def concept_vocabulary(chosen: pl.DataFrame, onto: Ontology, closure: bool, domain, mapping, unit) -> list[dict]:
+    """The UTS concepts behind a selection (ids, labels, domains), deduplicated in rank order,
+    plus their ancestors flagged ``closure`` when asked."""
+    out: list[dict] = []
+    index: dict[str, dict] = {}
+    for row in chosen.iter_rows(named=True):
+        for cid in row["concept_ids"]:
+            if cid not in index:
+                entry = {"id": cid, "label": onto.concepts[cid].label, "domain": domain(cid),
+                         "rank": row["rank"], "df": row["df"] if unit == "concept" else None,
+                         "score": row["score"] if unit == "concept" else None, "tags": []}
+                index[cid] = entry
+                out.append(entry)
+            if unit == "tag":
+                index[cid]["tags"].append(row["item"])
+    if unit == "concept" and mapping is not None:
+        tags_of = mapping.filter(pl.col("concept").is_in(list(index))).group_by("concept").agg(pl.col("tag").sort())
+        for cid, tags in tags_of.iter_rows():
+            index[cid]["tags"] = tags
+    if closure:
+        extra = sorted({a for cid in index for a in onto.ancestors(cid)} - set(index),
+                       key=lambda a: (onto.depth(a), a))
+        for a in extra:
+            if not onto.concepts[a].deprecated:
+                out.append({"id": a, "label": onto.concepts[a].label, "domain": domain(a),
+                            "rank": None, "df": None, "score": None, "tags": [], "closure": True})
+    for i, entry in enumerate(out):
+        entry["index"] = i
+    return out
+
+
+def _unique_labels(labels: list[str], domains: list[str]) -> list[str]:
+    """Concept labels are unique per id, not per string: qualify repeated ones by domain."""
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [f"{lab} ({dom})" if seen[lab] > 1 else lab for lab, dom in zip(labels, domains)]
+
+
+def write_outputs(result: VocabResult, out_dir: str | os.PathLike, onto: Ontology | None = None,
+                  plot: bool = True) -> list[Path]:
+    """Write ``label_<size>.json`` (the paper's id2label form), ``concepts_<size>.json`` when an
+    ontology was used, ``ranking.csv`` and the stats report; returns the written paths."""
+    from .stats import compute_stats, write_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for size, chosen in result.selections.items():
+        name = size_name(size)
+        entries = result.concept_vocabs.get(size)
+        if result.unit == "concept":
+            labels = _unique_labels([e["label"] for e in entries], [e["domain"] for e in entries])
+        else:
+            labels = chosen["item"].to_list()
+        path = out_dir / f"label_{name}.json"
+        write_json(path, {str(i): label for i, label in enumerate(labels)})
+        written.append(path)
+        if entries is not None:
+            path = out_dir / f"concepts_{name}.json"
+            write_json(path, {
+                "unit": result.unit, "size": size, "n_clips": result.n_clips,
+                "ontology_version": onto.meta.version if onto is not None else None,
+                "concepts": entries,
+            })
+            written.append(path)
+    ranking_path = out_dir / "ranking.csv"
+    result.ranking.with_columns(pl.col("concept_ids").list.join(";")).write_csv(ranking_path)
+    written.append(ranking_path)
+    stats = compute_stats(result)
+    written.extend(write_report(stats, result, out_dir, plot=plot))
+    return written
+
+
+__all__ = [
+    "DOMAINS", "PAPER_SIZES", "VocabResult", "build_vocabulary", "count_concepts", "count_tags",
+    "rank", "select", "size_name", "tf_idf", "write_outputs",
+]
