@@ -289,23 +289,28 @@ class DurationBatchSampler(Sampler[list[int]]):
             batches.append(current)
         return batches
 
+    def _bucket_edges(self) -> np.ndarray:
+        """Duration quantiles splitting the items into buckets; fewer buckets when there are
+        too few items to fill several batches per bucket (each bucket may end in a partial batch)."""
+        n = len(self.durations)
+        per_batch = self.batch_size or max(1.0, self.max_seconds / max(float(np.median(self.durations)), 1e-6))
+        buckets = int(max(1, min(self.num_buckets, n // (4 * per_batch))))
+        return np.unique(np.quantile(self.durations, np.linspace(0, 1, buckets + 1)[1:-1]))
+
     def all_batches(self) -> list[list[int]]:
         """Every batch of the epoch over all ranks, in order (before sharding)."""
         n = len(self.durations)
         if n == 0:
             return []
         rng = np.random.default_rng([self.seed, self.epoch])
-        # Random tie-breaking, so equal durations (fixed-length crops) do not bucket by index.
-        ties = rng.random(n) if self.shuffle else np.arange(n)
-        by_duration = np.lexsort((ties, self.durations))
-        buckets = np.array_split(by_duration, min(self.num_buckets, n))
+        # Equal durations (e.g. fixed-length crops) always share a bucket.
+        bucket_of = np.searchsorted(self._bucket_edges(), self.durations, side="right")
         batches: list[list[int]] = []
-        for bucket in buckets:
+        for b in range(int(bucket_of.max()) + 1):
+            members = np.flatnonzero(bucket_of == b)
             if self.shuffle:
-                bucket = rng.permutation(bucket)
-            else:
-                bucket = np.sort(bucket)
-            batches.extend(self._cut(bucket))
+                members = rng.permutation(members)
+            batches.extend(self._cut(members))
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         return batches

@@ -145,7 +145,10 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
 
 def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
     """Rename aliases, check required columns, fill optional ones, fix types, resolve paths."""
-    df = df.rename({a: c for a, c in COLUMN_ALIASES.items() if a in df.columns and c not in df.columns})
+    for alias, name in COLUMN_ALIASES.items():
+        if alias in df.columns:
+            df = (df.with_columns(pl.coalesce(name, alias).alias(name)).drop(alias) if name in df.columns
+                  else df.rename({alias: name}))
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ManifestError(f"{source}: missing required column(s) {', '.join(missing)}; "
