@@ -1,7 +1,117 @@
-"""CLI for uts train (being built)."""
+"""``uts train``, ``uts eval`` and ``uts demo``: thin wrappers over uts.training (torch is
+imported inside the commands so that ``uts --help`` stays fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from uts.ontology import OntologyFormatError
+    from uts.training.config import ConfigError
+    from uts.training.data import ManifestError
+    from uts.training.evaluate import EvalError
+    from uts.training.hierarchy import HierarchyError
+    from uts.training.losses import ObjectiveError
+    from uts.training.trainer import TrainError
+
+    return (ConfigError, TrainError, EvalError, ManifestError, ObjectiveError, HierarchyError,
+            OntologyFormatError, FileNotFoundError)
+
+
+def train(
+    recipe: Path = typer.Argument(None, help="YAML recipe (e.g. training/base.yaml); omitted: built-in defaults."),
+    set_: list[str] = typer.Option([], "--set", "-s", help=(
+        "Override a recipe value, dotted key=value, repeatable: --set optim.lr=3e-4 "
+        "--set objective.name=flat --set 'model.encoder_args={channels: [32, 64]}'.")),
+    out: Path = typer.Option(None, "--out", "-o", help="Run folder (same as --set run.out=DIR)."),
+    resume: Path = typer.Option(None, "--resume", help=(
+        "Continue the run in this folder from its last checkpoint (its config.json is used; "
+        "--set may still change e.g. optim.epochs).")),
+) -> None:
+    """Train an audio tagger on a UTS-labelled manifest with the flat (BCE) or hier (max-constraint
+    + MCLoss) objective. Writes checkpoints (safetensors), metrics.csv, TensorBoard logs and
+    curves.png to the run folder.
+
+    Example: uts train training/demo.yaml --set data.train=corpus/manifest.jsonl --out runs/hier
+
+    Several processes (DDP; gloo on CPU, NCCL on GPU):
+    torchrun --nproc_per_node 2 -m uts.cli.main train RECIPE --out runs/x
+    """
+    from uts.training.config import load_config
+    from uts.training.trainer import train as run_train
+
+    overrides = list(set_) + ([f"run.out={out}"] if out else [])
+    try:
+        if resume is not None:
+            if recipe is not None:
+                raise typer.BadParameter("give either a recipe or --resume, not both")
+            run_dir = run_train(resume=resume, overrides=tuple(overrides))
+        else:
+            run_dir = run_train(load_config(recipe, overrides))
+    except _user_errors() as exc:
+        _fail(exc)
+    import os
+    if os.environ.get("RANK", "0") == "0":
+        typer.echo(f"run finished -> {run_dir} (model.safetensors, metrics.csv, curves.png)")
+
+
+def evaluate(
+    run: Path = typer.Argument(..., help="Run folder written by uts train."),
+    manifest: Path = typer.Argument(..., help="Manifest to evaluate on (flat JSONL/Parquet or Lhotse cuts)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.json, report.md and plots (default RUN/eval)."),
+    threshold: float = typer.Option(None, help="Decision threshold for the set-based metrics (default: the run's, 0.5)."),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="Also fit a linear probe (domain) on the frozen embeddings."),
+    probe_manifest: Path = typer.Option(None, "--probe-train", help="Clips to fit the probe on (default: the run's training manifest)."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+) -> None:
+    """Evaluate a trained run: macro/micro mAP, mAP per hierarchy level, hierarchical P/R/F1,
+    violation rate, mistake severity and a linear probe. Prints the headline figures and where
+    the report is.
+
+    Example: uts eval runs/hier corpus-test/manifest.jsonl
+    """
+    from uts.training.evaluate import evaluate as run_eval
+
+    try:
+        res = run_eval(run, manifest, out, probe=probe, probe_manifest=probe_manifest,
+                       threshold=threshold, device=device, progress=True)
+    except _user_errors() as exc:
+        _fail(exc)
+    keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
+    typer.echo("  ".join(f"{k}={res[k]:.3f}" for k in keys))
+    typer.echo(f"report -> {(out or run / 'eval') / 'report.md'}")
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Folder for the corpus, both runs and the report."),
+    clips: int = typer.Option(None, "--clips", help="Training clips to synthesise (default: the recipe's demo.clips)."),
+    steps: int = typer.Option(None, "--steps", help="Training steps per objective (default: the recipe's)."),
+    recipe: Path = typer.Option(None, "--recipe", help="Training recipe (default training/demo.yaml)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo in --out."),
+) -> None:
+    """The main job end to end: synthesise a small leaf-only-labelled corpus, map its labels to
+    UTS, train the flat and the hier objective briefly, evaluate both and write a comparison
+    report (a few minutes on 2 CPU cores).
+    """
+    from uts.training.demo import DemoError, run_demo
+
+    try:
+        report = run_demo(out, clips=clips, steps=steps, recipe=recipe, overwrite=overwrite)
+    except (DemoError, *_user_errors()) as exc:
+        _fail(exc)
+    typer.echo(f"demo report -> {report}")
+
+
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the top-level app."""
+    """Attach ``uts train``, ``uts eval`` and ``uts demo`` to the top-level app."""
+    app.command("train")(train)
+    app.command("eval")(evaluate)
+    app.command("demo")(demo)

@@ -124,3 +124,31 @@ class PatchTransformer(nn.Module):
 @register("transformer")
 def transformer(n_mels: int, **kwargs) -> PatchTransformer:
     return PatchTransformer(n_mels, **kwargs)
+
+
+class Tagger(nn.Module):
+    """Waveform -> log-mel -> (SpecAugment when training) -> encoder -> class logits."""
+
+    def __init__(self, frontend: nn.Module, encoder: nn.Module, num_classes: int,
+                 augment: nn.Module | None = None):
+        super().__init__()
+        self.frontend, self.encoder = frontend, encoder
+        self.augment = augment if augment is not None else nn.Identity()
+        self.head = nn.Linear(encoder.embed_dim, num_classes)
+
+    def embed(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.augment(self.frontend(wave)))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(wave))
+
+
+def build_model(cfg: dict, num_classes: int) -> Tagger:
+    """The tagger a config describes (sections ``features``, ``specaugment``, ``model``)."""
+    from .features import FeatureConfig, LogMel, SpecAugment, SpecAugmentConfig
+
+    feats = FeatureConfig(sample_rate=cfg["data"]["sample_rate"], **cfg["features"])
+    spec = {k: v for k, v in cfg["specaugment"].items() if k != "enabled"}
+    augment = SpecAugment(SpecAugmentConfig(**spec)) if cfg["specaugment"]["enabled"] else None
+    encoder = build_encoder(cfg["model"]["encoder"], n_mels=feats.n_mels, **cfg["model"]["encoder_args"])
+    return Tagger(LogMel(feats), encoder, num_classes, augment)

@@ -1,0 +1,188 @@
+"""Run recipes: YAML files in ``training/`` on top of :data:`DEFAULTS`, overridable from the
+command line with dotted ``key=value`` pairs (``optim.lr=3e-4``, ``model.encoder=transformer``).
+
+A config is a plain nested dict (it is written as JSON beside every checkpoint). Unknown keys
+and values of the wrong type are rejected with the list of valid keys, so a typo never trains a
+silently different model. Values are parsed as YAML (``3e-4``, ``true``, ``[32, 64]``, ``null``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULTS: dict[str, Any] = {
+    "data": {
+        "train": None,  # flat or Lhotse manifest (path, relative to the recipe file)
+        "val": None,  # optional held-out manifest, evaluated after every epoch
+        "sample_rate": 16000,
+        "clip_seconds": 2.0,  # random crop / zero pad to this length (null: whole segments)
+        "batch_size": 32,  # clips per batch and per process ...
+        "max_seconds": None,  # ... or audio seconds per batch (duration batching)
+        "num_workers": 2,
+        "num_buckets": 10,
+    },
+    "labels": {
+        "ontology": None,  # default: $UTS_ONTOLOGY or the shipped ontology/uts.ttl
+        "min_count": 1,  # drop labels seen fewer times in the training manifest
+    },
+    "features": {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 64,
+                 "f_min": 50.0, "f_max": 8000.0, "norm": None, "log_offset": 1e-6},
+    "specaugment": {"enabled": True, "time_masks": 2, "time_width": 20, "freq_masks": 2, "freq_width": 8},
+    "model": {"encoder": "cnn10", "encoder_args": {}},
+    "objective": {"name": "hier", "ancestors": None},  # ancestors: negative | positive | unknown
+    "optim": {
+        "lr": 1e-3, "weight_decay": 1e-4, "epochs": 10, "max_steps": None,
+        "warmup_steps": 100, "schedule": "cosine", "grad_clip": 5.0,
+    },
+    "run": {
+        "out": "runs/train", "seed": 0, "device": "auto", "amp": True, "amp_dtype": "bfloat16",
+        "log_every": 10, "ckpt_every": 200, "keep_checkpoints": 2, "progress": True,
+        "tensorboard": True, "threads": None, "threshold": 0.5,
+    },
+}
+# Sections whose sub-keys are free-form (passed through to a builder).
+FREE_FORM = {("model", "encoder_args")}
+PATH_KEYS = {("data", "train"), ("data", "val"), ("labels", "ontology")}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check(value: Any, default: Any, key: str) -> Any:
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+    return value
+
+
+def merge(base: dict, update: dict, prefix: str = "") -> dict:
+    """``base`` updated with ``update``; keys must exist in :data:`DEFAULTS`."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        path = f"{prefix}{key}"
+        if key not in out:
+            raise ConfigError(f"unknown config key {path!r}; valid keys here: {', '.join(sorted(out))}")
+        parts = tuple(path.split("."))
+        if isinstance(out[key], dict) and parts not in FREE_FORM:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: expected a section (mapping), got {value!r}")
+            out[key] = merge(out[key], value, path + ".")
+        else:
+            out[key] = _check(value, DEFAULTS_LOOKUP.get(parts), path)
+    return out
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[tuple, Any]:
+    flat = {}
+    for k, v in d.items():
+        key = (*prefix, k) if prefix else (k,)
+        if isinstance(v, dict) and key not in FREE_FORM:
+            flat.update(_flatten(v, key))
+        else:
+            flat[key] = v
+    return flat
+
+
+DEFAULTS_LOOKUP = _flatten(DEFAULTS)
+
+
+def parse_override(text: str) -> dict:
+    """``"optim.lr=3e-4"`` -> ``{"optim": {"lr": 0.0003}}``."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key=value (e.g. optim.lr=3e-4)")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: cannot parse value ({exc})") from None
+    out: dict = {}
+    node = out
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override {text!r}: empty key part")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """Defaults <- recipe YAML <- overrides. Relative data paths in the recipe are resolved
+    against the recipe's folder; those given as overrides against the current directory."""
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"recipe not found: {path}")
+        try:
+            recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(recipe, dict):
+            raise ConfigError(f"{path}: a recipe is a mapping of sections (data, model, ...)")
+        cfg = merge(cfg, recipe)
+        _resolve_paths(cfg, path.parent, only=_flatten(recipe))
+    for text in overrides:
+        override = parse_override(text)
+        cfg = merge(cfg, override)
+        _resolve_paths(cfg, Path.cwd(), only=_flatten(override))
+    validate(cfg)
+    return cfg
+
+
+def _resolve_paths(cfg: dict, base: Path, only: dict) -> None:
+    for section, key in PATH_KEYS:
+        value = cfg[section][key]
+        if (section, key) in only and value is not None and not Path(value).is_absolute():
+            cfg[section][key] = str((base / value).resolve())
+
+
+def validate(cfg: dict) -> None:
+    """Cross-field checks that single types cannot express."""
+    from .encoders import ENCODERS
+    from .losses import ANCESTOR_MODES, OBJECTIVES
+
+    d, o, r = cfg["data"], cfg["optim"], cfg["run"]
+    if (d["batch_size"] is None) == (d["max_seconds"] is None):
+        raise ConfigError("set exactly one of data.batch_size and data.max_seconds "
+                          "(set the other to null)")
+    if cfg["model"]["encoder"] not in ENCODERS:
+        raise ConfigError(f"model.encoder {cfg['model']['encoder']!r} unknown; choose from {', '.join(sorted(ENCODERS))}")
+    if cfg["objective"]["name"] not in OBJECTIVES:
+        raise ConfigError(f"objective.name must be one of {', '.join(OBJECTIVES)}")
+    if cfg["objective"]["ancestors"] not in (None, *ANCESTOR_MODES):
+        raise ConfigError(f"objective.ancestors must be one of {', '.join(ANCESTOR_MODES)} (or null for the default)")
+    if o["schedule"] not in ("cosine", "constant"):
+        raise ConfigError("optim.schedule must be cosine or constant")
+    if o["epochs"] < 1 and not o["max_steps"]:
+        raise ConfigError("optim.epochs must be >= 1 (or set optim.max_steps)")
+    if r["device"] not in ("auto", "cpu", "cuda"):
+        raise ConfigError("run.device must be auto, cpu or cuda")
+    if r["amp_dtype"] not in ("bfloat16", "float16"):
+        raise ConfigError("run.amp_dtype must be bfloat16 or float16")
+    if r["ckpt_every"] < 1 or r["log_every"] < 1:
+        raise ConfigError("run.ckpt_every and run.log_every must be >= 1")
+
+
+def to_json(cfg: dict) -> str:
+    return json.dumps(cfg, indent=2, sort_keys=True)

@@ -1,0 +1,181 @@
+"""``uts eval``: score a trained run on a manifest with hierarchy-aware metrics and a linear probe.
+
+The ground truth is the manifest's ``labels_complete`` column when it has one (synthetic corpora
+know the true labels), else ``labels``; either way it is closed over ancestors before scoring.
+The linear probe trains a logistic regression on the frozen encoder's embeddings of the run's
+training clips and tests it on the evaluated clips; the default downstream task is the clip's
+domains (speech / music / sound), read from a ``domains`` column or from the ontology.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from .encoders import Tagger, build_model
+from .hierarchy import Hierarchy
+from .losses import Objective
+from .metrics import hierarchical_report, linear_probe
+
+DOMAINS = ("speech", "music", "sound")
+
+
+class EvalError(RuntimeError):
+    pass
+
+
+@dataclass
+class Run:
+    """A trained run, ready to predict."""
+
+    path: Path
+    cfg: dict
+    labels: list[str]
+    model: Tagger
+    hierarchy: Hierarchy
+    objective: Objective
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: str | Path | None = None) -> Run:
+    """Rebuild a run's model from ``config.json`` and ``model.safetensors`` (or ``weights``)."""
+    run_dir = Path(run_dir)
+    cfg_path, weights = run_dir / "config.json", Path(weights) if weights else run_dir / "model.safetensors"
+    if not cfg_path.is_file():
+        raise EvalError(f"{run_dir} is not a training run (no config.json)")
+    if not weights.is_file():
+        raise EvalError(f"no weights at {weights}; has the run finished?")
+    saved = json.loads(cfg_path.read_text())
+    cfg, labels = saved["config"], saved["labels"]
+    hierarchy = Hierarchy(labels, [tuple(e) for e in saved["hierarchy"]])
+    model = build_model(cfg, len(labels))
+    with safe_open(str(weights), framework="pt") as f:
+        prefix = "model." if any(k.startswith("model.") for k in f.keys()) else ""
+        state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise EvalError(f"{weights} does not match the model in {cfg_path}: {str(exc).splitlines()[0]}") from None
+    model.to(device).eval()
+    objective = Objective(cfg["objective"]["name"], hierarchy, cfg["objective"]["ancestors"])
+    return Run(run_dir, cfg, labels, model, hierarchy, objective)
+
+
+@torch.no_grad()
+def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu",
+            batch_size: int | None = None, num_workers: int | None = None, progress: bool = False) -> dict:
+    """Scores, embeddings, given targets and mean loss over a (non-shuffled) ClipDataset."""
+    from .data import make_loader
+
+    loader = make_loader(dataset, batch_size=batch_size or cfg["data"]["batch_size"] or 16,
+                         num_workers=cfg["data"]["num_workers"] if num_workers is None else num_workers,
+                         seed=cfg["run"]["seed"], shuffle=False)
+    was_training = model.training
+    model.eval()
+    scores, embeds, targets, index, losses, dropped = [], [], [], [], [], []
+    batches = loader
+    if progress:
+        from rich.progress import track
+        batches = track(loader, total=len(loader), description="scoring clips")
+    for batch in batches:
+        dropped.extend(batch["dropped"])
+        if not batch["index"]:
+            continue
+        wave = batch["waveform"].to(device)
+        emb = model.embed(wave)
+        logits = model.head(emb)
+        losses.append(float(objective.loss(logits, batch["targets"].to(device))) * len(batch["index"]))
+        scores.append(objective.scores(logits).cpu())
+        embeds.append(emb.float().cpu())
+        targets.append(batch["targets"])
+        index.extend(batch["index"])
+    model.train(was_training)
+    if not index:
+        raise EvalError("no clip could be decoded")
+    order = np.argsort(index)
+    cat = lambda xs: torch.cat(xs)[torch.as_tensor(order)]  # noqa: E731  back to manifest order
+    return {"scores": cat(scores), "embeddings": cat(embeds), "targets": cat(targets),
+            "index": [index[i] for i in order], "loss": sum(losses) / len(index), "dropped": dropped}
+
+
+def domain_targets(df, onto) -> np.ndarray:
+    """Clips x (speech, music, sound): from a ``domains`` column, else the labels' concept domains."""
+    if "domains" in df.columns:
+        rows = [set(d or []) for d in df["domains"].to_list()]
+    else:
+        col = "labels_complete" if "labels_complete" in df.columns else "labels"
+        rows = []
+        for labels in df[col].to_list():
+            ds = set()
+            for cid in labels or []:
+                if cid in onto:
+                    for a in onto.ancestors(cid) | {cid}:
+                        ds.add(onto.get(a).domain)
+            rows.append(ds)
+    return np.array([[float(d in r) for d in DOMAINS] for r in rows], dtype=np.float32)
+
+
+def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | None = None,
+             probe: bool = True, probe_manifest: str | Path | None = None, threshold: float | None = None,
+             device: str = "cpu", onto=None, progress: bool = False, name: str | None = None) -> dict:
+    """Evaluate a run; writes ``eval.json``, ``report.md`` and plots to ``out_dir``
+    (default ``RUN/eval``) and returns the results."""
+    from uts.ontology import load
+
+    from .data import ClipDataset, LabelSpace, ManifestError, read_manifest, validate_manifest
+    from .report import write_eval_report
+
+    run = load_run(run_dir, device)
+    cfg = run.cfg
+    threshold = cfg["run"]["threshold"] if threshold is None else threshold
+    onto = onto or load(cfg["labels"]["ontology"])
+    space = LabelSpace(run.labels)
+    try:
+        df, bad = validate_manifest(read_manifest(manifest, onto=onto))
+    except ManifestError as exc:
+        raise EvalError(str(exc)) from None
+    if df.height == 0:
+        raise EvalError(f"no usable clips in {manifest} ({bad.summary()})")
+    d = cfg["data"]
+    ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False, seed=0)
+    out = predict(run.model, run.objective, ds, cfg, device=device, progress=progress)
+    truth_col = "labels_complete" if "labels_complete" in df.columns else "labels"
+    truth = np.stack([space.encode(ls or []) for ls in df[truth_col].to_list()])[out["index"]]
+    unknown = sorted({c for ls in df[truth_col].to_list() for c in (ls or []) if c not in space})
+    result = {"run": str(run.path), "name": name or run.path.name, "manifest": str(manifest),
+              "objective": run.objective.name, "ancestors": run.objective.ancestors,
+              "encoder": cfg["model"]["encoder"], "truth_column": truth_col,
+              "loss": out["loss"], "skipped_entries": bad.skipped, "dropped_at_load": len(out["dropped"]),
+              "labels_outside_label_space": unknown}
+    result.update(hierarchical_report(out["scores"], truth, run.hierarchy, threshold))
+    if probe:
+        result["probe"] = _probe(run, cfg, onto, df, out, probe_manifest or d["train"], space, device)
+    out_dir = Path(out_dir) if out_dir else run.path / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=2))
+    write_eval_report(result, out_dir, run.path)
+    return result
+
+
+def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device) -> dict:
+    from .data import ClipDataset, read_manifest, validate_manifest
+
+    if not train_manifest or not Path(train_manifest).is_file():
+        return {"skipped": f"probe training manifest not found: {train_manifest}"}
+    train_df, _ = validate_manifest(read_manifest(train_manifest, onto=onto))
+    d = cfg["data"]
+    train_ds = ClipDataset(train_df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False)
+    train_out = predict(run.model, run.objective, train_ds, cfg, device=device)
+    ytr = domain_targets(train_df, onto)[train_out["index"]]
+    yte = domain_targets(test_df, onto)[test_out["index"]]
+    keep = (ytr.sum(0) > 0) & (yte.sum(0) > 0)  # domains seen in both splits
+    if not keep.any():
+        return {"skipped": "no domain occurs in both the probe's training and test clips"}
+    res = linear_probe(train_out["embeddings"], ytr[:, keep], test_out["embeddings"], yte[:, keep])
+    res["task"] = "domain"
+    res["targets"] = [dname for dname, k in zip(DOMAINS, keep) if k]
+    return res

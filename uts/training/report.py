@@ -1,0 +1,134 @@
+"""Markdown reports with PNG plots: training curves, per-level mAP, and flat-vs-hier comparisons."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HEADLINE = [("macro_map", "macro mAP"), ("micro_map", "micro mAP"), ("parent_map", "parent mAP"),
+            ("leaf_map", "leaf mAP"), ("hierarchical_precision", "hier. precision"),
+            ("hierarchical_recall", "hier. recall"), ("hierarchical_f1", "hier. F1"),
+            ("violation_rate", "violation rate"), ("inconsistent_clip_rate", "inconsistent clips"),
+            ("mistake_severity", "mistake severity")]
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def read_metrics(csv_path: Path) -> list[dict]:
+    if not Path(csv_path).is_file():
+        return []
+    with open(csv_path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def training_curves(csv_path: Path, png: Path, runs: dict[str, Path] | None = None) -> Path | None:
+    """Loss against step (train, and val when logged); several runs overlaid when ``runs``."""
+    runs = runs or {"": csv_path}
+    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 3.6))
+    plotted = False
+    for name, path in runs.items():
+        rows = read_metrics(path)
+        tr = [(int(r["step"]), float(r["loss"])) for r in rows if r["split"] == "train" and r["loss"]]
+        va = [(int(r["step"]), float(r["loss"]), r["macro_map"]) for r in rows if r["split"] == "val" and r["loss"]]
+        if tr:
+            ax_loss.plot(*zip(*tr), label=f"{name} train".strip())
+            plotted = True
+        if va:
+            ax_loss.plot([s for s, _, _ in va], [v for _, v, _ in va], "o--", label=f"{name} val".strip())
+            pts = [(s, float(m)) for s, _, m in va if m not in ("", "nan")]
+            if pts:
+                ax_map.plot(*zip(*pts), "o-", label=name or "val")
+    if not plotted:
+        plt.close(fig)
+        return None
+    ax_loss.set(xlabel="step", ylabel="loss", title="training loss")
+    ax_map.set(xlabel="step", ylabel="macro mAP", title="validation mAP")
+    ax_loss.legend(fontsize=8)
+    if ax_map.lines:
+        ax_map.legend(fontsize=8)
+    else:
+        ax_map.text(0.5, 0.5, "no validation set", ha="center", va="center", transform=ax_map.transAxes)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def per_level_plot(results: dict[str, dict], png: Path) -> Path:
+    """Grouped bars: mAP at each depth of the hierarchy, one bar per run."""
+    levels = sorted({int(k) for r in results.values() for k in r["map_per_level"]})
+    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(levels) + 2), 3.6))
+    width = 0.8 / max(1, len(results))
+    for i, (name, r) in enumerate(results.items()):
+        vals = [r["map_per_level"].get(str(lv)) for lv in levels]
+        vals = [0 if v is None or math.isnan(v) else v for v in vals]
+        ax.bar([lv + (i - (len(results) - 1) / 2) * width for lv in levels], vals, width, label=name)
+    ax.set(xlabel="depth in the hierarchy (0 = top)", ylabel="macro mAP", ylim=(0, 1), title="mAP per level")
+    ax.set_xticks(levels)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def _table(results: dict[str, dict]) -> list[str]:
+    names = list(results)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for key, label in HEADLINE:
+        lines.append(f"| {label} | " + " | ".join(_fmt(results[n].get(key)) for n in names) + " |")
+    probe = [results[n].get("probe", {}).get("probe_map") for n in names]
+    if any(p is not None for p in probe):
+        lines.append("| linear probe mAP (domain) | " + " | ".join(_fmt(p) for p in probe) + " |")
+    return lines
+
+
+DEFINITIONS = """Definitions: mAP over classes with at least one positive, against the true labels closed
+over ancestors; *parent* = classes with children, *leaf* = the rest. Hierarchical P/R/F1 pool the
+ancestor-closed predicted (score >= threshold) and true sets over clips. *Violation rate*: share of
+(clip, parent-child edge) pairs whose child is scored above its parent; *inconsistent clips*: share
+of clips whose prediction holds a child without its parent. *Mistake severity*: mean hierarchy
+distance from each false-positive label to the nearest true label (lower is better)."""
+
+
+def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) -> Path:
+    out_dir = Path(out_dir)
+    per_level_plot({result["name"]: result}, out_dir / "per_level.png")
+    lines = [f"# Evaluation of `{result['name']}`", "",
+             f"Run `{result['run']}` ({result['objective']} objective, {result['encoder']} encoder) on "
+             f"`{result['manifest']}`: {result['clips']} clips, {result['classes']} classes "
+             f"({result['classes_with_positives']} with positives), truth from `{result['truth_column']}`, "
+             f"threshold {result['threshold']}.", ""]
+    lines += _table({result["name"]: result}) + ["", DEFINITIONS, "", "![mAP per level](per_level.png)", ""]
+    if run_dir is not None and training_curves(Path(run_dir) / "metrics.csv", out_dir / "curves.png"):
+        lines += ["![training curves](curves.png)", ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_comparison(results: dict[str, dict], out_dir: Path, run_dirs: dict[str, Path],
+                     title: str = "Flat vs hierarchical training", intro: str = "") -> Path:
+    """One Markdown report comparing several evaluated runs (what ``uts demo`` writes)."""
+    out_dir = Path(out_dir)
+    per_level_plot(results, out_dir / "per_level.png")
+    curves = training_curves(Path(), out_dir / "curves.png",
+                             runs={n: Path(p) / "metrics.csv" for n, p in run_dirs.items()})
+    lines = [f"# {title}", ""] + ([intro, ""] if intro else [])
+    lines += _table(results) + ["", DEFINITIONS, "", "![mAP per level](per_level.png)", ""]
+    if curves:
+        lines += ["![training curves](curves.png)", ""]
+    lines += ["Per-run details: " + ", ".join(f"[{n}]({Path(p).name}/eval/report.md)" for n, p in run_dirs.items()), ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

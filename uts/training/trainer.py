@@ -1,0 +1,516 @@
+"""The training loop: single process or ``torchrun`` DDP, mixed precision on GPU, exact resume.
+
+Run layout (``run.out``)::
+
+    config.json          resolved recipe + label ids + hierarchy edges (everything to rebuild the model)
+    labels.json          the label space (LabelSpace.save)
+    checkpoints/step_00000200.safetensors   model + optimizer + scheduler + RNG + data position
+    model.safetensors    final weights (what ``uts eval`` loads), config.json beside it
+    metrics.csv          one row per log interval (train) and per epoch (val)
+    tensorboard/         the same scalars for TensorBoard
+    data_report.json     entries skipped while validating the manifest or decoding audio
+
+Exact resume: batch order and crops depend only on ``(seed, epoch, index)`` (see
+:mod:`uts.training.data`), and the checkpoint holds every process's RNG state, the optimizer and
+scheduler, and the position in the epoch -- so a run killed mid-way and resumed from its last
+checkpoint ends with the same weights as one that never stopped (tests/test_training_resume.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .config import load_config, to_json, validate
+from .encoders import build_model, count_parameters
+from .hierarchy import Hierarchy
+from .losses import Objective
+
+CHECKPOINT_FORMAT = "uts-checkpoint/1"
+CSV_FIELDS = ["step", "epoch", "split", "loss", "lr", "macro_map", "parent_map", "violation_rate",
+              "seconds"]
+
+
+class TrainError(RuntimeError):
+    """A run cannot start or continue (bad data, nothing to resume, ...)."""
+
+
+# -- distributed setup -----------------------------------------------------------------------
+class Dist:
+    """Rank / world size from torchrun's environment; device; process group."""
+
+    def __init__(self, device_pref: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = device_pref == "cuda" or (device_pref == "auto" and torch.cuda.is_available())
+        if cuda and not torch.cuda.is_available():
+            raise TrainError("run.device is cuda but no CUDA device is available")
+        self.device = torch.device(f"cuda:{local}" if cuda else "cpu")
+        if cuda:
+            torch.cuda.set_device(self.device)
+        self.enabled = self.world > 1
+        if self.enabled and not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def mean(self, value: float) -> float:
+        if not self.enabled:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return float(t) / self.world
+
+    def gather(self, obj):
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+# -- RNG state -------------------------------------------------------------------------------
+def capture_rng() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+def _json_safe(x):
+    if isinstance(x, torch.Tensor):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, scaler,
+                    rng_states: list[dict], position: dict) -> None:
+    """Everything needed to continue, flattened into one safetensors file (tensors) with JSON
+    metadata (scalars). Written to a temporary name and renamed, so a crash never leaves a
+    half-written checkpoint."""
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        tensors[f"model.{k}"] = v.detach().cpu().contiguous().clone()
+    opt = optimizer.state_dict()
+    scalar_state: dict[str, dict] = {}
+    for pid, st in opt["state"].items():
+        for name, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"optim.{pid}.{name}"] = v.detach().cpu().contiguous().clone()
+            else:
+                scalar_state.setdefault(str(pid), {})[name] = v
+    rng_meta = []
+    for rank, st in enumerate(rng_states):
+        tensors[f"rng.{rank}.torch"] = st["torch"].clone()
+        for i, c in enumerate(st.get("cuda", [])):
+            tensors[f"rng.{rank}.cuda.{i}"] = c.clone()
+        kind, keys, pos, has_gauss, gauss = st["numpy"]
+        tensors[f"rng.{rank}.numpy"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
+        rng_meta.append({"python": _json_safe(st["python"]), "numpy": [kind, int(pos), int(has_gauss), float(gauss)],
+                         "cuda_devices": len(st.get("cuda", []))})
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "position": json.dumps(position),
+        "optim_param_groups": json.dumps(_json_safe(opt["param_groups"])),
+        "optim_scalar_state": json.dumps(_json_safe(scalar_state)),
+        "scheduler": json.dumps(_json_safe(scheduler.state_dict())),
+        "scaler": json.dumps(_json_safe(scaler.state_dict())),
+        "rng": json.dumps(rng_meta),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Inverse of :func:`save_checkpoint`: ``model``, ``optimizer``, ``scheduler``, ``scaler``,
+    ``rng`` (one state per rank) and ``position``."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise TrainError(f"cannot read checkpoint {path}: {exc}") from None
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise TrainError(f"{path} is not a UTS training checkpoint")
+    model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    state: dict[int, dict] = {int(pid): dict(v) for pid, v in json.loads(meta["optim_scalar_state"]).items()}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    rngs = []
+    for rank, rm in enumerate(json.loads(meta["rng"])):
+        py = rm["python"]
+        kind, pos, has_gauss, gauss = rm["numpy"]
+        st = {"torch": tensors[f"rng.{rank}.torch"],
+              "python": (py[0], tuple(py[1]), py[2]),
+              "numpy": (kind, tensors[f"rng.{rank}.numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss)}
+        if rm["cuda_devices"]:
+            st["cuda"] = [tensors[f"rng.{rank}.cuda.{i}"] for i in range(rm["cuda_devices"])]
+        rngs.append(st)
+    return {"model": model,
+            "optimizer": {"state": state, "param_groups": json.loads(meta["optim_param_groups"])},
+            "scheduler": json.loads(meta["scheduler"]), "scaler": json.loads(meta["scaler"]),
+            "rng": rngs, "position": json.loads(meta["position"])}
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted((run_dir / "checkpoints").glob("step_*.safetensors"))
+    return found[-1] if found else None
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def make_schedule(optimizer, cfg: dict, total_steps: int):
+    warmup = max(0, int(cfg["optim"]["warmup_steps"]))
+    cosine = cfg["optim"]["schedule"] == "cosine"
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if not cosine:
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class CsvLog:
+    """Append-only CSV of scalars; on resume, rows past the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, keep_until_step: int | None = None):
+        self.path = path
+        rows = []
+        if keep_until_step is not None and path.exists():
+            with path.open(newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= keep_until_step]
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write(self, **row) -> None:
+        with self.path.open("a", newline="") as fh:
+            csv.DictWriter(fh, fieldnames=CSV_FIELDS).writerow({k: row.get(k, "") for k in CSV_FIELDS})
+
+
+def _iter_rng_neutral(loader):
+    """``iter(loader)`` draws a worker base seed from torch's global RNG; keep that draw out of
+    the training RNG stream so an epoch started on resume does not shift it."""
+    state = torch.get_rng_state()
+    it = iter(loader)
+    torch.set_rng_state(state)
+    return it
+
+
+def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progress: bool = False):
+    """Read and validate the training manifest; build (or reuse) the label space and hierarchy."""
+    from uts.ontology import load
+
+    from .data import LabelSpace, ManifestError, read_manifest, validate_manifest
+
+    if not cfg["data"]["train"]:
+        raise TrainError("no training manifest: set data.train in the recipe or with --set data.train=PATH")
+    try:
+        onto = onto or load(cfg["labels"]["ontology"])
+        df = read_manifest(cfg["data"]["train"], onto=onto)
+        df, report = validate_manifest(df, progress=progress)
+    except (ManifestError, FileNotFoundError) as exc:
+        raise TrainError(str(exc)) from None
+    if df.height == 0:
+        raise TrainError(f"no usable clips in {cfg['data']['train']} ({report.summary()})")
+    if label_ids is None:
+        try:
+            space = LabelSpace.from_manifest(df, onto, min_count=cfg["labels"]["min_count"])
+        except ManifestError as exc:
+            raise TrainError(str(exc)) from None
+    else:
+        space = LabelSpace(label_ids)
+    if not len(space):
+        raise TrainError("the training manifest has no labels")
+    return onto, df, report, space, Hierarchy.from_ontology(onto, space.ids)
+
+
+def build_optimizer(model, cfg: dict):
+    return torch.optim.AdamW(model.parameters(), lr=cfg["optim"]["lr"], weight_decay=cfg["optim"]["weight_decay"])
+
+
+# -- the loop --------------------------------------------------------------------------------
+def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: tuple[str, ...] = (),
+          on_step: Callable[[int], None] | None = None, onto=None) -> Path:
+    """Train according to ``cfg`` (or continue the run in ``resume``); returns the run folder.
+
+    ``on_step(step)`` is called after every optimizer step (tests use it to simulate a crash).
+    """
+    from .config import merge
+    from .data import ClipDataset, make_loader
+
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "config.json").is_file():
+            raise TrainError(f"nothing to resume: {run_dir}/config.json not found")
+        saved = json.loads((run_dir / "config.json").read_text())
+        cfg = saved["config"]
+        for text in overrides:
+            from .config import parse_override
+            cfg = merge(cfg, parse_override(text))
+        validate(cfg)
+        ckpt_path = latest_checkpoint(run_dir)
+        label_ids = saved["labels"]
+    else:
+        if cfg is None:
+            cfg = load_config(None, overrides)
+        run_dir = Path(cfg["run"]["out"])
+        ckpt_path, label_ids = None, None
+
+    ctx = Dist(cfg["run"]["device"])
+    try:
+        return _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, make_loader)
+    finally:
+        ctx.close()
+
+
+def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, make_loader) -> Path:
+    r, d = cfg["run"], cfg["data"]
+    if r["threads"]:
+        torch.set_num_threads(int(r["threads"]))
+    show = bool(r["progress"]) and ctx.main
+    onto, df, report, space, hierarchy = prepare_data(cfg, onto, label_ids, progress=show)
+
+    seed_everything(r["seed"])  # same initial weights on every rank
+    model = build_model(cfg, len(space)).to(ctx.device)
+    objective = Objective(cfg["objective"]["name"], hierarchy.to(ctx.device), cfg["objective"]["ancestors"])
+    optimizer = build_optimizer(model, cfg)
+    ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=True, seed=r["seed"])
+
+    # Fixed-length crops all cost the same: duration buckets would only make batches smaller.
+    num_buckets = 1 if d["clip_seconds"] else d["num_buckets"]
+
+    def loader_for(epoch: int, start_batch: int = 0):
+        return make_loader(ds, batch_size=d["batch_size"], max_seconds=d["max_seconds"],
+                           num_workers=d["num_workers"], seed=r["seed"], epoch=epoch, rank=ctx.rank,
+                           world_size=ctx.world, start_batch=start_batch, num_buckets=num_buckets,
+                           pin_memory=ctx.device.type == "cuda")
+
+    steps_per_epoch = len(loader_for(0))
+    if steps_per_epoch == 0:
+        raise TrainError("the training manifest yields no batches")
+    max_steps = cfg["optim"]["max_steps"]
+    total_steps = int(max_steps) if max_steps else cfg["optim"]["epochs"] * steps_per_epoch
+    scheduler = make_schedule(optimizer, cfg, total_steps)
+    use_amp = bool(r["amp"]) and ctx.device.type == "cuda"
+    amp_dtype = getattr(torch, r["amp_dtype"])
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    step, epoch, start_batch = 0, 0, 0
+    if ckpt_path is not None:
+        state = load_checkpoint(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"]:
+            scaler.load_state_dict(state["scaler"])
+        pos = state["position"]
+        step, epoch, start_batch = pos["step"], pos["epoch"], pos["batch"]
+        if pos["world_size"] != ctx.world and ctx.main:
+            print(f"note: checkpoint was written with {pos['world_size']} processes, resuming with "
+                  f"{ctx.world}; the data order differs from an uninterrupted run")
+        rngs = state["rng"]
+        restore_rng(rngs[ctx.rank] if len(rngs) == ctx.world else rngs[0])
+    else:
+        torch.manual_seed(r["seed"] + 1000 * ctx.rank)  # augmentation/dropout streams per rank
+
+    if ctx.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt_path is None:
+            (run_dir / "config.json").write_text(json.dumps(
+                {"config": cfg, "labels": space.ids, "hierarchy": hierarchy.to_dict()["edges"],
+                 "parameters": count_parameters(model), "world_size": ctx.world}, indent=2))
+            space.save(run_dir / "labels.json")
+    ctx.barrier()
+
+    net = model
+    if ctx.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    csv_log = CsvLog(run_dir / "metrics.csv", keep_until_step=step if ckpt_path else None) if ctx.main else None
+    writer = None
+    if ctx.main and r["tensorboard"]:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step if ckpt_path else None)
+
+    dropped: list[tuple[str, str]] = []
+    val = _Validator(cfg, onto, space, hierarchy, objective, ctx) if d["val"] and ctx.main else None
+
+    def checkpoint(next_epoch: int, next_batch: int) -> None:
+        rngs = ctx.gather(capture_rng())
+        if ctx.main:
+            path = run_dir / "checkpoints" / f"step_{step:08d}.safetensors"
+            save_checkpoint(path, model, optimizer, scheduler, scaler, rngs,
+                            {"step": step, "epoch": next_epoch, "batch": next_batch, "world_size": ctx.world})
+            for old in sorted((run_dir / "checkpoints").glob("step_*.safetensors"))[:-max(1, r["keep_checkpoints"])]:
+                old.unlink()
+        ctx.barrier()
+
+    progress = None
+    if show:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        progress = Progress(TextColumn("[bold]train[/] {task.fields[info]}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn())
+        progress.start()
+        task = progress.add_task("train", total=total_steps, completed=step, info="")
+
+    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else nullcontext
+    t_last, loss_sum, loss_n = time.perf_counter(), 0.0, 0
+    try:
+        while step < total_steps:
+            net.train()
+            batches = loader_for(epoch, start_batch)
+            batch_index = start_batch
+            for batch in _iter_rng_neutral(batches):
+                dropped.extend(batch["dropped"])
+                wave = batch["waveform"].to(ctx.device, non_blocking=True)
+                targets = batch["targets"].to(ctx.device, non_blocking=True)
+                with autocast():
+                    if wave.shape[0]:
+                        loss = objective.loss(net(wave), targets)
+                    else:  # every clip of this batch was bad: keep DDP ranks in step
+                        loss = sum(p.sum() for p in net.parameters()) * 0.0
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                if cfg["optim"]["grad_clip"]:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["optim"]["grad_clip"])
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                step += 1
+                batch_index += 1
+                loss_sum, loss_n = loss_sum + float(loss.detach()), loss_n + 1
+                if step % r["log_every"] == 0 or step == total_steps:
+                    mean_loss = ctx.mean(loss_sum / loss_n)
+                    lr = scheduler.get_last_lr()[0]
+                    if ctx.main:
+                        now = time.perf_counter()
+                        csv_log.write(step=step, epoch=epoch, split="train", loss=f"{mean_loss:.6f}",
+                                      lr=f"{lr:.6g}", seconds=f"{now - t_last:.3f}")
+                        t_last = now
+                        if writer:
+                            writer.add_scalar("train/loss", mean_loss, step)
+                            writer.add_scalar("train/lr", lr, step)
+                    loss_sum, loss_n = 0.0, 0
+                if progress:
+                    progress.update(task, completed=step, info=f"epoch {epoch} loss {float(loss.detach()):.4f}")
+                epoch_done = batch_index >= steps_per_epoch
+                if step % r["ckpt_every"] == 0 or step == total_steps:
+                    checkpoint(epoch + 1 if epoch_done else epoch, 0 if epoch_done else batch_index)
+                if on_step is not None:
+                    on_step(step)
+                if step >= total_steps:
+                    break
+            if val is not None:
+                row = val.run(model)
+                csv_log.write(step=step, epoch=epoch, split="val", **{k: f"{v:.6f}" for k, v in row.items()})
+                if writer:
+                    for k, v in row.items():
+                        writer.add_scalar(f"val/{k}", v, step)
+            ctx.barrier()
+            epoch, start_batch = epoch + 1, 0
+    finally:
+        if progress:
+            progress.stop()
+        if writer:
+            writer.close()
+
+    all_dropped = [x for part in ctx.gather(dropped) for x in part]
+    if ctx.main:
+        save_weights(run_dir / "model.safetensors", model, cfg)
+        data_report = report.to_dict()
+        data_report["dropped_at_load"] = [{"id": i, "reason": why} for i, why in all_dropped]
+        (run_dir / "data_report.json").write_text(json.dumps(data_report, indent=2))
+        if report.skipped or all_dropped:
+            print(f"data: {report.summary()}; {len(all_dropped)} clip(s) dropped while decoding")
+        from .report import training_curves
+        training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
+    ctx.barrier()
+    return run_dir
+
+
+def save_weights(path: Path, model: torch.nn.Module, cfg: dict) -> None:
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "uts-model/1", "config": to_json(cfg)})
+    os.replace(tmp, path)
+
+
+class _Validator:
+    """Per-epoch validation on rank 0: loss, macro and parent mAP, violation rate."""
+
+    def __init__(self, cfg, onto, space, hierarchy, objective, ctx):
+        from .data import ClipDataset, read_manifest, validate_manifest
+
+        df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto))
+        self.ds = ClipDataset(df, space, sample_rate=cfg["data"]["sample_rate"],
+                              clip_seconds=cfg["data"]["clip_seconds"], train=False, seed=cfg["run"]["seed"])
+        self.cfg, self.hierarchy, self.objective, self.ctx = cfg, hierarchy, objective, ctx
+
+    @torch.no_grad()
+    def run(self, model) -> dict:
+        from .evaluate import predict
+        from .metrics import hierarchical_report
+
+        state = torch.get_rng_state()  # keep validation out of the training RNG stream
+        model.eval()
+        out = predict(model, self.objective, self.ds, self.cfg, device=self.ctx.device)
+        model.train()
+        torch.set_rng_state(state)
+        rep = hierarchical_report(out["scores"], out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
+        return {"loss": out["loss"], "macro_map": rep["macro_map"], "parent_map": rep["parent_map"],
+                "violation_rate": rep["violation_rate"]}
