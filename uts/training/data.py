@@ -179,14 +179,22 @@ class ClipDataset(Dataset):
         self.durations: list[float] = manifest["duration"].to_list()
         self.captions: list[str] = [c or "" for c in (manifest["caption"].to_list()
                                                        if "caption" in manifest.columns else [None] * manifest.height)]
-        # Multi-hot targets built once: C is small enough (a few thousand) and lookups are free.
-        self.targets = np.stack([label_space.encode(ls or []) for ls in manifest["labels"].to_list()]) \
-            if manifest.height else np.zeros((0, len(label_space)), dtype=np.float32)
+        # Label indices per clip (not a dense N x C matrix: a million clips x 3,000 classes
+        # would not fit in memory); the multi-hot vector is built per item.
+        self.label_indices: list[np.ndarray] = [
+            np.array(sorted({label_space.index[c] for c in (ls or []) if c in label_space}), dtype=np.int64)
+            for ls in manifest["labels"].to_list()]
         self.unknown_labels = sorted({cid for ls in manifest["labels"].to_list() for cid in (ls or [])
                                       if cid not in label_space})
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def targets(self, index: int) -> torch.Tensor:
+        """Multi-hot FloatTensor[C] of item ``index``'s annotated labels."""
+        y = torch.zeros(len(self.label_space))
+        y[torch.from_numpy(self.label_indices[index])] = 1.0
+        return y
 
     def set_epoch(self, epoch: int) -> None:
         """Crops depend on (seed, epoch, index); set before building the epoch's loader."""
@@ -213,7 +221,7 @@ class ClipDataset(Dataset):
         if self.clip_seconds is not None:
             x = crop_or_pad(x, int(round(self.clip_seconds * self.sample_rate)))
         return {"waveform": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                "targets": torch.from_numpy(self.targets[index]),
+                "targets": self.targets(index),
                 "id": self.ids[index], "caption": self.captions[index], "index": index}
 
 
