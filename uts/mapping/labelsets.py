@@ -396,11 +396,11 @@ def iter_mtg_jamendo(path: str | Path) -> Iterator[tuple[list[str], list[str]]]:
     """Rows of an MTG-Jamendo annotation TSV as (first five fields, tags)."""
     path = _check(path)
     with _open(path) as fh:
-        header = fh.readline().rstrip("\n").split("\t")
+        header = fh.readline().rstrip("\r\n").split("\t")
         if not header or header[0] != "TRACK_ID":
             raise LabelSetError(f"{path}: not an MTG-Jamendo TSV (header must start with TRACK_ID)")
         for line in fh:
-            parts = line.rstrip("\n").split("\t")
+            parts = line.rstrip("\r\n").split("\t")
             if len(parts) >= 5:
                 yield parts[:5], [t for t in parts[5:] if t]
 

@@ -1,0 +1,147 @@
+"""Evaluate a mapping against a gold standard.
+
+Gold files are TSVs with a header naming at least ``subject_id`` and ``object_id`` (an SSSOM file
+works too). Several rows for one subject list alternative acceptable targets; ``object_id``
+``sssom:NoTermFound`` (or empty) says the subject has no target. An optional ``split`` column
+(``tune``/``test``) lets tuning and reporting use disjoint parts.
+
+Scoring, per gold subject:
+
+- gold has targets, prediction is one of them -> true positive;
+- gold has targets, prediction is another concept -> false positive *and* false negative;
+- gold has targets, mapper abstained -> false negative;
+- gold has no target, mapper abstained -> true positive (abstaining was the right decision);
+- gold has no target, mapper mapped -> false positive.
+
+Precision = TP / (TP + FP), recall = TP / (TP + FN). Hits@k and MRR use the candidate list
+(ranked by confidence) over subjects that have a target; without candidates the decided mapping
+is the only one.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sssom import NO_TERM_FOUND, MappingSet
+
+
+class GoldFormatError(ValueError):
+    """A gold file cannot be read."""
+
+
+@dataclass
+class GoldEntry:
+    subject_id: str
+    subject_label: str | None
+    targets: set[str] = field(default_factory=set)  # empty: no target
+    predicates: dict[str, str] = field(default_factory=dict)
+    split: str | None = None
+
+
+def read_gold(path: str | Path) -> dict[str, GoldEntry]:
+    path = Path(path)
+    if not path.is_file():
+        raise GoldFormatError(f"no gold file at {path}")
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    reader = csv.DictReader(lines, delimiter="\t")
+    if not reader.fieldnames or not {"subject_id", "object_id"} <= set(reader.fieldnames):
+        raise GoldFormatError(f"{path}: needs a header with subject_id and object_id columns")
+    gold: dict[str, GoldEntry] = {}
+    for row in reader:
+        sid = (row.get("subject_id") or "").strip()
+        if not sid:
+            continue
+        entry = gold.setdefault(sid, GoldEntry(sid, row.get("subject_label"), split=row.get("split") or None))
+        oid = (row.get("object_id") or "").strip()
+        if oid and oid != NO_TERM_FOUND and row.get("predicate_modifier") != "Not":
+            entry.targets.add(oid)
+            if row.get("predicate_id"):
+                entry.predicates[oid] = row["predicate_id"]
+    if not gold:
+        raise GoldFormatError(f"{path}: no gold rows")
+    return gold
+
+
+@dataclass
+class EvalReport:
+    n: int
+    tp: int
+    fp: int
+    fn: int
+    hits: dict[int, float]
+    mrr: float
+    predicate_agreement: float
+    errors: list[dict]
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                "f1": round(self.f1, 4), **{f"hits@{k}": round(v, 4) for k, v in self.hits.items()},
+                "mrr": round(self.mrr, 4), "predicate_agreement": round(self.predicate_agreement, 4),
+                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+def evaluate(pred: MappingSet, gold: dict[str, GoldEntry], candidates: MappingSet | None = None,
+             split: str | None = None, ks: tuple[int, ...] = (1, 5)) -> EvalReport:
+    """Score decided mappings (and candidate rankings) against ``gold`` (optionally one split)."""
+    decided = pred.decided()
+    by_label = {m.subject_label: m for m in decided.values() if m.subject_label}
+    ranked: dict[str, list[str]] = {}
+    for m in sorted((candidates or pred).mappings, key=lambda m: -(m.confidence or 0.0)):
+        if not m.negated and m.object_id != NO_TERM_FOUND:
+            ids = ranked.setdefault(m.subject_id, [])
+            if m.object_id not in ids:
+                ids.append(m.object_id)
+    entries = [e for e in gold.values() if split is None or e.split == split]
+    tp = fp = fn = 0
+    hits = {k: 0 for k in ks}
+    rr, with_target, pred_agree, pred_n = 0.0, 0, 0, 0
+    errors = []
+    for e in entries:
+        m = decided.get(e.subject_id) or (by_label.get(e.subject_label) if e.subject_label else None)
+        got = m.object_id if m else None
+        if e.targets:
+            with_target += 1
+            ranking = ranked.get(e.subject_id) or (ranked.get(m.subject_id) if m else None) or []
+            rank = next((i + 1 for i, o in enumerate(ranking) if o in e.targets), None)
+            if rank:
+                rr += 1.0 / rank
+                for k in ks:
+                    hits[k] += rank <= k
+            if got in e.targets:
+                tp += 1
+                if e.subject_id in decided or m:
+                    pred_n += 1
+                    pred_agree += e.predicates.get(got, m.predicate_id) == m.predicate_id
+                continue
+            fn += 1
+            if got:
+                fp += 1
+        elif got is None:
+            tp += 1
+            continue
+        else:
+            fp += 1
+        errors.append({"subject_id": e.subject_id, "subject_label": e.subject_label,
+                       "predicted": got, "predicted_label": m.object_label if m else None,
+                       "gold": sorted(e.targets) or [NO_TERM_FOUND]})
+    return EvalReport(
+        n=len(entries), tp=tp, fp=fp, fn=fn,
+        hits={k: hits[k] / with_target if with_target else 0.0 for k in ks},
+        mrr=rr / with_target if with_target else 0.0,
+        predicate_agreement=pred_agree / pred_n if pred_n else 0.0, errors=errors,
+    )

@@ -1,0 +1,368 @@
+"""The matcher: align a source label set to a target label set (UTS by default).
+
+Pipeline, per source label:
+
+1. **Lexical index** - exact key (case/separator/plural folded, :func:`uts.ontology.normalize_label`)
+   and a looser variant key (generic heads such as "music"/"sound" and parentheticals dropped)
+   over every target label and synonym; run-together tags are split first (``acousticguitar``).
+2. **Embedding retrieval** - sentence embeddings of labels and synonyms (max over them) and of
+   ``label: description`` texts; the ``retrieve`` nearest target concepts plus all lexical hits
+   become candidates.
+3. **Reranker** - a logistic model over features (:data:`FEATURES`): name and description
+   similarity, token overlap, lexical hits, token containment, and hierarchy context (the source
+   label's parents against the candidate's ancestors). Its output is a calibrated probability
+   that the pair is a correct mapping; the weights were fitted on the *tune* split of
+   ``mapping/gold`` (see ``benchmarks/mapping_bench.py --fit``) and are the defaults below.
+4. **Decision** - abstain below ``accept``; otherwise pick the predicate: exactMatch for lexical
+   identity or near-identical names, broadMatch when the source is the target plus qualifiers
+   ("acid jazz" -> Jazz), closeMatch otherwise.
+5. **Guards** - negated labels ("no vocals") and non-content labels ("other", "unknown") are
+   only ever mapped by exact lexical identity with a target that says the same thing; a
+   positive label is never mapped to a negated target.
+6. **Hierarchy repair** - when the source has a hierarchy, a child's target must be its parent's
+   target or below it; otherwise the best candidate that fits is taken if it is close enough,
+   else the conflict is flagged in the mapping's comment and its confidence lowered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import numpy as np
+
+from uts import __version__
+
+from .labelsets import Label, LabelSet
+from .sssom import (BROAD, CLOSE, EXACT, LEXICAL, SEMANTIC, Mapping, MappingSet, default_metadata)
+from .text import Segmenter, acronyms, wordpiece_words, core_tokens, key, non_content, polarity_negative, variant_key
+
+TOOL = "uts-map"
+FEATURES = ("emb", "desc", "gap", "tok", "lex", "variant", "acronym", "ctx", "has_ctx", "src_more", "tgt_more")
+# Hand-set prior weights: the fit is regularised towards these (a feature the tuning gold never
+# exercises keeps its prior weight).
+PRIOR_WEIGHTS = {
+    "emb": 5.0, "desc": 5.0, "gap": 10.0, "tok": 1.0, "lex": 4.0, "variant": 3.0, "acronym": 4.0,
+    "ctx": 4.0, "has_ctx": -3.0, "src_more": 1.0, "tgt_more": 0.0,
+}
+# Fitted on the tune split of mapping/gold (benchmarks/mapping_bench.py --fit); see docs/mapping.md.
+DEFAULT_WEIGHTS = {
+    "emb": 3.822, "desc": 5.132, "gap": 11.015, "tok": 0.486, "lex": 3.038, "variant": 2.839,
+    "acronym": 4.0, "ctx": 4.871, "has_ctx": -3.837, "src_more": 0.963, "tgt_more": -0.346,
+}
+DEFAULT_BIAS = -5.981
+DEFAULT_ACCEPT = 0.125  # abstention threshold with the best F1 on the tune split
+
+
+@dataclass
+class MatchConfig:
+    """Matcher settings; thresholds are probabilities from the calibrated reranker."""
+
+    accept: float = DEFAULT_ACCEPT  # below this the label is left unmapped (abstention)
+    exact_similarity: float = 0.88  # name similarity at which a non-lexical match is exactMatch
+    repair_margin: float = 0.15  # a hierarchy-consistent candidate may be this much less probable
+    retrieve: int = 30  # embedding neighbours considered per label
+    candidates: int = 5  # candidates kept per label for review / Hits@k
+    use_descriptions: bool = True
+    repair: bool = True
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    bias: float = DEFAULT_BIAS
+
+
+@dataclass
+class Candidate:
+    object_id: str
+    object_label: str
+    probability: float
+    features: dict[str, float]
+    predicate: str = CLOSE
+    justification: str = SEMANTIC
+
+
+@dataclass
+class MatchResult:
+    subject: Label
+    candidates: list[Candidate]  # best first
+    decided: Candidate | None = None
+    reason: str | None = None  # why nothing was decided
+    comment: str | None = None  # e.g. hierarchy repair notes
+
+    @property
+    def mapped(self) -> bool:
+        return self.decided is not None
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Matcher:
+    """Match label sets onto one target. Build once per target; embeddings are cached."""
+
+    def __init__(self, target: LabelSet, embedder=None, config: MatchConfig | None = None):
+        from uts.embedding import Embedder
+
+        self.target = target
+        self.config = config or MatchConfig()
+        self.embedder = embedder or Embedder()
+        self.ids = [lab.id for lab in target]
+        if not self.ids:
+            raise ValueError(f"target label set {target.name!r} is empty")
+        self.index = {cid: i for i, cid in enumerate(self.ids)}
+        vocab: set[str] = set()
+        self.exact: dict[str, list[int]] = {}
+        self.variant: dict[str, list[int]] = {}
+        self.acronym: dict[str, list[int]] = {}
+        self.core: list[list[tuple[str, ...]]] = []
+        self.negative = np.zeros(len(self.ids), dtype=bool)
+        name_texts, name_owner = [], []
+        for i, lab in enumerate(target):
+            cores = []
+            for text in lab.texts():
+                self.exact.setdefault(key(text), []).append(i)
+                self.variant.setdefault(variant_key(text), []).append(i)
+                for short in acronyms(text):  # "Electronic dance music" -> edm
+                    self.acronym.setdefault(short, []).append(i)
+                cores.append(core_tokens(text))
+                name_texts.append(text)
+                name_owner.append(i)
+                vocab.update(core_tokens(text))
+            self.core.append(cores)
+            self.negative[i] = polarity_negative(lab.label)
+            if lab.description:
+                vocab.update(t for t in core_tokens(lab.description))
+        self.segment = Segmenter(vocab | wordpiece_words(getattr(self.embedder, "model_path", "")))
+        self.name_owner = np.asarray(name_owner)
+        self.name_vecs = self.embedder.encode(name_texts)
+        self.label_vecs = self.name_vecs[np.searchsorted(self.name_owner, np.arange(len(self.ids)))]
+        if self.config.use_descriptions:
+            self.desc_vecs = self.embedder.encode([_described(lab) for lab in target])
+        else:
+            self.desc_vecs = self.label_vecs
+        self.group_starts = np.searchsorted(self.name_owner, np.arange(len(self.ids)))
+        self.ancestors = [np.array([self.index[a] for a in target.ancestors(cid) if a in self.index] + [i])
+                          for i, cid in enumerate(self.ids)]
+        # Context is judged against the nearest ancestors (parents and grandparents): far ones
+        # such as "Music" or "Sounds of things" say little about which branch a concept is in.
+        self.near = []
+        for cid in self.ids:
+            parents = [p for p in target.parents(cid) if p in self.index]
+            grand = [g for p in parents for g in target.parents(p) if g in self.index]
+            self.near.append(np.array(sorted({self.index[x] for x in parents + grand}), dtype=int))
+
+    # -- embeddings ------------------------------------------------------------------------
+    def _source_texts(self, lab: Label) -> list[str]:
+        texts = []
+        for t in lab.texts():
+            seg = self.segment(t)
+            texts.append(seg)
+        return list(dict.fromkeys(texts))
+
+    def embed_source(self, labels: list[Label], progress: bool = False):
+        """Name vectors (with owner index), description vectors, for source labels."""
+        texts, owner = [], []
+        for i, lab in enumerate(labels):
+            for t in self._source_texts(lab):
+                texts.append(t)
+                owner.append(i)
+        descs = [_described(lab, self.segment(lab.label)) for lab in labels]
+        vecs = self.embedder.encode(texts + descs, progress=progress)
+        return vecs[: len(texts)], np.asarray(owner), vecs[len(texts):]
+
+    # -- matching ----------------------------------------------------------------------------
+    def match(self, source: LabelSet, rejected: set[tuple[str, str]] | None = None,
+              progress: bool = False) -> list[MatchResult]:
+        """Decide one mapping (or abstention) for every mappable label of ``source``."""
+        rejected = rejected or set()
+        labels = source.mappable()
+        if not labels:
+            return []
+        context_labels = {p for lab in labels for p in source.parents(lab.id)}
+        all_labels = labels + [source.get(p) for p in sorted(context_labels) if p not in {x.id for x in labels}]
+        pos = {lab.id: i for i, lab in enumerate(all_labels)}
+        name_vecs, owner, desc_vecs = self.embed_source(all_labels, progress)
+        first = np.searchsorted(owner, np.arange(len(all_labels)))
+        src_label_vecs = name_vecs[first]
+
+        results: list[MatchResult] = []
+        chunk = 512
+        for start in range(0, len(labels), chunk):
+            block = labels[start:start + chunk]
+            rows = np.flatnonzero((owner >= start) & (owner < start + len(block)))
+            sims = name_vecs[rows] @ self.name_vecs.T
+            per_target = np.maximum.reduceat(sims, self.group_starts, axis=1)  # max over synonyms
+            local_owner = owner[rows] - start
+            per_pair = np.maximum.reduceat(per_target, np.searchsorted(local_owner, np.arange(len(block))), axis=0)
+            desc = desc_vecs[start:start + len(block)] @ self.desc_vecs.T
+            retrieval = per_pair + 0.5 * desc
+            k = min(self.config.retrieve, len(self.ids))
+            top = np.argpartition(-retrieval, k - 1, axis=1)[:, :k]
+            for j, lab in enumerate(block):
+                parent_rows = [pos[p] for p in source.parents(lab.id) if p in pos]
+                ctx_sims = src_label_vecs[parent_rows] @ self.label_vecs.T if parent_rows else None
+                results.append(self._decide(lab, top[j], per_pair[j], desc[j], ctx_sims, rejected))
+        if self.config.repair:
+            self._repair(results, source)
+        return results
+
+    def _lexical_hits(self, lab: Label) -> tuple[set[int], set[int], set[int]]:
+        exact, variant, short = set(), set(), set()
+        for t in lab.texts():
+            for text in {t, self.segment(t)}:
+                exact.update(self.exact.get(key(text), ()))
+                variant.update(self.variant.get(variant_key(text), ()))
+            if 2 <= len(key(t)) <= 5 and " " not in t.strip():
+                short.update(self.acronym.get(key(t), ()))
+        return exact, variant, short
+
+    def features(self, lab: Label, t: int, name_sim: float, desc_sim: float, ctx_sims,
+                 exact: set[int], variant: set[int], short: set[int], best_sim: float) -> dict[str, float]:
+        src_cores = [core_tokens(self.segment(x)) for x in lab.texts()]
+        tok, src_more, tgt_more = 0.0, 0.0, 0.0
+        for sc in src_cores:
+            s = set(sc)
+            for tc in self.core[t]:
+                tset = set(tc)
+                union = s | tset
+                if union:
+                    tok = max(tok, len(s & tset) / len(union))
+                if tset and tset < s:
+                    src_more = 1.0
+                if s and s < tset:
+                    tgt_more = 1.0
+        ctx = 0.0
+        if ctx_sims is not None and len(self.near[t]):
+            ctx = float(ctx_sims[:, self.near[t]].max())
+        return {
+            "emb": float(name_sim), "desc": float(desc_sim), "gap": float(name_sim - best_sim), "tok": tok,
+            "lex": 1.0 if t in exact else 0.0, "variant": 1.0 if t in variant else 0.0,
+            "acronym": 1.0 if t in short else 0.0,
+            "ctx": ctx, "has_ctx": 1.0 if ctx_sims is not None else 0.0,
+            "src_more": src_more, "tgt_more": tgt_more,
+        }
+
+    def probability(self, feats: dict[str, float]) -> float:
+        w = self.config.weights
+        return float(_sigmoid(self.config.bias + sum(w.get(f, 0.0) * feats[f] for f in FEATURES)))
+
+    def _decide(self, lab: Label, top, name_row, desc_row, ctx_sims, rejected) -> MatchResult:
+        exact, variant, short = self._lexical_hits(lab)
+        pool = list(dict.fromkeys([*sorted(exact), *sorted(variant), *sorted(short), *top.tolist()]))
+        best_sim = float(name_row[pool].max())
+        negated, empty = polarity_negative(lab.label), non_content(lab.label)
+        cands = []
+        for t in pool:
+            cid = self.ids[t]
+            if (lab.id, cid) in rejected:
+                continue
+            if (negated or empty) and t not in exact:
+                continue  # guard: a negated/non-content label maps only to its literal twin
+            if self.negative[t] and not negated:
+                continue
+            feats = self.features(lab, t, name_row[t], desc_row[t], ctx_sims, exact, variant, short, best_sim)
+            cands.append(self._candidate(t, feats))
+        cands.sort(key=lambda c: -c.probability)
+        cands = cands[: max(self.config.candidates, 1)]
+        result = MatchResult(lab, cands)
+        if not cands:
+            result.reason = ("negated label" if negated else "non-content label" if empty
+                             else "no candidate")
+        elif cands[0].probability < self.config.accept:
+            result.reason = f"best candidate below threshold ({cands[0].probability:.2f} < {self.config.accept})"
+        else:
+            result.decided = cands[0]
+        return result
+
+    def _candidate(self, t: int, feats: dict[str, float]) -> Candidate:
+        lexical = feats["lex"] or feats["variant"] or feats["acronym"]
+        if feats["lex"] or ((feats["variant"] or feats["acronym"]) and not feats["src_more"]):
+            predicate = EXACT
+        elif feats["src_more"]:
+            predicate = BROAD
+        elif feats["emb"] >= self.config.exact_similarity:
+            predicate = EXACT
+        else:
+            predicate = CLOSE
+        return Candidate(self.ids[t], self.target.get(self.ids[t]).label, self.probability(feats), feats,
+                         predicate, LEXICAL if lexical else SEMANTIC)
+
+    # -- hierarchy repair ------------------------------------------------------------------
+    def _repair(self, results: list[MatchResult], source: LabelSet) -> None:
+        by_id = {r.subject.id: r for r in results}
+        for r in results:
+            if not r.decided:
+                continue
+            for p in source.parents(r.subject.id):
+                parent = by_id.get(p)
+                if not parent or not parent.decided:
+                    continue
+                tp, tc = self.index[parent.decided.object_id], self.index[r.decided.object_id]
+                if tp in self.ancestors[tc]:  # child's target at or below parent's: consistent
+                    if tp == tc and r.decided.predicate == EXACT and parent.decided.predicate == EXACT:
+                        r.decided = replace(r.decided, predicate=BROAD)
+                        r.comment = "child and parent share a target; child mapped broad"
+                    continue
+                fitting = [c for c in r.candidates
+                           if tp in self.ancestors[self.index[c.object_id]]
+                           and c.probability >= max(self.config.accept, r.decided.probability - self.config.repair_margin)]
+                if fitting:
+                    r.comment = (f"hierarchy repair: {r.decided.object_id} replaced by {fitting[0].object_id} "
+                                 f"to sit under the parent's target {parent.decided.object_id}")
+                    r.decided = fitting[0]
+                else:
+                    r.comment = (f"hierarchy conflict: parent {p} maps to {parent.decided.object_id}, "
+                                 f"which is not an ancestor of {r.decided.object_id}")
+                    r.decided = replace(r.decided, probability=r.decided.probability * 0.8)
+
+
+def _described(lab: Label, name: str | None = None) -> str:
+    name = name or lab.label
+    if lab.description:
+        return f"{name}: {lab.description[:300]}"
+    return name
+
+
+# -- SSSOM output ----------------------------------------------------------------------------
+def _mapping(r: MatchResult, c: Candidate, source: LabelSet, target: LabelSet, today: str,
+             comment: str | None = None, score: bool = False) -> Mapping:
+    return Mapping(
+        subject_id=r.subject.id, subject_label=r.subject.label, predicate_id=c.predicate,
+        object_id=c.object_id, object_label=c.object_label, mapping_justification=c.justification,
+        confidence=round(c.probability, 4),
+        similarity_score=round(c.features["emb"], 4) if score else None,
+        similarity_measure="cosine similarity of sentence embeddings (label and synonyms)" if score else None,
+        mapping_tool=TOOL, mapping_tool_version=__version__, mapping_date=today, comment=comment,
+    )
+
+
+def _metadata(kind: str, source: LabelSet, target: LabelSet, model: str | None) -> dict:
+    curie_map = {**target.curie_map, **source.curie_map}
+    desc = f"{kind} from {source.name} to {target.name}, made by {TOOL} {__version__}"
+    if model:
+        desc += f" with embedding model {model}"
+    return default_metadata(
+        f"https://w3id.org/uts/mappings/{source.name}-to-{target.name}{'-candidates' if 'andidate' in kind else ''}.sssom.tsv",
+        curie_map, mapping_set_description=desc,
+    )
+
+
+def to_mapping_set(results: list[MatchResult], source: LabelSet, target: LabelSet,
+                   model: str | None = None) -> MappingSet:
+    """One row per decided source label (abstentions are left out; see :func:`unmapped`)."""
+    today = date.today().isoformat()
+    rows = [_mapping(r, r.decided, source, target, today, r.comment) for r in results if r.decided]
+    return MappingSet(rows, _metadata("Mappings", source, target, model))
+
+
+def candidates_set(results: list[MatchResult], source: LabelSet, target: LabelSet, k: int = 5,
+                   model: str | None = None) -> MappingSet:
+    """The top-``k`` candidates per source label with their scores, best first."""
+    today = date.today().isoformat()
+    rows = [_mapping(r, c, source, target, today, f"rank {i + 1}", score=True)
+            for r in results for i, c in enumerate(r.candidates[:k])]
+    return MappingSet(rows, _metadata("Candidate mappings", source, target, model))
+
+
+def unmapped(results: list[MatchResult]) -> list[tuple[str, str, str]]:
+    """(subject_id, subject_label, reason) for every label left without a mapping."""
+    return [(r.subject.id, r.subject.label, r.reason or "") for r in results if not r.decided]

@@ -1,0 +1,134 @@
+"""Text handling for matching: lexical keys, compound splitting and the negation guard.
+
+Dataset tags are often written as one word (``acousticbassguitar``, ``drumnbass``), with generic
+heads (``Rock music`` vs ``rock``) or as negations (``no vocals``). These helpers turn labels into
+what the lexical index and the embedding model should see.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from uts.ontology.normalize import normalize_label, singular, tokens
+
+# Heads that add nothing to the identity of a sound/music concept: "Rock music" == "rock".
+GENERIC_HEADS = frozenset({"music", "sound", "sounds", "noise", "noises", "genre", "instrument", "audio"})
+NEGATION_WORDS = frozenset({"no", "non", "not", "without", "none", "nothing", "never"})
+NEGATION_PHRASES = ("absence of", "lack of", "free of", "devoid of", "minus ")
+# Labels that name no content at all: they must never be mapped to a real concept.
+NONCONTENT = frozenset({
+    "other", "others", "unknown", "misc", "miscellaneous", "na", "n a", "none", "null", "nil",
+    "unclear", "undefined", "unlabeled", "unlabelled", "various", "mixed", "tbd", "todo",
+    "unspecified", "generic", "anything", "something", "etc", "blank", "empty", "invalid", "error",
+})
+_NONCONTENT_FILLERS = frozenset({"sound", "sounds", "noise", "noises", "label", "labels", "class", "tag", "category"})
+_PAREN = re.compile(r"\([^)]*\)")
+
+
+def key(text: str) -> str:
+    """Exact lexical key (case, accents, separators, plural folded)."""
+    return normalize_label(text)
+
+
+def core_tokens(text: str) -> tuple[str, ...]:
+    """Singular tokens without parenthetical qualifiers and generic heads."""
+    toks = [singular(t) for t in tokens(_PAREN.sub(" ", text))]
+    core = [t for t in toks if t not in GENERIC_HEADS]
+    return tuple(core or toks)
+
+
+def variant_key(text: str) -> str:
+    """Looser key: generic heads and parentheticals dropped ("Rock music" -> "rock")."""
+    return "".join(core_tokens(text))
+
+
+def acronyms(text: str) -> set[str]:
+    """Initialisms a multi-word label is written as: "Electronic dance music" -> {"edm"},
+    "Rhythm and blues" -> {"rb", "rnb"}. Only for labels of 2-5 words."""
+    toks = tokens(_PAREN.sub(" ", text))
+    if not 2 <= len(toks) <= 5:
+        return set()
+    plain = "".join(t[0] for t in toks if t not in ("and", "of", "the", "n"))
+    with_and = "".join("n" if t == "and" else t[0] for t in toks if t not in ("of", "the"))
+    return {a for a in (plain, with_and) if len(a) >= 2}
+
+
+def polarity_negative(text: str) -> bool:
+    """True for negated labels: "no vocals", "non-speech", "without drums", "no_vocals"."""
+    toks = tokens(text)
+    if not toks:
+        return False
+    lowered = " ".join(toks)
+    return toks[0] in NEGATION_WORDS or any(f" {p}" in f" {lowered} " for p in NEGATION_PHRASES) \
+        or lowered.startswith("non ") or bool(re.match(r"^non[a-z]", toks[0]) and toks[0][3:] in _NON_WORDS)
+
+
+# "nonspeech", "nonmusic": only split "non" off words we know take it as a negation prefix.
+_NON_WORDS = frozenset({"speech", "music", "vocal", "vocals", "verbal", "voice", "human", "musical"})
+
+
+def non_content(text: str) -> bool:
+    """True for labels that name no content: "other", "unknown", "misc", "n/a", "other sounds"."""
+    toks = tokens(text)
+    if not toks:
+        return True
+    joined = " ".join(toks)
+    if joined in NONCONTENT:
+        return True
+    content = [t for t in toks if t not in _NONCONTENT_FILLERS]
+    return bool(content) and all(t in NONCONTENT for t in content)
+
+
+class Segmenter:
+    """Split run-together tags into words known from a vocabulary: ``acousticbassguitar`` ->
+    ``acoustic bass guitar``. Only tokens that are not words themselves are split, into as few
+    known pieces as possible (pieces of 3+ letters, plus a few short connectors)."""
+
+    SHORT = frozenset({"n", "hi", "dj", "of", "and"})
+
+    def __init__(self, vocabulary: set[str]):
+        self.vocab = {w for w in vocabulary if len(w) >= 3} | self.SHORT
+
+
+    @lru_cache(maxsize=65536)
+    def split_token(self, token: str) -> tuple[str, ...]:
+        if len(token) < 6 or token in self.vocab or singular(token) in self.vocab:
+            return (token,)
+        n = len(token)
+        best: list[tuple[int, int] | None] = [None] * (n + 1)  # (pieces, previous cut)
+        best[0] = (0, -1)
+        for end in range(1, n + 1):
+            for start in range(max(0, end - 20), end):
+                piece = token[start:end]
+                if best[start] is None or (piece not in self.vocab and singular(piece) not in self.vocab):
+                    continue
+                cand = (best[start][0] + 1, start)
+                if best[end] is None or cand[0] < best[end][0]:
+                    best[end] = cand
+        if best[n] is None or best[n][0] < 2:
+            return (token,)
+        pieces, end = [], n
+        while end > 0:
+            start = best[end][1]
+            pieces.append(token[start:end])
+            end = start
+        return tuple(reversed(pieces))
+
+    def __call__(self, text: str) -> str:
+        """The text with run-together tokens split (unchanged when nothing splits)."""
+        toks = tokens(text)
+        split = [p for t in toks for p in self.split_token(t)]
+        return " ".join(split) if split != toks else text
+
+
+def wordpiece_words(model_path) -> set[str]:
+    """Whole words of a WordPiece ``vocab.txt`` beside a model (an English word list that ships
+    with the embedding model); empty when the model has none."""
+    from pathlib import Path
+
+    vocab = Path(model_path) / "vocab.txt"
+    if not vocab.is_file():
+        return set()
+    words = vocab.read_text(encoding="utf-8").split("\n")
+    return {w for w in words if len(w) >= 3 and w.isalpha() and w.islower()}
