@@ -157,3 +157,56 @@ def build(
         write_outputs(result, out, onto, plot=plot)
     cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in result.selections.items() if c.height)
     typer.echo(f"{result.n_clips} clips, {result.ranking.height} {unit}s ranked; {cuts} -> {out}")
+
+
+@app.command("filter")
+def filter_(
+    input: Path = typer.Argument(..., help="Manifest to filter: Lhotse cuts (audio_tag) or tagged clips "
+                                 "(JSON Lines / Parquet with 'tags')."),
+    vocab: Path = typer.Option(..., "--vocab", "-v", help="label_<size>.json (keep tags by string) or "
+                               "concepts_<size>.json (keep tags that resolve to its concepts, written as "
+                               "the concept labels)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Filtered manifest (same format as the input)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write the counts as JSON here."),
+    ontology: Optional[str] = OntologyOpt,
+) -> None:
+    """Keep only in-vocabulary tags; drop clips left with none (the paper's step 4).
+
+    Example: uts vocab filter tags.jsonl --vocab vocab/label_1k.json --out tags.filtered.jsonl
+    """
+    with _user_errors():
+        from uts.vocab.filter import Vocabulary, filter_manifest
+
+        is_concepts = '"concepts"' in vocab.read_text(encoding="utf-8")[:4096] if vocab.is_file() else False
+        onto = _ontology(ontology) if is_concepts else None
+        stats = filter_manifest(input, Vocabulary(vocab, onto), out)
+        if report is not None:
+            from uts.vocab.io import write_json
+
+            write_json(report, stats)
+    typer.echo(f"kept {stats['kept']} of {stats['clips']} clips ({stats['removed']} removed, no tag left); "
+               f"{stats['tags_kept']} of {stats['tags_in']} tags kept -> {out}")
+
+
+@app.command()
+def propose(
+    input: Path = typer.Argument(..., help="Tagged clips (e.g. from `uts vocab extract`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Edit file to write (YAML list of 'add' operations)."),
+    min_df: int = typer.Option(2, "--min-df", help="Propose only tags seen in at least this many clips."),
+    top: int = typer.Option(50, "--top", help="At most this many candidates, most frequent first."),
+    ontology: Optional[str] = OntologyOpt,
+) -> None:
+    """Turn frequent tags that UTS lacks into candidate concepts with suggested parents.
+
+    The edit file is meant for review; once reviewed, apply it with the ontology's batch edit.
+    """
+    with _user_errors():
+        from uts.vocab.io import VocabError
+        from uts.vocab.propose import propose as run_propose, write_proposals
+
+        onto = _ontology(ontology)
+        if onto is None:
+            raise VocabError("propose needs an ontology")
+        proposals = run_propose(input, onto, min_df=min_df, top=top)
+        write_proposals(out, proposals, onto, source=str(input))
+    typer.echo(f"{len(proposals)} candidate concepts -> {out} (review before applying)")
