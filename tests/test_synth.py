@@ -150,6 +150,17 @@ def test_missing_labels_fail_with_the_list_and_write_nothing(tmp_path):
     assert not sources & {"violin", "siren"}
 
 
+def test_drum_patterns_play_only_the_drums_the_ontology_names(tmp_path):
+    partial = make_onto(skip=("kick drum",))
+    cfg = SynthConfig(n=30, speech_backend="numpy", skip_missing_labels=True, exclude_domains=("speech", "sound"))
+    result = synthesize(tmp_path / "d", partial, cfg)
+    assert set(result.skipped_keys) == {"kick"}
+    df = pl.read_ndjson(result.manifest)
+    drums = [truth for src, truth in zip(df["sources"].to_list(), df["labels_complete"].to_list()) if "drums" in src]
+    snare, hihat = partial.resolve("snare drum").id, partial.resolve("hi-hat").id
+    assert drums and all(set(t) & {snare, hihat} for t in drums)
+
+
 def test_label_table_prefers_the_first_resolvable_label():
     resolved, problems = S.resolve_labels(make_onto(skip=("acoustic guitar",)), ["guitar", "water"])
     onto = make_onto()

@@ -69,7 +69,8 @@ def synth(
         raise typer.Exit(1) from None
     if result.skipped_keys:
         typer.echo(f"left out (labels missing from the ontology): {', '.join(sorted(result.skipped_keys))}", err=True)
-    typer.echo(f"wrote {result.clips} clips ({result.speech_backend} speech, {len(set(result.labels.values()))} "
+    speech_note = "no speech" if result.speech_backend == "none" else f"{result.speech_backend} speech"
+    typer.echo(f"wrote {result.clips} clips ({speech_note}, {len(set(result.labels.values()))} "
                f"source concepts) -> {result.manifest}")
 
 

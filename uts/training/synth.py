@@ -220,7 +220,8 @@ def _instrument(kind: str):
 def _drums(rng: np.random.Generator, n: int, sr: int, ctx: dict):
     bpm = float(rng.integers(70, 161))
     step = 60.0 / bpm / 4  # sixteenth notes
-    parts = [p for p in ("kick", "snare", "hihat") if rng.random() < 0.7] or [str(rng.choice(["kick", "snare", "hihat"]))]
+    kit = [p for p in ("kick", "snare", "hihat") if p in ctx.get("drum_parts", ("kick", "snare", "hihat"))]
+    parts = [p for p in kit if rng.random() < 0.7] or [str(rng.choice(kit))]
     out = np.zeros(n)
     hits = {"kick": [0, 8] + ([10] if rng.random() < 0.5 else []), "snare": [4, 12], "hihat": list(range(0, 16, 2))}
     kick_n, snare_n, hat_n = int(0.3 * sr), int(0.2 * sr), int(0.06 * sr)
@@ -519,7 +520,7 @@ class SynthResult:
     out_dir: Path
     manifest: Path
     clips: int
-    speech_backend: str
+    speech_backend: str  # espeak, numpy, or none (speech excluded)
     labels: dict[str, str]  # LABEL_TABLE key -> UTS id used
     skipped_keys: dict[str, str]  # keys left out with skip_missing_labels, and why
 
@@ -582,9 +583,11 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
     if not generators:
         raise SynthError("no generator has all its labels in the ontology; nothing to generate")
 
-    ctx: dict = {}
+    ctx: dict = {"drum_parts": tuple(p for p in ("kick", "snare", "hihat") if p in resolved)}
     if "speech" in generators:
         ctx["speech_pool"] = SpeechPool.build(cfg.sample_rate, speech_backend, languages, cfg.seed)
+    else:
+        speech_backend = "none"
     names = {k: onto.get(cid).label for k, cid in resolved.items()}
     names.update({f"a_{k}": ("an " if v[:1].lower() in "aeiou" else "a ") + v for k, v in list(names.items())})
     wrong_pool = sorted(set(resolved.values()))
@@ -644,8 +647,10 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
 
 
 def _generator_ok(name: str, resolved: dict[str, str], speech_backend: str, languages: list[str]) -> bool:
-    needs = {"speech": ["speech", "male", "female"], "drums": ["music", "kick", "snare", "hihat"],
+    needs = {"speech": ["speech", "male", "female"], "drums": ["music"],
              "dog": ["dog", "bark"]}.get(name, ["music", name] if name in GENERATORS["music"] else [name])
     if name == "speech" and speech_backend == "espeak" and not languages:
         return False
+    if name == "drums" and not any(p in resolved for p in ("kick", "snare", "hihat")):
+        return False  # a pattern plays only the drums the ontology can name
     return all(k in resolved for k in needs)
