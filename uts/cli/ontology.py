@@ -379,7 +379,8 @@ def diff_cmd(
         a = load(_resolve_version_or_path(old, releases, ontology))
         b = load(_resolve_version_or_path(new, releases, ontology))
         d = diff(a, b)
-        d.old_version, d.new_version = d.old_version or old, d.new_version or new
+        label = lambda ref, v: "working copy" if ref in ("working", "current") else (v or ref)  # noqa: E731
+        d.old_version, d.new_version = label(old, d.old_version), label(new, d.new_version)
         if migration is not None:
             write_migration_tsv(migration_table(a, b), migration)
     typer.echo(d.to_json() if fmt == "json" else d.to_markdown())

@@ -197,11 +197,11 @@ class Ontology:
         A hit on a deprecated concept is followed to its replacement(s) and reported as
         ``replaced`` unless ``include_deprecated`` is set.
         """
-        if self._exact is None:
-            self._build_index()
         query = text.strip()
         if query in self.concepts:
             return self._matches([(query, "id")], include_deprecated)
+        if self._exact is None:
+            self._build_index()
         hits = self._exact.get(query.casefold())
         if hits:
             return self._matches(hits, include_deprecated)
@@ -257,6 +257,10 @@ class Ontology:
         if not matches:
             raise KeyError(f"no concept matches {id_or_label!r}")
         if len(matches) > 1:
+            # a concept whose own preferred label (or id) is the text beats synonym hits
+            direct = [m for m in matches if m.matched_by in ("id", "label")]
+            if len(direct) == 1:
+                return self.concepts[direct[0].id]
             names = ", ".join(f"{m.id} ({m.label})" for m in matches)
             raise KeyError(f"{id_or_label!r} is ambiguous: {names}")
         return self.concepts[matches[0].id]
