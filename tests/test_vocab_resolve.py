@@ -1,0 +1,69 @@
+"""Resolving tags and captions to UTS concepts (lexical part; embeddings in test_vocab_extract)."""
+
+from __future__ import annotations
+
+import pytest
+from test_vocab_support import small_ontology
+
+from uts.vocab.resolve import ConceptResolver, lemma, lemma_key
+
+
+@pytest.fixture(scope="module")
+def resolver():
+    return ConceptResolver(small_ontology())
+
+
+@pytest.mark.parametrize("words", [
+    ("bark", "barks", "barking", "barked"),
+    ("drum", "drums", "drumming", "drummed"),
+    ("whisper", "whispers", "whispering", "whispered"),
+    ("muffle", "muffled", "muffling"),
+    ("buzz", "buzzing", "buzzes"),
+    ("hiss", "hissing", "hisses"),
+])
+def test_lemma_folds_inflections_together(words):
+    assert len({lemma(w) for w in words}) == 1, {w: lemma(w) for w in words}
+
+
+@pytest.mark.parametrize("a,b", [("string", "str"), ("ring", "r"), ("speed", "sp"), ("bass", "bas"), ("news", "new")])
+def test_lemma_leaves_words_that_only_look_inflected(a, b):
+    assert lemma(a) != b
+
+
+def test_lemma_key_ignores_separators_and_plurals():
+    assert lemma_key("Hi-Hats") == lemma_key("hi hat") == lemma_key("hihat")
+
+
+def test_resolve_tag_variants_and_deprecated_replacement(resolver):
+    assert resolver.resolve_tag("drums") == ("UTS:0000021",)
+    assert resolver.resolve_tag("Drumming") == ("UTS:0000021",)
+    assert resolver.resolve_tag("drum kit") == ("UTS:0000021",)  # deprecated -> its replacement
+    assert resolver.resolve_tag("reverb") == ("UTS:0000040",)  # synonym
+    assert resolver.resolve_tag("hi_hats") == ("UTS:0000023",)
+    assert resolver.resolve_tag("saxophone") == ()
+    assert resolver.resolve_tag("") == ()
+
+
+def test_find_mentions_prefers_the_longest_ngram(resolver):
+    mentions, leftovers = resolver.find_mentions("A snare drum and an electric guitar, then drums.")
+    found = {(m.tag, m.concept_ids) for m in mentions}
+    assert ("snare drum", ("UTS:0000022",)) in found
+    assert ("electric guitar", ("UTS:0000025",)) in found
+    assert ("drum", ("UTS:0000021",)) in found
+    assert ("guitar", ("UTS:0000024",)) not in found  # consumed by the longer match
+    assert leftovers == []  # "and", "an", "then" are stopwords
+
+
+def test_find_mentions_does_not_cross_punctuation(resolver):
+    # "electric, guitar" must not match "electric guitar"
+    mentions, leftovers = resolver.find_mentions("electric, guitar")
+    assert [m.concept_ids for m in mentions] == [("UTS:0000024",)]
+    assert leftovers == [["electric"]]
+
+
+def test_leftovers_are_content_word_runs_split_at_stopwords(resolver):
+    mentions, leftovers = resolver.find_mentions("A loud engine rumble can be heard in the old garage while dogs bark")
+    assert {m.concept_ids for m in mentions} == {("UTS:0000033",), ("UTS:0000034",)}
+    assert ["loud", "engine", "rumble"] in leftovers
+    assert ["old", "garage"] in leftovers
+    assert all(w not in {"the", "a", "in", "can", "be", "heard"} for run in leftovers for w in run)
