@@ -77,6 +77,18 @@ def test_write_then_read_round_trips(tmp_path, suffix):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_flat_labels_are_brought_up_to_date_with_the_ontology(tmp_path):
+    m = _jsonl(tmp_path / "m.jsonl", [
+        {"id": "a", "audio_path": "a.wav", "labels": ["UTS:0000008", "UTS:0000004"], "inferred": ["UTS:0000003", "UTS:0000999"]},
+        {"id": "b", "audio_path": "b.wav", "labels": ["Acoustic Guitar", "UTS:0000999", "kazoo"]},
+    ])
+    df = read_manifest(m, onto=_onto())
+    assert df["labels"].to_list() == [["UTS:0000005", "UTS:0000004"], ["UTS:0000007"]]  # deprecated -> successor
+    assert df["inferred"].to_list() == [["UTS:0000003"], []]
+    assert df["unmapped_tags"].to_list() == [[], ["UTS:0000999", "kazoo"]]
+    assert read_manifest(m)["labels"].to_list()[1] == ["Acoustic Guitar", "UTS:0000999", "kazoo"]  # no ontology: as given
+
+
 def test_gzipped_jsonl_is_read(tmp_path):
     m = _jsonl(tmp_path / "m.jsonl.gz", [{"id": "a", "audio_path": "/a.wav", "labels": ["UTS:0000005"]}], gz=True)
     assert read_manifest(m)["labels"].to_list() == [["UTS:0000005"]]

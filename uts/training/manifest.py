@@ -241,6 +241,33 @@ def _from_cuts(path: Path, onto: Ontology | None, alignment: str | Path | None) 
                              pl.Series("unmapped_tags", unmapped, dtype=pl.List(pl.Utf8)))
 
 
+def _check_flat_labels(df: pl.DataFrame, onto: Ontology, alignment: str | Path | None) -> pl.DataFrame:
+    """Bring a flat manifest's labels up to date with ``onto``: deprecated ids follow their
+    replacements; anything that is not an id (a hand-written "piano") is resolved like a tag;
+    what resolves to nothing moves to ``unmapped_tags`` (reported by :func:`validate_manifest`)."""
+    resolver = TagResolver(onto, read_alignment(alignment) if alignment is not None else None)
+    cache: dict[str, list[str]] = {}
+
+    def fix(label: str) -> list[str]:
+        if label not in cache:
+            cache[label] = onto.current_ids(label) if label in onto else resolver(label)
+        return cache[label]
+
+    labels, inferred, unmapped = [], [], []
+    for given, inf, miss in df.select("labels", "inferred", "unmapped_tags").iter_rows():
+        got, lost = [], list(miss)
+        for label in given:
+            ids = fix(label)
+            lost.extend([] if ids else [label])
+            got.extend(i for i in ids if i not in got)
+        labels.append(got)
+        unmapped.append(lost)
+        inferred.append(list(dict.fromkeys(i for label in inf for i in (onto.current_ids(label) if label in onto else []))))
+    return df.with_columns(pl.Series("labels", labels, dtype=pl.List(pl.Utf8)),
+                           pl.Series("inferred", inferred, dtype=pl.List(pl.Utf8)),
+                           pl.Series("unmapped_tags", unmapped, dtype=pl.List(pl.Utf8)))
+
+
 def read_manifest(path: str | Path, onto: Ontology | None = None,
                   alignment: str | Path | None = None) -> pl.DataFrame:
     """Read a flat (JSONL, .jsonl.gz, Parquet) or Lhotse MonoCut manifest into the flat schema.
@@ -249,23 +276,26 @@ def read_manifest(path: str | Path, onto: Ontology | None = None,
     ``start`` filled with 0; ``labels``/``inferred``/``unmapped_tags`` empty lists when absent),
     followed by any extra columns. For Lhotse input, ``onto`` (default: the shipped ontology)
     and ``alignment`` (default :data:`PAPER_ALIGNMENT`) resolve ``audio_tag`` strings; the
-    original tags stay in ``audio_tag``. Raises :class:`ManifestError` on unreadable input.
+    original tags stay in ``audio_tag``. For flat input with ``onto`` given, deprecated ids are
+    replaced by their successors and labels that are not ids are resolved by lookup (and the
+    ``alignment``, when one is given); unresolvable labels move to ``unmapped_tags``.
+    Raises :class:`ManifestError` on unreadable input.
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
-    if _is_parquet(path):
+    if not _is_parquet(path):
+        first = _first_json(path)
+        if first is not None and ("supervisions" in first or "recording" in first):
+            return _conform(_from_cuts(path, onto, alignment), path)
+        df = _read_jsonl(path)
+    else:
         try:
             df = pl.read_parquet(path)
         except Exception as exc:
             raise ManifestError(f"{path}: not a Parquet manifest ({exc})") from exc
-    else:
-        first = _first_json(path)
-        if first is not None and ("supervisions" in first or "recording" in first):
-            df = _from_cuts(path, onto, alignment)
-        else:
-            df = _read_jsonl(path)
-    return _conform(df, path)
+    df = _conform(df, path)
+    return _check_flat_labels(df, onto, alignment) if onto is not None else df
 
 
 def write_manifest(df: pl.DataFrame, path: str | Path) -> Path:
@@ -286,51 +316,73 @@ def write_manifest(df: pl.DataFrame, path: str | Path) -> Path:
 
 
 # -- validation ------------------------------------------------------------------------------
-def check_entry(audio_path: str | None, start: float, duration: float | None) -> tuple[str, str, float] | tuple[None, None, float]:
-    """Cheap check of one entry with ``soundfile.info``: ``(reason, detail, duration)``.
+@dataclass(frozen=True)
+class AudioProbe:
+    """What ``soundfile.info`` says about one file (``reason`` set when it is unusable)."""
 
-    ``reason`` is None for a good entry; ``duration`` is the usable length in seconds
-    (the given one, or the rest of the file after ``start`` when none was given).
-    """
+    frames: int = 0
+    samplerate: int = 0
+    reason: str | None = None
+    detail: str = ""
+
+
+def probe_audio(audio_path: str | None) -> AudioProbe:
+    """Cheap header check of one file: missing, unreadable or empty (no samples decoded)."""
     if not audio_path or not Path(audio_path).is_file():
-        return MISSING_FILE, f"no file at {audio_path}", 0.0
+        return AudioProbe(reason=MISSING_FILE, detail=f"no file at {audio_path}")
     try:
         info = sf.info(audio_path)
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
-        return UNREADABLE, str(exc).splitlines()[0][:200], 0.0
-    length = info.frames / info.samplerate if info.samplerate else 0.0
-    if info.frames <= 0:
-        return ZERO_LENGTH, "file has no samples", 0.0
+        return AudioProbe(reason=UNREADABLE, detail=str(exc).splitlines()[0][:200])
+    if info.frames <= 0 or info.samplerate <= 0:
+        return AudioProbe(info.frames, info.samplerate, ZERO_LENGTH, "file has no samples")
+    return AudioProbe(info.frames, info.samplerate)
+
+
+def check_segment(probe: AudioProbe, start: float, duration: float | None) -> tuple[str | None, str, float]:
+    """``(reason, detail, usable_seconds)`` for a segment of a probed file; ``reason`` is None
+    when good, and ``usable_seconds`` is the given duration, or the rest of the file after
+    ``start`` when none was given."""
+    if probe.reason:
+        return probe.reason, probe.detail, 0.0
+    length = probe.frames / probe.samplerate
     if duration is not None and (not math.isfinite(duration) or duration <= 0):
         return ZERO_LENGTH, f"duration is {duration}", 0.0
     if not math.isfinite(start) or start < 0 or start >= length:
         return OUT_OF_RANGE, f"start {start}s outside a {length:.3f}s file", 0.0
     available = length - start
     if duration is None:
-        return None, None, available
+        return None, "", available
     if duration > available + 0.05:  # tolerate rounding in published manifests
         return OUT_OF_RANGE, f"segment {start}+{duration}s runs past the {length:.3f}s file", 0.0
-    return None, None, min(duration, available)
+    return None, "", min(duration, available)
 
 
-def validate_manifest(df: pl.DataFrame, progress: bool = False) -> tuple[pl.DataFrame, BadEntryReport]:
+def validate_manifest(df: pl.DataFrame, progress: bool = False, workers: int = 8) -> tuple[pl.DataFrame, BadEntryReport]:
     """Split a manifest into good rows and a :class:`BadEntryReport`.
 
-    Each entry is checked with ``soundfile.info`` (missing file, unreadable audio, zero length,
-    a segment outside the file). Missing durations are filled from the file. Non-finite samples
-    can only be seen when the audio is decoded: :class:`~uts.training.data.ClipDataset` skips
-    such clips at load time and the loader counts them (see :func:`~uts.training.data.collate_clips`).
-    Unmapped tags from Lhotse input are tallied in ``report.unmapped_tags``.
+    Each distinct audio file is probed once with ``soundfile.info`` (``workers`` threads: the
+    check is I/O-bound) for missing, unreadable or empty audio; then each entry's segment is
+    checked against the file (zero or non-finite duration, a segment outside the file). Missing
+    durations are filled from the file. Non-finite samples can only be seen when the audio is
+    decoded: :class:`~uts.training.data.ClipDataset` skips such clips at load time and the
+    loader reports them (see :func:`~uts.training.data.collate_clips`). Tags that resolved to no
+    concept are tallied in ``report.unmapped_tags``; their clips are kept.
     """
-    report = BadEntryReport(checked=df.height)
-    keep, durations = [], []
-    rows = df.select("id", "audio_path", "start", "duration").iter_rows()
-    if progress:
-        from rich.progress import track
+    from concurrent.futures import ThreadPoolExecutor
 
-        rows = track(rows, total=df.height, description="checking audio")
-    for i, (cid, path, start, duration) in enumerate(rows):
-        reason, detail, usable = check_entry(path, start or 0.0, duration)
+    report = BadEntryReport(checked=df.height)
+    paths = df["audio_path"].unique().to_list()
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        probed = pool.map(probe_audio, paths)
+        if progress:
+            from rich.progress import track
+
+            probed = track(probed, total=len(paths), description="checking audio")
+        probes = dict(zip(paths, probed))
+    keep, durations = [], []
+    for i, (cid, path, start, duration) in enumerate(df.select("id", "audio_path", "start", "duration").iter_rows()):
+        reason, detail, usable = check_segment(probes[path], start or 0.0, duration)
         if reason is None:
             keep.append(i)
             durations.append(usable)
