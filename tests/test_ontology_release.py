@@ -195,3 +195,17 @@ def test_cli_release_and_diff_by_version(work, tmp_path):
     log = [json.loads(x) for x in (tmp_path / "uts.changes.jsonl").read_text().splitlines()]
     assert [e["what"]["op"] for e in log] == ["release", "merge", "release"]
     assert log[1]["who"] == "cli-user"
+
+
+def test_cli_upgrade_tags_from_an_old_release(work):
+    release("1.0.0", work)
+    edit_file([{"op": "merge", "source": "car", "target": "vehicle"},
+               {"op": "split", "id": "hi-hat", "into": ["open hi-hat", "closed hi-hat"]}], work)
+    r = runner.invoke(app, ["ontology", "upgrade", "--from", "1.0.0", "car", "hi hat", "drum", "violin",
+                            "--json", "-O", str(work)])
+    assert r.exit_code == 0, r.output
+    out = {u["input"]: u["current_ids"] for u in json.loads(r.stdout)}
+    assert out == {"car": ["UTS:0000007"], "hi hat": ["UTS:0000012", "UTS:0000013"],
+                   "drum": ["UTS:0000004"], "violin": []}
+    r = runner.invoke(app, ["ontology", "upgrade", "--from", "7.0.0", "car", "-O", str(work)])
+    assert r.exit_code == 1 and "no release 7.0.0" in r.stderr

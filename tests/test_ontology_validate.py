@@ -191,3 +191,8 @@ def test_cli_validate_reason_flag_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(v.shutil, "which", lambda name: None)
     r = runner.invoke(app, ["ontology", "validate", str(good), "--reason"])
     assert r.exit_code == 0 and "reasoner skipped: java not found" in r.output
+
+
+def test_shipped_ontology_is_valid(repo):
+    report = validate_path(repo / "ontology" / "uts.ttl")
+    assert report.ok, report.to_text()

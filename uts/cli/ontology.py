@@ -389,6 +389,39 @@ def diff_cmd(
 
 
 @app.command()
+def upgrade(
+    tags: Optional[list[str]] = typer.Argument(None, help="Tags (ids or labels) made with the old release."),
+    old: str = typer.Option(..., "--from", help="The release they were made with: a version or a file."),
+    new: str = typer.Option("working", "--to", help="Target: a release version, a file or 'working'."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read tags from a file, one per line."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {input, old_id, current_ids}."),
+    releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder for version numbers."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Upgrade tags made with an older release to the current concepts (following merges,
+    splits and deprecations). Example: uts ontology upgrade --from 1.0.0 "old tag" UTS:0000042"""
+    from dataclasses import asdict
+
+    from uts.ontology import load
+    from uts.ontology.diff import upgrade_labels
+
+    with _user_errors():
+        items = list(tags or [])
+        if file is not None:
+            items += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not items:
+            _fail("give tags as arguments or with --file")
+        a = load(_resolve_version_or_path(old, releases, ontology))
+        b = load(_resolve_version_or_path(new, releases, ontology))
+        result = upgrade_labels(items, b, a)
+    if as_json:
+        typer.echo(json.dumps([asdict(u) for u in result], indent=2, ensure_ascii=False))
+        return
+    for u in result:
+        typer.echo(f"{u.input}\t{u.old_id or '-'}\t{' '.join(u.current_ids) or 'no current concept'}")
+
+
+@app.command()
 def export(
     kind: str = typer.Argument(..., help="id2label, table, owl or ancestors."),
     out: Path = typer.Argument(..., help="Output file (.json; .csv/.tsv/.parquet; .owl; .tsv/.npz)."),
