@@ -59,8 +59,12 @@ def lookup(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {input, matches}."),
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
-    """Resolve tags to concepts by id, label, synonym or normalised variant, saying how each
-    matched. Example: uts ontology lookup "Hi-Hats" drums --json"""
+    """Resolve free-text tags to concepts and say how each matched.
+
+    Tries the id, the exact label, an exact synonym, then the normalised form (case, separators
+    and plurals folded); deprecated concepts are followed to their replacements.
+    Example: uts ontology lookup "Hi-Hats" drums --json
+    """
     with _user_errors():
         tags = list(text or [])
         if file is not None:
@@ -145,8 +149,11 @@ def validate(
     releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder whose checksums "
                                             "to verify (default: releases/ beside the file)."),
 ) -> None:
-    """Check the ontology: errors (cycles, dangling parents, duplicate ids, label collisions,
-    deprecated parents, missing labels, modified releases...) exit 1; warnings do not."""
+    """Check the ontology; exit 1 when there are errors.
+
+    Errors: cycles, dangling parents, duplicate ids, label collisions, deprecated parents,
+    missing labels, modified releases... Warnings (exit 0): missing definitions, orphans, style.
+    """
     from uts.ontology.validate import validate_path
 
     if fmt not in ("text", "json", "md"):
@@ -272,8 +279,10 @@ def merge(
     target: str = typer.Argument(..., help="Concept that absorbs it."),
     ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
-    """Merge SOURCE into TARGET: TARGET gains SOURCE's label and synonyms, SOURCE is deprecated
-    with TARGET as replacement, SOURCE's children move to TARGET."""
+    """Merge SOURCE into TARGET (SOURCE is deprecated, replaced by TARGET).
+
+    TARGET gains SOURCE's label and synonyms as synonyms; SOURCE's children move to TARGET.
+    """
     _edit({"op": "merge", "source": source, "target": target}, ontology, editor, dry_run)
 
 
@@ -298,8 +307,10 @@ def deprecate(
     reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the change log."),
     ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
-    """Deprecate a concept (kept forever, marked owl:deprecated). Refused while it has active
-    children unless --reparent-to says where they go."""
+    """Deprecate a concept (kept forever, marked owl:deprecated).
+
+    Refused while it has active children unless --reparent-to says where they go.
+    """
     _edit({"op": "deprecate", "id": concept, "replaced_by": replaced_by, "reparent_to": reparent_to,
            "reason": reason}, ontology, editor, dry_run)
 
@@ -327,9 +338,11 @@ def release(
     changelog: Optional[Path] = typer.Option(None, "--changelog", help="CHANGELOG.md to extend (default: beside the file)."),
     editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
-    """Write an immutable release uts-X.Y.Z.ttl (+ .sha256) and a CHANGELOG entry. The version
-    must fit the changes: deprecations/merges/splits/lost ancestors need a major release,
-    additions a minor one, text-only edits a patch."""
+    """Write an immutable release uts-X.Y.Z.ttl (+ .sha256) and a CHANGELOG entry.
+
+    The version must fit the changes: deprecations, merges, splits, lost names or ancestors need
+    a major release, additions a minor one, text-only edits a patch.
+    """
     from uts.ontology.release import release as do_release
 
     with _user_errors():
@@ -368,8 +381,11 @@ def diff_cmd(
     releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder for version numbers."),
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
-    """Typed changes between two versions (added, deprecated, merged, split, relabelled, synonyms
-    changed, moved, definition changed) and the version bump they require."""
+    """Typed changes between two versions and the version bump they require.
+
+    Kinds: added, deprecated, merged, split, relabelled, synonyms changed, moved, definition
+    changed, recategorised. Example: uts ontology diff 1.0.0 working --migration mig.tsv
+    """
     from uts.ontology import load
     from uts.ontology.diff import diff, migration_table, write_migration_tsv
 
@@ -398,8 +414,10 @@ def upgrade(
     releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder for version numbers."),
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
-    """Upgrade tags made with an older release to the current concepts (following merges,
-    splits and deprecations). Example: uts ontology upgrade --from 1.0.0 "old tag" UTS:0000042"""
+    """Upgrade tags made with an older release to today's concepts.
+
+    Follows merges, splits and deprecations. Example: uts ontology upgrade --from 1.0.0 drums
+    """
     from dataclasses import asdict
 
     from uts.ontology import load
