@@ -148,6 +148,7 @@ REFUSALS = [
     ({"op": "deprecate", "id": "percussion"}, "active children"),
     ({"op": "deprecate", "id": "percussion", "reparent_to": "percussion"}, "being deprecated"),
     ({"op": "deprecate", "id": "car", "replaced_by": ["car"]}, "replace itself"),
+    ({"op": "deprecate", "id": "percussion", "reparent_to": "snare drum"}, "below itself"),
     ({"op": "deprecate", "id": "old drum"}, "deprecated"),
     ({"op": "explode", "id": "car"}, "unknown operation"),
     ({"op": "relabel", "id": "car"}, "missing"),

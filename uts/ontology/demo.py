@@ -41,7 +41,8 @@ def run_ontology_demo(out_dir: str | Path, source: str | Path | None = None, pro
     shutil.copyfile(source, scratch)
     for stale in (scratch.with_name("uts.changes.jsonl"),):
         stale.unlink(missing_ok=True)
-    root = onto.roots()[0]
+    roots = onto.roots()
+    root = next((r for r in roots if onto.concepts[r].domain == "sound"), roots[0])
     records = edit_file([
         {"op": "add", "label": "uts demo example sound", "parents": [root],
          "definition": "A concept added by the UTS demo to show an edit.", "sources": ["uts demo"]},
@@ -76,6 +77,6 @@ def run_ontology_demo(out_dir: str | Path, source: str | Path | None = None, pro
         f"- [{owl.name}]({owl.name}): OWL (RDF/XML) for Protégé, owlready2, pronto", "",
     ]
     report_path = out / "report.md"
-    report_path.write_text("\n".join(lines), encoding="utf-8")
+    report_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     say(f"report: {report_path}")
     return report_path

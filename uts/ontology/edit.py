@@ -112,7 +112,11 @@ def _reparent_children(onto: Ontology, old: str, new_parents: list[str]) -> list
     for child in onto.children(old, include_deprecated=True):
         c = onto.concepts[child]
         targets = [p for p in new_parents if p != child and p not in onto.descendants(child)]
-        c.parents = sorted(set(p for p in c.parents if p != old) | set(targets))
+        remaining = set(p for p in c.parents if p != old) | set(targets)
+        if not remaining and not c.deprecated:
+            raise EditError(f"cannot re-parent {child} ({c.label}) under "
+                            f"{', '.join(new_parents)}: that would put it below itself")
+        c.parents = sorted(remaining)
         moved.append(child)
         onto.touch()
     return moved
