@@ -179,6 +179,42 @@ def test_bad_options_are_rejected(tmp_path, onto):
         _corpus(tmp_path, onto, n=2)
 
 
+def test_overwrite_replaces_the_corpus_without_stale_clips(tmp_path, onto):
+    _corpus(tmp_path, onto, n=5)
+    result = synthesize(tmp_path / "c", onto, SynthConfig(n=3, speech_backend="numpy"), overwrite=True)
+    assert sorted(p.name for p in (result.out_dir / "audio").iterdir()) == [f"synth-00000{i}.wav" for i in range(3)]
+    assert read_manifest(result.manifest).height == 3
+
+
+def _fake_espeak(fail: set[str]):
+    def speak(text, voice, speed, pitch):
+        if voice.split("+")[0] in fail:
+            raise SynthError(f"no voice {voice}")
+        return np.sin(np.arange(22050) * 0.05).astype(np.float32), 22050
+    return speak
+
+
+def test_languages_espeak_cannot_speak_are_left_out(tmp_path, onto, monkeypatch):
+    monkeypatch.setattr(S, "espeak_available", lambda: True)
+    monkeypatch.setattr(S, "_espeak", _fake_espeak({"it", "de"}))
+    result, df = _corpus(tmp_path, onto, n=30, speech_backend="espeak", exclude_domains=("music", "sound"))
+    assert result.speech_languages == ["en", "es", "fr"] and set(result.speech_failures) == {"de", "it"}
+    banned = {onto.resolve("Italian").id, onto.resolve("German").id}
+    assert not any(set(t) & banned for t in df["labels_complete"].to_list())
+    assert json.loads((result.out_dir / "synth.json").read_text())["speech_failures"].keys() == {"de", "it"}
+
+
+def test_espeak_failing_everywhere_falls_back_only_when_auto(tmp_path, onto, monkeypatch):
+    monkeypatch.setattr(S, "espeak_available", lambda: True)
+    monkeypatch.setattr(S, "_espeak", _fake_espeak(set(S.LANGUAGES)))
+    with pytest.raises(SynthError, match="could not speak"):
+        _corpus(tmp_path / "a", onto, n=4, speech_backend="espeak")
+    result, df = _corpus(tmp_path / "b", onto, n=20, speech_backend="auto", exclude_domains=("music", "sound"))
+    assert result.speech_backend == "numpy" and result.speech_languages == []
+    languages = _ids_under(onto, "spoken language")
+    assert not any(set(t) & languages for t in df["labels_complete"].to_list())  # babble claims no language
+
+
 def _f0(x: np.ndarray, sr: int) -> float:
     """Fundamental by autocorrelation over 60-400 Hz."""
     x = x - x.mean()

@@ -355,6 +355,12 @@ class SpeechPool:
     sample_rate: int
     backend: str  # "espeak" or "numpy"
     utterances: dict[tuple[str | None, str], list[np.ndarray]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # language -> why espeak-ng could not speak it
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages spoken by both genders (the ones clips may use)."""
+        return sorted({lang for lang, _ in self.utterances if all((lang, g) in self.utterances for g in VOICES)})
 
     @classmethod
     def build(cls, sample_rate: int, backend: str = "auto", languages: Sequence[str] = LANGUAGES,
@@ -373,10 +379,21 @@ class SpeechPool:
                 for j, sentence in enumerate(SENTENCES[lang]):
                     voice = f"{lang}+{variants[j % len(variants)]}"
                     jobs.append(((lang, gender), sentence, voice, int(rng.integers(140, 190)), int(rng.integers(30, 70))))
+        def speak(job):
+            try:
+                return _espeak(job[1], job[2], job[3], job[4])
+            except (SynthError, OSError, subprocess.TimeoutExpired) as exc:
+                return exc
+
         with ThreadPoolExecutor(max_workers=4) as ex:
-            results = list(ex.map(lambda j: _espeak(j[1], j[2], j[3], j[4]), jobs))
-        for (key, *_), (x, sr) in zip(jobs, results):
-            pool.utterances.setdefault(key, []).append(resample(x, sr, sample_rate))
+            results = list(ex.map(speak, jobs))
+        for (key, *_), result in zip(jobs, results):
+            if isinstance(result, Exception):
+                pool.failed.setdefault(key[0], str(result))
+            else:
+                pool.utterances.setdefault(key, []).append(resample(result[0], result[1], sample_rate))
+        # A language some voice could not speak is left out altogether (the voices must match).
+        pool.utterances = {k: v for k, v in pool.utterances.items() if k[0] not in pool.failed}
         return pool
 
 
@@ -412,7 +429,7 @@ def _speech(rng: np.random.Generator, n: int, sr: int, ctx: dict):
     gender = str(rng.choice(["male", "female"]))
     if pool.backend == "numpy":
         return _formant_speech(rng, n, sr, gender), ["speech", gender], f"{{a_{gender}}} babbling"
-    lang = str(rng.choice(sorted({k[0] for k in pool.utterances})))
+    lang = str(rng.choice(pool.languages))
     utts = pool.utterances[(lang, gender)]
     out, at = np.zeros(n), 0
     start = int(rng.integers(0, max(1, len(utts[0]) // 2)))
@@ -521,6 +538,8 @@ class SynthResult:
     manifest: Path
     clips: int
     speech_backend: str  # espeak, numpy, or none (speech excluded)
+    speech_languages: list[str]  # languages espeak-ng spoke (empty for numpy speech)
+    speech_failures: dict[str, str]  # languages espeak-ng failed on, and why
     labels: dict[str, str]  # LABEL_TABLE key -> UTS id used
     skipped_keys: dict[str, str]  # keys left out with skip_missing_labels, and why
 
@@ -584,8 +603,18 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
         raise SynthError("no generator has all its labels in the ontology; nothing to generate")
 
     ctx: dict = {"drum_parts": tuple(p for p in ("kick", "snare", "hihat") if p in resolved)}
+    speech_languages: list[str] = []
+    speech_failures: dict[str, str] = {}
     if "speech" in generators:
-        ctx["speech_pool"] = SpeechPool.build(cfg.sample_rate, speech_backend, languages, cfg.seed)
+        pool = SpeechPool.build(cfg.sample_rate, speech_backend, languages, cfg.seed)
+        speech_failures = dict(pool.failed)
+        if pool.backend == "espeak" and not pool.languages:
+            if cfg.speech_backend == "espeak":
+                raise SynthError("espeak-ng could not speak any language: " +
+                                 "; ".join(f"{k}: {v}" for k, v in pool.failed.items()))
+            pool = SpeechPool.build(cfg.sample_rate, "numpy")  # auto: fall back to babble
+        speech_backend, speech_languages = pool.backend, pool.languages
+        ctx["speech_pool"] = pool
     else:
         speech_backend = "none"
     names = {k: onto.get(cid).label for k, cid in resolved.items()}
@@ -594,6 +623,8 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
     n = int(round(cfg.seconds * cfg.sample_rate))
     audio_dir = out_dir / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
+    for stale in audio_dir.glob("synth-*.wav"):  # from an overwritten corpus; ours only
+        stale.unlink()
 
     rows = []
     indices = range(cfg.n)
@@ -638,12 +669,14 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
     write_manifest(pl.DataFrame(rows, schema=schema), manifest_path)
     skipped = {k: v for k, v in problems.items()}
     meta = {"config": {**cfg.__dict__, "exclude_domains": list(cfg.exclude_domains)},
-            "speech_backend": speech_backend, "ontology_version": onto.meta.version,
+            "speech_backend": speech_backend, "speech_languages": speech_languages,
+            "speech_failures": speech_failures, "ontology_version": onto.meta.version,
             "labels": {k: {"id": v, "label": names[k]} for k, v in sorted(resolved.items())},
             "skipped_label_keys": skipped,
             "label_table_sha1": hashlib.sha1(json.dumps(LABEL_TABLE, sort_keys=True).encode()).hexdigest()}
     (out_dir / "synth.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return SynthResult(out_dir, manifest_path, cfg.n, speech_backend, resolved, skipped)
+    return SynthResult(out_dir, manifest_path, cfg.n, speech_backend, speech_languages, speech_failures,
+                       resolved, skipped)
 
 
 def _generator_ok(name: str, resolved: dict[str, str], speech_backend: str, languages: list[str]) -> bool:
