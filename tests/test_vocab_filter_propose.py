@@ -1,0 +1,162 @@
+"""Applying vocabularies to manifests (step 4) and proposing concepts for unresolved tags."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from test_vocab_support import read_jsonl, small_ontology, write_jsonl, write_ontology
+from typer.testing import CliRunner
+
+from uts.cli.main import app
+from uts.ontology.edit import apply_ops, read_ops
+from uts.vocab.filter import Vocabulary, filter_manifest
+from uts.vocab.io import VocabError
+from uts.vocab.propose import propose, write_proposals
+
+TAGGED = [
+    {"id": "1", "tags": ["Drums", "rain", "noise"], "extra": 1},
+    {"id": "2", "tags": ["noise"]},
+    {"id": "3", "tags": ["drumming", "car"]},
+]
+
+
+@pytest.fixture()
+def label_vocab(tmp_path):
+    path = tmp_path / "label_2.json"
+    path.write_text(json.dumps({"0": "drums", "1": "rain"}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def concept_vocab(tmp_path):
+    path = tmp_path / "concepts_2.json"
+    path.write_text(json.dumps({"unit": "concept", "concepts": [
+        {"id": "UTS:0000021", "label": "drum"}, {"id": "UTS:0000035", "label": "rain"}]}), encoding="utf-8")
+    return path
+
+
+def test_label_vocabulary_keeps_exact_tags_and_drops_empty_clips(tmp_path, label_vocab):
+    src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
+    stats = filter_manifest(src, Vocabulary(label_vocab), tmp_path / "out.jsonl")
+    assert stats == {"clips": 3, "kept": 1, "removed": 2, "tags_in": 6, "tags_kept": 2}
+    assert read_jsonl(tmp_path / "out.jsonl") == [{"id": "1", "tags": ["drums", "rain"], "extra": 1}]
+
+
+def test_concept_vocabulary_merges_variants_into_the_concept_label(tmp_path, concept_vocab):
+    src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
+    stats = filter_manifest(src, Vocabulary(concept_vocab, small_ontology()), tmp_path / "out.jsonl")
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["tags"] for r in rows] == [["drum", "rain"], ["drum"]]
+    assert stats["kept"] == 2 and stats["removed"] == 1
+
+
+def test_lhotse_cuts_keep_every_other_field(tmp_path, label_vocab):
+    cuts = [{"id": f"c{i}", "start": 0.5, "duration": 3.0, "channel": 0,
+             "recording": {"id": f"r{i}", "sources": [{"type": "file", "source": f"/a/{i}.flac"}]},
+             "supervisions": [{"id": f"s{i}", "custom": {"caption": "x", "audio_tag": tags}}]}
+            for i, tags in enumerate([["rain", "wind"], "noise, hum", ["drums"]])]
+    src = tmp_path / "cuts.jsonl.gz"
+    with gzip.open(src, "wt") as fh:
+        fh.writelines(json.dumps(c) + "\n" for c in cuts)
+    stats = filter_manifest(src, Vocabulary(label_vocab), tmp_path / "kept.jsonl.gz")
+    with gzip.open(tmp_path / "kept.jsonl.gz", "rt") as fh:
+        kept = [json.loads(line) for line in fh]
+    assert stats["kept"] == 2 and [c["id"] for c in kept] == ["c0", "c2"]
+    cuts[0]["supervisions"][0]["custom"]["audio_tag"] = ["rain"]
+    assert kept[0] == cuts[0]
+
+
+def test_parquet_manifest(tmp_path, label_vocab):
+    pl.DataFrame([{"id": r["id"], "tags": r["tags"]} for r in TAGGED]).write_parquet(tmp_path / "t.parquet")
+    stats = filter_manifest(tmp_path / "t.parquet", Vocabulary(label_vocab), tmp_path / "o.parquet")
+    assert stats["kept"] == 1 and pl.read_parquet(tmp_path / "o.parquet")["tags"].to_list() == [["drums", "rain"]]
+
+
+def test_filter_failures_write_nothing(tmp_path, label_vocab, concept_vocab):
+    src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
+    with pytest.raises(VocabError, match="differ"):
+        filter_manifest(src, Vocabulary(label_vocab), src)
+    (tmp_path / "bad.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(VocabError, match="neither"):
+        Vocabulary(tmp_path / "bad.json")
+    with pytest.raises(VocabError, match="ontology"):
+        Vocabulary(concept_vocab, None)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(TAGGED[0]) + "\n{oops\n", encoding="utf-8")
+    with pytest.raises(VocabError, match="broken.jsonl:2"):
+        filter_manifest(broken, Vocabulary(label_vocab), tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists() and not list(tmp_path.glob(".o.jsonl*"))
+
+
+class NearestByTable:
+    """Stands in for the embedding matcher: fixed nearest concepts per label."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def nearest(self, phrases, k=3):
+        return [self.table.get(p, [])[:k] for p in phrases]
+
+
+PROPOSE_TAGS = (
+    [{"id": f"a{i}", "tags": ["saxophone", "rain"]} for i in range(4)]
+    + [{"id": f"b{i}", "tags": ["saxophones", "acid rock"]} for i in range(2)]
+    + [{"id": "c", "tags": ["rare thing"]}]
+)
+
+
+def test_propose_merges_variants_and_suggests_parents(tmp_path):
+    onto = small_ontology()
+    path = write_jsonl(tmp_path / "t.jsonl", PROPOSE_TAGS)
+    near = NearestByTable({"saxophone": [("UTS:0000026", 0.7), ("UTS:0000024", 0.6)],   # piano: a leaf
+                           "acid rock": [("UTS:0000027", 0.8)]})                         # rock music
+    props = propose(path, onto, min_df=2, matcher=near)
+    by_label = {p.label: p for p in props}
+    assert set(by_label) == {"saxophone", "acid rock"}  # 'rare thing' is below --min-df
+    assert by_label["saxophone"].synonyms == [] and by_label["saxophone"].df == 6  # plural merged
+    assert by_label["saxophone"].parents == ["UTS:0000020"]  # piano is a leaf: its parent
+    assert by_label["acid rock"].parents == ["UTS:0000027"]  # a kind of rock music
+    out = write_proposals(tmp_path / "edits.yaml", props, onto, source="t.jsonl")
+    edited, records = apply_ops(onto, read_ops(out))  # the ontology engine accepts the file as is
+    assert {r["label"] for r in records} == {"saxophone", "acid rock"}
+    assert edited.lookup("saxophones")[0].label == "saxophone"
+
+
+def test_propose_keeps_spelling_variants_as_synonyms(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl", [{"id": str(i), "tags": ["chirping", "chirp"]} for i in range(3)])
+    props = propose(path, small_ontology(), matcher=NearestByTable({"chirp": [("UTS:0000036", 0.6)]}))
+    assert [(p.label, p.synonyms) for p in props] == [("chirp", ["chirping"])]
+    edited, _ = apply_ops(small_ontology(), read_ops(write_proposals(tmp_path / "e.yaml", props, small_ontology(), "t")))
+    assert edited.lookup("chirping")
+
+
+def test_propose_nothing_frequent_is_an_error(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl", [{"id": "1", "tags": ["rain", "once"]}])
+    props = propose(path, small_ontology(), min_df=2, matcher=NearestByTable({}))
+    assert props == []
+    with pytest.raises(VocabError, match="min-df"):
+        write_proposals(tmp_path / "e.yaml", props, small_ontology(), "t")
+    assert not (tmp_path / "e.yaml").exists()
+
+
+def test_cli_filter_and_propose(tmp_path, monkeypatch, label_vocab):
+    monkeypatch.setenv("UTS_CACHE_DIR", str(tmp_path / "cache"))
+    onto = write_ontology(tmp_path / "onto.ttl")
+    src = write_jsonl(tmp_path / "t.jsonl", PROPOSE_TAGS)
+    runner = CliRunner()
+    res = runner.invoke(app, ["vocab", "filter", str(src), "--vocab", str(label_vocab), "--out", str(tmp_path / "f.jsonl"),
+                              "--report", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert "kept 4 of 7 clips" in res.output and json.loads((tmp_path / "r.json").read_text())["removed"] == 3
+    res = runner.invoke(app, ["vocab", "propose", str(src), "--out", str(tmp_path / "e.yaml"), "-O", str(onto)])
+    assert res.exit_code == 0, res.output
+    ops = read_ops(tmp_path / "e.yaml")
+    assert {o["label"] for o in ops} == {"saxophone", "acid rock"} and all(o["parents"] for o in ops)
+    res = runner.invoke(app, ["ontology", "apply", str(tmp_path / "e.yaml"), "--ontology", str(onto)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["vocab", "filter", str(src), "--vocab", str(tmp_path / "nope.json"), "--out", str(tmp_path / "g.jsonl")])
+    assert res.exit_code == 1 and res.output.startswith("error:")
