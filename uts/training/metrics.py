@@ -152,5 +152,5 @@ def linear_probe(train_x, train_y, test_x, test_y, epochs: int = 300, lr: float 
         prob = torch.sigmoid(xte @ w + b)
     return {"probe_map": mean_average_precision(prob, yte),
             "probe_exact_match": float(((prob >= 0.5) == (yte > 0.5)).all(dim=1).double().mean()),
-            "probe_train_loss": float(loss), "probe_targets": int(ytr.shape[1]),
+            "probe_train_loss": float(loss.detach()), "probe_targets": int(ytr.shape[1]),
             "probe_train_clips": int(xtr.shape[0]), "probe_test_clips": int(xte.shape[0])}

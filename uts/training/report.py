@@ -36,18 +36,19 @@ def training_curves(csv_path: Path, png: Path, runs: dict[str, Path] | None = No
     runs = runs or {"": csv_path}
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 3.6))
     plotted = False
-    for name, path in runs.items():
+    for i, (name, path) in enumerate(runs.items()):
+        color = f"C{i}"
         rows = read_metrics(path)
         tr = [(int(r["step"]), float(r["loss"])) for r in rows if r["split"] == "train" and r["loss"]]
         va = [(int(r["step"]), float(r["loss"]), r["macro_map"]) for r in rows if r["split"] == "val" and r["loss"]]
         if tr:
-            ax_loss.plot(*zip(*tr), label=f"{name} train".strip())
+            ax_loss.plot(*zip(*tr), color=color, label=f"{name} train".strip())
             plotted = True
         if va:
-            ax_loss.plot([s for s, _, _ in va], [v for _, v, _ in va], "o--", label=f"{name} val".strip())
+            ax_loss.plot([s for s, _, _ in va], [v for _, v, _ in va], "o--", color=color, label=f"{name} val".strip())
             pts = [(s, float(m)) for s, _, m in va if m not in ("", "nan")]
             if pts:
-                ax_map.plot(*zip(*pts), "o-", label=name or "val")
+                ax_map.plot(*zip(*pts), "o-", color=color, label=name or "val")
     if not plotted:
         plt.close(fig)
         return None

@@ -1,0 +1,70 @@
+"""uts eval: truth column, metrics, probe, report files, and clear failures."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from _training_helpers import tiny_corpus, tiny_overrides, tiny_ontology, write_ontology
+from uts.training.config import load_config
+from uts.training.evaluate import EvalError, domain_targets, evaluate, load_run
+from uts.training.trainer import train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    onto = write_ontology(tmp)
+    manifest = tiny_corpus(tmp, n=16)
+    test = tiny_corpus(tmp, n=12, seed=5, name="test")
+    runs = {}
+    for name in ("flat", "hier"):
+        runs[name] = train(load_config(None, tiny_overrides(tmp, manifest, tmp / name, onto, **{
+            "objective.name": name, "optim.epochs": 1})))
+    return tmp, runs, test
+
+
+def test_eval_scores_against_complete_labels_and_writes_report(trained):
+    tmp, runs, test = trained
+    res = evaluate(runs["hier"], test, tmp / "out")
+    assert res["truth_column"] == "labels_complete" and res["clips"] == 12
+    assert res["violation_rate"] == 0.0 and res["inconsistent_clip_rate"] == 0.0
+    for key in ("macro_map", "micro_map", "parent_map", "leaf_map", "hierarchical_f1"):
+        assert 0.0 < res[key] <= 1.0, key  # a number, not NaN
+    assert res["mistake_severity"] >= 0 and set(res["map_per_level"]) >= {"0", "1"}
+    assert res["probe"]["task"] == "domain" and set(res["probe"]["targets"]) <= {"music", "sound"}
+    assert json.loads((tmp / "out" / "eval.json").read_text())["macro_map"] == res["macro_map"]
+    report = (tmp / "out" / "report.md").read_text()
+    assert "hier. F1" in report and (tmp / "out" / "per_level.png").exists()
+
+
+def test_flat_scores_are_raw_sigmoids(trained):
+    _, runs, _ = trained
+    run = load_run(runs["flat"])
+    logits = torch.tensor([[5.0] + [-5.0] * (len(run.labels) - 1)])
+    assert torch.allclose(run.objective.scores(logits), torch.sigmoid(logits))
+
+
+def test_domain_targets_from_ontology_when_no_column(trained):
+    import polars as pl
+    onto = tiny_ontology()
+    df = pl.DataFrame({"labels": [["UTS:0000010"], ["UTS:0000022", "UTS:0000003"]]})
+    assert domain_targets(df, onto).tolist() == [[0, 1, 0], [0, 1, 1]]
+
+
+def test_eval_failures_are_clear(trained, tmp_path):
+    tmp, runs, test = trained
+    with pytest.raises(EvalError, match="not a training run"):
+        evaluate(tmp_path, test)
+    # weights of another shape
+    bad = tmp_path / "run"
+    bad.mkdir()
+    (bad / "config.json").write_text((runs["hier"] / "config.json").read_text())
+    w = load_file(runs["hier"] / "model.safetensors")
+    w["head.weight"] = torch.zeros(3, 3)
+    save_file(w, str(bad / "model.safetensors"))
+    with pytest.raises(EvalError, match="does not match the model"):
+        load_run(bad)
+    with pytest.raises(EvalError, match="no weights"):
+        load_run(bad, weights=bad / "missing.safetensors")

@@ -1,0 +1,90 @@
+"""Metrics against hand-computed values and brute-force definitions."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from uts.training.hierarchy import Hierarchy
+from uts.training.metrics import (average_precision, hierarchical_prf, hierarchical_report,
+                                  linear_probe, mean_average_precision, micro_average_precision,
+                                  mistake_severity, violation_rates)
+
+# 0 music -> 1 drum -> {2 snare, 3 kick};  0 -> 4 piano;  5 sound (root) -> 6 rain
+H = Hierarchy([f"c{i}" for i in range(7)], [(1, 0), (2, 1), (3, 1), (4, 0), (6, 5)])
+
+
+def test_average_precision_by_hand_and_with_ties():
+    # ranks 1 and 3 are positive: (1/1 + 2/3) / 2
+    assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0])[0] == pytest.approx(5 / 6)
+    # a tie between a positive and a negative counts as one threshold: precision 1/2
+    assert average_precision([0.5, 0.5], [1, 0])[0] == pytest.approx(0.5)
+    assert math.isnan(average_precision([0.1, 0.2], [0, 0])[0])
+
+
+def test_average_precision_matches_precision_at_k_definition():
+    rng = np.random.default_rng(0)
+    s, y = rng.random((50, 4)), rng.random((50, 4)) < 0.3
+    ap = average_precision(s, y)
+    for c in range(4):
+        order = np.argsort(-s[:, c])
+        hits = y[order, c]
+        ref = np.mean([hits[: k + 1].mean() for k in np.flatnonzero(hits)])
+        assert ap[c] == pytest.approx(ref)
+    assert mean_average_precision(s, y) == pytest.approx(ap.mean())
+    assert micro_average_precision(s, y) == pytest.approx(average_precision(s.ravel(), y.ravel())[0])
+
+
+def test_hierarchical_prf_closes_both_sets():
+    true = np.zeros((1, 7))
+    true[0, 2] = 1  # snare => {snare, drum, music}
+    pred = np.zeros((1, 7))
+    pred[0, 3] = 0.9  # kick => {kick, drum, music}: 2 of 3 right
+    r = hierarchical_prf(pred, true, H)
+    assert r["hierarchical_precision"] == pytest.approx(2 / 3)
+    assert r["hierarchical_recall"] == pytest.approx(2 / 3)
+    assert r["hierarchical_f1"] == pytest.approx(2 / 3)
+    assert hierarchical_prf(np.zeros((1, 7)), true, H)["hierarchical_f1"] == 0.0
+
+
+def test_violations_and_inconsistency():
+    s = np.array([[0.9, 0.8, 0.7, 0.1, 0.2, 0.1, 0.0],    # consistent
+                  [0.1, 0.2, 0.9, 0.1, 0.0, 0.0, 0.0]])   # snare > drum > music, predicted alone
+    r = violation_rates(s, H)
+    assert r["violation_rate"] == pytest.approx(2 / 10)  # 2 of 5 edges x 2 clips
+    assert r["inconsistent_clip_rate"] == pytest.approx(0.5)
+
+
+def test_mistake_severity_is_distance_to_nearest_true_label():
+    true = np.zeros((2, 7))
+    true[:, 2] = 1  # snare
+    pred = np.zeros((2, 7))
+    pred[0, 3] = 1  # kick: sibling, 1 step to the true "drum"
+    pred[1, 6] = 1  # rain: other root; rain->sound (1) + virtual root (2) + music (0) = 3 to "music"
+    r = mistake_severity(pred, true, H)
+    assert r["false_positives"] == 2
+    assert r["mistake_severity"] == pytest.approx((1 + 3) / 2)
+
+
+def test_report_levels_and_parent_leaf_split():
+    rng = np.random.default_rng(1)
+    leaves = rng.choice([2, 3, 4, 6], size=40)
+    true = np.zeros((40, 7))
+    true[np.arange(40), leaves] = 1
+    perfect = H.close(torch.tensor(true, dtype=torch.float32)).numpy()
+    r = hierarchical_report(perfect, true, H)
+    assert r["macro_map"] == pytest.approx(1.0) and r["parent_map"] == pytest.approx(1.0)
+    assert set(r["map_per_level"]) == {"0", "1", "2"}
+    assert r["violation_rate"] == 0.0 and r["hierarchical_f1"] == pytest.approx(1.0)
+    assert r["per_class_ap"]["c2"] == pytest.approx(1.0)
+
+
+def test_linear_probe_separates_separable_data_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    y = (torch.rand(200, 2, generator=g) < 0.5).float()
+    x = torch.cat([y * 3 + torch.randn(200, 2, generator=g) * 0.3, torch.randn(200, 6, generator=g)], 1)
+    good = linear_probe(x[:100], y[:100], x[100:], y[100:])
+    assert good["probe_map"] > 0.95
+    noise = linear_probe(torch.randn(100, 8, generator=g), y[:100], torch.randn(100, 8, generator=g), y[100:])
+    assert noise["probe_map"] < 0.8
