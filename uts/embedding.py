@@ -70,7 +70,9 @@ def load_model(path: Path, device: str = "cpu"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Loading weights" bars on every CLI call
     try:
         return SentenceTransformer(str(path), device=device, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - report any loader failure plainly

@@ -1,5 +1,254 @@
-"""CLI group for uts.mapping (being built)."""
+"""``uts map``: align a dataset's label set to UTS (or any target), review, evaluate, apply.
+
+``uts map SOURCE ...`` is short for ``uts map match SOURCE ...``. The commands only parse
+arguments and call :mod:`uts.mapping`; heavy imports happen inside them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(help="uts mapping commands.", no_args_is_help=True)
+SUBCOMMAND_HELP = """Map a dataset's labels onto UTS and turn its annotations into UTS labels.
+
+\b
+  uts map labels.txt -o labels.sssom.tsv            match (default target: the UTS ontology)
+  uts map labels.txt --target ontology.json -o m.sssom.tsv --candidates 5
+  uts map review m.sssom.tsv --reviewer orcid:0000-0002-1825-0097
+  uts map evaluate m.sssom.tsv gold.tsv --candidates m.candidates.sssom.tsv
+  uts map apply eval_segments.csv --mapping m.sssom.tsv -o clips.parquet
+
+Label sets: plain text (one per line), CSV/TSV (--column), AudioSet ontology.json, OWL/Turtle (a UTS release or any ontology), SSSOM, MTG-Jamendo TSVs, Lhotse manifests, id2label JSON.
+"""
+
+
+class _DefaultToMatch(TyperGroup):
+    """A group whose first argument, when it is not a sub-command, is the SOURCE of ``match``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["match", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_DefaultToMatch, help=SUBCOMMAND_HELP, no_args_is_help=True,
+                  rich_markup_mode=None)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+_USER_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
+
+
+@app.command("match")
+def match_cmd(
+    source: Path = typer.Argument(..., help="Label set to map (the format is guessed; see --format)."),
+    output: Path = typer.Option(None, "-o", "--output",
+                                help="SSSOM TSV to write [default: SOURCE name + .sssom.tsv]. If it exists, "
+                                     "its reviewed rows are kept and its rejected pairs stay rejected."),
+    target: Optional[Path] = typer.Option(None, "--target", "-t",
+                                          help="Target label set [default: the UTS ontology, $UTS_ONTOLOGY or ontology/uts.ttl]."),
+    candidates: int = typer.Option(0, "--candidates", "-k", min=0,
+                                   help="Also write the top-K candidates per label, with scores, to OUT.candidates.sssom.tsv."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Source format: text, table, audioset, id2label, owl, sssom, mtg-jamendo, lhotse."),
+    target_format: Optional[str] = typer.Option(None, "--target-format", help="Target format (as --format)."),
+    column: Optional[str] = typer.Option(None, "--column", help="CSV/TSV: the column holding the labels."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="CSV/TSV: a column of ids (e.g. mid)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Label-set name, also the CURIE prefix of generated ids."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Local sentence-transformers model directory [default: bundled all-MiniLM-L6-v2]."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="Abstain when the best candidate's calibrated probability is below this [default: tuned value]."),
+    no_repair: bool = typer.Option(False, "--no-repair", help="Skip hierarchy-aware repair."),
+) -> None:
+    """Match SOURCE's labels onto the target and write one decided mapping per label (SSSOM).
+
+    Labels that fit nothing, and negated or non-content labels ("no vocals", "other"), are left
+    unmapped and listed in OUT.unmapped.tsv with the reason."""
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import MatchConfig
+    from uts.mapping.pipeline import load_target, match_files
+
+    out = output or source.with_name(source.name.split(".")[0] + ".sssom.tsv")
+    try:
+        src = read_labelset(source, fmt, column=column, id_column=id_column, name=name)
+        tgt = load_target(target, target_format)
+        config = MatchConfig(repair=not no_repair)
+        if threshold is not None:
+            config.accept = threshold
+        summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True)
+    except _USER_ERRORS as exc:
+        _fail(str(exc))
+    typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
+               + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else ""))
+    typer.echo(f"mappings:   {summary.output}")
+    if summary.candidates:
+        typer.echo(f"candidates: {summary.candidates}")
+    typer.echo(f"unmapped:   {summary.unmapped_report}")
+
+
+@app.command("review")
+def review_cmd(
+    mapping: Path = typer.Argument(..., help="SSSOM mapping file to review (updated in place)."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r", help="Your id as a CURIE, e.g. orcid:0000-0002-1825-0097."),
+    candidates: Optional[Path] = typer.Option(None, "--candidates", help="Candidates file [default: MAPPING's .candidates.sssom.tsv when present]."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write a review table (TSV) to fill in instead of asking."),
+    decisions: Optional[Path] = typer.Option(None, "--decisions", help="Apply a filled-in review table."),
+    all_rows: bool = typer.Option(False, "--all", help="With --export: include rows already reviewed."),
+) -> None:
+    """Accept, reject, pick another candidate or change the predicate of mappings.
+
+    \b
+    Interactive:      uts map review m.sssom.tsv -r orcid:...
+    Non-interactive:  uts map review m.sssom.tsv --export todo.tsv
+                      (fill the 'decision' column: accept / reject / pick + new_object_id /
+                       predicate + new_predicate_id; leave empty to skip)
+                      uts map review m.sssom.tsv --decisions todo.tsv -r orcid:...
+    Decisions are stored with reviewer_id and date; rejected pairs stay rejected."""
+    from uts.mapping.pipeline import sibling
+    from uts.mapping.review import apply_decisions, export_review_table, read_decisions
+    from uts.mapping.sssom import read_sssom, write_sssom
+
+    try:
+        mset = read_sssom(mapping)
+        cand_path = candidates or sibling(mapping, "candidates")
+        cands = read_sssom(cand_path) if cand_path.exists() else None
+        if candidates and cands is None:
+            _fail(f"no candidates file at {candidates}")
+        if export:
+            n = export_review_table(mset, export, cands, include_reviewed=all_rows)
+            typer.echo(f"{n} rows to review written to {export}")
+            return
+        if not reviewer:
+            _fail("give your reviewer id with --reviewer (a CURIE such as orcid:0000-0002-1825-0097)")
+        if decisions:
+            todo = read_decisions(decisions)
+            updated = apply_decisions(mset, todo, reviewer, cands)
+            write_sssom(mapping, updated)
+            typer.echo(f"{sum(d.action != 'skip' for d in todo)} decisions applied to {mapping}")
+            return
+        _interactive(mapping, mset, reviewer, cands)
+    except _USER_ERRORS as exc:
+        _fail(str(exc))
+
+
+def _interactive(path: Path, mset, reviewer: str, cands) -> None:
+    from rich.console import Console
+    from rich.prompt import Prompt
+    from rich.table import Table
+
+    from uts.mapping.review import Decision, review_interactively
+    from uts.mapping.sssom import write_sssom
+
+    console = Console()
+
+    def ask(row: dict):
+        table = Table(title=f"{row['subject_label']}  ({row['subject_id']})", show_lines=False)
+        table.add_column("#")
+        table.add_column("target")
+        table.add_column("label")
+        table.add_column("p", justify="right")
+        if row["object_id"]:
+            table.add_row("*", row["object_id"], f"{row['object_label']}  [{row['predicate_id']}]",
+                          f"{row['confidence'] or 0:.2f}")
+        for i, alt in enumerate(row["alternatives"], 1):
+            table.add_row(str(i), alt.object_id, alt.object_label or "", f"{alt.confidence or 0:.2f}")
+        console.print(table)
+        choices = "[a]ccept [r]eject [1-9] pick [e/c/b/n] exact/close/broad/narrow [s]kip [q]uit"
+        answer = Prompt.ask(choices, default="s").strip().lower()
+        if answer == "q":
+            return None
+        if answer == "a" and row["object_id"]:
+            return Decision(row["subject_id"], "accept")
+        if answer == "r" and row["object_id"]:
+            return Decision(row["subject_id"], "reject")
+        if answer.isdigit() and 1 <= int(answer) <= len(row["alternatives"]):
+            alt = row["alternatives"][int(answer) - 1]
+            if alt.object_id == row["object_id"]:
+                return Decision(row["subject_id"], "accept")
+            return Decision(row["subject_id"], "pick", alt.object_id, alt.predicate_id)
+        if answer in ("e", "c", "b", "n") and row["object_id"]:
+            pred = {"e": "exact", "c": "close", "b": "broad", "n": "narrow"}[answer]
+            return Decision(row["subject_id"], "predicate", predicate_id=pred)
+        return Decision(row["subject_id"], "skip")
+
+    _, done = review_interactively(mset, reviewer, ask, lambda m: write_sssom(path, m), cands)
+    console.print(f"{done} decisions saved to {path}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    prediction: Path = typer.Argument(..., help="SSSOM mapping to score."),
+    gold: Path = typer.Argument(..., help="Gold TSV (subject_id, object_id; sssom:NoTermFound or empty = no target; optional split)."),
+    candidates: Optional[Path] = typer.Option(None, "--candidates", help="Candidates file for Hits@k and MRR [default: PREDICTION's .candidates.sssom.tsv when present]."),
+    split: Optional[str] = typer.Option(None, "--split", help="Score only gold rows of this split (e.g. test)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    errors: bool = typer.Option(False, "--errors", help="List every wrong or missing mapping."),
+) -> None:
+    """Precision, recall, F1, Hits@1/5 and MRR of a mapping against gold.
+
+    A gold label without target counts as correct only when the mapper abstained."""
+    from uts.mapping.evaluate import evaluate, read_gold
+    from uts.mapping.pipeline import sibling
+    from uts.mapping.sssom import read_sssom
+
+    try:
+        pred = read_sssom(prediction)
+        cand_path = candidates or sibling(prediction, "candidates")
+        cands = read_sssom(cand_path) if cand_path.exists() else None
+        report = evaluate(pred, read_gold(gold), cands, split=split)
+    except _USER_ERRORS as exc:
+        _fail(str(exc))
+    figures = report.as_dict()
+    if as_json:
+        typer.echo(json.dumps({**figures, **({"errors": report.errors} if errors else {})}, indent=2))
+        return
+    for k, v in figures.items():
+        typer.echo(f"{k:>20}  {v}")
+    if errors:
+        for e in report.errors:
+            typer.echo(f"  {e['subject_label'] or e['subject_id']}: predicted {e['predicted_label'] or e['predicted']}, gold {', '.join(e['gold'])}")
+
+
+@app.command("apply")
+def apply_cmd(
+    annotations: Path = typer.Argument(..., help="AudioSet segment CSV, MTG-Jamendo TSV, Lhotse manifest, or CSV/TSV/Parquet/JSONL with a tags column."),
+    mapping: Path = typer.Option(..., "--mapping", "-m", help="SSSOM mapping from the dataset's labels to the target."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output manifest: .parquet, .jsonl or .jsonl.gz."),
+    target: Optional[Path] = typer.Option(None, "--target", "-t", help="Target label set the mapping points into [default: UTS]."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="audioset, mtg-jamendo, lhotse or table [default: guessed]."),
+    tags_column: str = typer.Option("tags", "--tags-column", help="Tables: the column of labels (a list or a joined string)."),
+    id_column: str = typer.Option("id", "--id-column", help="Tables: the clip id column (row number when absent)."),
+    separator: str = typer.Option(",", "--separator", help="Tables: separator inside a string tags column."),
+    narrow: bool = typer.Option(False, "--include-narrow", help="Also apply narrowMatch rows (off: a 'drum' clip is not a 'snare drum' clip)."),
+    report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here too."),
+) -> None:
+    """Turn a dataset's annotations into target labels (streamed with polars).
+
+    Each clip gets `labels` (mapped) and `inferred` (their ancestors), plus its `source_labels`;
+    a report counts unmapped labels and clips left with none."""
+    from uts.mapping.apply import APPLY_PREDICATES, apply_file
+    from uts.mapping.pipeline import load_target
+    from uts.mapping.sssom import NARROW, read_sssom
+
+    try:
+        mset = read_sssom(mapping)
+        tgt = load_target(target)
+        preds = APPLY_PREDICATES + ((NARROW,) if narrow else ())
+        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator)
+    except _USER_ERRORS as exc:
+        _fail(str(exc))
+    figures = rep.as_dict()
+    typer.echo(f"{rep.clips} clips written to {output}; {rep.clips_without_labels} left without labels")
+    typer.echo(f"{rep.label_occurrences} label occurrences, {rep.unmapped_occurrences} unmapped "
+               f"({len(rep.unmapped_labels)} distinct labels)")
+    for label, n in list(rep.unmapped_labels.items())[:10]:
+        typer.echo(f"  unmapped {label}: {n}")
+    if report_path:
+        report_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

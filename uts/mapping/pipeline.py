@@ -1,0 +1,99 @@
+"""File-level matching, as ``uts map SOURCE`` runs it: read both label sets, match, keep earlier
+review decisions, write the SSSOM file, the candidates and the unmapped report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from uts.ontology.io import atomic_write_text
+
+from .labelsets import LabelSet, read_labelset, uts_target
+from .match import MatchConfig, Matcher, MatchResult, candidates_set, to_mapping_set, unmapped
+from .review import merge_reviewed
+from .sssom import SSSOMError, read_sssom, write_sssom
+
+
+@dataclass
+class MatchSummary:
+    output: Path
+    candidates: Path | None
+    unmapped_report: Path
+    labels: int
+    mapped: int
+    kept_reviewed: int
+    results: list[MatchResult]
+
+    @property
+    def unmapped(self) -> int:
+        return self.labels - self.mapped
+
+
+def sibling(out: Path, kind: str) -> Path:
+    """``x.sssom.tsv`` -> ``x.<kind>.sssom.tsv`` / ``x.<kind>.tsv``."""
+    name = out.name
+    stem = name[: -len(".sssom.tsv")] if name.endswith(".sssom.tsv") else name.rsplit(".", 1)[0]
+    suffix = ".sssom.tsv" if kind == "candidates" else ".tsv"
+    return out.with_name(f"{stem}.{kind}{suffix}")
+
+
+def load_target(path: str | Path | None = None, format: str | None = None) -> LabelSet:
+    """The target label set: UTS by default, any readable label set otherwise."""
+    if path is None:
+        return uts_target()
+    return read_labelset(path, format)
+
+
+def write_unmapped(path: Path, results: list[MatchResult], decided: set[str] | None = None) -> None:
+    """TSV of labels left without a mapping, with the reason and the best rejected candidate."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    w.writerow(["subject_id", "subject_label", "reason", "best_candidate", "best_candidate_label", "confidence"])
+    for r in results:
+        if r.decided or (decided is not None and r.subject.id in decided):
+            continue
+        best = r.candidates[0] if r.candidates else None
+        w.writerow([r.subject.id, r.subject.label, r.reason or "",
+                    best.object_id if best else "", best.object_label if best else "",
+                    f"{best.probability:.3f}" if best else ""])
+    atomic_write_text(path, buf.getvalue())
+
+
+def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_k: int = 0,
+                model: str | None = None, config: MatchConfig | None = None,
+                progress: bool = False) -> MatchSummary:
+    """Match ``source`` onto ``target`` and write ``out`` (SSSOM). An existing ``out`` is read
+    first: its reviewed rows are kept and its rejected pairs are never proposed again."""
+    from uts.embedding import Embedder
+
+    out = Path(out)
+    previous = None
+    if out.exists():
+        try:
+            previous = read_sssom(out)
+        except SSSOMError as exc:
+            raise SSSOMError(f"{out} exists but is not a readable mapping file ({exc}); "
+                             "move it away or choose another output") from exc
+    config = config or MatchConfig()
+    if candidates_k:
+        config.candidates = max(config.candidates, candidates_k)
+    matcher = Matcher(target, Embedder(model), config)
+    rejected = previous.rejected_pairs() if previous else set()
+    results = matcher.match(source, rejected=rejected, progress=progress)
+    mset = to_mapping_set(results, source, target, model=str(model) if model else None)
+    merged = merge_reviewed(mset, previous)
+    write_sssom(out, merged)
+    cand_path = None
+    if candidates_k:
+        cand_path = sibling(out, "candidates")
+        write_sssom(cand_path, candidates_set(results, source, target, candidates_k))
+    unmapped_path = sibling(out, "unmapped")
+    write_unmapped(unmapped_path, results, set(merged.decided()))
+    kept = sum(1 for m in merged.mappings if m.reviewed)
+    return MatchSummary(out, cand_path, unmapped_path, len(results),
+                        len(merged.decided()), kept, results)
+
+
+__all__ = ["MatchSummary", "match_files", "load_target", "sibling", "unmapped"]
