@@ -289,7 +289,9 @@ def test_dataset_items_have_fixed_length_targets_and_captions(corpus):
     item = ds[0]  # 0.5 s clip: padded
     assert item["waveform"].shape == (16000,) and item["waveform"].dtype == torch.float32
     assert item["waveform"][8001:].abs().max() == 0 and item["waveform"][:8000].abs().max() > 0.4
+    assert item["length"] == 8000 and ds[11]["length"] == 16000
     assert item["targets"].tolist() == [1.0, 0.0] and item["caption"] == "clip 0" and item["id"] == "c0"
+    assert collate_clips([ds[0], ds[11]])["lengths"].tolist() == [8000, 16000]
     assert abs(_peak_hz(ds[11]["waveform"].numpy(), 16000) - 750) <= 2  # resampled tone keeps pitch
     whole = ClipDataset(corpus, space, sample_rate=16000, clip_seconds=None, train=False)
     assert whole[4]["waveform"].shape == (int(1.5 * 16000),)

@@ -154,8 +154,8 @@ class BadItem:
 class ClipDataset(Dataset):
     """Clips of a (validated) flat manifest as tensors.
 
-    Item: ``{"waveform": FloatTensor[T], "targets": FloatTensor[C], "id": str, "caption": str,
-    "index": int}`` — mono at ``sample_rate``; ``T = clip_seconds * sample_rate`` when
+    Item: ``{"waveform": FloatTensor[T], "length": int (samples of audio before zero-padding),
+    "targets": FloatTensor[C], "id": str, "caption": str, "index": int}`` — mono at ``sample_rate``; ``T = clip_seconds * sample_rate`` when
     ``clip_seconds`` is set (random window when ``train``, centre window otherwise, zero-padded
     when short), else the whole segment. ``targets`` are the annotated ``labels`` only; closing
     them over ancestors is the objective's choice. A clip that fails to decode (unreadable,
@@ -218,9 +218,11 @@ class ClipDataset(Dataset):
             x = read_segment(self.paths[index], read_start, read_dur, self.sample_rate)
         except AudioError as exc:
             return BadItem(self.ids[index], exc.reason, str(exc))
+        length = len(x)
         if self.clip_seconds is not None:
-            x = crop_or_pad(x, int(round(self.clip_seconds * self.sample_rate)))
-        return {"waveform": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+            target_len = int(round(self.clip_seconds * self.sample_rate))
+            x, length = crop_or_pad(x, target_len), min(length, target_len)
+        return {"waveform": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), "length": length,
                 "targets": self.targets(index),
                 "id": self.ids[index], "caption": self.captions[index], "index": index}
 
@@ -228,7 +230,7 @@ class ClipDataset(Dataset):
 def collate_clips(items: list[dict | BadItem]) -> dict:
     """Stack good items (zero-padding waveforms to the longest), drop :class:`BadItem` ones.
 
-    Returns ``waveform`` [B, T], ``lengths`` LongTensor[B] (samples before padding), ``targets``
+    Returns ``waveform`` [B, T], ``lengths`` LongTensor[B] (audio samples before any padding), ``targets``
     [B, C], ``id``/``caption``/``index`` lists and ``dropped`` — ``[(id, reason)]`` for the
     trainer to count (see :meth:`BadEntryReport.add`). B may be 0 when every item was bad.
     """
@@ -237,8 +239,8 @@ def collate_clips(items: list[dict | BadItem]) -> dict:
     if not good:
         return {"waveform": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.long),
                 "targets": torch.zeros(0, 0), "id": [], "caption": [], "index": [], "dropped": dropped}
-    lengths = torch.tensor([it["waveform"].shape[-1] for it in good], dtype=torch.long)
-    wave = torch.zeros(len(good), int(lengths.max()))
+    lengths = torch.tensor([it["length"] for it in good], dtype=torch.long)
+    wave = torch.zeros(len(good), max(it["waveform"].shape[-1] for it in good))
     for row, it in enumerate(good):
         wave[row, : it["waveform"].shape[-1]] = it["waveform"]
     return {"waveform": wave, "lengths": lengths, "targets": torch.stack([it["targets"] for it in good]),
