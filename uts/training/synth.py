@@ -91,6 +91,7 @@ SENTENCES = {
            "Oggi il cielo è sereno e fa caldo.", "Scusi, sa dov'è la stazione centrale?"],
 }
 LABEL_MODES = ("complete", "leaf-only", "dropped", "wrong")
+MIXTURE_WEIGHTS = (0.4, 0.35, 0.25)  # how often a clip mixes 1, 2 or 3 sources
 DOMAINS = ("speech", "music", "sound")
 
 
@@ -634,8 +635,8 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
         indices = track(indices, description=f"synthesising {cfg.n} clips")
     for i in indices:
         rng = np.random.default_rng([cfg.seed, i])
-        k = int(rng.choice(np.arange(1, cfg.max_sources + 1), p=np.array([0.4, 0.35, 0.25][: cfg.max_sources]) /
-                           sum([0.4, 0.35, 0.25][: cfg.max_sources])))
+        weights = np.array(MIXTURE_WEIGHTS[: cfg.max_sources])
+        k = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))
         picked: list[tuple[str, str]] = []
         for _ in range(k):
             options = [(d, g) for d in generators for g in generators[d] if (d, g) not in picked]
