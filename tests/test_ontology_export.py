@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from typer.testing import CliRunner
 
-from test_ontology_edit import build_small
+from _ontology_helpers import build_small
 from uts.cli.main import app
 from uts.ontology import load, save
 from uts.ontology.export import (ancestor_edges, concept_table, id2label, select_concepts,

@@ -7,7 +7,7 @@ import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_ontology_edit import build_small
+from _ontology_helpers import build_small
 from rdflib import Graph
 
 from uts.ontology import dumps, loads, normalize_label

@@ -8,7 +8,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from test_ontology_edit import build_small
+from _ontology_helpers import build_small
 from uts.cli.main import app
 from uts.ontology import load, save
 from uts.ontology.diff import diff, migration_table, upgrade_labels, write_migration_tsv

@@ -11,7 +11,7 @@ import pytest
 from rdflib import Graph
 from typer.testing import CliRunner
 
-from test_ontology_edit import build_small
+from _ontology_helpers import build_small
 from uts.cli.main import app
 from uts.ontology import Concept, dumps, load, loads, save
 from uts.ontology import io as uts_io
