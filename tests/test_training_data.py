@@ -11,6 +11,8 @@ import polars as pl
 import pytest
 import soundfile as sf
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from uts.ontology import Concept, Ontology
 from uts.training.data import (BadItem, ClipDataset, DurationBatchSampler, LabelSpace, ManifestError,
@@ -379,3 +381,18 @@ def test_resumed_loader_with_workers_yields_the_same_data(corpus):
         assert a["id"] == b["id"] and torch.equal(a["waveform"], b["waveform"]) and torch.equal(a["targets"], b["targets"])
     other_epoch = list(make_loader(ds, batch_size=3, seed=5, epoch=2))
     assert [b["id"] for b in other_epoch] != [b["id"] for b in full]
+
+
+@settings(max_examples=60, deadline=None)
+@given(durations=st.lists(st.floats(0.1, 30.0), min_size=1, max_size=80), batch=st.integers(1, 9),
+       world=st.integers(1, 4), seed=st.integers(0, 5), epoch=st.integers(0, 3), buckets=st.integers(1, 12))
+def test_sampler_invariants(durations, batch, world, seed, epoch, buckets):
+    kw = dict(batch_size=batch, seed=seed, epoch=epoch, num_buckets=buckets, world_size=world)
+    dropped = [list(DurationBatchSampler(durations, rank=r, drop_last=True, **kw)) for r in range(world)]
+    flat = [i for shard in dropped for i in _flat(shard)]
+    assert len(flat) == len(set(flat))  # disjoint across ranks, no repeats
+    assert len({len(s) for s in dropped}) == 1
+    padded = [list(DurationBatchSampler(durations, rank=r, **kw)) for r in range(world)]
+    assert len({len(s) for s in padded}) == 1
+    assert set().union(*(_flat(s) for s in padded)) == set(range(len(durations)))
+    assert all(1 <= len(b) <= batch for s in padded for b in s)
