@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from _ontology_helpers import build_small
 from uts.cli.main import app
-from uts.ontology import Concept, dumps, load, loads, save
+from uts.ontology import Concept, dumps, load, save
 from uts.ontology import io as uts_io
 from uts.ontology.validate import reasoner_check, validate, validate_path
 
