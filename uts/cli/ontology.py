@@ -158,7 +158,12 @@ def validate(
 
     if fmt not in ("text", "json", "md"):
         _fail("--format must be text, json or md")
-    with _user_errors():
+    from contextlib import nullcontext
+
+    from rich.console import Console
+
+    spinner = Console(stderr=True).status("validating (HermiT reasoner may take a while)…") if reason else nullcontext()
+    with _user_errors(), spinner:
         report = validate_path(path, releases_dir=releases, reason=reason)
     typer.echo({"text": report.to_text, "json": report.to_json, "md": report.to_markdown}[fmt]())
     if not report.ok:
