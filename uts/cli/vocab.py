@@ -6,7 +6,7 @@ Thin layer: parse, call :mod:`uts.vocab`, print. User errors end with a one-line
 
 from __future__ import annotations
 
-import json
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
@@ -34,13 +34,18 @@ def _fail(message: str) -> None:
 @contextmanager
 def _user_errors():
     from uts.embedding import EmbeddingModelError
-    from uts.ontology.io import OntologyFormatError
     from uts.vocab.io import VocabError
 
     try:
         yield
-    except (VocabError, OntologyFormatError, EmbeddingModelError, FileNotFoundError) as exc:
+    except (VocabError, EmbeddingModelError, FileNotFoundError) as exc:
         _fail(str(exc))
+    except ValueError as exc:
+        # A malformed ontology file; its module is only imported when an ontology was loaded.
+        ontology_io = sys.modules.get("uts.ontology.io")
+        if ontology_io is not None and isinstance(exc, ontology_io.OntologyFormatError):
+            _fail(str(exc))
+        raise
 
 
 def _ontology(value: Optional[str]):

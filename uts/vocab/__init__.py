@@ -1,16 +1,27 @@
 """The paper's data pipeline, ontology-aware: captions -> tags (:mod:`.extract`, :mod:`.llm`) ->
 TF-IDF vocabularies (:mod:`.build`, :mod:`.stats`) -> filtered manifests (:mod:`.filter`) ->
 proposals for concepts UTS lacks (:mod:`.propose`). Tags resolve to UTS concepts through
-:mod:`.resolve`. See docs/vocab.md."""
+:mod:`.resolve`. See docs/vocab.md.
 
-from .build import PAPER_SIZES, VocabResult, build_vocabulary, size_name, tf_idf, write_outputs
-from .extract import OntologyExtractor, run_extraction
-from .filter import Vocabulary, filter_manifest
-from .io import VocabError, detect_kind, read_captions, scan_tags
-from .resolve import ConceptResolver, EmbeddingMatcher, lemma, lemma_key
+Names are imported on first use, so ``uts vocab build --ontology none`` never loads the ontology
+stack (rdflib, networkx) and starts fast.
+"""
 
-__all__ = [
-    "ConceptResolver", "EmbeddingMatcher", "OntologyExtractor", "PAPER_SIZES", "VocabError",
-    "VocabResult", "Vocabulary", "build_vocabulary", "detect_kind", "filter_manifest", "lemma",
-    "lemma_key", "read_captions", "run_extraction", "scan_tags", "size_name", "tf_idf", "write_outputs",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "PAPER_SIZES": "build", "VocabResult": "build", "build_vocabulary": "build", "size_name": "build",
+    "tf_idf": "build", "write_outputs": "build",
+    "OntologyExtractor": "extract", "run_extraction": "extract",
+    "Vocabulary": "filter", "filter_manifest": "filter",
+    "VocabError": "io", "detect_kind": "io", "read_captions": "io", "scan_tags": "io",
+    "ConceptResolver": "resolve", "EmbeddingMatcher": "resolve", "lemma": "resolve", "lemma_key": "resolve",
+    "propose": "propose", "write_proposals": "propose",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'uts.vocab' has no attribute {name!r}")

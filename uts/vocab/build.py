@@ -16,13 +16,15 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from uts.ontology.model import DOMAINS, Ontology
-
 from .io import VocabError, scan_tags, write_json
-from .resolve import ConceptResolver
+
+if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an ontology is used
+    from uts.ontology.model import Ontology
+    from .resolve import ConceptResolver
 
 PAPER_SIZES = (800, 1000, 1500, 2000, 3000)
 BALANCED_DOMAINS = ("speech", "music", "sound")
@@ -158,7 +160,11 @@ def build_vocabulary(
     if tag_df.height == 0:
         raise VocabError(f"{input_path}: no tags found in {n_clips} clips")
 
-    resolver = ConceptResolver(onto) if onto is not None else None
+    resolver = None
+    if onto is not None:
+        from .resolve import ConceptResolver
+
+        resolver = ConceptResolver(onto)
     mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
     domains: dict[str, str] = {}
 
@@ -288,6 +294,6 @@ def write_outputs(result: VocabResult, out_dir: str | os.PathLike, onto: Ontolog
 
 
 __all__ = [
-    "DOMAINS", "PAPER_SIZES", "VocabResult", "build_vocabulary", "count_concepts", "count_tags",
+    "PAPER_SIZES", "VocabResult", "build_vocabulary", "count_concepts", "count_tags",
     "rank", "select", "size_name", "tf_idf", "write_outputs",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,8 +162,22 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
             yield lineno, line, obj if isinstance(obj, dict) else None
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file. (The same as
+    :func:`uts.ontology.io.atomic_write_text`, repeated so that building a plain-string vocabulary
+    never imports the ontology stack.)"""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
-    from uts.ontology.io import atomic_write_text
-
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .io import write_json
+from .io import atomic_write_text, write_json
 
 DOMAIN_ORDER = ("speech", "music", "sound", "general", "unresolved")
 DOMAIN_COLOURS = {"speech": "#4c72b0", "music": "#dd8452", "sound": "#55a868", "general": "#8c8c8c",
@@ -98,8 +98,6 @@ def plot_stats(stats: dict, ranking: pl.DataFrame, path: Path) -> None:
 
 
 def write_report(stats: dict, result, out_dir: Path, plot: bool = True) -> list[Path]:
-    from uts.ontology.io import atomic_write_text
-
     written = [out_dir / "stats.json", out_dir / "report.md"]
     write_json(written[0], stats)
     atomic_write_text(written[1], _markdown(stats))

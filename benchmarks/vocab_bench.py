@@ -1,0 +1,148 @@
+"""Vocabulary build speed and memory against a plain Python ``Counter`` implementation.
+
+Generates tagged clips (10 tags each, Zipf-distributed over 30,000 tags, JSON Lines as the paper's
+step 2 writes them), then times whole commands as subprocesses, start-up included, interleaved
+``--repeats`` times, and prints medians:
+
+- baseline: ``json.loads`` per line, ``Counter`` of each clip's set of tags, sort by the formula;
+- ``uts vocab build ... --ontology none --no-plot``: the same job (paper mode, tag strings only);
+- ``uts vocab build ...``: the default (resolve every tag against UTS, concept vocabularies, plot).
+
+Rankings must be identical. A second file (``--memory-clips``, default 10,000,000) measures the
+peak resident memory of ``uts vocab build`` (``ru_maxrss`` of the child process).
+
+    .venv/bin/python benchmarks/vocab_bench.py                 # 1M timing + 10M memory
+    .venv/bin/python benchmarks/vocab_bench.py --memory-clips 0  # timing only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+UTS = str(Path(sys.executable).with_name("uts"))
+SIZES = ["800", "1000", "1500", "2000", "3000"]
+
+BASELINE = r'''
+import json, math, sys
+from collections import Counter
+df, n = Counter(), 0
+with open(sys.argv[1], encoding="utf-8") as fh:
+    for line in fh:
+        if not line.strip():
+            continue
+        n += 1
+        df.update({t.strip().lower() for t in json.loads(line).get("tags") or [] if t.strip()})
+ranked = sorted(df, key=lambda t: (-df[t] * math.log((n + 1) / (df[t] + 1)), t))
+json.dump(ranked, open(sys.argv[2], "w"))
+for size in (800, 1000, 1500, 2000, 3000):
+    json.dump({str(i): t for i, t in enumerate(ranked[:size])}, open(f"{sys.argv[2]}.{size}.json", "w"))
+'''
+
+PEAK_RSS = r'''
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
+'''
+
+
+def generate(path: Path, n_clips: int, n_tags: int = 30_000, per_clip: int = 10, seed: int = 0,
+             chunk: int = 1_000_000) -> Path:
+    """Write ``n_clips`` JSON lines ``{"id", "tags"}``; tags drawn with p(rank r) ~ 1/r."""
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, n_tags + 1)
+    p /= p.sum()
+    names = pl.Series([f"tag{i:05d}" for i in rng.permutation(n_tags)])
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        for start in range(0, n_clips, chunk):
+            n = min(chunk, n_clips - start)
+            idx = rng.choice(n_tags, size=(n, per_clip), p=p)
+            ids = "clip" + pl.int_range(start, start + n, eager=True).cast(pl.Utf8)
+            tags = names.gather(idx.ravel()).reshape((n, per_clip))
+            pl.DataFrame({"id": ids, "tags": tags}).with_columns(pl.col("tags").arr.to_list()).write_ndjson(fh)
+    tmp.rename(path)
+    return path
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, *cmd], check=True, capture_output=True, text=True)
+    kb, rc = out.stdout.split()
+    if rc != "0":
+        raise SystemExit(f"command failed: {' '.join(cmd)}")
+    return int(kb) / 1024, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=int, default=1_000_000)
+    ap.add_argument("--memory-clips", type=int, default=10_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "uts-vocab-bench")
+    args = ap.parse_args()
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    data = generate(work / f"tags_{args.clips}.jsonl", args.clips)
+    print(f"data: {args.clips:,} clips, {data.stat().st_size / 1e6:.0f} MB ({data})")
+
+    base_out = work / "baseline_ranking.json"
+    commands = {
+        "baseline (Counter)": [sys.executable, "-c", BASELINE, str(data), str(base_out)],
+        "uts vocab build --ontology none --no-plot": [UTS, "vocab", "build", str(data), "--sizes", *SIZES,
+                                                      "--out", str(work / "paper"), "--ontology", "none", "--no-plot"],
+        "uts vocab build (default)": [UTS, "vocab", "build", str(data), "--sizes", *SIZES, "--out", str(work / "full")],
+    }
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(args.repeats):  # interleaved, so machine load hits all alike
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd))
+    expected = json.loads(base_out.read_text())
+    for out in ("paper", "full"):
+        got = pl.read_csv(work / out / "ranking.csv", schema_overrides={"item": pl.Utf8})["item"].to_list()
+        if got != expected:
+            raise SystemExit(f"ranking of {out} differs from the baseline")
+        for size in SIZES:
+            name = f"label_{int(size) / 1000:g}k.json" if int(size) >= 1000 else f"label_{size}.json"
+            ours = json.loads((work / out / name).read_text())
+            if ours != json.loads(Path(f"{base_out}.{size}.json").read_text()):
+                raise SystemExit(f"{out}/{name} differs from the baseline's top {size}")
+    print("rankings identical (all 30,000 tags, and every label_<size>.json)")
+    base = statistics.median(times["baseline (Counter)"])
+    print(f"{'command':45s} {'median s':>9s} {'runs':>22s} {'speed-up':>9s}")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:45s} {med:9.2f} {' '.join(f'{t:.2f}' for t in ts):>22s} {base / med:8.1f}x")
+
+    if args.memory_clips:
+        big = generate(work / f"tags_{args.memory_clips}.jsonl", args.memory_clips)
+        print(f"\nmemory: {args.memory_clips:,} clips, {big.stat().st_size / 1e9:.2f} GB")
+        for label, extra in (("--ontology none --no-plot", ["--ontology", "none", "--no-plot"]), ("default", [])):
+            mb, secs = peak_rss_mb([UTS, "vocab", "build", str(big), "--sizes", *SIZES,
+                                    "--out", str(work / "big"), *extra])
+            print(f"uts vocab build {label:28s} peak RSS {mb:8.0f} MB   wall {secs:6.1f} s")
+    shutil.rmtree(work / "big", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
