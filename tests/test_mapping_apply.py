@@ -1,0 +1,119 @@
+"""Applying mappings to real annotation files (AudioSet segments, MTG-Jamendo, Lhotse, generic
+tables): annotated vs inferred labels, ancestor closure, optional columns, the report, and
+errors that leave no output behind."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from uts.mapping.apply import (ApplyError, apply_file, detect_annotation_format, mapping_table,
+                               read_annotations)
+from uts.mapping.labelsets import read_audioset_ontology, read_mtg_jamendo
+from uts.mapping.sssom import BROAD, EXACT, LEXICAL, NARROW, Mapping, MappingSet, default_metadata
+
+from _mapping_helpers import ANIMAL, BARK, DOG, DRUM, GUITAR, MUSIC, PERC, SNARE, SOUND, mini_target
+
+
+@pytest.fixture(scope="module")
+def audioset(shared_data):
+    return read_audioset_ontology(shared_data / "audioset" / "ontology.json")
+
+
+def _identity(labelset, skip=()):
+    rows = [Mapping(lab.id, EXACT, lab.id, LEXICAL, subject_label=lab.label) for lab in labelset if lab.id not in skip]
+    return MappingSet(rows, default_metadata("https://x.org/id"))
+
+
+def test_audioset_segments_with_closure(shared_data, audioset, tmp_path):
+    speech = "AudioSet:/m/03l9g"  # Hammer: some clips carry only this label
+    out = tmp_path / "eval.parquet"
+    rep = apply_file(shared_data / "audioset" / "eval_segments.csv", _identity(audioset, skip={speech}),
+                     audioset, out)
+    df = pl.read_parquet(out)
+    assert df.columns == ["id", "labels", "inferred", "start", "duration", "source_labels"]
+    assert rep.clips == len(df) > 20000
+    first = df.row(0, named=True)
+    assert first["id"] == "--4gqARaEJE_0.000" and first["duration"] == 10.0
+    assert "AudioSet:/m/0bt9lr" in first["labels"]
+    for row in df.head(200).iter_rows(named=True):  # closure = ancestors of labels, minus labels
+        expected = set().union(*(audioset.ancestors(x) for x in row["labels"])) - set(row["labels"])
+        assert set(row["inferred"]) == expected
+        assert row["labels"] == sorted(set(row["labels"]))
+    # Hammer was left unmapped on purpose: the report counts it, clips with only Hammer are empty
+    assert list(rep.unmapped_labels) == [speech]
+    n_speech = df.filter(pl.col("source_labels").list.contains(speech)).height
+    assert rep.unmapped_labels[speech] == n_speech
+    only_speech = df.filter(pl.col("source_labels") == pl.lit([speech])).height
+    assert rep.clips_without_labels == only_speech > 0
+
+
+def test_mtg_jamendo_keeps_audio_path_and_duration(shared_data, tmp_path):
+    path = shared_data / "mtg-jamendo" / "autotagging-validation.tsv"
+    tags = read_mtg_jamendo(path)
+    target = mini_target()
+    mapping = MappingSet([Mapping("MTGJamendo:instrument---drums", EXACT, DRUM, LEXICAL),
+                          Mapping("MTGJamendo:genre---rock", BROAD, MUSIC, LEXICAL),
+                          Mapping("MTGJamendo:instrument---guitar", NARROW, GUITAR, LEXICAL)],
+                         default_metadata("https://x.org/m"))
+    out = tmp_path / "mtg.jsonl"
+    rep = apply_file(path, mapping, target, out)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rep.clips == len(rows) > 10000
+    assert set(rows[0]) == {"id", "labels", "inferred", "audio_path", "duration", "source_labels"}
+    drums = next(r for r in rows if "MTGJamendo:instrument---drums" in r["source_labels"])
+    assert DRUM in drums["labels"] and set(drums["inferred"]) >= {PERC, MUSIC}
+    # narrowMatch is not applied by default: a "guitar" tag does not make a guitar-only clip labelled
+    assert all(GUITAR not in r["labels"] for r in rows)
+    assert rep.label_occurrences == sum(len(r["source_labels"]) for r in rows)
+    assert "MTGJamendo:instrument---guitar" in rep.unmapped_labels
+    assert len(tags) > 150
+
+
+def test_lhotse_and_generic_tables_match_label_text(tmp_path):
+    target = mini_target()
+    mapping = MappingSet([Mapping("x:dog", EXACT, DOG, LEXICAL, subject_label="dog"),
+                          Mapping("x:Hi_Hats", EXACT, SNARE, LEXICAL, subject_label="Snare-Drums")],
+                         default_metadata("https://x.org/m"))
+    cuts = tmp_path / "cuts.jsonl"
+    cuts.write_text(json.dumps({"id": "c1", "start": 1.5, "duration": 2.0,
+                                "recording": {"sources": [{"source": "a.wav"}]},
+                                "supervisions": [{"custom": {"caption": "a dog", "audio_tag": ["dog", "snare drum", "kazoo"]}}]}) + "\n")
+    assert detect_annotation_format(cuts) == "lhotse"
+    out = tmp_path / "o.jsonl"
+    rep = apply_file(cuts, mapping, target, out)
+    row = json.loads(out.read_text())
+    assert row["labels"] == sorted([DOG, SNARE])  # "snare drum" found through normalisation
+    assert row["caption"] == "a dog" and row["audio_path"] == "a.wav" and row["start"] == 1.5
+    assert set(row["inferred"]) == {SOUND, ANIMAL, DRUM, PERC, MUSIC}
+    assert rep.unmapped_labels == {"kazoo": 1}
+    csv = tmp_path / "t.csv"
+    csv.write_text('clip,tags,path\nk1,"dog; kazoo",k1.wav\nk2,kazoo,k2.wav\n')
+    rep = apply_file(csv, mapping, target, tmp_path / "t.parquet", id_column="clip", separator=";")
+    df = pl.read_parquet(tmp_path / "t.parquet")
+    assert df["id"].to_list() == ["k1", "k2"] and df["audio_path"].to_list() == ["k1.wav", "k2.wav"]
+    assert df["labels"].to_list() == [[DOG], []] and rep.clips_without_labels == 1
+    pq = tmp_path / "in.parquet"
+    pl.DataFrame({"id": ["p1"], "tags": [["dog"]]}).write_parquet(pq)
+    apply_file(pq, mapping, target, tmp_path / "p.jsonl")
+    assert json.loads((tmp_path / "p.jsonl").read_text())["labels"] == [DOG]
+
+
+def test_errors_leave_no_output(tmp_path, shared_data, audioset):
+    target = mini_target()
+    csv = tmp_path / "t.csv"
+    csv.write_text("id,labels\n1,dog\n")
+    with pytest.raises(ApplyError, match="no tags column 'tags'"):
+        read_annotations(csv)
+    mapping = _identity(audioset)
+    out = tmp_path / "x.parquet"
+    with pytest.raises(ApplyError, match="not in the target"):
+        apply_file(shared_data / "audioset" / "eval_segments.csv", mapping, target, out)
+    with pytest.raises(ApplyError, match="must end in"):
+        apply_file(shared_data / "audioset" / "eval_segments.csv", mapping, audioset, tmp_path / "x.txt")
+    assert not out.exists() and not list(tmp_path.glob(".*tmp"))
+    with pytest.raises(ApplyError, match="no annotation file"):
+        read_annotations(tmp_path / "missing.csv")
+    assert mapping_table(MappingSet([Mapping("a:1", EXACT, "T:1", LEXICAL, predicate_modifier="Not")], {})) == {}
