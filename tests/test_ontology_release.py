@@ -50,6 +50,9 @@ def test_validate_detects_a_modified_release(work):
     r.path.write_text(r.path.read_text().replace('"car"', '"automobile"'))
     report = validate_path(work)
     assert [e.code for e in report.errors] == ["release_modified"]
+    edit_file({"op": "add", "label": "cymbal", "parents": ["percussion"]}, work)
+    with pytest.raises(ReleaseError, match="fail their checksums"):
+        release("1.1.0", work)
     r.checksum_path.unlink()
     assert [e.code for e in validate_path(work).errors] == ["release_checksum_missing"]
 

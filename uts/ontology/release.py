@@ -119,7 +119,7 @@ def release(version: str | None = None, path: str | Path | None = None,
             releases_dir: str | Path | None = None, changelog: str | Path | None = None,
             *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
     """Release the working copy as ``version`` (default: the smallest correct bump)."""
-    from .validate import validate
+    from .validate import check_release_checksums, validate
 
     path = Path(path) if path is not None else default_ontology_path()
     releases_dir = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
@@ -130,6 +130,11 @@ def release(version: str | None = None, path: str | Path | None = None,
         if not report.ok:
             raise ReleaseError(f"{path} has {len(report.errors)} validation error(s); fix them first "
                                f"(first: {report.errors[0].message})")
+        if releases_dir.is_dir():
+            broken = check_release_checksums(releases_dir)
+            if broken:
+                raise ReleaseError(f"existing releases fail their checksums ({broken[0].message}); "
+                                   "restore them before releasing")
         previous = list_releases(releases_dir)[-1] if releases_dir.is_dir() and list_releases(releases_dir) else None
         prev_onto = load(release_path(releases_dir, previous)) if previous else Ontology()
         d = diff(prev_onto, onto)
