@@ -118,7 +118,19 @@ def _write_new(path: Path, text: str) -> None:
 def release(version: str | None = None, path: str | Path | None = None,
             releases_dir: str | Path | None = None, changelog: str | Path | None = None,
             *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
-    """Release the working copy as ``version`` (default: the smallest correct bump)."""
+    """Release the working copy ``path`` as ``version`` (default: the smallest correct bump) into
+    ``releases_dir`` (default: ``releases/`` beside it), extending ``changelog`` (default:
+    ``CHANGELOG.md`` beside it). Every refusal is a :class:`ReleaseError`; nothing is written."""
+    from filelock import Timeout
+
+    try:
+        return _release(version, path, releases_dir, changelog, editor=editor, dry_run=dry_run)
+    except Timeout:
+        raise ReleaseError("the ontology is locked by an editor; try again in a moment") from None
+
+
+def _release(version: str | None, path: str | Path | None, releases_dir: str | Path | None,
+             changelog: str | Path | None, *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
     from .validate import check_release_checksums, validate
 
     path = Path(path) if path is not None else default_ontology_path()
