@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from uts.ontology.model import Ontology
-from uts.ontology.normalize import singular, tokens
+from uts.ontology.normalize import normalize_label, singular, tokens
 
 # Function words and caption boiler-plate ("the audio features ..."): never tags on their own.
 STOPWORDS = frozenset(
@@ -88,30 +88,37 @@ class ConceptResolver:
 
     def __init__(self, onto: Ontology, max_ngram: int = 6):
         self.onto = onto
+        # Three tiers of keys, strictest first, as in Ontology.lookup: exact (case-folded) text,
+        # normalised label, lemma key. Only the lemma tier is used inside captions.
+        self.exact: dict[str, list[str]] = {}
+        self.normalized: dict[str, list[str]] = {}
         self.index: dict[str, list[str]] = {}
         longest = 1
         ordered = sorted(onto.concepts.values(), key=lambda c: (c.deprecated, c.id))
         for c in ordered:
             targets = onto.current_ids(c.id) if c.deprecated else [c.id]
             for text in c.all_labels():
-                key = lemma_key(text)
-                if not key or key in STOPWORDS:
-                    continue
-                ids = self.index.setdefault(key, [])
-                ids.extend(t for t in targets if t not in ids)
+                for table, key in ((self.exact, text.casefold().strip()), (self.normalized, normalize_label(text)),
+                                   (self.index, lemma_key(text))):
+                    if key and key not in STOPWORDS:
+                        ids = table.setdefault(key, [])
+                        ids.extend(t for t in targets if t not in ids)
                 longest = max(longest, len(tokens(text)))
         self.max_ngram = min(longest, max_ngram)
         self._tag_cache: dict[str, tuple[str, ...]] = {}
 
     def resolve_tag(self, tag: str) -> tuple[str, ...]:
-        """Concept ids a free-text tag names: exact lookup first, then the lemma key."""
+        """Concept ids a free-text tag names: by id, exact label, normalised label, lemma key."""
         hit = self._tag_cache.get(tag)
         if hit is None:
-            matches = self.onto.lookup(tag) if tag.strip() else []
-            if matches:
-                hit = tuple(m.id for m in matches)
+            text = tag.strip()
+            if text in self.onto.concepts:
+                hit = tuple(self.onto.current_ids(text))
             else:
-                hit = tuple(self.index.get(lemma_key(tag), ()))
+                words = tokens(text)  # once for both keys below (normalize_label, lemma_key)
+                ids = (self.exact.get(text.casefold()) or self.normalized.get("".join(map(singular, words)))
+                       or self.index.get("".join(map(lemma, words))) or ())
+                hit = tuple(ids)
             self._tag_cache[tag] = hit
         return hit
 

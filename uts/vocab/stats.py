@@ -78,8 +78,12 @@ def plot_stats(stats: dict, ranking: pl.DataFrame, path: Path) -> None:
 
     fig = Figure(figsize=(11, 4.2))
     left, right = fig.subplots(1, 2)
+    import numpy as np
+
     df = ranking["df"].to_numpy()
-    left.loglog(range(1, len(df) + 1), df, color="#333333", lw=1)
+    # At most ~1,000 log-spaced ranks: the same curve, drawn in milliseconds for any vocabulary.
+    ranks = np.unique(np.geomspace(1, len(df), num=min(len(df), 1000)).astype(int))
+    left.loglog(ranks, df[ranks - 1], color="#333333", lw=1)
     for c in stats["cuts"]:
         left.axvline(c["size"], color="#c44e52", ls="--", lw=0.8)
         left.text(c["size"], df.max(), c["name"], rotation=90, va="top", ha="right", fontsize=8)
@@ -93,7 +97,7 @@ def plot_stats(stats: dict, ranking: pl.DataFrame, path: Path) -> None:
             bottom = [b + n for b, n in zip(bottom, counts)]
     right.set(xlabel="vocabulary size", ylabel="items", title="domain mix per vocabulary")
     right.legend(fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     fig.savefig(path, dpi=110)
 
 
