@@ -176,6 +176,12 @@ def test_bad_inputs_fail_clearly(tmp_path):
         build_vocabulary(write_jsonl(tmp_path / "t.jsonl", TAGGED), [10], onto=None, unit="concept")
     with pytest.raises(VocabError, match="not found"):
         build_vocabulary(tmp_path / "missing.jsonl", [10])
+    (tmp_path / "s.jsonl").write_text('{"id": 1, "tags": "rain, wind"}\n', encoding="utf-8")
+    with pytest.raises(VocabError, match="list of strings"):
+        build_vocabulary(tmp_path / "s.jsonl", [10])
+    (tmp_path / "j.jsonl").write_text('{"id": 1, "tags": ["rain"]}\nnot json\n', encoding="utf-8")
+    with pytest.raises(VocabError, match="j.jsonl"):
+        build_vocabulary(tmp_path / "j.jsonl", [10])
 
 
 def test_cli_build_sizes_like_the_paper_and_user_errors(tmp_path):

@@ -49,16 +49,25 @@ def _score_expr(n_clips: int) -> pl.Expr:
 _CLEAN = pl.element().str.strip_chars().str.to_lowercase()
 
 
-def count_tags(lf: pl.LazyFrame) -> tuple[int, int, pl.DataFrame]:
+def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[int, int, pl.DataFrame]:
     """``(clips, clips with at least one tag, frame[tag, df])`` in one streaming pass.
 
     Tags are stripped and lowercased. For speed the normalisation is applied to the distinct
     strings after counting; that is exact unless two raw spellings collapse into one tag
     (``Drum``/``drum``), in which case the file is counted again with normalisation per clip.
     """
+    try:
+        return _count_tags(lf)
+    except pl.exceptions.PolarsError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VocabError(f"cannot read tags from {source}: {reason} "
+                         "(each line must be a JSON object whose 'tags' is a list of strings)") from None
+
+
+def _count_tags(lf: pl.LazyFrame) -> tuple[int, int, pl.DataFrame]:
     raw = pl.col("tags").list.unique()
     counts_q = lf.select(raw).explode("tags").drop_nulls().group_by("tags").len(name="df")
-    clips_q = lf.select(pl.len().alias("clips"), (pl.col("tags").list.len() > 0).sum().alias("tagged"))
+    clips_q = lf.select(pl.len().alias("clips"), (pl.col("tags").list.drop_nulls().list.len() > 0).sum().alias("tagged"))
     counts, clips = pl.collect_all([counts_q, clips_q], engine="streaming")
     cleaned = counts.with_columns(pl.col("tags").str.strip_chars().str.to_lowercase())
     cleaned = cleaned.filter(pl.col("tags") != "")
@@ -153,10 +162,7 @@ def build_vocabulary(
         raise VocabError(f"--balance must be a share in (0, {1 / len(BALANCED_DOMAINS):.3f}]")
     lf = scan_tags(input_path)
     has_ids = "concept_ids" in lf.collect_schema().names()
-    try:
-        n_clips, tagged, tag_df = count_tags(lf)
-    except pl.exceptions.PolarsError as exc:
-        raise VocabError(f"cannot read tags from {input_path}: {exc}") from None
+    n_clips, tagged, tag_df = count_tags(lf, input_path)
     if tag_df.height == 0:
         raise VocabError(f"{input_path}: no tags found in {n_clips} clips")
 

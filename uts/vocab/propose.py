@@ -46,7 +46,7 @@ def unresolved_tags(input_path: str | os.PathLike, onto: Ontology) -> pl.DataFra
     """``frame[tag, df]`` of the tags that resolve to no concept, most frequent first."""
     lf = scan_tags(input_path)
     has_ids = "concept_ids" in lf.collect_schema().names()
-    _, _, tags = count_tags(lf)
+    _, _, tags = count_tags(lf, input_path)
     mapping = _tag_mapping(lf, tags["tag"], ConceptResolver(onto), has_ids)
     return (tags.join(mapping.select("tag").unique(), on="tag", how="anti")
             .sort(["df", "tag"], descending=[True, False]))
