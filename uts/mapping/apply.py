@@ -3,9 +3,9 @@
 Every clip gets ``labels`` (the target concepts its own labels map to) and ``inferred`` (their
 ancestors, added by closure over the target hierarchy, minus the annotated ones), next to its
 ``source_labels`` and, where the source has them, ``audio_path``, ``start``, ``duration`` and
-``caption``. Everything is a polars lazy query run on the streaming engine: label lookup and
-closure are dictionary replacements inside list expressions, so a million clips never become
-Python objects.
+``caption``. Everything is a polars lazy query run on the streaming engine: labels and their closure
+are computed once per distinct label combination and joined back, so a million clips never
+become Python objects.
 
 Which mapping rows are used: exactMatch, closeMatch and broadMatch (a clip tagged "acid jazz"
 is a Jazz clip). narrowMatch is left out by default (a clip tagged "drum" is not necessarily a
@@ -39,13 +39,16 @@ class ApplyError(ValueError):
 
 @dataclass
 class Annotations:
-    """A dataset's clips as a lazy frame with ``id``, ``source_labels`` (list of str) and any of
-    :data:`OPTIONAL_COLUMNS`; ``key`` says how labels are looked up in the mapping: by subject
-    id (``"id"``, labels already written as CURIEs) or by label text (``"text"``)."""
+    """A dataset's clips as a lazy frame with ``id``, any of :data:`OPTIONAL_COLUMNS` and the
+    labels, either as ``source_labels`` (list of str) or, where the file holds them as one
+    string per clip, as ``_raw`` plus ``split`` (an expression turning that string into the list;
+    it then only runs once per distinct string). ``key`` says how labels are looked up in the
+    mapping: by subject id (``"id"``, labels written as CURIEs) or by label text (``"text"``)."""
 
     frame: pl.LazyFrame
     key: str
     format: str
+    split: object = None  # Callable[[pl.Expr], pl.Expr] for frames with a ``_raw`` column
 
 
 @dataclass
@@ -71,26 +74,42 @@ def _lines(path: Path) -> pl.LazyFrame:
 
 
 def read_audioset_segments(path: str | Path) -> Annotations:
-    """AudioSet segment CSVs: ``YTID, start_seconds, end_seconds, "mid,mid,..."`` with or without
-    the ``#`` comment header of the official release. ``id`` is ``YTID_start``."""
+    """AudioSet segment CSVs: ``YTID, start_seconds, end_seconds, "mid,mid,..."``, either as plain
+    CSV with a ``YTID,...`` header or as officially released (``#`` comment lines, a space after
+    each comma). ``id`` is ``YTID_start`` with the start as written."""
     path = Path(path)
-    rows = (
-        _lines(path)
-        .filter(~pl.col(_LINE).str.starts_with("#") & ~pl.col(_LINE).str.starts_with("YTID"))
-        .select(pl.col(_LINE).str.strip_chars_end("\r")
-                .str.extract_groups(r'^([^,]+),\s*([0-9.]+),\s*([0-9.]+),\s*"?([^"]*)"?\s*$').alias("m"))
-        .unnest("m")
-        .rename({"1": "ytid", "2": "start_s", "3": "end_s", "4": "labels"})
-        .filter(pl.col("ytid").is_not_null())
-        .select(
-            id=pl.concat_str([pl.col("ytid"), pl.col("start_s")], separator="_"),
-            start=pl.col("start_s").cast(pl.Float64),
-            duration=(pl.col("end_s").cast(pl.Float64) - pl.col("start_s").cast(pl.Float64)).round(3),
-            source_labels=pl.col("labels").str.split(",").list.eval(
-                pl.concat_str([pl.lit("AudioSet:"), pl.element().str.strip_chars()])),
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline()
+    if first.startswith("YTID,"):  # plain CSV: polars' native (parallel) parser
+        raw = pl.scan_csv(path, schema={"ytid": pl.Utf8, "start_s": pl.Utf8, "end_s": pl.Utf8, "labels": pl.Utf8},
+                          skip_rows=1, has_header=False)
+    else:
+        raw = (
+            _lines(path)
+            .filter(~pl.col(_LINE).str.starts_with("#") & ~pl.col(_LINE).str.starts_with("YTID"))
+            .select(pl.col(_LINE).str.strip_chars_end("\r")
+                    .str.extract_groups(r'^([^,]+),\s*([0-9.]+),\s*([0-9.]+),\s*"?([^"]*)"?\s*$').alias("m"))
+            .unnest("m")
+            .rename({"1": "ytid", "2": "start_s", "3": "end_s", "4": "labels"})
+            .filter(pl.col("ytid").is_not_null())
         )
+    rows = raw.select(
+        id=pl.concat_str([pl.col("ytid"), pl.col("start_s")], separator="_"),
+        start=pl.col("start_s").cast(pl.Float64),
+        duration=(pl.col("end_s").cast(pl.Float64) - pl.col("start_s").cast(pl.Float64)).round(3),
+        _raw=pl.col("labels"),
     )
-    return Annotations(rows, "id", "audioset")
+    return Annotations(rows, "id", "audioset", split=_split_audioset)
+
+
+def _split_audioset(raw: pl.Expr) -> pl.Expr:
+    return raw.str.split(",").list.eval(pl.concat_str([pl.lit("AudioSet:"), pl.element().str.strip_chars()]))
+
+
+def _split_mtg(raw: pl.Expr) -> pl.Expr:
+    return raw.str.split("\t").list.eval(pl.element().filter(pl.element() != "")).list.eval(
+        pl.concat_str([pl.lit("MTGJamendo:"),
+                       pl.element().str.replace_all(r"[^A-Za-z0-9_.-]+", "_").str.strip_chars("_.")]))
 
 
 def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
@@ -99,17 +118,18 @@ def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
     parts = (
         _lines(path)
         .filter(~pl.col(_LINE).str.starts_with("TRACK_ID"))
-        .select(pl.col(_LINE).str.strip_chars_end("\r").str.split("\t").alias("p"))
+        .select(pl.col(_LINE).str.strip_chars_end("\r")
+                .str.extract_groups(r"^([^\t]*)\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t?(.*)$").alias("m"))
+        .unnest("m")
+        .filter(pl.col("1").is_not_null())
     )
     rows = parts.select(
-        id=pl.col("p").list.get(0),
-        audio_path=pl.col("p").list.get(3, null_on_oob=True),
-        duration=pl.col("p").list.get(4, null_on_oob=True).cast(pl.Float64, strict=False),
-        source_labels=pl.col("p").list.slice(5).list.eval(
-            pl.concat_str([pl.lit("MTGJamendo:"),
-                           pl.element().str.replace_all(r"[^A-Za-z0-9_.-]+", "_").str.strip_chars("_.")])),
+        id=pl.col("1"),
+        audio_path=pl.col("2"),
+        duration=pl.col("3").cast(pl.Float64, strict=False),
+        _raw=pl.col("4"),
     )
-    return Annotations(rows, "id", "mtg-jamendo")
+    return Annotations(rows, "id", "mtg-jamendo", split=_split_mtg)
 
 
 def read_lhotse_annotations(path: str | Path) -> Annotations:
@@ -227,29 +247,54 @@ def closure(target: LabelSet, ids=None) -> dict[str, list[str]]:
 
 
 # -- applying --------------------------------------------------------------------------------
-def apply_mapping(annotations: Annotations, table: dict[str, str],
-                  ancestors: dict[str, list[str]]) -> pl.LazyFrame:
+def label_combinations(annotations: Annotations) -> pl.DataFrame:
+    """One streaming pass: every distinct label combination (``_key``), its clip count ``n``
+    and its ``source_labels`` list."""
+    empty = pl.lit([], dtype=pl.List(pl.Utf8))
+    if annotations.split is not None:
+        combos = (annotations.frame.group_by(pl.col("_raw").fill_null("").alias("_key"))
+                  .agg(n=pl.len()).collect(engine="streaming"))
+        return combos.with_columns(source_labels=pl.when(pl.col("_key") == "").then(empty)
+                                   .otherwise(annotations.split(pl.col("_key"))))
+    return (annotations.frame
+            .select(pl.col("source_labels").fill_null(empty))
+            .group_by(pl.col("source_labels").list.join("\x1f").alias("_key"))
+            .agg(n=pl.len(), source_labels=pl.col("source_labels").first())
+            .collect(engine="streaming"))
+
+
+def resolve_combinations(combos: pl.DataFrame, table: dict[str, str],
+                         ancestors: dict[str, list[str]]) -> pl.DataFrame:
+    """Add ``labels`` and ``inferred`` to each combination (few thousand rows, plain Python)."""
+    labels_out, inferred_out = [], []
+    for src in combos["source_labels"].to_list():
+        labels = sorted({table[x] for x in src if x in table})
+        labels_out.append(labels)
+        inferred_out.append(sorted({a for x in labels for a in ancestors.get(x, ())}.difference(labels)))
+    return combos.with_columns(pl.Series("labels", labels_out, dtype=pl.List(pl.Utf8)),
+                               pl.Series("inferred", inferred_out, dtype=pl.List(pl.Utf8)))
+
+
+def apply_mapping(annotations: Annotations, table: dict[str, str], ancestors: dict[str, list[str]],
+                  combos: pl.DataFrame | None = None) -> pl.LazyFrame:
     """The lazy output frame: ``id, labels, inferred, [audio_path, start, duration, caption],
-    source_labels``. Lists are sorted and free of duplicates."""
-    frame = annotations.frame
-    names = frame.collect_schema().names()
-    if table:
-        labels = pl.col("source_labels").list.eval(
-            pl.element().replace_strict(table, default=None, return_dtype=pl.Utf8).drop_nulls().unique().sort())
+    source_labels``; lists sorted and free of duplicates.
+
+    Datasets repeat the same label combinations over and over (AudioSet's 20k eval clips use
+    about 8k distinct ones), so labels and closure are worked out once per combination
+    (:func:`resolve_combinations`) and joined back onto the clips by a string key."""
+    if combos is None:
+        combos = resolve_combinations(label_combinations(annotations), table, ancestors)
+    names = annotations.frame.collect_schema().names()
+    if annotations.split is not None:
+        frame = annotations.frame.with_columns(_key=pl.col("_raw").fill_null(""))
     else:
-        labels = pl.col("source_labels").list.eval(pl.element().filter(pl.lit(False)))
-    anc = {k: v for k, v in ancestors.items() if v}
-    if anc:
-        inferred = pl.col("labels").list.eval(
-            pl.element().replace_strict(anc, default=[], return_dtype=pl.List(pl.Utf8))
-            .list.explode(keep_nulls=False, empty_as_null=False).unique().sort()
-        ).list.set_difference(pl.col("labels")).list.sort()
-    else:
-        inferred = pl.col("labels").list.eval(pl.element().filter(pl.lit(False)))
+        frame = annotations.frame.with_columns(
+            _key=pl.col("source_labels").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))).list.join("\x1f"))
+    lookup = combos.select("_key", "labels", "inferred", "source_labels").lazy()
     ordered = ["id", "labels", "inferred", *[c for c in OPTIONAL_COLUMNS if c in names], "source_labels"]
-    return (frame.with_columns(labels=labels.cast(pl.List(pl.Utf8)))
-            .with_columns(inferred=inferred.cast(pl.List(pl.Utf8)))
-            .select(ordered))
+    return (frame.drop([c for c in ("source_labels", "_raw") if c in names])
+            .join(lookup, on="_key", how="left", maintain_order="left").select(ordered))
 
 
 def write_frame(frame: pl.LazyFrame, out: str | Path) -> Path:
@@ -276,18 +321,20 @@ def write_frame(frame: pl.LazyFrame, out: str | Path) -> Path:
     return out
 
 
-def report(annotations: Annotations, table: dict[str, str], output: pl.LazyFrame) -> ApplyReport:
-    """Counts of clips, clips left without any label, and unmapped label occurrences."""
-    counts = output.select(clips=pl.len(), empty=(pl.col("labels").list.len() == 0).sum()).collect(engine="streaming")
-    occurrences = (annotations.frame.select(pl.col("source_labels").explode().alias("label"))
-                   .filter(pl.col("label").is_not_null())
-                   .group_by("label").agg(pl.len().alias("n")).collect(engine="streaming"))
-    total = int(occurrences["n"].sum()) if len(occurrences) else 0
-    unmapped = occurrences.filter(~pl.col("label").is_in(list(table))).sort(["n", "label"], descending=[True, False])
+def report(combos: pl.DataFrame, table: dict[str, str]) -> ApplyReport:
+    """Counts of clips, clips left without any label, and unmapped label occurrences, from the
+    resolved combinations (no extra pass over the clips)."""
+    occurrences = (combos.select(pl.col("source_labels"), pl.col("n"))
+                   .explode("source_labels").drop_nulls("source_labels")
+                   .group_by("source_labels").agg(pl.col("n").sum()))
+    unmapped = (occurrences.filter(~pl.col("source_labels").is_in(list(table)))
+                .sort(["n", "source_labels"], descending=[True, False]))
     return ApplyReport(
-        clips=int(counts["clips"][0]), clips_without_labels=int(counts["empty"][0]),
-        label_occurrences=total, unmapped_occurrences=int(unmapped["n"].sum()) if len(unmapped) else 0,
-        unmapped_labels=dict(zip(unmapped["label"].to_list(), unmapped["n"].to_list())),
+        clips=int(combos["n"].sum()),
+        clips_without_labels=int(combos.filter(pl.col("labels").list.len() == 0)["n"].sum()),
+        label_occurrences=int(occurrences["n"].sum()),
+        unmapped_occurrences=int(unmapped["n"].sum()),
+        unmapped_labels=dict(zip(unmapped["source_labels"].to_list(), unmapped["n"].to_list())),
     )
 
 
@@ -296,9 +343,9 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
                id_column: str = "id", separator: str = ",") -> ApplyReport:
     """Read annotations, map them, write ``out`` and return the report."""
     ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
+    combos = label_combinations(ann)
     if ann.key == "text":
-        values = (ann.frame.select(pl.col("source_labels").explode().drop_nulls().unique())
-                  .collect(engine="streaming").to_series().to_list())
+        values = combos["source_labels"].explode().drop_nulls().unique().to_list()
         table = text_table(mapping, values, predicates)
     else:
         table = mapping_table(mapping, predicates)
@@ -306,7 +353,6 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
     if missing:
         raise ApplyError(f"{len(missing)} mapped target id(s) are not in the target {target.name} "
                          f"(e.g. {missing[0]}); pass the target the mapping was made for (--target)")
-    ancestors = closure(target, set(table.values()))
-    frame = apply_mapping(ann, table, ancestors)
-    write_frame(frame, out)
-    return report(ann, table, frame)
+    combos = resolve_combinations(combos, table, closure(target, set(table.values())))
+    write_frame(apply_mapping(ann, table, {}, combos), out)
+    return report(combos, table)
