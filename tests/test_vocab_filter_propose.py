@@ -112,13 +112,13 @@ PROPOSE_TAGS = (
 def test_propose_merges_variants_and_suggests_parents(tmp_path):
     onto = small_ontology()
     path = write_jsonl(tmp_path / "t.jsonl", PROPOSE_TAGS)
-    near = NearestByTable({"saxophone": [("UTS:0000026", 0.7), ("UTS:0000024", 0.6)],   # piano: a leaf
+    near = NearestByTable({"saxophone": [("UTS:0000024", 0.7), ("UTS:0000026", 0.6)],   # guitar
                            "acid rock": [("UTS:0000027", 0.8)]})                         # rock music
     props = propose(path, onto, min_df=2, matcher=near)
     by_label = {p.label: p for p in props}
     assert set(by_label) == {"saxophone", "acid rock"}  # 'rare thing' is below --min-df
     assert by_label["saxophone"].synonyms == [] and by_label["saxophone"].df == 6  # plural merged
-    assert by_label["saxophone"].parents == ["UTS:0000020"]  # piano is a leaf: its parent
+    assert by_label["saxophone"].parents == ["UTS:0000020"]  # a sibling of guitar: guitar's parent
     assert by_label["acid rock"].parents == ["UTS:0000027"]  # a kind of rock music
     out = write_proposals(tmp_path / "edits.yaml", props, onto, source="t.jsonl")
     edited, records = apply_ops(onto, read_ops(out))  # the ontology engine accepts the file as is

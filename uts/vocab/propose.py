@@ -1,13 +1,14 @@
 """Grow UTS from data: frequent tags that resolve to no concept become candidate concepts, with
 suggested parents, written as an edit file (a YAML list of ``add`` operations) that a person
-reviews and the ontology engine's batch edit applies (``uts ontology`` batch edit /
+reviews and the ontology engine's batch edit applies (``uts ontology apply`` /
 :func:`uts.ontology.edit.apply_ops`).
 
 Variants of one candidate (``chirp``/``chirps``/``chirping``: one lemma key) are merged into one
 ``add`` with the rarer spellings as synonyms. The suggested parent comes from the nearest existing
-concepts by sentence embedding: the nearest concept itself when it is a category (has children)
-or when the tag names a kind of it (``acid jazz`` -> ``jazz``), else the nearest concept's parents
-(``saxophone`` is nearest to ``guitar``, a leaf, so it goes under ``guitar``'s parent).
+concept by sentence embedding: a tag is most often a *sibling* of its nearest concept
+(``saxophone`` is nearest to ``piano``), so the nearest concept's parents are suggested; the
+nearest concept itself when the tag names a kind of it (``acid jazz`` -> ``jazz``) or when it is
+a root.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from uts.ontology.normalize import normalize_label, tokens
 from .build import _tag_mapping, count_tags
 from .io import VocabError, scan_tags
 from .resolve import STOPWORDS, ConceptResolver, EmbeddingMatcher, lemma_key
+
+
+WEAK_MATCH = 0.5  # below this cosine the nearest concept says little about where a tag belongs
 
 
 @dataclass
@@ -60,7 +64,7 @@ def _suggest_parents(onto: Ontology, label: str, nearest: list[tuple[str, float]
     names = [tokens(t) for t in concept.all_labels()]
     words = tokens(label)
     names_kind = any(n and words[-len(n):] == n and len(words) > len(n) for n in names)
-    if onto.children(best) or names_kind:
+    if names_kind:
         return [best]
     return [p for p in concept.parents if p in onto.concepts and not onto.concepts[p].deprecated] or [best]
 
@@ -104,8 +108,11 @@ def write_proposals(path: str | os.PathLike, proposals: list[Proposal], onto: On
     ]
     for p in proposals:
         near = ", ".join(f"{onto.concepts[c].label} ({s:.2f})" for c, s in p.nearest)
-        lines += ["", f"# in {p.df} clips; nearest concepts: {near or 'none'}", "- op: add",
-                  f"  label: {q(p.label)}"]
+        lines += ["", f"# in {p.df} clips; nearest concepts: {near or 'none'}"]
+        if p.nearest and p.nearest[0][1] < WEAK_MATCH:
+            lines.append(f"# weak match (best cosine {p.nearest[0][1]:.2f} < {WEAK_MATCH}): check the parent,"
+                         " or whether this is a concept at all")
+        lines += ["- op: add", f"  label: {q(p.label)}"]
         parents = ", ".join(q(c) for c in p.parents)
         named = ", ".join(onto.concepts[c].label for c in p.parents)
         lines.append(f"  parents: [{parents}]" + (f"  # {named}" if named else "  # TODO: choose a parent"))
