@@ -131,14 +131,19 @@ def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | 
     return pl.DataFrame(rows, schema={"tag": pl.Utf8, "concept": pl.Utf8}, orient="row")
 
 
+_SEP = "\x1f"  # joins the ids of an ambiguous tag; cannot occur in a concept id
+
+
 def count_concepts(lf: pl.LazyFrame, mapping: pl.DataFrame) -> pl.DataFrame:
     """``frame[concept, df]``: clips per concept, each clip counted once however many of its
-    tags resolve to the concept."""
-    tags = pl.col("tags").list.eval(_CLEAN).list.unique()
-    return (lf.with_row_index("clip").select("clip", tags).explode("tags")
-            .join(mapping.lazy(), left_on="tags", right_on="tag", how="inner")
-            .select("clip", "concept").unique().group_by("concept").len(name="df")
-            .with_columns(pl.col("df").cast(pl.Int64))
+    tags resolve to the concept. Tags are mapped to concepts inside each clip's list, so the
+    streaming query never holds a global (clip, concept) table."""
+    per_tag = mapping.group_by("tag").agg(pl.col("concept").sort().str.join(_SEP))
+    to_ids = _CLEAN.replace_strict(per_tag["tag"].to_list(), per_tag["concept"].to_list(), default=None)
+    ids = (pl.col("tags").list.eval(to_ids).list.drop_nulls().list.join(_SEP)
+           .str.split(_SEP).list.unique().alias("concept"))
+    return (lf.select(ids).explode("concept").filter(pl.col("concept").str.len_bytes() > 0)
+            .group_by("concept").len(name="df").with_columns(pl.col("df").cast(pl.Int64))
             .collect(engine="streaming"))
 
 
