@@ -176,6 +176,9 @@ def test_bad_inputs_fail_clearly(tmp_path):
         build_vocabulary(write_jsonl(tmp_path / "t.jsonl", TAGGED), [10], onto=None, unit="concept")
     with pytest.raises(VocabError, match="not found"):
         build_vocabulary(tmp_path / "missing.jsonl", [10])
+    with pytest.raises(VocabError, match="no tag resolves"):
+        build_vocabulary(write_jsonl(tmp_path / "u.jsonl", [{"id": "1", "tags": ["zzz"]}]), [10],
+                         onto=small_ontology(), unit="concept")
     (tmp_path / "s.jsonl").write_text('{"id": 1, "tags": "rain, wind"}\n', encoding="utf-8")
     with pytest.raises(VocabError, match="list of strings"):
         build_vocabulary(tmp_path / "s.jsonl", [10])

@@ -139,7 +139,8 @@ def count_concepts(lf: pl.LazyFrame, mapping: pl.DataFrame) -> pl.DataFrame:
     tags resolve to the concept. Tags are mapped to concepts inside each clip's list, so the
     streaming query never holds a global (clip, concept) table."""
     per_tag = mapping.group_by("tag").agg(pl.col("concept").sort().str.join(_SEP))
-    to_ids = _CLEAN.replace_strict(per_tag["tag"].to_list(), per_tag["concept"].to_list(), default=None)
+    to_ids = _CLEAN.replace_strict(per_tag["tag"].to_list(), per_tag["concept"].to_list(), default=None,
+                                 return_dtype=pl.Utf8)
     ids = (pl.col("tags").list.eval(to_ids).list.drop_nulls().list.join(_SEP)
            .str.split(_SEP).list.unique().alias("concept"))
     return (lf.select(ids).explode("concept").filter(pl.col("concept").str.len_bytes() > 0)
@@ -199,7 +200,7 @@ def build_vocabulary(
             pl.Series("domain", [domain(i) if i else "unresolved" for i in first_ids], dtype=pl.Utf8),
         )
     else:
-        concept_df = count_concepts(lf, mapping)
+        concept_df = count_concepts(lf, mapping) if mapping.height else mapping.head(0)
         if concept_df.height == 0:
             raise VocabError("no tag resolves to a concept of the ontology; use --unit tag")
         ranked = rank(concept_df, "concept", n_clips).rename({"concept": "item"})
