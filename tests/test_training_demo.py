@@ -39,9 +39,17 @@ def test_demo_trains_both_objectives_and_writes_a_comparison(tmp_path):
     assert res["flat"]["objective"] == "flat" and res["hier"]["objective"] == "hier"
     for name in ("flat", "hier"):
         assert (out / name / "model.safetensors").exists() and (out / name / "eval" / "eval.json").exists()
-    # a second run into the same folder refuses rather than mixing results
-    with pytest.raises(DemoError, match="already holds a demo"):
-        run_demo(out, clips=16, recipe=_tiny_recipe(tmp_path), onto=onto, console=Console(quiet=True))
+    # running again replaces the earlier demo (make demo twice works) ...
+    (out / "flat" / "stale.txt").write_text("from an earlier run")
+    run_demo(out, clips=16, recipe=_tiny_recipe(tmp_path), onto=onto, console=Console(quiet=True))
+    assert not (out / "flat" / "stale.txt").exists() and (out / "report.md").exists()
+    # ... but a folder with other content is never clobbered
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "thesis.tex").write_text("precious")
+    with pytest.raises(DemoError, match="not written by uts demo"):
+        run_demo(other, clips=16, recipe=_tiny_recipe(tmp_path), onto=onto, console=Console(quiet=True))
+    assert (other / "thesis.tex").read_text() == "precious" and len(list(other.iterdir())) == 1
 
 
 def test_demo_cli_rejects_bad_options(tmp_path):

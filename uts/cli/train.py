@@ -99,7 +99,7 @@ def demo(
     clips: int = typer.Option(None, "--clips", help="Training clips to synthesise (default 320; validation and test corpora scale with it)."),
     steps: int = typer.Option(None, "--steps", help="Training steps per objective (default: the recipe's optim.max_steps, 150)."),
     recipe: Path = typer.Option(None, "--recipe", help="Training recipe (default training/demo.yaml)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into --out even if it holds files not written by uts demo (an earlier demo is always replaced)."),
 ) -> None:
     """Synthesise a small corpus, train flat and hier taggers on it, evaluate both, write a report.
 

@@ -76,12 +76,18 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
     clips = clips or DEFAULT_CLIPS
     if clips < 16:
         raise DemoError("--clips must be at least 16")
-    parts = [out / p for p in ("corpus", "flat", "hier", "report.md")]
-    if any(p.exists() for p in parts):
-        if not overwrite:
-            raise DemoError(f"{out} already holds a demo; pass --overwrite or choose another --out")
-        for p in parts:
+    # A folder written by an earlier demo (it has our marker) is replaced, so `make demo` can be
+    # run again; any other non-empty folder is left alone unless --overwrite.
+    marker = out / "uts-demo.json"
+    if out.exists() and any(out.iterdir()):
+        if not (marker.exists() or overwrite):
+            raise DemoError(f"{out} is not empty and was not written by uts demo; choose another "
+                            "--out or pass --overwrite")
+        for name in ("corpus", "flat", "hier", "report.md", "summary.json", "per_level.png", "curves.png"):
+            p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"clips": clips, "steps": steps, "seed": seed}) + "\n")
     t0 = time.perf_counter()
     onto = onto or load()
     console.rule("[bold]1/4 synthesising a corpus")
