@@ -91,10 +91,11 @@ def quality(fit: bool) -> None:
     splits = {s: {k: v for k, v in gold.items() if v.split == s} for s in ("tune", "test")}
 
     if fit:
-        refit = Matcher(target, matcher.embedder, MatchConfig(accept=0.0, candidates=30, repair=False))
+        # hard negatives: the 10 best candidates per label; L2 0.3 towards PRIOR_WEIGHTS
+        refit = Matcher(target, matcher.embedder, MatchConfig(accept=0.0, candidates=10, repair=False))
         all_res = [r for src_name, _ in GOLD_SETS for r in refit.match(read_labelset(GOLD / src_name))]
         X, y = training_pairs(all_res, splits["tune"])
-        weights, bias = fit_logistic(X, y)
+        weights, bias = fit_logistic(X, y, l2=0.3)
         rescore(all_res, weights, bias)
         threshold, f1 = best_threshold(all_res, splits["tune"])
         print("fitted on tune split:")

@@ -38,6 +38,15 @@ def core_tokens(text: str) -> tuple[str, ...]:
     return tuple(core or toks)
 
 
+def same_word(a: str, b: str) -> bool:
+    """Equal up to a verb/noun ending: knock ~ knocking, clap ~ clapping, bark ~ barking."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short[:-1] if short.endswith("e") else short) \
+        and len(long_) - len(short) <= 4
+
+
 def variant_key(text: str) -> str:
     """Looser key: generic heads and parentheticals dropped ("Rock music" -> "rock")."""
     return "".join(core_tokens(text))
