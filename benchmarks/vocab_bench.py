@@ -13,6 +13,7 @@ peak resident memory of ``uts vocab build`` (``ru_maxrss`` of the child process)
 
     .venv/bin/python benchmarks/vocab_bench.py                 # 1M timing + 10M memory
     .venv/bin/python benchmarks/vocab_bench.py --memory-clips 0  # timing only
+    .venv/bin/python benchmarks/vocab_bench.py --parquet         # also on a Parquet copy
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,6 +53,19 @@ for size in (800, 1000, 1500, 2000, 3000):
     json.dump({str(i): t for i, t in enumerate(ranked[:size])}, open(f"{sys.argv[2]}.{size}.json", "w"))
 '''
 
+# The same Counter logic on Parquet input (rows read with polars, counted in Python).
+BASELINE_PARQUET = r'''
+import json, math, sys
+from collections import Counter
+import polars as pl
+df, n = Counter(), 0
+for tags in pl.read_parquet(sys.argv[1], columns=["tags"])["tags"].to_list():
+    n += 1
+    df.update({t.strip().lower() for t in tags or [] if t.strip()})
+ranked = sorted(df, key=lambda t: (-df[t] * math.log((n + 1) / (df[t] + 1)), t))
+json.dump(ranked, open(sys.argv[2], "w"))
+'''
+
 PEAK_RSS = r'''
 import resource, subprocess, sys
 rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
@@ -79,10 +94,14 @@ def generate(path: Path, n_clips: int, n_tags: int = 30_000, per_clip: int = 10,
     return path
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, all threads) of one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
@@ -99,6 +118,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=1_000_000)
     ap.add_argument("--memory-clips", type=int, default=10_000_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--parquet", action="store_true", help="also time both on a Parquet copy of the data")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "uts-vocab-bench")
     args = ap.parse_args()
     work = args.workdir
@@ -113,10 +133,23 @@ def main() -> None:
                                                       "--out", str(work / "paper"), "--ontology", "none", "--no-plot"],
         "uts vocab build (default)": [UTS, "vocab", "build", str(data), "--sizes", *SIZES, "--out", str(work / "full")],
     }
+    if args.parquet:
+        pq = work / f"tags_{args.clips}.parquet"
+        if not pq.exists():
+            pl.read_ndjson(data, schema={"id": pl.Utf8, "tags": pl.List(pl.Utf8)}).write_parquet(pq)
+        commands["baseline (Counter), Parquet input"] = [sys.executable, "-c", BASELINE_PARQUET, str(pq),
+                                                         str(work / "baseline_parquet.json")]
+        commands["uts vocab build --ontology none --no-plot, Parquet"] = [
+            UTS, "vocab", "build", str(pq), "--sizes", *SIZES, "--out", str(work / "paper_pq"),
+            "--ontology", "none", "--no-plot"]
     times: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
+    load_before = f"{os.getloadavg()[0]:.1f}"
     for _ in range(args.repeats):  # interleaved, so machine load hits all alike
         for name, cmd in commands.items():
-            times[name].append(timed(cmd))
+            wall, used = timed(cmd)
+            times[name].append(wall)
+            cpu[name].append(used)
     expected = json.loads(base_out.read_text())
     for out in ("paper", "full"):
         got = pl.read_csv(work / out / "ranking.csv", schema_overrides={"item": pl.Utf8})["item"].to_list()
@@ -127,12 +160,18 @@ def main() -> None:
             ours = json.loads((work / out / name).read_text())
             if ours != json.loads(Path(f"{base_out}.{size}.json").read_text()):
                 raise SystemExit(f"{out}/{name} differs from the baseline's top {size}")
+    if args.parquet:
+        got = pl.read_csv(work / "paper_pq" / "ranking.csv", schema_overrides={"item": pl.Utf8})["item"].to_list()
+        if got != expected or json.loads((work / "baseline_parquet.json").read_text()) != expected:
+            raise SystemExit("Parquet rankings differ from the JSON Lines baseline")
     print("rankings identical (all 30,000 tags, and every label_<size>.json)")
-    base = statistics.median(times["baseline (Counter)"])
-    print(f"{'command':45s} {'median s':>9s} {'runs':>22s} {'speed-up':>9s}")
+    print(f"load average before/after: {load_before} / {os.getloadavg()[0]:.1f} (2-core machine: above 2 means contention)")
+    print(f"{'command':52s} {'wall s':>7s} {'runs':>18s} {'speed-up':>8s} {'cpu s':>6s}")
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:45s} {med:9.2f} {' '.join(f'{t:.2f}' for t in ts):>22s} {base / med:8.1f}x")
+        ref = "baseline (Counter), Parquet input" if "Parquet" in name else "baseline (Counter)"
+        base, med = statistics.median(times[ref]), statistics.median(ts)
+        print(f"{name:52s} {med:7.2f} {' '.join(f'{t:.2f}' for t in ts):>18s} {base / med:7.1f}x "
+              f"{statistics.median(cpu[name]):6.2f}")
 
     if args.memory_clips:
         big = generate(work / f"tags_{args.memory_clips}.jsonl", args.memory_clips)
