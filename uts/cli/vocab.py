@@ -139,9 +139,9 @@ def build(
 ) -> None:
     """Rank tags by TF-IDF, Score = df * log((N+1)/(df+1)), and write one vocabulary per size.
 
-    Writes label_<size>.json (the paper's id2label form: label_800.json, label_1k.json, ...),
-    concepts_<size>.json (UTS ids, labels, domains), ranking.csv, stats.json, report.md and
-    vocab_stats.png into --out.
+    Writes into --out: label_<size>.json in the paper's id2label form (label_800.json, label_1k.json, label_1.5k.json, ...), concepts_<size>.json (UTS ids, labels, domains), ranking.csv, stats.json, report.md and vocab_stats.png.
+
+    Example: uts vocab build tags.jsonl --sizes 800 1000 1500 2000 3000 --out vocab/
     """
     # Click options take one value each; the further sizes of "--sizes 800 1000" arrive as extra
     # arguments, told apart from INPUT by being numbers.
@@ -157,9 +157,13 @@ def build(
     with _user_errors():
         from uts.vocab.build import build_vocabulary, write_outputs
 
+        from rich.console import Console
+
         onto = _ontology(ontology)
-        result = build_vocabulary(Path(paths[0]), sizes_int, onto=onto, unit=unit, balance=balance, closure=closure)
-        write_outputs(result, out, onto, plot=plot)
+        with Console(stderr=True).status(f"counting and ranking the tags of {paths[0]} ..."):
+            result = build_vocabulary(Path(paths[0]), sizes_int, onto=onto, unit=unit, balance=balance,
+                                      closure=closure)
+            write_outputs(result, out, onto, plot=plot)
     cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in result.selections.items() if c.height)
     typer.echo(f"{result.n_clips} clips, {result.ranking.height} {unit}s ranked; {cuts} -> {out}")
 
