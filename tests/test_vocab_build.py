@@ -155,6 +155,13 @@ def test_extract_output_concept_ids_are_used(tmp_path):
             {"id": "2", "tags": ["car", "wind"], "concept_ids": [["UTS:0000031"], []]}]
     result = build_vocabulary(write_jsonl(tmp_path / "t.jsonl", recs), [5], onto=small_ontology(), unit="concept")
     assert dict(result.ranking.select("item", "df").iter_rows()) == {"UTS:0000031": 2}
+    # Ids from another ontology version: deprecated ones follow their replacement, unknown ones drop.
+    recs = [{"id": "1", "tags": ["drum kit", "gone"], "concept_ids": [["UTS:0000099"], ["UTS:0000777"]]}]
+    result = build_vocabulary(write_jsonl(tmp_path / "v.jsonl", recs), [5], onto=small_ontology(), unit="concept")
+    assert result.ranking["item"].to_list() == ["UTS:0000021"]
+    recs = [{"id": "1", "tags": ["a", "b"], "concept_ids": [["UTS:0000031"]]}]
+    with pytest.raises(VocabError, match="one list of ids per tag"):
+        build_vocabulary(write_jsonl(tmp_path / "w.jsonl", recs), [5], onto=small_ontology(), unit="concept")
 
 
 def test_lhotse_and_parquet_inputs_rank_like_jsonl(tmp_path):

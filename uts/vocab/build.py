@@ -121,13 +121,20 @@ def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | 
     """``tag -> concept`` pairs: taken from the input's ``concept_ids`` when it has them (they may
     include embedding matches), else from resolving each distinct tag lexically."""
     if has_ids:
-        pairs = (lf.select(pl.col("tags"), pl.col("concept_ids"))
-                 .explode(["tags", "concept_ids"]).explode("concept_ids").drop_nulls()
-                 .select(pl.col("tags").str.strip_chars().str.to_lowercase().alias("tag"),
-                         pl.col("concept_ids").alias("concept"))
-                 .unique().collect(engine="streaming"))
-        return pairs.sort(["tag", "concept"])
-    rows = [(t, cid) for t in tags.to_list() for cid in resolver.resolve_tag(t)] if resolver else []
+        try:
+            pairs = (lf.select(pl.col("tags"), pl.col("concept_ids"))
+                     .explode(["tags", "concept_ids"]).explode("concept_ids").drop_nulls()
+                     .select(pl.col("tags").str.strip_chars().str.to_lowercase().alias("tag"),
+                             pl.col("concept_ids").alias("concept"))
+                     .unique().collect(engine="streaming"))
+        except pl.exceptions.PolarsError as exc:
+            raise VocabError("'concept_ids' must hold one list of ids per tag "
+                             f"({str(exc).strip().splitlines()[0]})") from None
+        # Ids recorded against another version of the ontology: follow replacements, drop unknown.
+        onto = resolver.onto
+        rows = sorted({(t, cur) for t, cid in pairs.iter_rows() for cur in onto.current_ids(cid)})
+    else:
+        rows = [(t, cid) for t in tags.to_list() for cid in resolver.resolve_tag(t)] if resolver else []
     return pl.DataFrame(rows, schema={"tag": pl.Utf8, "concept": pl.Utf8}, orient="row")
 
 
