@@ -7,6 +7,7 @@ arguments and call :mod:`uts.mapping`; heavy imports happen inside them.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -47,6 +48,17 @@ def _fail(message: str) -> None:
 _USER_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
 
 
+@contextmanager
+def _user_errors():
+    """Report library errors as one line and exit 1 (no traceback for a user's mistake)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):  # click's Exit is a RuntimeError: let it through
+        raise
+    except _USER_ERRORS as exc:
+        _fail(str(exc).strip("'\""))
+
+
 @app.command("match")
 def match_cmd(
     source: Path = typer.Argument(..., help="Label set to map (the format is guessed; see --format)."),
@@ -76,15 +88,13 @@ def match_cmd(
     from uts.mapping.pipeline import load_target, match_files
 
     out = output or source.with_name(source.name.split(".")[0] + ".sssom.tsv")
-    try:
+    with _user_errors():
         src = read_labelset(source, fmt, column=column, id_column=id_column, name=name)
         tgt = load_target(target, target_format)
         config = MatchConfig(repair=not no_repair)
         if threshold is not None:
             config.accept = threshold
         summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True)
-    except _USER_ERRORS as exc:
-        _fail(str(exc))
     typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
                + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else ""))
     typer.echo(f"mappings:   {summary.output}")
@@ -115,7 +125,7 @@ def review_cmd(
     from uts.mapping.review import apply_decisions, export_review_table, read_decisions
     from uts.mapping.sssom import read_sssom, write_sssom
 
-    try:
+    with _user_errors():
         mset = read_sssom(mapping)
         cand_path = candidates or sibling(mapping, "candidates")
         cands = read_sssom(cand_path) if cand_path.exists() else None
@@ -134,8 +144,6 @@ def review_cmd(
             typer.echo(f"{sum(d.action != 'skip' for d in todo)} decisions applied to {mapping}")
             return
         _interactive(mapping, mset, reviewer, cands)
-    except _USER_ERRORS as exc:
-        _fail(str(exc))
 
 
 def _interactive(path: Path, mset, reviewer: str, cands) -> None:
@@ -198,13 +206,11 @@ def evaluate_cmd(
     from uts.mapping.pipeline import sibling
     from uts.mapping.sssom import read_sssom
 
-    try:
+    with _user_errors():
         pred = read_sssom(prediction)
         cand_path = candidates or sibling(prediction, "candidates")
         cands = read_sssom(cand_path) if cand_path.exists() else None
         report = evaluate(pred, read_gold(gold), cands, split=split)
-    except _USER_ERRORS as exc:
-        _fail(str(exc))
     figures = report.as_dict()
     if as_json:
         typer.echo(json.dumps({**figures, **({"errors": report.errors} if errors else {})}, indent=2))
@@ -226,24 +232,27 @@ def apply_cmd(
     tags_column: str = typer.Option("tags", "--tags-column", help="Tables: the column of labels (a list or a joined string)."),
     id_column: str = typer.Option("id", "--id-column", help="Tables: the clip id column (row number when absent)."),
     separator: str = typer.Option(",", "--separator", help="Tables: separator inside a string tags column."),
-    narrow: bool = typer.Option(False, "--include-narrow", help="Also apply narrowMatch rows (off: a 'drum' clip is not a 'snare drum' clip)."),
+    predicates: str = typer.Option("exact,close,broad", "--predicates",
+                                   help="Mapping predicates to apply. narrowMatch is off by default (a 'drum' clip is not "
+                                        "necessarily a 'snare drum' clip), relatedMatch too (weak guesses awaiting review)."),
     report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here too."),
 ) -> None:
     """Turn a dataset's annotations into target labels (streamed with polars).
 
     Each clip gets `labels` (mapped) and `inferred` (their ancestors), plus its `source_labels`;
     a report counts unmapped labels and clips left with none."""
-    from uts.mapping.apply import APPLY_PREDICATES, apply_file
+    from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
-    from uts.mapping.sssom import NARROW, read_sssom
+    from uts.mapping.sssom import PREDICATES, read_sssom
 
-    try:
+    with _user_errors():
         mset = read_sssom(mapping)
         tgt = load_target(target)
-        preds = APPLY_PREDICATES + ((NARROW,) if narrow else ())
+        preds = tuple(f"skos:{p.strip().removeprefix('skos:').removesuffix('Match')}Match" for p in predicates.split(","))
+        unknown = [p for p in preds if p not in PREDICATES]
+        if unknown:
+            _fail(f"unknown predicate(s) {', '.join(unknown)}; use exact, close, broad, narrow, related")
         rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator)
-    except _USER_ERRORS as exc:
-        _fail(str(exc))
     figures = rep.as_dict()
     typer.echo(f"{rep.clips} clips written to {output}; {rep.clips_without_labels} left without labels")
     typer.echo(f"{rep.label_occurrences} label occurrences, {rep.unmapped_occurrences} unmapped "

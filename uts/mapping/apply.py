@@ -9,7 +9,8 @@ become Python objects.
 
 Which mapping rows are used: exactMatch, closeMatch and broadMatch (a clip tagged "acid jazz"
 is a Jazz clip). narrowMatch is left out by default (a clip tagged "drum" is not necessarily a
-snare-drum clip), and so are rejected rows (``predicate_modifier: Not``).
+snare-drum clip), so is relatedMatch (the matcher's weak guesses, meant for review), and so are
+rejected rows (``predicate_modifier: Not``).
 """
 
 from __future__ import annotations

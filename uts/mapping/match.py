@@ -15,7 +15,8 @@ Pipeline, per source label:
    ``mapping/gold`` (see ``benchmarks/mapping_bench.py --fit``) and are the defaults below.
 4. **Decision** - abstain below ``accept``; otherwise pick the predicate: exactMatch for lexical
    identity or near-identical names, broadMatch when the source is the target plus qualifiers
-   ("acid jazz" -> Jazz), closeMatch otherwise.
+   ("acid jazz" -> Jazz), closeMatch otherwise - or relatedMatch when that semantic guess is
+   less probable than ``related_below`` (such rows are for review; ``apply`` skips them).
 5. **Guards** - negated labels ("no vocals") and non-content labels ("other", "unknown") are
    only ever mapped by exact lexical identity with a target that says the same thing; a
    positive label is never mapped to a negated target.
@@ -34,7 +35,7 @@ import numpy as np
 from uts import __version__
 
 from .labelsets import Label, LabelSet
-from .sssom import (BROAD, CLOSE, EXACT, LEXICAL, SEMANTIC, Mapping, MappingSet, default_metadata)
+from .sssom import BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet, default_metadata
 from .text import (Segmenter, acronyms, core_tokens, key, non_content, polarity_negative, same_word,
                    variant_key, wordpiece_words)
 
@@ -64,6 +65,7 @@ class MatchConfig:
 
     accept: float = DEFAULT_ACCEPT  # below this the label is left unmapped (abstention)
     exact_similarity: float = 0.88  # name similarity at which a non-lexical match is exactMatch
+    related_below: float = 0.35  # a semantic closeMatch less probable than this becomes relatedMatch
     repair_margin: float = 0.15  # a hierarchy-consistent candidate may be this much less probable
     retrieve: int = 30  # embedding neighbours considered per label
     candidates: int = 5  # candidates kept per label for review / Hits@k
@@ -300,7 +302,10 @@ class Matcher:
             predicate = EXACT
         else:
             predicate = CLOSE
-        return Candidate(self.ids[t], self.target.get(self.ids[t]).label, self.probability(feats), feats,
+        probability = self.probability(feats)
+        if predicate == CLOSE and probability < self.config.related_below:
+            predicate = RELATED  # a weak semantic guess: kept for review, not applied by default
+        return Candidate(self.ids[t], self.target.get(self.ids[t]).label, probability, feats,
                          predicate, LEXICAL if lexical else SEMANTIC)
 
     # -- hierarchy repair ------------------------------------------------------------------
