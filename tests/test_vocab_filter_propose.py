@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 
-import numpy as np
 import polars as pl
 import pytest
 from test_vocab_support import read_jsonl, small_ontology, write_jsonl, write_ontology
