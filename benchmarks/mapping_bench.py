@@ -20,6 +20,7 @@ apply    AudioSet eval segments repeated to N clips; the polars apply vs a strai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import statistics
@@ -206,7 +207,10 @@ def _baseline_apply(segments: Path, table: dict[str, str], ancestors, out: Path)
     label set itself (straightforward: walk the hierarchy for each label of each clip) or a
     precomputed id -> ancestors dict (the tuned per-row variant)."""
     lookup = ancestors.ancestors if hasattr(ancestors, "ancestors") else (lambda x: ancestors.get(x, ()))
-    with open(segments, encoding="utf-8") as fh, open(out, "w", encoding="utf-8") as w:
+    parquet = out.suffix == ".parquet"
+    rows = []
+    with open(segments, encoding="utf-8") as fh, \
+            (contextlib.nullcontext() if parquet else open(out, "w", encoding="utf-8")) as w:
         reader = csv.reader(fh, skipinitialspace=True)
         for row in reader:
             if not row or row[0].startswith("#") or row[0] == "YTID":
@@ -218,10 +222,18 @@ def _baseline_apply(segments: Path, table: dict[str, str], ancestors, out: Path)
             record = {"id": f"{ytid}_{start}", "labels": labels, "inferred": inferred,
                       "start": float(start), "duration": round(float(end) - float(start), 3),
                       "source_labels": source}
-            w.write(json.dumps(record, separators=(",", ":")) + "\n")
+            if parquet:
+                rows.append(record)
+            else:
+                w.write(json.dumps(record, separators=(",", ":")) + "\n")
+    if parquet:  # the per-row records, written once at the end
+        import polars as pl
+        pl.DataFrame(rows, schema={"id": pl.Utf8, "labels": pl.List(pl.Utf8), "inferred": pl.List(pl.Utf8),
+                                   "start": pl.Float64, "duration": pl.Float64,
+                                   "source_labels": pl.List(pl.Utf8)}).write_parquet(out)
 
 
-def apply_speed(n: int, repeats: int) -> None:
+def apply_speed(n: int, repeats: int, fmt: str = "jsonl") -> None:
     import polars as pl
 
     from uts.mapping.apply import apply_mapping, closure, mapping_table, read_annotations, write_frame
@@ -250,18 +262,20 @@ def apply_speed(n: int, repeats: int) -> None:
         times = {"ours": [], "naive": [], "tuned": []}
         for _ in range(repeats):
             t0 = time.perf_counter()
-            write_frame(apply_mapping(read_annotations(big, "audioset"), table, ancestors), tmp / "ours.jsonl")
+            write_frame(apply_mapping(read_annotations(big, "audioset"), table, ancestors), tmp / f"ours.{fmt}")
             times["ours"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            _baseline_apply(big, table, target, tmp / "naive.jsonl")
+            _baseline_apply(big, table, target, tmp / f"naive.{fmt}")
             times["naive"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            _baseline_apply(big, table, ancestors, tmp / "tuned.jsonl")
+            _baseline_apply(big, table, ancestors, tmp / f"tuned.{fmt}")
             times["tuned"].append(time.perf_counter() - t0)
-        a = pl.read_ndjson(tmp / "ours.jsonl")
-        identical = all(a.equals(pl.read_ndjson(tmp / f"{b}.jsonl", schema=a.schema)) for b in ("naive", "tuned"))
+        read = pl.read_parquet if fmt == "parquet" else pl.read_ndjson
+        a = read(tmp / f"ours.{fmt}")
+        identical = all(a.equals(pl.read_parquet(tmp / f"{b}.{fmt}") if fmt == "parquet"
+                                 else pl.read_ndjson(tmp / f"{b}.{fmt}", schema=a.schema)) for b in ("naive", "tuned"))
         med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"\napplying a mapping to {len(a):,} clips (AudioSet eval segments x{-(-n // len(rows))}), JSONL out, {repeats} runs each")
+        print(f"\napplying a mapping to {len(a):,} clips (AudioSet eval segments x{-(-n // len(rows))}), {fmt} out, {repeats} runs each")
         print(f"  polars (streaming, once per label combination): median {med['ours']:.2f} s")
         print(f"  per-row Python, ancestors walked per label:      median {med['naive']:.2f} s  -> speed-up {med['naive'] / med['ours']:.1f}x (target >= 20x)")
         print(f"  per-row Python, ancestors precomputed:           median {med['tuned']:.2f} s  -> speed-up {med['tuned'] / med['ours']:.1f}x")
@@ -277,13 +291,15 @@ def main() -> None:
     ap.add_argument("--labels", type=int, default=10_000)
     ap.add_argument("--clips", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--apply-format", choices=["jsonl", "parquet"], default="jsonl",
+                    help="output format of both apply implementations")
     args = ap.parse_args()
     if args.part in ("quality", "all"):
         quality(args.fit)
     if args.part in ("match", "all"):
         match_speed(args.labels)
     if args.part in ("apply", "all"):
-        apply_speed(args.clips, args.repeats)
+        apply_speed(args.clips, args.repeats, args.apply_format)
 
 
 if __name__ == "__main__":

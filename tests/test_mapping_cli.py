@@ -84,6 +84,11 @@ def test_user_errors_are_one_line_and_write_nothing(workspace):
     assert res.exit_code == 1 and "no mapping file" in res.output
     res = runner.invoke(app, ["map", "evaluate", str(w / "tags.txt"), str(w / "none.tsv")])
     assert res.exit_code == 1 and "error:" in res.output
+    (w / "m.sssom.tsv").write_text("#mapping_set_id: https://x.org/m\nsubject_id\tpredicate_id\tobject_id\n")
+    (w / "a.csv").write_text("id,tags\n1,x\n")
+    res = runner.invoke(app, ["map", "apply", str(w / "a.csv"), "-m", str(w / "m.sssom.tsv"), "-t", str(w / "uts.ttl"),
+                              "-o", str(w / "a.jsonl"), "--predicates", "exact,sameAs"])
+    assert res.exit_code == 1 and "unknown predicate" in res.output and not (w / "a.jsonl").exists()
     (w / "notsssom.sssom.tsv").write_text("garbage\n")
     res = runner.invoke(app, ["map", str(w / "tags.txt"), "--target", str(w / "uts.ttl"), "-o", str(w / "notsssom.sssom.tsv")])
     assert res.exit_code == 1 and "not a readable mapping file" in res.output

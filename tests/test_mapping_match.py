@@ -77,6 +77,13 @@ def test_threshold_controls_abstention(tmp_path_factory, matcher):
     assert strict.match(from_texts(["dog barking loudly"], "src"))[0].decided is None
 
 
+def test_weak_semantic_guesses_are_related_not_close(matcher):
+    loose = Matcher(mini_target(), matcher.embedder, MatchConfig(accept=0.0, related_below=1.0))
+    r = loose.match(from_texts(["thunderstorm ambience"], "src"))[0]
+    assert r.decided.predicate == "skos:relatedMatch"
+    assert loose.match(from_texts(["Drums"], "src"))[0].decided.predicate == EXACT  # lexical stays exact
+
+
 def test_hierarchy_context_and_repair(matcher):
     # A source hierarchy: "kit pieces" > "snare"; "instrument" is context only.
     src = LabelSet("kit", {
