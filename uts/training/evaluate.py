@@ -152,6 +152,7 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
               "loss": out["loss"], "skipped_entries": bad.skipped, "dropped_at_load": len(out["dropped"]),
               "labels_outside_label_space": unknown}
     result.update(hierarchical_report(out["scores"], truth, run.hierarchy, threshold))
+    result["class_labels"] = {cid: (onto.get(cid).label if cid in onto else cid) for cid in run.labels}
     if probe:
         result["probe"] = _probe(run, cfg, onto, df, out, probe_manifest or d["train"], space, device)
     out_dir = Path(out_dir) if out_dir else run.path / "eval"

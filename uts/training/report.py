@@ -102,6 +102,19 @@ of clips whose prediction holds a child without its parent. *Mistake severity*: 
 distance from each false-positive label to the nearest true label (lower is better)."""
 
 
+def _per_class(result: dict, limit: int = 10) -> list[str]:
+    """AP per class, best first (all classes when few, else the best and worst ``limit``)."""
+    names = result.get("class_labels", {})
+    rows = sorted(((v, k) for k, v in result["per_class_ap"].items() if v is not None), reverse=True)
+    if not rows:
+        return []
+    shown = rows if len(rows) <= 3 * limit else rows[:limit] + [None] + rows[-limit:]
+    lines = ["## AP per class", "", "| class | id | AP |", "|---|---|---|"]
+    for row in shown:
+        lines.append("| … | | |" if row is None else f"| {names.get(row[1], row[1])} | {row[1]} | {row[0]:.3f} |")
+    return lines + [""]
+
+
 def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) -> Path:
     out_dir = Path(out_dir)
     per_level_plot({result["name"]: result}, out_dir / "per_level.png")
@@ -111,6 +124,7 @@ def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) 
              f"({result['classes_with_positives']} with positives), truth from `{result['truth_column']}`, "
              f"threshold {result['threshold']}.", ""]
     lines += _table({result["name"]: result}) + ["", DEFINITIONS, "", "![mAP per level](per_level.png)", ""]
+    lines += _per_class(result)
     if run_dir is not None and training_curves(Path(run_dir) / "metrics.csv", out_dir / "curves.png"):
         lines += ["![training curves](curves.png)", ""]
     path = out_dir / "report.md"
