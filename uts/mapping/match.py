@@ -51,12 +51,12 @@ PRIOR_WEIGHTS = {
 }
 # Fitted on the tune split of mapping/gold (benchmarks/mapping_bench.py --fit); see docs/mapping.md.
 DEFAULT_WEIGHTS = {
-    "emb": 3.07, "desc": 4.885, "gap": 13.232, "tok": -0.108, "lex": 1.605, "variant": 3.232,
-    "acronym": 4.0, "ctx": 4.029, "ctx_gap": 4.933, "has_ctx": -3.119, "src_more": 1.068,
-    "tgt_more": -0.068, "head": 0.129, "modifier_only": -0.415,
+    "emb": 4.112, "desc": 4.291, "gap": 13.876, "tok": 0.449, "lex": 1.435, "variant": 2.957,
+    "acronym": 4.0, "ctx": 3.719, "ctx_gap": 4.151, "has_ctx": -3.443, "src_more": 0.934,
+    "tgt_more": 0.123, "head": 0.282, "modifier_only": -0.174,
 }
-DEFAULT_BIAS = -4.877
-DEFAULT_ACCEPT = 0.2  # abstention threshold with the best F1 on the tune split
+DEFAULT_BIAS = -5.425
+DEFAULT_ACCEPT = 0.25  # abstention threshold with the best F1 on the tune split
 
 
 @dataclass
@@ -70,6 +70,7 @@ class MatchConfig:
     retrieve: int = 30  # embedding neighbours considered per label
     candidates: int = 5  # candidates kept per label for review / Hits@k
     use_descriptions: bool = True
+    target_context: bool = True  # also embed each target label qualified by its parent
     repair: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bias: float = DEFAULT_BIAS
@@ -133,6 +134,10 @@ class Matcher:
                 name_texts.append(text)
                 name_owner.append(i)
                 vocab.update(core_tokens(text))
+            if self.config.target_context:  # "Pop music (Music genre)" meets "pop (genre)"
+                for p in target.parents(lab.id):
+                    name_texts.append(f"{lab.label} ({target.get(p).label})")
+                    name_owner.append(i)
             self.core.append(cores)
             self.negative[i] = polarity_negative(lab.label)
             if lab.description:
