@@ -93,3 +93,26 @@ def test_user_errors_are_one_line_and_write_nothing(workspace):
     res = runner.invoke(app, ["map", str(w / "tags.txt"), "--target", str(w / "uts.ttl"), "-o", str(w / "notsssom.sssom.tsv")])
     assert res.exit_code == 1 and "not a readable mapping file" in res.output
     assert (w / "notsssom.sssom.tsv").read_text() == "garbage\n"
+
+
+def test_interactive_review_saves_each_answer(tmp_path):
+    from uts.mapping.sssom import CLOSE, EXACT, LEXICAL, SEMANTIC, Mapping, MappingSet, default_metadata, write_sssom
+
+    meta = default_metadata("https://x.org/m")
+    m = tmp_path / "m.sssom.tsv"
+    write_sssom(m, MappingSet([
+        Mapping("UTS:0000100", CLOSE, "UTS:0000002", SEMANTIC, subject_label="low", object_label="B", confidence=0.3),
+        Mapping("UTS:0000101", EXACT, "UTS:0000001", LEXICAL, subject_label="high", object_label="A", confidence=0.9),
+    ], meta))
+    write_sssom(tmp_path / "m.candidates.sssom.tsv", MappingSet([
+        Mapping("UTS:0000100", CLOSE, "UTS:0000002", SEMANTIC, subject_label="low", object_label="B", confidence=0.3),
+        Mapping("UTS:0000100", CLOSE, "UTS:0000003", SEMANTIC, subject_label="low", object_label="C", confidence=0.2),
+    ], meta))
+    # least confident first: pick candidate 2 for "low", accept "high"
+    res = runner.invoke(app, ["map", "review", str(m), "-r", "orcid:0000-0002-1825-0097"], input="2\na\n")
+    assert res.exit_code == 0, res.output
+    assert "2 decisions saved" in res.output
+    back = read_sssom(m)
+    assert back.decided()["UTS:0000100"].object_id == "UTS:0000003"
+    assert back.decided()["UTS:0000101"].reviewer_id == "orcid:0000-0002-1825-0097"
+    assert ("UTS:0000100", "UTS:0000002") in back.rejected_pairs()
