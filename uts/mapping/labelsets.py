@@ -52,7 +52,7 @@ class LabelSet:
     curie_map: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # path or IRI it was read from
     kind: str = "text"
-    _children: dict[str, list[str]] | None = field(default=None, repr=False)
+    _children: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
