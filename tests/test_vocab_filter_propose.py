@@ -125,6 +125,17 @@ def test_propose_merges_variants_and_suggests_parents(tmp_path):
     assert edited.lookup("saxophones")[0].label == "saxophone"
 
 
+def test_propose_with_the_mapping_engine_puts_a_kind_under_its_concept(tmp_path, monkeypatch):
+    pytest.importorskip("uts.mapping.match", reason="the mapping engine is not installed")
+    monkeypatch.setenv("UTS_CACHE_DIR", str(tmp_path / "cache"))
+    path = write_jsonl(tmp_path / "t.jsonl", PROPOSE_TAGS)
+    props = {p.label: p for p in propose(path, small_ontology(), min_df=2, suggest="mapping")}
+    acid = props["acid rock"]
+    assert acid.parents == ["UTS:0000027"] and not acid.weak  # broadMatch: a kind of rock music
+    assert "broadMatch" in acid.evidence
+    assert all(p.parents for p in props.values())
+
+
 def test_propose_keeps_spelling_variants_as_synonyms(tmp_path):
     path = write_jsonl(tmp_path / "t.jsonl", [{"id": str(i), "tags": ["chirping", "chirp"]} for i in range(3)])
     props = propose(path, small_ontology(), matcher=NearestByTable({"chirp": [("UTS:0000036", 0.6)]}))

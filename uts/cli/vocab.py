@@ -203,6 +203,9 @@ def propose(
     out: Path = typer.Option(..., "--out", "-o", help="Edit file to write (YAML list of 'add' operations)."),
     min_df: int = typer.Option(2, "--min-df", help="Propose only tags seen in at least this many clips."),
     top: int = typer.Option(50, "--top", help="At most this many candidates, most frequent first."),
+    suggest: str = typer.Option("auto", "--suggest", help="How parents are suggested: 'mapping' (the "
+                                "mapping engine's matcher), 'embedding' (nearest concept labels) or "
+                                "'auto' (mapping, else embedding)."),
     ontology: Optional[str] = OntologyOpt,
 ) -> None:
     """Turn frequent tags that UTS lacks into candidate concepts with suggested parents.
@@ -216,6 +219,6 @@ def propose(
         onto = _ontology(ontology)
         if onto is None:
             raise VocabError("propose needs an ontology")
-        proposals = run_propose(input, onto, min_df=min_df, top=top)
+        proposals = run_propose(input, onto, min_df=min_df, top=top, suggest=suggest)
         write_proposals(out, proposals, onto, source=str(input))
     typer.echo(f"{len(proposals)} candidate concepts -> {out} (review before applying)")

@@ -8,7 +8,8 @@ Variants of one candidate (``chirp``/``chirps``/``chirping``: one lemma key) are
 concept by sentence embedding: a tag is most often a *sibling* of its nearest concept
 (``saxophone`` is nearest to ``piano``), so the nearest concept's parents are suggested; the
 nearest concept itself when the tag names a kind of it (``acid jazz`` -> ``jazz``) or when it is
-a root.
+a root. When :mod:`uts.mapping` is available its matcher is asked first: it also recognises a tag
+that is a kind of a concept (broadMatch), whose parent is then that concept.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class Proposal:
     df: int
     synonyms: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
-    nearest: list[tuple[str, float]] = field(default_factory=list)
+    nearest: list[tuple[str, float]] = field(default_factory=list)  # (concept id, score), best first
+    evidence: str = ""  # one line for the reviewer: how the parent was found
+    weak: bool = True  # the suggestion rests on a poor match
 
     def op(self) -> dict:
         op = {"op": "add", "label": self.label, "parents": self.parents}
@@ -70,8 +73,14 @@ def _suggest_parents(onto: Ontology, label: str, nearest: list[tuple[str, float]
 
 
 def propose(input_path: str | os.PathLike, onto: Ontology, min_df: int = 2, top: int = 50,
-            matcher: EmbeddingMatcher | None = None) -> list[Proposal]:
-    """Candidate concepts for the ``top`` most frequent unresolved tags seen in ``min_df`` clips."""
+            matcher: EmbeddingMatcher | None = None, suggest: str = "auto") -> list[Proposal]:
+    """Candidate concepts for the ``top`` most frequent unresolved tags seen in ``min_df`` clips.
+
+    Parents are suggested by the mapping engine (``suggest="mapping"``), by plain embedding
+    neighbours (``"embedding"``, or whenever ``matcher`` is given), or the first that works
+    (``"auto"``)."""
+    if suggest not in ("auto", "mapping", "embedding"):
+        raise VocabError(f"suggest must be auto, mapping or embedding, not {suggest!r}")
     table = unresolved_tags(input_path, onto).filter(pl.col("df") >= min_df)
     groups: dict[str, Proposal] = {}
     for tag, df in table.iter_rows():
@@ -86,12 +95,49 @@ def propose(input_path: str | os.PathLike, onto: Ontology, min_df: int = 2, top:
         elif len(groups) < top:
             groups[key] = Proposal(tag, df)
     proposals = list(groups.values())
-    if proposals:
-        matcher = matcher or EmbeddingMatcher(onto)
-        for p, near in zip(proposals, matcher.nearest([p.label for p in proposals], k=3)):
-            p.nearest = near
-            p.parents = _suggest_parents(onto, p.label, near)
+    if not proposals:
+        return proposals
+    if matcher is None and suggest in ("auto", "mapping"):
+        try:
+            _suggest_by_mapping(onto, proposals)
+            return proposals
+        except (ImportError, AttributeError, TypeError) as exc:  # the mapping engine's API moved
+            if suggest == "mapping":
+                raise VocabError(f"the mapping engine cannot suggest parents here: {exc}") from None
+    _suggest_by_embedding(onto, proposals, matcher or EmbeddingMatcher(onto))
     return proposals
+
+
+def _suggest_by_embedding(onto: Ontology, proposals: list[Proposal], matcher) -> None:
+    for p, near in zip(proposals, matcher.nearest([p.label for p in proposals], k=3)):
+        p.nearest = near
+        p.parents = _suggest_parents(onto, p.label, near)
+        p.evidence = "nearest concepts (cosine): " + (
+            ", ".join(f"{onto.concepts[c].label} ({s:.2f})" for c, s in near) or "none")
+        p.weak = not near or near[0][1] < WEAK_MATCH
+
+
+def _suggest_by_mapping(onto: Ontology, proposals: list[Proposal]) -> None:
+    """Ask the mapping engine (:mod:`uts.mapping`), whose calibrated reranker also tells a kind of
+    a concept (broadMatch: ``acid jazz`` -> jazz, which is then the parent) from a near one."""
+    from uts.mapping.labelsets import from_ontology, from_texts
+    from uts.mapping.match import Matcher
+    from uts.mapping.sssom import BROAD
+
+    results = Matcher(from_ontology(onto)).match(from_texts([p.label for p in proposals], "vocab-tags"))
+    by_label = {r.subject.label: r for r in results}
+    for p in proposals:
+        r = by_label.get(p.label)
+        candidates = r.candidates[:3] if r is not None else []
+        p.nearest = [(c.object_id, float(c.probability)) for c in candidates]
+        if r is not None and r.decided is not None and r.decided.predicate == BROAD:
+            p.parents = [r.decided.object_id]
+        else:
+            p.parents = _suggest_parents(onto, p.label, p.nearest)
+        p.evidence = "mapping engine: " + (", ".join(
+            f"{onto.concepts[c.object_id].label} ({c.predicate.split(':')[-1]}, p={c.probability:.2f})"
+            for c in candidates) or "no candidate")
+        p.weak = r is None or r.decided is None
 
 
 def write_proposals(path: str | os.PathLike, proposals: list[Proposal], onto: Ontology, source: str) -> Path:
@@ -107,11 +153,9 @@ def write_proposals(path: str | os.PathLike, proposals: list[Proposal], onto: On
         "# then apply the list with the ontology engine's batch edit.",
     ]
     for p in proposals:
-        near = ", ".join(f"{onto.concepts[c].label} ({s:.2f})" for c, s in p.nearest)
-        lines += ["", f"# in {p.df} clips; nearest concepts: {near or 'none'}"]
-        if p.nearest and p.nearest[0][1] < WEAK_MATCH:
-            lines.append(f"# weak match (best cosine {p.nearest[0][1]:.2f} < {WEAK_MATCH}): check the parent,"
-                         " or whether this is a concept at all")
+        lines += ["", f"# in {p.df} clips; {p.evidence}"]
+        if p.weak:
+            lines.append("# weak match: check the parent, or whether this is a concept at all")
         lines += ["- op: add", f"  label: {q(p.label)}"]
         parents = ", ".join(q(c) for c in p.parents)
         named = ", ".join(onto.concepts[c].label for c in p.parents)
