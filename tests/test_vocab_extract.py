@@ -109,6 +109,8 @@ def test_read_captions_from_jsonl_parquet_and_lhotse(tmp_path):
            "supervisions": [{"custom": {"caption": "rain on a roof", "audio_tag": ["rain"]}}]}
     write_jsonl(tmp_path / "cuts.jsonl", [cut])
     assert read_captions(tmp_path / "cuts.jsonl") == [("cut1", "rain on a roof")]
+    write_jsonl(tmp_path / "flat.jsonl", [{"id": "a", "audio_path": "a.wav", "tags": ["x"], "caption": "rain"}])
+    assert read_captions(tmp_path / "flat.jsonl") == [("a", "rain")]  # flat manifests carry captions too
     write_jsonl(tmp_path / "tags.jsonl", [{"id": "a", "tags": ["x"]}])
     with pytest.raises(VocabError, match="not captions"):
         read_captions(tmp_path / "tags.jsonl")

@@ -59,18 +59,23 @@ def first_record(path: Path) -> dict:
     raise VocabError(f"{path} is empty")
 
 
-def detect_kind(path: str | os.PathLike) -> str:
-    """``captions``, ``tags`` or ``lhotse`` — what the file at ``path`` holds."""
+def columns_of(path: str | os.PathLike) -> set[str]:
+    """Column names of a Parquet file, or the keys of a JSON Lines file's first record."""
     path = Path(path)
     if not path.is_file():
         raise VocabError(f"input file not found: {path}")
     if _is_parquet(path):
         try:
-            columns = set(pl.read_parquet_schema(path))
+            return set(pl.read_parquet_schema(path))
         except Exception as exc:  # noqa: BLE001 - polars raises several types for bad files
             raise VocabError(f"cannot read {path} as Parquet: {exc}") from None
-    else:
-        columns = set(first_record(path))
+    return set(first_record(path))
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    """``captions``, ``tags`` or ``lhotse`` — what the file at ``path`` holds (a flat manifest
+    with both ``tags`` and ``caption`` counts as ``tags``; :func:`read_captions` still reads it)."""
+    columns = columns_of(path)
     if "supervisions" in columns or "recording" in columns:
         return "lhotse"
     if "tags" in columns:
@@ -98,7 +103,7 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
             return [(c["id"], c["caption"]) for c in iter_cuts(path) if c.get("caption")]
         except ManifestFormatError as exc:
             raise VocabError(str(exc)) from None
-    if kind != "captions":
+    if kind != "captions" and "caption" not in columns_of(path):
         raise VocabError(f"{path} holds {kind}, not captions")
     if _is_parquet(path):
         frame = pl.read_parquet(path)
