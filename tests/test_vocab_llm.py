@@ -63,6 +63,22 @@ def test_llm_extractor_retries_only_failures_and_records_what_stays_broken():
     assert gen.calls == [(3, 0), (2, 1), (1, 2)]  # only the unparsed prompts are asked again
 
 
+def test_tags_no_label_names_can_resolve_by_embedding():
+    class Near:  # stands in for EmbeddingMatcher.match
+        def __init__(self):
+            self.asked = []
+
+        def match(self, phrases):
+            self.asked.extend(phrases)
+            return {p: ("UTS:0000031", 0.9) if p == "automobile" else None for p in phrases}
+
+    near = Near()
+    ex = LLMExtractor(Canned({"x": ['{"tags": ["rain", "automobile", "zzz"]}']}), onto=small_ontology(), matcher=near)
+    (rec,) = ex.extract(["x"])
+    assert rec["concept_ids"] == [["UTS:0000035"], ["UTS:0000031"], []]
+    assert near.asked == ["automobile", "zzz"]  # only what lexical matching left over
+
+
 def test_generator_exceptions_are_recorded_not_raised():
     def explode(prompts, attempt):
         raise RuntimeError("CUDA out of memory")
@@ -122,7 +138,7 @@ def test_cli_llm_extraction_with_a_random_model_records_failures(tmp_path, tiny_
     captions = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "caption": "rain"}, {"id": "b", "caption": "dog"}])
     out = tmp_path / "tags.jsonl"
     res = CliRunner().invoke(app, ["vocab", "extract", str(captions), "--out", str(out), "-e", "llm",
-                                   "--model", str(tiny_model), "--max-new-tokens", "4", "--retries", "1",
+                                   "--model", str(tiny_model), "--max-new-tokens", "4", "--retries", "1", "--no-embed",
                                    "-O", str(write_ontology(tmp_path / "o.ttl"))])
     assert res.exit_code == 0, res.output
     rows = read_jsonl(out)

@@ -70,9 +70,9 @@ def extract(
                                   "paper's prompt; needs --model)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="llm: local directory of a "
                                          "transformers causal LM (never downloaded)."),
-    embed_threshold: float = typer.Option(0.8, "--embed-threshold", help="ontology: cosine needed to "
-                                          "match a leftover phrase to a concept label by embedding."),
-    no_embed: bool = typer.Option(False, "--no-embed", help="ontology: lexical matching only (no model)."),
+    embed_threshold: float = typer.Option(0.8, "--embed-threshold", help="Cosine needed to match a "
+                                          "phrase or tag no label names to a concept label by embedding."),
+    no_embed: bool = typer.Option(False, "--no-embed", help="Lexical matching only (no embedding model)."),
     batch_size: int = typer.Option(32, "--batch-size", "-b", help="Captions per batch."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="llm: tokens generated per answer."),
     retries: int = typer.Option(2, "--retries", help="llm: re-asks (sampling) for an unparsable answer."),
@@ -102,8 +102,11 @@ def extract(
 
             if model is None:
                 raise VocabError("--extractor llm needs --model PATH (a local causal LM directory)")
+            from uts.vocab.resolve import EmbeddingMatcher
+
+            matcher = EmbeddingMatcher(onto, embed_threshold) if onto is not None and not no_embed else None
             ex = LLMExtractor(TransformersGenerator(model, device=device, max_new_tokens=max_new_tokens),
-                              onto=onto, retries=retries)
+                              onto=onto, retries=retries, matcher=matcher)
         else:
             raise VocabError(f"unknown extractor {extractor!r} (choose 'ontology' or 'llm')")
         stats = run_extraction(items, ex, out, batch_size=batch_size, resume=resume, retry_failed=retry_failed)

@@ -97,9 +97,10 @@ class LLMExtractor:
     prompt; ``attempt`` > 0 marks a retry (a real model samples then, so it can answer differently)."""
 
     def __init__(self, generate: Generate, onto: Ontology | None = None, retries: int = 2,
-                 prompt: str = PROMPT):
+                 prompt: str = PROMPT, matcher=None):
         self.generate = generate
         self.resolver = ConceptResolver(onto) if onto is not None else None
+        self.matcher = matcher  # optional EmbeddingMatcher for tags no label or synonym names
         self.retries = retries
         self.prompt = prompt
 
@@ -135,9 +136,19 @@ class LLMExtractor:
                 ids = [list(self.resolver.resolve_tag(t)) if self.resolver else [] for t in tags]
                 results[i] = {"tags": tags, "concept_ids": ids}
             pending = still
+        if self.matcher is not None:
+            self._embed_unresolved([r for r in results if r is not None])
         for i in pending:
             results[i] = {"tags": [], "concept_ids": [], "error": errors[i]}
         return results
+
+
+    def _embed_unresolved(self, records: list[dict]) -> None:
+        """Resolve, batch-wise, the tags lexical matching left over by embedding similarity."""
+        todo = [t for r in records for t, ids in zip(r["tags"], r["concept_ids"]) if not ids]
+        hits = self.matcher.match(todo) if todo else {}
+        for r in records:
+            r["concept_ids"] = [ids or ([hits[t][0]] if hits.get(t) else []) for t, ids in zip(r["tags"], r["concept_ids"])]
 
 
 class TransformersGenerator:
