@@ -170,10 +170,12 @@ class EmbeddingMatcher:
     """
 
     def __init__(self, onto: Ontology, threshold: float = 0.8, model: str | None = None):
+        import torch
+
         from uts.embedding import Embedder
 
         self.threshold = threshold
-        self.embedder = Embedder(model)
+        self.embedder = Embedder(model, device="cuda" if torch.cuda.is_available() else "cpu")
         self._label_ids: list[str] = []
         texts: list[str] = []
         for c in sorted(onto.active(), key=lambda c: c.id):
