@@ -14,7 +14,7 @@ from test_vocab_support import small_ontology, write_jsonl, write_ontology
 from typer.testing import CliRunner
 
 from uts.cli.main import app
-from uts.vocab.build import build_vocabulary, size_name, tf_idf, write_outputs
+from uts.vocab.build import _unique_labels, build_vocabulary, size_name, tf_idf, write_outputs
 from uts.vocab.io import VocabError
 
 
@@ -209,3 +209,9 @@ def test_cli_build_sizes_like_the_paper_and_user_errors(tmp_path):
     res = runner.invoke(app, ["vocab", "build", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "y"), "-O", "none"])
     assert res.exit_code == 1 and res.output.startswith("error: input file not found")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_repeated_concept_labels_stay_distinct_in_id2label():
+    entries = [{"id": "UTS:1", "label": "bass", "domain": "music"}, {"id": "UTS:2", "label": "bass", "domain": "sound"},
+               {"id": "UTS:3", "label": "bass", "domain": "sound"}, {"id": "UTS:4", "label": "rain", "domain": "sound"}]
+    assert _unique_labels(entries) == ["bass (music)", "bass (sound) [UTS:2]", "bass (sound) [UTS:3]", "rain"]

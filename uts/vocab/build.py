@@ -269,12 +269,20 @@ def concept_vocabulary(chosen: pl.DataFrame, onto: Ontology, closure: bool, doma
     return out
 
 
-def _unique_labels(labels: list[str], domains: list[str]) -> list[str]:
-    """Concept labels are unique per id, not per string: qualify repeated ones by domain."""
-    seen: dict[str, int] = {}
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-    return [f"{lab} ({dom})" if seen[lab] > 1 else lab for lab, dom in zip(labels, domains)]
+def _unique_labels(entries: list[dict]) -> list[str]:
+    """Concept labels are unique per id, not per string: qualify a repeated label by its domain,
+    and by its id if that is not enough, so every id2label entry names one concept."""
+    def counts(names):
+        seen: dict[str, int] = {}
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+        return seen
+
+    labels = [e["label"] for e in entries]
+    n = counts(labels)
+    labels = [f"{lab} ({e['domain']})" if n[lab] > 1 else lab for lab, e in zip(labels, entries)]
+    n = counts(labels)
+    return [f"{lab} [{e['id']}]" if n[lab] > 1 else lab for lab, e in zip(labels, entries)]
 
 
 def write_outputs(result: VocabResult, out_dir: str | os.PathLike, onto: Ontology | None = None,
@@ -290,7 +298,7 @@ def write_outputs(result: VocabResult, out_dir: str | os.PathLike, onto: Ontolog
         name = size_name(size)
         entries = result.concept_vocabs.get(size)
         if result.unit == "concept":
-            labels = _unique_labels([e["label"] for e in entries], [e["domain"] for e in entries])
+            labels = _unique_labels(entries)
         else:
             labels = chosen["item"].to_list()
         path = out_dir / f"label_{name}.json"
