@@ -114,3 +114,20 @@ def test_cli_train_and_eval(tmp_path):
     assert bad.exit_code == 1 and "unknown config key" in bad.output and "Traceback" not in bad.output
     bad = CliRunner().invoke(app, ["eval", str(tmp_path), str(manifest)])
     assert bad.exit_code == 1 and "not a training run" in bad.output
+
+
+@pytest.mark.parametrize("extra", [
+    {"objective.name": "hier", "objective.ancestors": "unknown"},
+    {"objective.name": "flat", "objective.ancestors": "positive"},
+    {"model.encoder": "transformer", "model.encoder_args": "{dim: 16, depth: 1, heads: 2, patch: [8, 8]}"},
+])
+def test_other_objectives_and_encoders_train(tmp_path, extra):
+    from uts.training.evaluate import load_run
+
+    onto = write_ontology(tmp_path)
+    manifest = tiny_corpus(tmp_path, n=8)
+    run = train(load_config(None, tiny_overrides(tmp_path, manifest, tmp_path / "run", onto,
+                                                 **{"optim.epochs": 1, **extra})))
+    loaded = load_run(run)
+    assert loaded.objective.ancestors == extra.get("objective.ancestors", "positive")
+    assert loaded.cfg["model"]["encoder"] == extra.get("model.encoder", "cnn6")
