@@ -1,1 +1,1 @@
-"""uts.training (being built)."""
+"""uts.training: manifests and audio, synthetic corpus, encoders, hierarchy-aware objectives, trainer, evaluation."""
