@@ -14,7 +14,7 @@ from uts.cli.main import app
 from uts.ontology.edit import apply_ops, read_ops
 from uts.vocab.filter import Vocabulary, filter_manifest
 from uts.vocab.io import VocabError
-from uts.vocab.propose import propose, write_proposals
+from uts.vocab.propose import Proposal, propose, write_proposals
 
 TAGGED = [
     {"id": "1", "tags": ["Drums", "rain", "noise"], "extra": 1},
@@ -170,3 +170,17 @@ def test_cli_filter_and_propose(tmp_path, monkeypatch, label_vocab):
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["vocab", "filter", str(src), "--vocab", str(tmp_path / "nope.json"), "--out", str(tmp_path / "g.jsonl")])
     assert res.exit_code == 1 and res.output.startswith("error:")
+
+
+def test_a_tag_judged_the_same_as_a_concept_is_proposed_as_its_synonym(tmp_path):
+    onto = small_ontology()
+    props = [Proposal("automobile", 5, synonyms=["automobiles car"], parents=["UTS:0000030"], synonym_of="UTS:0000031",
+                      evidence="mapping engine: car (exactMatch, p=0.90)", weak=False),
+             Proposal("saxophone", 3, parents=["UTS:0000020"], evidence="mapping engine: ...", weak=False)]
+    path = write_proposals(tmp_path / "e.yaml", props, onto, "t")
+    ops = read_ops(path)
+    assert ops[0] == {"op": "add_synonym", "id": "UTS:0000031", "synonym": "automobile"}
+    assert [o["op"] for o in ops] == ["add_synonym", "add_synonym", "add"]
+    edited, _ = apply_ops(onto, ops)
+    assert edited.lookup("automobile")[0].id == "UTS:0000031"
+    assert "same as 'car'" in path.read_text()

@@ -9,7 +9,8 @@ concept by sentence embedding: a tag is most often a *sibling* of its nearest co
 (``saxophone`` is nearest to ``piano``), so the nearest concept's parents are suggested; the
 nearest concept itself when the tag names a kind of it (``acid jazz`` -> ``jazz``) or when it is
 a root. When :mod:`uts.mapping` is available its matcher is asked first: it also recognises a tag
-that is a kind of a concept (broadMatch), whose parent is then that concept.
+that is a kind of a concept (broadMatch), whose parent is then that concept, and one that is the
+same as a concept (exactMatch), proposed as that concept's synonym (``add_synonym``) instead.
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ class Proposal:
     nearest: list[tuple[str, float]] = field(default_factory=list)  # (concept id, score), best first
     evidence: str = ""  # one line for the reviewer: how the parent was found
     weak: bool = True  # the suggestion rests on a poor match
+    synonym_of: str | None = None  # the mapping engine judged the tag the same as this concept
 
-    def op(self) -> dict:
+    def ops(self) -> list[dict]:
+        if self.synonym_of:
+            return [{"op": "add_synonym", "id": self.synonym_of, "synonym": t} for t in [self.label, *self.synonyms]]
         op = {"op": "add", "label": self.label, "parents": self.parents}
         if self.synonyms:
             op["synonyms"] = self.synonyms
-        return op
+        return [op]
 
 
 def unresolved_tags(input_path: str | os.PathLike, onto: Ontology) -> pl.DataFrame:
@@ -122,7 +126,7 @@ def _suggest_by_mapping(onto: Ontology, proposals: list[Proposal]) -> None:
     a concept (broadMatch: ``acid jazz`` -> jazz, which is then the parent) from a near one."""
     from uts.mapping.labelsets import from_ontology, from_texts
     from uts.mapping.match import Matcher
-    from uts.mapping.sssom import BROAD
+    from uts.mapping.sssom import BROAD, EXACT
 
     results = Matcher(from_ontology(onto)).match(from_texts([p.label for p in proposals], "vocab-tags"))
     by_label = {r.subject.label: r for r in results}
@@ -130,6 +134,8 @@ def _suggest_by_mapping(onto: Ontology, proposals: list[Proposal]) -> None:
         r = by_label.get(p.label)
         candidates = r.candidates[:3] if r is not None else []
         p.nearest = [(c.object_id, float(c.probability)) for c in candidates]
+        if r is not None and r.decided is not None and r.decided.predicate == EXACT:
+            p.synonym_of = r.decided.object_id
         if r is not None and r.decided is not None and r.decided.predicate == BROAD:
             p.parents = [r.decided.object_id]
         else:
@@ -153,14 +159,27 @@ def write_proposals(path: str | os.PathLike, proposals: list[Proposal], onto: On
         "# then apply the list with the ontology engine's batch edit.",
     ]
     for p in proposals:
-        lines += ["", f"# in {p.df} clips; {p.evidence}"]
+        lines += ["", f"# in {p.df} clip{'s' if p.df != 1 else ''}; {p.evidence}"]
         if p.weak:
             lines.append("# weak match: check the parent, or whether this is a concept at all")
-        lines += ["- op: add", f"  label: {q(p.label)}"]
-        parents = ", ".join(q(c) for c in p.parents)
-        named = ", ".join(onto.concepts[c].label for c in p.parents)
-        lines.append(f"  parents: [{parents}]" + (f"  # {named}" if named else "  # TODO: choose a parent"))
-        if p.synonyms:
-            lines.append(f"  synonyms: [{', '.join(q(s) for s in p.synonyms)}]")
+        if p.synonym_of:
+            target = onto.concepts[p.synonym_of].label
+            lines.append(f"# the mapping engine finds it the same as {target!r}: proposed as a synonym;"
+                         f" to make it a concept instead use: - {{op: add, label: {q(p.label)}, parents: [...]}}")
+        for op in p.ops():
+            lines.append(f"- op: {op['op']}")
+            for key, value in op.items():
+                if key == "op":
+                    continue
+                if isinstance(value, list):
+                    text = f"  {key}: [{', '.join(q(v) for v in value)}]"
+                    if key == "parents":
+                        named = ", ".join(onto.concepts[c].label for c in value)
+                        text += f"  # {named}" if named else "  # TODO: choose a parent"
+                else:
+                    text = f"  {key}: {q(value)}"
+                    if key == "id":
+                        text += f"  # {onto.concepts[value].label}"
+                lines.append(text)
     atomic_write_text(path, "\n".join(lines) + "\n")
     return Path(path)
