@@ -73,9 +73,9 @@ def extract(
     embed_threshold: float = typer.Option(0.8, "--embed-threshold", help="Cosine needed to match a "
                                           "phrase or tag no label names to a concept label by embedding."),
     no_embed: bool = typer.Option(False, "--no-embed", help="Lexical matching only (no embedding model)."),
-    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Captions per batch."),
-    max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="llm: tokens generated per answer."),
-    retries: int = typer.Option(2, "--retries", help="llm: re-asks (sampling) for an unparsable answer."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Captions per batch."),
+    max_new_tokens: int = typer.Option(96, "--max-new-tokens", min=1, help="llm: tokens generated per answer."),
+    retries: int = typer.Option(2, "--retries", min=0, help="llm: re-asks (sampling) for an unparsable answer."),
     device: Optional[str] = typer.Option(None, "--device", help="llm: torch device (default: cuda if present)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run "
                                 "(skip ids already in --out); --no-resume refuses an existing --out."),
@@ -204,8 +204,8 @@ def filter_(
 def propose(
     input: Path = typer.Argument(..., help="Tagged clips (e.g. from `uts vocab extract`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Edit file to write (YAML list of 'add' operations)."),
-    min_df: int = typer.Option(2, "--min-df", help="Propose only tags seen in at least this many clips."),
-    top: int = typer.Option(50, "--top", help="At most this many candidates, most frequent first."),
+    min_df: int = typer.Option(2, "--min-df", min=1, help="Propose only tags seen in at least this many clips."),
+    top: int = typer.Option(50, "--top", min=1, help="At most this many candidates, most frequent first."),
     suggest: str = typer.Option("auto", "--suggest", help="How parents are suggested: 'mapping' (the "
                                 "mapping engine's matcher), 'embedding' (nearest concept labels) or "
                                 "'auto' (mapping, else embedding)."),
