@@ -14,6 +14,7 @@ peak resident memory of ``uts vocab build`` (``ru_maxrss`` of the child process)
     .venv/bin/python benchmarks/vocab_bench.py                 # 1M timing + 10M memory
     .venv/bin/python benchmarks/vocab_bench.py --memory-clips 0  # timing only
     .venv/bin/python benchmarks/vocab_bench.py --parquet         # also on a Parquet copy
+    .venv/bin/python benchmarks/vocab_bench.py --concept         # also --unit concept memory
 """
 
 from __future__ import annotations
@@ -74,14 +75,16 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
 
 
 def generate(path: Path, n_clips: int, n_tags: int = 30_000, per_clip: int = 10, seed: int = 0,
-             chunk: int = 1_000_000) -> Path:
-    """Write ``n_clips`` JSON lines ``{"id", "tags"}``; tags drawn with p(rank r) ~ 1/r."""
+             chunk: int = 1_000_000, real: list[str] = ()) -> Path:
+    """Write ``n_clips`` JSON lines ``{"id", "tags"}``; tags drawn with p(rank r) ~ 1/r. ``real``
+    tag names (e.g. UTS labels) replace the first of the synthetic ones, at random ranks."""
     if path.exists():
         return path
     rng = np.random.default_rng(seed)
     p = 1.0 / np.arange(1, n_tags + 1)
     p /= p.sum()
-    names = pl.Series([f"tag{i:05d}" for i in rng.permutation(n_tags)])
+    pool = list(real)[:n_tags] + [f"tag{i:05d}" for i in range(n_tags - min(len(real), n_tags))]
+    names = pl.Series([pool[i] for i in rng.permutation(n_tags)])
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
         for start in range(0, n_clips, chunk):
@@ -119,6 +122,8 @@ def main() -> None:
     ap.add_argument("--memory-clips", type=int, default=10_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--parquet", action="store_true", help="also time both on a Parquet copy of the data")
+    ap.add_argument("--concept", action="store_true", help="also measure --unit concept memory on clips whose "
+                    "tags include labels of the default ontology")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "uts-vocab-bench")
     args = ap.parse_args()
     work = args.workdir
@@ -180,6 +185,15 @@ def main() -> None:
             mb, secs = peak_rss_mb([UTS, "vocab", "build", str(big), "--sizes", *SIZES,
                                     "--out", str(work / "big"), *extra])
             print(f"uts vocab build {label:28s} peak RSS {mb:8.0f} MB   wall {secs:6.1f} s")
+        if args.concept:
+            from uts.ontology import load
+
+            labels = sorted({c.label.lower() for c in load().active()})[:3000]
+            mixed = generate(work / f"tags_{args.memory_clips}_uts.jsonl", args.memory_clips, seed=1, real=labels)
+            mb, secs = peak_rss_mb([UTS, "vocab", "build", str(mixed), "--sizes", *SIZES, "--unit", "concept",
+                                    "--out", str(work / "big")])
+            print(f"uts vocab build --unit concept ({len(labels)} of the 30,000 tags are UTS labels) "
+                  f"peak RSS {mb:8.0f} MB   wall {secs:6.1f} s")
     shutil.rmtree(work / "big", ignore_errors=True)
 
 
