@@ -35,7 +35,22 @@ DEFAULTS: dict[str, Any] = {
                  "f_min": 50.0, "f_max": 8000.0, "norm": None, "log_offset": 1e-6},
     "specaugment": {"enabled": True, "time_masks": 2, "time_width": 20, "freq_masks": 2, "freq_width": 8},
     "model": {"encoder": "cnn10", "encoder_args": {}},
-    "objective": {"name": "hier", "ancestors": None},  # ancestors: negative | positive | unknown
+    # name: flat | hier | contrastive | hier+contrastive; ancestors: negative | positive | unknown;
+    # the weights combine the two losses of hier+contrastive (total = w_t * tagging + w_c * contrastive)
+    "objective": {"name": "hier", "ancestors": None, "tagging_weight": 1.0, "contrastive_weight": 1.0},
+    "contrastive": {
+        "targets": "soft",  # hard (CLIP) | soft (label-overlap targets) | mask (drop same-label negatives)
+        "mask_threshold": 1.0,  # mask: label overlap (Jaccard) at or above which a pair is no negative
+        "captions": "auto",  # manifest | labels (written from UTS labels) | auto (labels where missing)
+        "embed_dim": 256,  # joint audio-text space
+        "init_temperature": 0.07, "learn_temperature": True,
+    },
+    "text": {
+        "model": None,  # transformers model folder; default: the bundled all-MiniLM-L6-v2
+        "trainable": False,  # fine-tune the text tower (else frozen, its vectors cached)
+        "max_length": 32,  # tokens per caption
+        "lr": 2.0e-5,  # learning rate of a trainable text tower
+    },
     "optim": {
         "lr": 1e-3, "weight_decay": 1e-4, "epochs": 10, "max_steps": None,
         "warmup_steps": 100, "schedule": "cosine", "grad_clip": 5.0,
@@ -48,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
 }
 # Sections whose sub-keys are free-form (passed through to a builder).
 FREE_FORM = {("model", "encoder_args")}
-PATH_KEYS = {("data", "train"), ("data", "val"), ("labels", "ontology")}
+PATH_KEYS = {("data", "train"), ("data", "val"), ("labels", "ontology"), ("text", "model")}
 
 
 class ConfigError(ValueError):
@@ -176,7 +191,9 @@ def _resolve_paths(cfg: dict, base: Path, only: dict) -> None:
 def validate(cfg: dict) -> None:
     """Cross-field checks that single types cannot express."""
     from .encoders import ENCODERS
+    from .contrastive import TARGET_MODES
     from .losses import ANCESTOR_MODES, OBJECTIVES
+    from .text import CAPTION_MODES
 
     d, o, r = cfg["data"], cfg["optim"], cfg["run"]
     if (d["batch_size"] is None) == (d["max_seconds"] is None):
@@ -186,6 +203,24 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"model.encoder {cfg['model']['encoder']!r} unknown; choose from {', '.join(sorted(ENCODERS))}")
     if cfg["objective"]["name"] not in OBJECTIVES:
         raise ConfigError(f"objective.name must be one of {', '.join(OBJECTIVES)}")
+    ob, c = cfg["objective"], cfg["contrastive"]
+    if ob["tagging_weight"] < 0 or ob["contrastive_weight"] < 0:
+        raise ConfigError("objective.tagging_weight and objective.contrastive_weight must be >= 0")
+    if ob["name"] == "hier+contrastive" and ob["tagging_weight"] == 0 and ob["contrastive_weight"] == 0:
+        raise ConfigError("objective hier+contrastive needs a positive tagging_weight or contrastive_weight")
+    if c["targets"] not in TARGET_MODES:
+        raise ConfigError(f"contrastive.targets must be one of {', '.join(TARGET_MODES)}")
+    if not 0 < c["mask_threshold"] <= 1:
+        raise ConfigError("contrastive.mask_threshold must be in (0, 1]")
+    if c["captions"] not in CAPTION_MODES:
+        raise ConfigError(f"contrastive.captions must be one of {', '.join(CAPTION_MODES)}")
+    if c["embed_dim"] < 1 or c["init_temperature"] <= 0:
+        raise ConfigError("contrastive.embed_dim must be >= 1 and contrastive.init_temperature > 0")
+    if cfg["text"]["max_length"] < 2:
+        raise ConfigError("text.max_length must be >= 2 tokens")
+    if "contrastive" in ob["name"] and cfg["text"]["model"] is not None \
+            and not (Path(cfg["text"]["model"]) / "config.json").is_file():
+        raise ConfigError(f"text.model: {cfg['text']['model']} is not a transformers model folder (no config.json)")
     if cfg["objective"]["ancestors"] not in (None, *ANCESTOR_MODES):
         raise ConfigError(f"objective.ancestors must be one of {', '.join(ANCESTOR_MODES)} (or null for the default)")
     if o["schedule"] not in ("cosine", "constant"):

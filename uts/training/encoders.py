@@ -13,6 +13,7 @@ keyword arguments (``model.encoder_args``). Parameter counts (64 mel bins) are i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -127,28 +128,76 @@ def transformer(n_mels: int, **kwargs) -> PatchTransformer:
 
 
 class Tagger(nn.Module):
-    """Waveform -> log-mel -> (SpecAugment when training) -> encoder -> class logits."""
+    """Waveform -> log-mel -> (SpecAugment when training) -> encoder -> class logits.
+
+    With a ``text`` tower (caption-contrastive objectives) it also has projection heads into a
+    joint space (``audio_proj``, ``text_proj``: two-layer MLPs, as in CLAP) and a learnable
+    ``logit_scale`` (log of the inverse temperature); ``forward(wave, captions)`` then returns a
+    dict with the logits and both projected embeddings.
+    """
 
     def __init__(self, frontend: nn.Module, encoder: nn.Module, num_classes: int,
-                 augment: nn.Module | None = None):
+                 augment: nn.Module | None = None, text: nn.Module | None = None,
+                 joint_dim: int = 256, init_temperature: float = 0.07, learn_temperature: bool = True):
         super().__init__()
         self.frontend, self.encoder = frontend, encoder
         self.augment = augment if augment is not None else nn.Identity()
         self.head = nn.Linear(encoder.embed_dim, num_classes)
+        self.text = text
+        if text is not None:
+            self.audio_proj = _projection(encoder.embed_dim, joint_dim)
+            self.text_proj = _projection(text.embed_dim, joint_dim)
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)),
+                                            requires_grad=learn_temperature)
 
     def embed(self, wave: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.augment(self.frontend(wave)))
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(wave))
+    def encode_text(self, captions: Sequence[str]) -> torch.Tensor:
+        """Captions -> joint-space embeddings (not normalised)."""
+        return self.text_proj(self.text(captions))
+
+    def forward(self, wave: torch.Tensor, captions: Sequence[str] | None = None):
+        emb = self.embed(wave)
+        logits = self.head(emb)
+        if captions is None:
+            return logits
+        return {"logits": logits, "audio": self.audio_proj(emb), "text": self.encode_text(captions),
+                "logit_scale": self.logit_scale}
+
+    # Weights of a frozen text tower are not part of the run: they are rebuilt from its path.
+    def _frozen_text_key(self, key: str) -> bool:
+        return self.text is not None and not self.text.persistent() and key.startswith("text.")
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The state dict that checkpoints hold (without a frozen text tower)."""
+        return {k: v for k, v in self.state_dict().items() if not self._frozen_text_key(k)}
+
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not self._frozen_text_key(k)]
+        if missing or unexpected:
+            raise RuntimeError(f"weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def _projection(dim_in: int, dim_out: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(dim_in, dim_out), nn.ReLU(), nn.Linear(dim_out, dim_out))
 
 
 def build_model(cfg: dict, num_classes: int) -> Tagger:
-    """The tagger a config describes (sections ``features``, ``specaugment``, ``model``)."""
+    """The tagger a config describes (sections ``features``, ``specaugment``, ``model``; and
+    ``text``, ``contrastive`` for the caption-contrastive objectives)."""
     from .features import FeatureConfig, LogMel, SpecAugment, SpecAugmentConfig
 
     feats = FeatureConfig(sample_rate=cfg["data"]["sample_rate"], **cfg["features"])
     spec = {k: v for k, v in cfg["specaugment"].items() if k != "enabled"}
     augment = SpecAugment(SpecAugmentConfig(**spec)) if cfg["specaugment"]["enabled"] else None
     encoder = build_encoder(cfg["model"]["encoder"], n_mels=feats.n_mels, **cfg["model"]["encoder_args"])
-    return Tagger(LogMel(feats), encoder, num_classes, augment)
+    if "contrastive" not in cfg["objective"]["name"]:
+        return Tagger(LogMel(feats), encoder, num_classes, augment)
+    from .text import TextTower
+
+    t, c = cfg["text"], cfg["contrastive"]
+    text = TextTower(t["model"], trainable=t["trainable"], max_length=t["max_length"])
+    return Tagger(LogMel(feats), encoder, num_classes, augment, text=text, joint_dim=c["embed_dim"],
+                  init_temperature=c["init_temperature"], learn_temperature=c["learn_temperature"])

@@ -49,26 +49,30 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: s
         raise EvalError(f"{run_dir} is not a training run (no config.json)")
     if not weights.is_file():
         raise EvalError(f"no weights at {weights}; has the run finished?")
+    from .config import DEFAULTS, merge
+
     saved = json.loads(cfg_path.read_text())
-    cfg, labels = saved["config"], saved["labels"]
+    cfg, labels = merge(DEFAULTS, saved["config"]), saved["labels"]
     hierarchy = Hierarchy(labels, [tuple(e) for e in saved["hierarchy"]])
     model = build_model(cfg, len(labels))
     with safe_open(str(weights), framework="pt") as f:
         prefix = "model." if any(k.startswith("model.") for k in f.keys()) else ""
         state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
     try:
-        model.load_state_dict(state)
+        model.load_weights(state)
     except RuntimeError as exc:
         raise EvalError(f"{weights} does not match the model in {cfg_path}: {str(exc).splitlines()[0]}") from None
     model.to(device).eval()
-    objective = Objective(cfg["objective"]["name"], hierarchy, cfg["objective"]["ancestors"])
+    objective = Objective.from_config(cfg, hierarchy)
     return Run(run_dir, cfg, labels, model, hierarchy, objective)
 
 
 @torch.no_grad()
 def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu",
             batch_size: int | None = None, num_workers: int | None = None, progress: bool = False) -> dict:
-    """Scores, embeddings, given targets and mean loss over a (non-shuffled) ClipDataset."""
+    """Scores, embeddings, given targets and mean loss over a (non-shuffled) ClipDataset; with
+    a text tower also ``audio``, the normalised joint-space embeddings. The loss is the tagging
+    loss (NaN for a contrastive-only objective)."""
     from .data import make_loader
 
     loader = make_loader(dataset, batch_size=batch_size or cfg["data"]["batch_size"] or 16,
@@ -76,7 +80,8 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
                          seed=cfg["run"]["seed"], shuffle=False)
     was_training = model.training
     model.eval()
-    scores, embeds, targets, index, losses, dropped = [], [], [], [], [], []
+    scores, embeds, targets, index, losses, dropped, joint = [], [], [], [], [], [], []
+    has_text = getattr(model, "text", None) is not None
     batches = loader
     if progress:
         from rich.progress import track
@@ -88,7 +93,10 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
         wave = batch["waveform"].to(device)
         emb = model.embed(wave)
         logits = model.head(emb)
-        losses.append(float(objective.loss(logits, batch["targets"].to(device))) * len(batch["index"]))
+        if objective.tagging is not None:
+            losses.append(float(objective.loss(logits, batch["targets"].to(device))) * len(batch["index"]))
+        if has_text:
+            joint.append(torch.nn.functional.normalize(model.audio_proj(emb).float(), dim=-1).cpu())
         scores.append(objective.scores(logits).cpu())
         embeds.append(emb.float().cpu())
         targets.append(batch["targets"])
@@ -98,8 +106,12 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
         raise EvalError("no clip could be decoded")
     order = np.argsort(index)
     cat = lambda xs: torch.cat(xs)[torch.as_tensor(order)]  # noqa: E731  back to manifest order
-    return {"scores": cat(scores), "embeddings": cat(embeds), "targets": cat(targets),
-            "index": [index[i] for i in order], "loss": sum(losses) / len(index), "dropped": dropped}
+    out = {"scores": cat(scores), "embeddings": cat(embeds), "targets": cat(targets),
+           "index": [index[i] for i in order], "dropped": dropped,
+           "loss": sum(losses) / len(index) if losses else float("nan")}
+    if has_text:
+        out["audio"] = cat(joint)
+    return out
 
 
 def domain_targets(df, onto) -> np.ndarray:
@@ -151,7 +163,20 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
               "encoder": cfg["model"]["encoder"], "truth_column": truth_col,
               "loss": out["loss"], "skipped_entries": bad.skipped, "dropped_at_load": len(out["dropped"]),
               "labels_outside_label_space": unknown}
-    result.update(hierarchical_report(out["scores"], truth, run.hierarchy, threshold))
+    if run.model.text is not None:
+        from .zeroshot import zero_shot_scores
+
+        zs = hierarchical_report(zero_shot_scores(run.model, out["audio"], run.hierarchy, onto), truth,
+                                 run.hierarchy, threshold)
+        result["zero_shot"] = zs
+        result["retrieval"] = _retrieval(run, df, out, onto)
+    # Tagging figures come from the head; a contrastive-only model has no trained head, so its
+    # tagging figures are the zero-shot ones.
+    result["scores_from"] = "head" if run.objective.tagging is not None else "zero-shot"
+    if run.objective.tagging is not None:
+        result.update(hierarchical_report(out["scores"], truth, run.hierarchy, threshold))
+    else:
+        result.update(result["zero_shot"])
     result["class_labels"] = {cid: (onto.get(cid).label if cid in onto else cid) for cid in run.labels}
     if probe:
         result["probe"] = _probe(run, cfg, onto, df, out, probe_manifest or d["train"], space, device)
@@ -160,6 +185,22 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2))
     write_eval_report(result, out_dir, run.path)
     return result
+
+
+@torch.no_grad()
+def _retrieval(run: Run, df, out, onto) -> dict:
+    """Text<->audio retrieval over the evaluated clips and their captions (see retrieval.py)."""
+    from .retrieval import clip_captions, retrieval_metrics
+
+    kept = df[out["index"], :]  # clips that decoded, in the order of out["audio"]
+    texts, owner, written = clip_captions(kept, onto)
+    if not texts:
+        return {"skipped": "no clip has a caption or labels to write one from"}
+    run.model.eval()
+    text = torch.cat([run.model.encode_text(texts[i:i + 64]).float().cpu() for i in range(0, len(texts), 64)])
+    res = retrieval_metrics(out["audio"], text, owner)
+    res["captions_from_labels"] = written
+    return res
 
 
 def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device) -> dict:

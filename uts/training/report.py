@@ -91,7 +91,24 @@ def _table(results: dict[str, dict]) -> list[str]:
     probe = [results[n].get("probe", {}).get("probe_map") for n in names]
     if any(p is not None for p in probe):
         lines.append("| linear probe mAP (domain) | " + " | ".join(_fmt(p) for p in probe) + " |")
+    if any("zero_shot" in results[n] for n in names):
+        for key, label in ZERO_SHOT:
+            lines.append(f"| zero-shot {label} | " + " | ".join(
+                _fmt(results[n].get("zero_shot", {}).get(key)) for n in names) + " |")
+    if any("retrieval" in results[n] for n in names):
+        for key in RETRIEVAL:
+            lines.append(f"| {key.replace('_', ' ')} | " + " | ".join(
+                _fmt(results[n].get("retrieval", {}).get(key)) for n in names) + " |")
     return lines
+
+
+ZERO_SHOT = [("macro_map", "macro mAP"), ("parent_map", "parent mAP"), ("leaf_map", "leaf mAP"),
+             ("hierarchical_f1", "hier. F1")]
+RETRIEVAL = ["t2a_R@1", "t2a_R@5", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@5", "a2t_R@10", "a2t_mAP@10"]
+CONTRASTIVE_NOTES = """*Zero-shot*: clips scored against text embeddings of the classes' UTS concepts (label,
+synonyms and definition as prompts, averaged), same metrics as tagging. *Retrieval*: every caption
+queries all clips (t2a; its own clip is correct) and every clip queries all captions (a2t; any of
+its captions is correct); R@k and mAP@10 (see docs/training.md)."""
 
 
 DEFINITIONS = """Definitions: mAP over classes with at least one positive, against the true labels closed
@@ -123,7 +140,18 @@ def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) 
              f"`{result['manifest']}`: {result['clips']} clips, {result['classes']} classes "
              f"({result['classes_with_positives']} with positives), truth from `{result['truth_column']}`, "
              f"threshold {result['threshold']}.", ""]
-    lines += _table({result["name"]: result}) + ["", DEFINITIONS, "", "![mAP per level](per_level.png)", ""]
+    if result.get("scores_from") == "zero-shot":
+        lines += ["The objective has no tagging head: the tagging figures are the zero-shot ones.", ""]
+    lines += _table({result["name"]: result}) + ["", DEFINITIONS, ""]
+    if "zero_shot" in result or "retrieval" in result:
+        lines += [CONTRASTIVE_NOTES, ""]
+        ret = result.get("retrieval", {})
+        if "captions" in ret:
+            lines += [f"Retrieval over {ret['clips']} clips and {ret['captions']} captions "
+                      f"({ret.get('captions_from_labels', 0)} written from labels).", ""]
+        elif "skipped" in ret:
+            lines += [f"Retrieval skipped: {ret['skipped']}.", ""]
+    lines += ["![mAP per level](per_level.png)", ""]
     lines += _per_class(result)
     if run_dir is not None and training_curves(Path(run_dir) / "metrics.csv", out_dir / "curves.png"):
         lines += ["![training curves](curves.png)", ""]
@@ -140,7 +168,10 @@ def write_comparison(results: dict[str, dict], out_dir: Path, run_dirs: dict[str
     curves = training_curves(Path(), out_dir / "curves.png",
                              runs={n: Path(p) / "metrics.csv" for n, p in run_dirs.items()})
     lines = [f"# {title}", ""] + ([intro, ""] if intro else [])
-    lines += _table(results) + ["", DEFINITIONS, "", "![mAP per level](per_level.png)", ""]
+    lines += _table(results) + ["", DEFINITIONS, ""]
+    if any("zero_shot" in r or "retrieval" in r for r in results.values()):
+        lines += [CONTRASTIVE_NOTES, ""]
+    lines += ["![mAP per level](per_level.png)", ""]
     if curves:
         lines += ["![training curves](curves.png)", ""]
     lines += ["Per-run details: " + ", ".join(f"[{n}]({Path(p).name}/eval/report.md)" for n, p in run_dirs.items()), ""]

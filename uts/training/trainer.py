@@ -34,9 +34,10 @@ import torch.distributed as dist
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .config import load_config, to_json, validate
+from .config import DEFAULTS, load_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
+from .contrastive import MAX_LOGIT_SCALE
 from .losses import Objective
 
 CHECKPOINT_FORMAT = "uts-checkpoint/1"
@@ -133,7 +134,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, sc
     metadata (scalars). Written to a temporary name and renamed, so a crash never leaves a
     half-written checkpoint."""
     tensors: dict[str, torch.Tensor] = {}
-    for k, v in model.state_dict().items():
+    for k, v in model.weights().items():
         tensors[f"model.{k}"] = v.detach().cpu().contiguous().clone()
     opt = optimizer.state_dict()
     scalar_state: dict[str, dict] = {}
@@ -278,7 +279,20 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
 
 
 def build_optimizer(model, cfg: dict):
-    return torch.optim.AdamW(model.parameters(), lr=cfg["optim"]["lr"], weight_decay=cfg["optim"]["weight_decay"])
+    """AdamW. Tagging-only models: one group. With a text tower: the audio side, a trainable
+    text tower at ``text.lr``, and the logit scale without weight decay (as CLIP)."""
+    o = cfg["optim"]
+    if getattr(model, "text", None) is None:
+        return torch.optim.AdamW(model.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+    text = [p for p in model.text.parameters() if p.requires_grad]
+    text_ids = {id(p) for p in text} | {id(model.logit_scale)}
+    audio = [p for p in model.parameters() if p.requires_grad and id(p) not in text_ids]
+    groups = [{"params": audio}]
+    if text:
+        groups.append({"params": text, "lr": cfg["text"]["lr"]})
+    if model.logit_scale.requires_grad:
+        groups.append({"params": [model.logit_scale], "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=o["lr"], weight_decay=o["weight_decay"])
 
 
 # -- the loop --------------------------------------------------------------------------------
@@ -296,7 +310,7 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
         if not (run_dir / "config.json").is_file():
             raise TrainError(f"nothing to resume: {run_dir}/config.json not found")
         saved = json.loads((run_dir / "config.json").read_text())
-        cfg = saved["config"]
+        cfg = merge(DEFAULTS, saved["config"])  # runs written before a key existed get its default
         for text in overrides:
             from .config import parse_override
             cfg = merge(cfg, parse_override(text))
@@ -325,7 +339,16 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
 
     seed_everything(r["seed"])  # same initial weights on every rank
     model = build_model(cfg, len(space)).to(ctx.device)
-    objective = Objective(cfg["objective"]["name"], hierarchy.to(ctx.device), cfg["objective"]["ancestors"])
+    objective = Objective.from_config(cfg, hierarchy.to(ctx.device))
+    captions_written = 0
+    if objective.contrastive is not None:
+        from .text import fill_captions
+
+        df, written = fill_captions(df, onto, cfg["contrastive"]["captions"], seed=r["seed"])
+        captions_written = written
+        if written and ctx.main:
+            print(f"captions: {written} of {df.height} written from UTS labels "
+                  f"(contrastive.captions={cfg['contrastive']['captions']})")
     optimizer = build_optimizer(model, cfg)
     ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=True, seed=r["seed"])
 
@@ -351,7 +374,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     step, epoch, start_batch = 0, 0, 0
     if ckpt_path is not None:
         state = load_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"])
+        model.load_weights(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if state["scaler"]:
@@ -378,7 +401,9 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     net = model
     if ctx.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+            # a contrastive-only objective leaves the tagging head out of the loss
+            find_unused_parameters=objective.contrastive is not None and objective.tagging is None)
     csv_log = CsvLog(run_dir / "metrics.csv", keep_until_step=step if ckpt_path else None) if ctx.main else None
     writer = None
     if ctx.main and r["tensorboard"]:
@@ -419,10 +444,14 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                 wave = batch["waveform"].to(ctx.device, non_blocking=True)
                 targets = batch["targets"].to(ctx.device, non_blocking=True)
                 with autocast():
-                    if wave.shape[0]:
+                    if wave.shape[0] and objective.contrastive is not None:
+                        loss, parts = objective.total_loss(net(wave, batch["caption"]), targets)
+                    elif wave.shape[0]:
                         loss = objective.loss(net(wave), targets)
                     else:  # every clip of this batch was bad: keep DDP ranks in step
                         loss = sum(p.sum() for p in net.parameters()) * 0.0
+                        if objective.contrastive is not None:
+                            _idle_gather(model, targets, ctx.device)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
@@ -431,6 +460,9 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
+                if objective.contrastive is not None:
+                    with torch.no_grad():  # as CLIP: the scale stays in [1, 100]
+                        model.logit_scale.clamp_(0.0, MAX_LOGIT_SCALE)
                 step += 1
                 batch_index += 1
                 loss_sum, loss_n = loss_sum + float(loss.detach()), loss_n + 1
@@ -474,6 +506,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         save_weights(run_dir / "model.safetensors", model, cfg)
         data_report = report.to_dict()
         data_report["dropped_at_load"] = [{"id": i, "reason": why} for i, why in all_dropped]
+        data_report["captions_from_labels"] = captions_written
         (run_dir / "data_report.json").write_text(json.dumps(data_report, indent=2))
         if report.skipped or all_dropped:
             print(f"data: {report.summary()}; {len(all_dropped)} clip(s) dropped while decoding")
@@ -483,8 +516,18 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     return run_dir
 
 
+def _idle_gather(model, targets, device) -> None:
+    """A rank whose batch decoded to nothing still takes part in the other ranks' feature
+    gathering (with zero rows), or they would wait for it forever."""
+    from .contrastive import gather_features
+
+    dim = model.audio_proj[-1].out_features
+    gather_features(torch.zeros(0, dim, device=device), torch.zeros(0, dim, device=device),
+                    torch.zeros(0, len(model.head.bias), device=device))
+
+
 def save_weights(path: Path, model: torch.nn.Module, cfg: dict) -> None:
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.weights().items()}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": "uts-model/1", "config": to_json(cfg)})
     os.replace(tmp, path)
@@ -499,7 +542,7 @@ class _Validator:
         df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto))
         self.ds = ClipDataset(df, space, sample_rate=cfg["data"]["sample_rate"],
                               clip_seconds=cfg["data"]["clip_seconds"], train=False, seed=cfg["run"]["seed"])
-        self.cfg, self.hierarchy, self.objective, self.ctx = cfg, hierarchy, objective, ctx
+        self.cfg, self.hierarchy, self.objective, self.ctx, self.onto = cfg, hierarchy, objective, ctx, onto
 
     @torch.no_grad()
     def run(self, model) -> dict:
@@ -511,6 +554,11 @@ class _Validator:
         out = predict(model, self.objective, self.ds, self.cfg, device=self.ctx.device)
         model.train()
         torch.set_rng_state(state)
-        rep = hierarchical_report(out["scores"], out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
+        scores = out["scores"]
+        if self.objective.tagging is None:  # contrastive only: the head is untrained, tag zero-shot
+            from .zeroshot import zero_shot_scores
+
+            scores = zero_shot_scores(model, out["audio"], self.hierarchy, self.onto)
+        rep = hierarchical_report(scores, out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
         return {"loss": out["loss"], "macro_map": rep["macro_map"], "parent_map": rep["parent_map"],
                 "violation_rate": rep["violation_rate"]}
