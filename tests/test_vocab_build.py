@@ -172,6 +172,9 @@ def test_lhotse_and_parquet_inputs_rank_like_jsonl(tmp_path):
     cuts = [{"id": r["id"], "start": 0, "duration": 1.0, "recording": {"sources": [{"source": "a.wav"}]},
              "supervisions": [{"custom": {"audio_tag": ",".join(r["tags"])}}]} for r in records]
     assert build_vocabulary(write_jsonl(tmp_path / "cuts.jsonl", cuts), [10]).ranking["item"].to_list() == expected
+    for cut, r in zip(cuts, records):  # the list form is streamed by polars instead
+        cut["supervisions"][0]["custom"]["audio_tag"] = r["tags"]
+    assert build_vocabulary(write_jsonl(tmp_path / "cuts2.jsonl", cuts), [10]).ranking["item"].to_list() == expected
 
 
 def test_bad_inputs_fail_clearly(tmp_path):

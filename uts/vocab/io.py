@@ -123,6 +123,13 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
     return [(i, c) for i, c in out if isinstance(c, str) and c.strip()]
 
 
+def _lhotse_tags_are_lists(path: Path) -> bool:
+    """Whether the manifest writes ``audio_tag`` as a JSON list (judged by its first cut)."""
+    sups = first_record(path).get("supervisions") or [{}]
+    custom = (sups[0] or {}).get("custom") or {}
+    return not isinstance(custom.get("audio_tag"), str)
+
+
 def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
     """A lazy ``id, tags[, concept_ids]`` frame over a tags file or Lhotse manifest. Tags are
     stripped and lowercased; empty tags and missing lists are dropped later by the counters."""
@@ -133,7 +140,12 @@ def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
             f"{path} holds captions, not tags: run `uts vocab extract {path} --out tags.jsonl` first"
         )
     if kind == "lhotse":
-        try:
+        if not _is_parquet(path) and _lhotse_tags_are_lists(path):
+            # Streamed like any tag file: only id and supervisions[0].custom.audio_tag are parsed.
+            schema = {"id": pl.Utf8, "supervisions": pl.List(pl.Struct({"custom": pl.Struct({"audio_tag": TAGS_SCHEMA["tags"]})}))}
+            tags = pl.col("supervisions").list.first().struct.field("custom").struct.field("audio_tag")
+            return pl.scan_ndjson(path, schema=schema).select("id", tags.alias("tags"))
+        try:  # comma-separated audio_tag strings: read cut by cut (in memory)
             frame = read_cuts(path).select("id", pl.col("audio_tag").alias("tags"))
         except ManifestFormatError as exc:
             raise VocabError(str(exc)) from None
