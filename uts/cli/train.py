@@ -36,10 +36,13 @@ def train(
         "Continue the run in this folder from its last checkpoint (its config.json is used; "
         "--set may still change e.g. optim.epochs).")),
 ) -> None:
-    """Train an audio tagger on a UTS-labelled manifest (flat BCE or hierarchical objective).
+    """Train an audio tagger on a UTS-labelled manifest (flat BCE, hierarchical, caption-contrastive).
 
-    The hier objective adds a max-constraint (a parent is scored at least as high as its
-    children) and MCLoss. Writes checkpoints (safetensors), metrics.csv, TensorBoard logs and
+    objective.name: flat (BCE), hier (max constraint: a parent is scored at least as high as
+    its children, and MCLoss), contrastive (CLAP-style InfoNCE between the clip and its caption,
+    text tower = the bundled MiniLM, hierarchy-aware soft targets) or hier+contrastive (both,
+    weighted by objective.tagging_weight / objective.contrastive_weight). Clips without a
+    caption get one written from their UTS labels (contrastive.captions). Writes checkpoints (safetensors), metrics.csv, TensorBoard logs and
     curves.png to the run folder.
 
     Example: uts train training/demo.yaml --set data.train=corpus/manifest.jsonl --out runs/hier
@@ -77,8 +80,11 @@ def evaluate(
     """Evaluate a trained run with hierarchy-aware metrics and a linear probe.
 
     Macro/micro mAP, mAP per hierarchy level, hierarchical P/R/F1, violation rate, mistake
-    severity and a linear probe on the frozen embeddings. Prints the headline figures and where
-    the report is.
+    severity and a linear probe on the frozen embeddings. Runs with a text tower (objective
+    contrastive or hier+contrastive) also get zero-shot tagging (clips scored against the UTS
+    concepts' labels, synonyms and definitions) and text<->audio retrieval (R@1/5/10, mAP@10;
+    captions from the manifest's captions/caption column, else written from its labels).
+    Prints the headline figures and where the report is.
 
     Example: uts eval runs/hier corpus-test/manifest.jsonl
     """
@@ -90,7 +96,16 @@ def evaluate(
     except _user_errors() as exc:
         _fail(exc)
     keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
+    if res.get("scores_from") == "zero-shot":
+        typer.echo("(contrastive-only objective: tagging figures are zero-shot)")
     typer.echo("  ".join(f"{k}={res[k]:.3f}" for k in keys))
+    if "zero_shot" in res:
+        typer.echo("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
+                                            for k in ("macro_map", "parent_map", "hierarchical_f1")))
+    ret = res.get("retrieval", {})
+    if "captions" in ret:
+        typer.echo(f"retrieval ({ret['clips']} clips, {ret['captions']} captions) " + "  ".join(
+            f"{k}={ret[k]:.3f}" for k in ("t2a_R@1", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@10", "a2t_mAP@10")))
     typer.echo(f"report -> {(out or run / 'eval') / 'report.md'}")
 
 

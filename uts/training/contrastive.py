@@ -21,8 +21,9 @@ negative pushes apart what the taxonomy says belongs together. ``targets`` selec
 DDP (:func:`gather_features`, as open_clip's ``gather_features``): every rank gathers all ranks'
 embeddings (and labels) with ``all_gather``, which carries no gradient, and puts its own tensor
 back in its slice so gradients flow through the local part. Each rank then computes the loss of
-the *global* batch; multiplying it by the world size makes DDP's gradient averaging give exactly
-the gradient of the global loss (tests/test_training_contrastive_ddp.py checks this with gloo).
+the *global* batch; scaling the local slice's gradient by the world size makes DDP's gradient
+averaging give exactly the gradient of the global loss, for the encoders and the temperature
+alike (tests/test_training_contrastive_ddp.py checks this with gloo, uneven batches included).
 """
 
 from __future__ import annotations
@@ -37,10 +38,27 @@ TARGET_MODES = ("hard", "soft", "mask")
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps the scale at 100
 
 
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times ``factor`` backward."""
+
+    @staticmethod
+    def forward(ctx, x, factor):
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.factor, None
+
+
 def gather_features(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Concatenate each tensor over all DDP ranks (rank order), keeping the gradient of this
     rank's slice. Ranks may hold different numbers of rows (a short last batch, clips dropped
     while decoding): rows are padded to the largest count for ``all_gather`` and trimmed again.
+    Every rank computes the loss of the global batch, but its features reach only its own
+    slice, so the local slice's gradient is multiplied by the world size: DDP's *mean* of the
+    ranks' gradients is then exactly the gradient of the global loss (parameters used on every
+    rank, such as the logit scale, get theirs unscaled and need no correction).
     Without an initialised process group, returns the tensors unchanged."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return tensors
@@ -57,7 +75,7 @@ def gather_features(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         parts = [torch.zeros_like(padded) for _ in range(world)]
         dist.all_gather(parts, padded.contiguous())
         parts = [p[:c] for p, c in zip(parts, counts)]
-        parts[rank] = t
+        parts[rank] = _ScaleGrad.apply(t, float(world)) if t.requires_grad else t
         out.append(torch.cat(parts, dim=0))
     return tuple(out)
 
@@ -110,12 +128,11 @@ def info_nce(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
 def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
                      labels: torch.Tensor | None = None, targets: str = "hard",
                      mask_threshold: float = 1.0) -> torch.Tensor:
-    """:func:`info_nce` over the global batch (all DDP ranks), scaled for DDP's gradient mean."""
+    """:func:`info_nce` over the global batch (all DDP ranks; see :func:`gather_features`)."""
     audio = F.normalize(audio.float(), dim=-1)
     text = F.normalize(text.float(), dim=-1)
     if labels is None:
         audio, text = gather_features(audio, text)
     else:
         audio, text, labels = gather_features(audio, text, labels.float())
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    return info_nce(audio, text, logit_scale, labels, targets, mask_threshold) * world
+    return info_nce(audio, text, logit_scale, labels, targets, mask_threshold)
