@@ -218,3 +218,23 @@ def test_repeated_concept_labels_stay_distinct_in_id2label():
     entries = [{"id": "UTS:1", "label": "bass", "domain": "music"}, {"id": "UTS:2", "label": "bass", "domain": "sound"},
                {"id": "UTS:3", "label": "bass", "domain": "sound"}, {"id": "UTS:4", "label": "rain", "domain": "sound"}]
     assert _unique_labels(entries) == ["bass (music)", "bass (sound) [UTS:2]", "bass (sound) [UTS:3]", "rain"]
+
+
+@pytest.mark.parametrize("unit,closure", [("tag", False), ("concept", False), ("concept", True)])
+def test_coverage_counts_what_filter_keeps(tmp_path, unit, closure):
+    from uts.vocab.filter import Vocabulary, filter_manifest
+
+    rng = random.Random(5)
+    pool = ["drum", "drums", "rain", "car", "siren", "piano", "laughter", "snare drum", "Bird", "wind", "hiss", "x1", "x2"]
+    records = [{"id": str(i), "tags": rng.sample(pool, rng.randint(0, 3))} for i in range(300)]
+    path = write_jsonl(tmp_path / "t.jsonl", records)
+    onto = small_ontology()
+    result = build_vocabulary(path, [2, 4, 6], onto=onto, unit=unit, closure=closure, coverage=True)
+    write_outputs(result, tmp_path / "v", onto, plot=False)
+    for size in (2, 4, 6):
+        vocab = tmp_path / "v" / (f"label_{size}.json" if unit == "tag" else f"concepts_{size}.json")
+        kept = filter_manifest(path, Vocabulary(vocab, onto), tmp_path / f"f{size}.jsonl")["kept"]
+        assert result.coverage[size] == kept
+    assert result.coverage[2] <= result.coverage[4] <= result.coverage[6] < 300
+    stats = json.loads((tmp_path / "v" / "stats.json").read_text())
+    assert [c["clips_kept"] for c in stats["cuts"]] == [result.coverage[s] for s in (2, 4, 6)]

@@ -137,6 +137,8 @@ def build(
     balance: Optional[float] = typer.Option(None, "--balance", help="Reserve at least this share of "
                                             "each size for each of speech, music and sound (e.g. 0.15)."),
     closure: bool = typer.Option(False, "--closure", help="Add the ancestors of the selected concepts."),
+    coverage: bool = typer.Option(False, "--coverage", help="One more pass over the input to count the "
+                                  "clips each vocabulary keeps (what `uts vocab filter` would leave)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw vocab_stats.png."),
     ontology: Optional[str] = OntologyOpt,
 ) -> None:
@@ -165,7 +167,7 @@ def build(
         onto = _ontology(ontology)
         with Console(stderr=True).status(f"counting and ranking the tags of {paths[0]} ..."):
             result = build_vocabulary(Path(paths[0]), sizes_int, onto=onto, unit=unit, balance=balance,
-                                      closure=closure)
+                                      closure=closure, coverage=coverage)
             write_outputs(result, out, onto, plot=plot)
     cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in result.selections.items() if c.height)
     typer.echo(f"{result.n_clips} clips, {result.ranking.height} {unit}s ranked; {cuts} -> {out}")

@@ -114,6 +114,7 @@ class VocabResult:
     selections: dict[int, pl.DataFrame] = field(default_factory=dict)
     concept_vocabs: dict[int, list[dict]] = field(default_factory=dict)
     tag_table: pl.DataFrame | None = None  # tag, df, concept_ids (always tag-level)
+    coverage: dict[int, int] = field(default_factory=dict)  # size -> clips keeping >= 1 tag
 
 
 def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | None,
@@ -162,9 +163,11 @@ def build_vocabulary(
     unit: str = "tag",
     balance: float | None = None,
     closure: bool = False,
+    coverage: bool = False,
 ) -> VocabResult:
     """Count, rank and cut. ``balance`` is the minimum share of each size reserved for each of
-    speech, music and sound (e.g. 0.15); ``closure`` adds the ancestors of selected concepts."""
+    speech, music and sound (e.g. 0.15); ``closure`` adds the ancestors of selected concepts;
+    ``coverage`` makes one more pass to count the clips each vocabulary keeps (step 4)."""
     if unit not in ("tag", "concept"):
         raise VocabError(f"unit must be 'tag' or 'concept', not {unit!r}")
     if not sizes or any(s <= 0 for s in sizes):
@@ -224,7 +227,36 @@ def build_vocabulary(
         result.selections[size] = chosen
         if onto is not None:
             result.concept_vocabs[size] = concept_vocabulary(chosen, onto, closure, domain, mapping, unit)
+    if coverage:
+        result.coverage = count_coverage(lf, result, mapping)
     return result
+
+
+def count_coverage(lf: pl.LazyFrame, result: VocabResult, mapping: pl.DataFrame | None) -> dict[int, int]:
+    """Clips that keep at least one tag under each vocabulary, as ``uts vocab filter`` would
+    leave them, in one streaming pass: every tag carries a bit per size that keeps it, each clip
+    ORs its tags' bits, and each bit is summed."""
+    sizes = sorted(result.selections)
+    if len(sizes) > 63:
+        raise VocabError("coverage is counted for at most 63 sizes at once")
+    bits: dict[str, int] = {}
+    for i, size in enumerate(sizes):
+        if result.unit == "tag":
+            kept = set(result.selections[size]["item"].to_list())
+        else:
+            ids = {e["id"] for e in result.concept_vocabs[size]}
+            kept = set(mapping.filter(pl.col("concept").is_in(list(ids)))["tag"].to_list())
+        for tag in kept:
+            bits[tag] = bits.get(tag, 0) | (1 << i)
+    if not bits:
+        return {size: 0 for size in sizes}
+    mask = (pl.col("tags").list.eval(_CLEAN.replace_strict(list(bits), list(bits.values()), default=0,
+                                                           return_dtype=pl.UInt64).bitwise_or())
+            .list.first().fill_null(0).alias("mask"))
+    counts = (lf.select(mask).select([((pl.col("mask") & (1 << i)) != 0).sum().alias(str(s))
+                                      for i, s in enumerate(sizes)])
+              .collect(engine="streaming"))
+    return {size: int(counts[str(size)][0]) for size in sizes}
 
 
 def select(ranked: pl.DataFrame, size: int, balance: float | None = None) -> pl.DataFrame:

@@ -32,6 +32,8 @@ def compute_stats(result) -> dict:
         }
         if size in result.concept_vocabs:
             entry["concepts"] = len(result.concept_vocabs[size])
+        if size in result.coverage:
+            entry["clips_kept"] = result.coverage[size]
         cuts.append(entry)
     unresolved = (tags.filter(pl.col("concept_ids").list.len() == 0)
                   .sort(["df", "tag"], descending=[True, False]).head(20))
@@ -63,6 +65,12 @@ def _markdown(stats: dict) -> str:
         d = c["per_domain"]
         lines.append(f"| {c['name']} | {c['items']} | {c['df_at_cut']} | {c['score_at_cut']} | "
                      + " | ".join(str(d.get(k, 0)) for k in DOMAIN_ORDER) + " |")
+    if any("clips_kept" in c for c in stats["cuts"]):
+        lines += ["", "Clips that keep at least one tag after filtering with each vocabulary (the paper's step 4):", "",
+                  "| size | clips kept | share |", "|---|---|---|"]
+        for c in stats["cuts"]:
+            share = c["clips_kept"] / stats["n_clips"] if stats["n_clips"] else 0.0
+            lines.append(f"| {c['name']} | {c['clips_kept']:,} | {share:.1%} |")
     if stats["top_unresolved"]:
         lines += ["", "Most frequent tags without a UTS concept (see `uts vocab propose`): "
                   + ", ".join(f"{u['tag']} ({u['df']})" for u in stats["top_unresolved"][:10])]
