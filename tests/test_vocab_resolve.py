@@ -67,3 +67,19 @@ def test_leftovers_are_content_word_runs_split_at_stopwords(resolver):
     assert ["loud", "engine", "rumble"] in leftovers
     assert ["old", "garage"] in leftovers
     assert all(w not in {"the", "a", "in", "can", "be", "heard"} for run in leftovers for w in run)
+
+
+def test_a_live_concept_owns_its_label_over_a_deprecated_namesake():
+    from uts.ontology import Concept, Ontology
+
+    onto = Ontology([
+        Concept("UTS:0000001", "sound", root=True),
+        Concept("UTS:0000002", "bass", parents=["UTS:0000001"]),
+        Concept("UTS:0000003", "low end", parents=["UTS:0000001"]),
+        Concept("UTS:0000004", "bass", parents=["UTS:0000001"], deprecated=True, replaced_by=["UTS:0000003"]),
+        Concept("UTS:0000005", "sub", parents=["UTS:0000001"], deprecated=True, replaced_by=["UTS:0000003"]),
+    ])
+    r = ConceptResolver(onto)
+    assert r.resolve_tag("bass") == ("UTS:0000002",) == r.resolve_tag("basses")
+    assert r.find_mentions("deep bass")[0][0].concept_ids == ("UTS:0000002",)
+    assert r.resolve_tag("sub") == ("UTS:0000003",)  # a deprecated label alone leads to its replacement

@@ -94,15 +94,20 @@ class ConceptResolver:
         self.normalized: dict[str, list[str]] = {}
         self.index: dict[str, list[str]] = {}
         longest = 1
+        deprecated_keys: set[str] = set()
         ordered = sorted(onto.concepts.values(), key=lambda c: (c.deprecated, c.id))
         for c in ordered:
             targets = onto.current_ids(c.id) if c.deprecated else [c.id]
             for text in c.all_labels():
                 for table, key in ((self.exact, text.casefold().strip()), (self.normalized, normalize_label(text)),
                                    (self.index, lemma_key(text))):
-                    if key and key not in STOPWORDS:
+                    # Active concepts come first: a key a live concept already owns is not shared
+                    # with the replacement of a deprecated one (as in Ontology.lookup).
+                    if key and key not in STOPWORDS and not (c.deprecated and key in table and key not in deprecated_keys):
                         ids = table.setdefault(key, [])
                         ids.extend(t for t in targets if t not in ids)
+                        if c.deprecated:
+                            deprecated_keys.add(key)
                 longest = max(longest, len(tokens(text)))
         self.max_ngram = min(longest, max_ngram)
         self._tag_cache: dict[str, tuple[str, ...]] = {}
