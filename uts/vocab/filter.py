@@ -59,7 +59,11 @@ class Vocabulary:
             if self.concepts is None:
                 kept = [clean] if clean in self.labels else []
             else:
-                ids = concept_ids[i] if concept_ids is not None and i < len(concept_ids) else self.resolver.resolve_tag(clean)
+                if concept_ids is not None and i < len(concept_ids):
+                    # ids recorded by `extract`, perhaps against an older ontology: follow replacements
+                    ids = [cur for c in concept_ids[i] or [] for cur in self.resolver.onto.current_ids(c)]
+                else:
+                    ids = self.resolver.resolve_tag(clean)
                 kept = [self.concepts[c] for c in ids if c in self.concepts]
             out.extend(k for k in kept if k not in out)
         return out
