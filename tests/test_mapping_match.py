@@ -117,10 +117,11 @@ def test_sssom_output_and_candidates_validate(tmp_path, matcher):
     assert all(m.similarity_score is not None for m in cands.mappings)
 
 
-def test_rerun_keeps_reviewed_rows_and_rejections(tmp_path, matcher):
+def test_rerun_keeps_reviewed_rows_and_rejections(tmp_path, matcher, monkeypatch):
     from uts.mapping.review import Decision, apply_decisions
     from uts.mapping.sssom import write_sssom
 
+    monkeypatch.setenv("UTS_CACHE_DIR", str(tmp_path / "cache"))  # never the user's cache
     src, target, out = from_texts(["Drums", "heavy rain"], "src"), mini_target(), tmp_path / "m.sssom.tsv"
     match_files(src, target, out, candidates_k=3, model=str(matcher.embedder.model_path))
     first = read_sssom(out)
