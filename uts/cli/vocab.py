@@ -216,6 +216,8 @@ def propose(
     """Turn frequent tags that UTS lacks into candidate concepts with suggested parents.
 
     The edit file is meant for review; once reviewed, apply it with the ontology's batch edit.
+
+    Example: uts vocab propose tags.jsonl --out proposals.yaml, then: uts ontology apply proposals.yaml
     """
     with _user_errors():
         from uts.vocab.io import VocabError
