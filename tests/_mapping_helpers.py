@@ -24,7 +24,8 @@ def mini_ontology() -> Ontology:
         Concept(SOUND, "sound", root=True, domain="sound"),
         Concept(ANIMAL, "animal", parents=[SOUND], definition="Sounds made by animals."),
         Concept(DOG, "dog", parents=[ANIMAL], definition="Sounds of domestic dogs."),
-        Concept(BARK, "bark", synonyms=["barking"], parents=[DOG], definition="The short loud cry of a dog."),
+        Concept(BARK, "bark", synonyms=["barking"], parents=[DOG], definition="The short loud cry of a dog.",
+                xrefs=["AudioSet:/m/05tny_"]),
         Concept(RAIN, "rain", parents=[SOUND], definition="Water drops falling from clouds."),
         Concept(SPEECH, "speech", root=True, domain="speech", definition="Spoken human language."),
     ])

@@ -66,6 +66,15 @@ def test_unrelated_labels_abstain_and_are_reported(matcher):
     assert [u[1] for u in unmapped(results)] == ["tax accounting software"]
 
 
+def test_recorded_xrefs_decide_the_mapping(matcher):
+    src = LabelSet("AudioSet", {"AudioSet:/m/05tny_": Label("AudioSet:/m/05tny_", "Woof woof")},
+                   {"AudioSet": "https://research.google.com/audioset/ontology/index.html#"})
+    r = matcher.match(src)[0]
+    assert r.decided.object_id == BARK and r.decided.predicate == EXACT
+    assert r.decided.justification == "semapv:BackgroundKnowledgeBasedMatching"
+    assert r.decided.probability == pytest.approx(0.99)
+
+
 def test_rejected_pairs_are_never_proposed(matcher):
     src = from_texts(["Drums"], "src")
     results = matcher.match(src, rejected={("src:Drums", DRUM)})

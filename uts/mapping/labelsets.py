@@ -40,6 +40,7 @@ class Label:
     description: str | None = None
     parents: list[str] = field(default_factory=list)
     mappable: bool = True  # False for context-only entries (e.g. MTG-Jamendo categories)
+    xrefs: list[str] = field(default_factory=list)  # ids of the same thing elsewhere ("AudioSet:/m/09x0r")
 
     def texts(self) -> list[str]:
         return [self.label, *self.synonyms]
@@ -151,7 +152,7 @@ def from_ontology(onto: Ontology, name: str = "UTS", source: str | None = None,
                   include_deprecated: bool = False) -> LabelSet:
     """A UTS ontology as a label set (active concepts only, unless asked)."""
     labels = {
-        c.id: Label(c.id, c.label, list(c.synonyms), c.definition, list(c.parents))
+        c.id: Label(c.id, c.label, list(c.synonyms), c.definition, list(c.parents), xrefs=list(c.xrefs))
         for c in onto.concepts.values() if include_deprecated or not c.deprecated
     }
     return LabelSet(name, labels, {"UTS": DEFAULT_CURIE_MAP["UTS"]}, source, "owl")

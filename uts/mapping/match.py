@@ -17,6 +17,8 @@ Pipeline, per source label:
    identity or near-identical names, broadMatch when the source is the target plus qualifiers
    ("acid jazz" -> Jazz), closeMatch otherwise - or relatedMatch when that semantic guess is
    less probable than ``related_below`` (such rows are for review; ``apply`` skips them).
+   A cross-reference recorded in either label set (a UTS concept's ``xrefs`` naming the source
+   id) decides the mapping outright: exactMatch, ``semapv:BackgroundKnowledgeBasedMatching``.
 5. **Guards** - negated labels ("no vocals") and non-content labels ("other", "unknown") are
    only ever mapped by exact lexical identity with a target that says the same thing; a
    positive label is never mapped to a negated target.
@@ -35,7 +37,8 @@ import numpy as np
 from uts import __version__
 
 from .labelsets import Label, LabelSet
-from .sssom import BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet, default_metadata
+from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
+                    default_metadata)
 from .text import (Segmenter, acronyms, core_tokens, key, non_content, polarity_negative, same_word,
                    variant_key, wordpiece_words)
 
@@ -56,6 +59,7 @@ DEFAULT_WEIGHTS = {
     "tgt_more": 0.123, "head": 0.282, "modifier_only": -0.174,
 }
 DEFAULT_BIAS = -5.425
+XREF_CONFIDENCE = 0.99  # a recorded cross-reference (UTS xref "AudioSet:/m/09x0r") decides the mapping
 DEFAULT_ACCEPT = 0.25  # abstention threshold with the best F1 on the tune split
 
 
@@ -120,10 +124,13 @@ class Matcher:
         self.exact: dict[str, list[int]] = {}
         self.variant: dict[str, list[int]] = {}
         self.acronym: dict[str, list[int]] = {}
+        self.xref: dict[str, list[int]] = {}
         self.core: list[list[tuple[str, ...]]] = []
         self.negative = np.zeros(len(self.ids), dtype=bool)
         name_texts, name_owner = [], []
         for i, lab in enumerate(target):
+            for x in lab.xrefs:
+                self.xref.setdefault(x, []).append(i)
             cores = []
             for text in lab.texts():
                 self.exact.setdefault(key(text), []).append(i)
@@ -217,6 +224,12 @@ class Matcher:
             self._repair(results, source)
         return results
 
+    def _xref_hits(self, lab: Label) -> set[int]:
+        """Targets that name the source label in their xrefs, or that the source label names."""
+        hits = set(self.xref.get(lab.id, ()))
+        hits.update(self.index[x] for x in lab.xrefs if x in self.index)
+        return hits
+
     def _lexical_hits(self, lab: Label) -> tuple[set[int], set[int], set[int]]:
         exact, variant, short = set(), set(), set()
         for t in lab.texts():
@@ -269,7 +282,8 @@ class Matcher:
 
     def _decide(self, lab: Label, top, name_row, desc_row, ctx_sims, rejected) -> MatchResult:
         exact, variant, short = self._lexical_hits(lab)
-        pool = list(dict.fromkeys([*sorted(exact), *sorted(variant), *sorted(short), *top.tolist()]))
+        xref = self._xref_hits(lab)
+        pool = list(dict.fromkeys([*sorted(xref), *sorted(exact), *sorted(variant), *sorted(short), *top.tolist()]))
         best_sim = float(name_row[pool].max())
         best_ctx = max((self.context(t, ctx_sims) for t in pool), default=0.0)
         negated, empty = polarity_negative(lab.label), non_content(lab.label)
@@ -277,6 +291,11 @@ class Matcher:
         for t in pool:
             cid = self.ids[t]
             if (lab.id, cid) in rejected:
+                continue
+            if t in xref:  # a cross-reference recorded in either label set is taken as given
+                feats = self.features(lab, t, name_row[t], desc_row[t], ctx_sims, exact, variant, short,
+                                      best_sim, best_ctx)
+                cands.append(Candidate(cid, self.target.get(cid).label, XREF_CONFIDENCE, feats, EXACT, BACKGROUND))
                 continue
             if (negated or empty) and t not in exact:
                 continue  # guard: a negated/non-content label maps only to its literal twin

@@ -34,6 +34,7 @@ PREDICATES = (EXACT, CLOSE, BROAD, NARROW, RELATED)
 LEXICAL = "semapv:LexicalMatching"
 SEMANTIC = "semapv:SemanticSimilarityThresholdMatching"
 MANUAL = "semapv:ManualMappingCuration"
+BACKGROUND = "semapv:BackgroundKnowledgeBasedMatching"
 UNSPECIFIED = "semapv:UnspecifiedMatching"
 NO_TERM_FOUND = "sssom:NoTermFound"
 
