@@ -48,6 +48,7 @@ def compute_stats(result) -> dict:
         "ranked_items": result.ranking.height,
         "cuts": cuts,
         "top_unresolved": [{"tag": t, "df": d} for t, d in unresolved.select("tag", "df").iter_rows()],
+        "top": [{"label": lab, "df": d} for lab, d in result.ranking.head(20).select("label", "df").iter_rows()],
     }
 
 
@@ -71,6 +72,7 @@ def _markdown(stats: dict) -> str:
         for c in stats["cuts"]:
             share = c["clips_kept"] / stats["n_clips"] if stats["n_clips"] else 0.0
             lines.append(f"| {c['name']} | {c['clips_kept']:,} | {share:.1%} |")
+    lines += ["", "Top of the ranking: " + ", ".join(f"{t['label']} ({t['df']})" for t in stats["top"])]
     if stats["top_unresolved"]:
         lines += ["", "Most frequent tags without a UTS concept (see `uts vocab propose`): "
                   + ", ".join(f"{u['tag']} ({u['df']})" for u in stats["top_unresolved"][:10])]
