@@ -117,3 +117,20 @@ def test_errors_leave_no_output(tmp_path, shared_data, audioset):
     with pytest.raises(ApplyError, match="no annotation file"):
         read_annotations(tmp_path / "missing.csv")
     assert mapping_table(MappingSet([Mapping("a:1", EXACT, "T:1", LEXICAL, predicate_modifier="Not")], {})) == {}
+
+
+def test_official_audioset_csv_layout(tmp_path, audioset):
+    """The released files start with '#' lines and put a space after each comma."""
+    path = tmp_path / "balanced.csv"
+    path.write_text("# Segments csv created Sun Mar  5 10:54:31 2017\n# num_ytids=2, num_segs=2\n"
+                    "# YTID, start_seconds, end_seconds, positive_labels\n"
+                    '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"\n'
+                    '--ZhevVpy1s, 50.000, 60.000, "/m/012xff"\n')
+    assert detect_annotation_format(path) == "audioset"
+    out = tmp_path / "o.jsonl"
+    rep = apply_file(path, _identity(audioset), audioset, out)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["--PJHxphWEs_30.000", "--ZhevVpy1s_50.000"]
+    assert rows[0]["source_labels"] == ["AudioSet:/m/09x0r", "AudioSet:/t/dd00088"]
+    assert rows[0]["start"] == 30.0 and rows[0]["duration"] == 10.0
+    assert rep.clips == 2 and rep.unmapped_occurrences == 0
