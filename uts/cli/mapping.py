@@ -63,7 +63,7 @@ def _user_errors():
 def match_cmd(
     source: Path = typer.Argument(..., help="Label set to map (the format is guessed; see --format)."),
     output: Path = typer.Option(None, "-o", "--output",
-                                help="SSSOM TSV to write [default: SOURCE name + .sssom.tsv]. If it exists, "
+                                help="SSSOM TSV to write [default: ./SOURCE-stem.sssom.tsv]. If it exists, "
                                      "its reviewed rows are kept and its rejected pairs stay rejected."),
     target: Optional[Path] = typer.Option(None, "--target", "-t",
                                           help="Target label set [default: the UTS ontology, $UTS_ONTOLOGY or ontology/uts.ttl]."),
@@ -87,7 +87,7 @@ def match_cmd(
     from uts.mapping.match import MatchConfig
     from uts.mapping.pipeline import load_target, match_files
 
-    out = output or source.with_name(source.name.split(".")[0] + ".sssom.tsv")
+    out = output or Path(source.name.split(".")[0] + ".sssom.tsv")  # in the working directory
     with _user_errors():
         src = read_labelset(source, fmt, column=column, id_column=id_column, name=name)
         tgt = load_target(target, target_format)
