@@ -106,13 +106,27 @@ def inherit(by_key: dict[str, dict], key: str, field: str):
     return None
 
 
+def clean_synonyms(label: str, synonyms: list) -> list[str]:
+    """Curators listed tag spellings such as ``high_fidelity``; lookup folds separators anyway,
+    so an underscore variant is kept in its readable form (``high fidelity``) and duplicates of
+    the label or of each other (ignoring case) are dropped."""
+    seen = {label.casefold()}
+    out = []
+    for s in synonyms:
+        s = " ".join(str(s).replace("_", " ").split())
+        if s and s.casefold() not in seen:
+            seen.add(s.casefold())
+            out.append(s)
+    return sorted(out)
+
+
 def build(by_key: dict[str, dict]) -> Ontology:
     ids = {k: format_id(i + 1) for i, k in enumerate(by_key)}
     concepts = []
     for k, e in by_key.items():
         concepts.append(Concept(
             id=ids[k], label=str(e["label"]),
-            synonyms=sorted({str(s) for s in e.get("synonyms") or []} - {str(e["label"])}),
+            synonyms=clean_synonyms(str(e["label"]), e.get("synonyms") or []),
             definition=e.get("definition"), parents=[ids[p] for p in e["_parents"]],
             domain=inherit(by_key, k, "domain"), facet=inherit(by_key, k, "facet"),
             xrefs=sorted({str(x) for x in e.get("xrefs") or []}), root=bool(e.get("root")),
