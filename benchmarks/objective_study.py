@@ -1,0 +1,198 @@
+"""The paper's objective study on the synthetic corpus: objectives x data conditions.
+
+Objectives ``flat``, ``hier``, ``contrastive``, ``hier+contrastive`` (same demo CNN6 recipe,
+steps and seed; the contrastive ones with the bundled MiniLM as a frozen text tower and
+hierarchy-aware soft targets) are pre-trained under four conditions of the *same* synthetic
+audio (fixed seeds):
+
+- ``clean``: complete labels (every source's concepts closed over ancestors);
+- ``leaf-only``: only the most specific labels, as in most real datasets;
+- ``noisy``: each true label replaced, with probability ``--noise``, by the concept of another
+  source that is not in the clip;
+- ``no-<domain>``: clean labels, but a domain (default ``sound``) left out of pre-training
+  (a separate corpus of the same size without it).
+
+The corpus has tags only as far as training is concerned: captions for the contrastive objectives
+are written from the *given* labels (``contrastive.captions=labels``), so every condition touches
+every objective. Evaluation is on one held-out corpus with all domains and complete labels, over
+one common label space (its labels and their ancestors; a class a run never saw scores 0):
+
+- linear probe per domain: logistic regression on the frozen encoder embedding of a separate,
+  cleanly labelled probe-training corpus, predicting that domain's concepts; probe mAP on the test;
+- tagging mAP and hierarchical F1 from the tagging head (n/a for ``contrastive``: it has none);
+- zero-shot mAP and hierarchical F1 (clips scored against the concepts' label/synonym/definition
+  prompts; n/a for models without a text tower);
+- retrieval R@1 and mAP@10 both ways, two captions per test clip (the generator's sentence and
+  one written from its complete labels).
+
+Prints one Markdown table and writes every figure as JSON.
+
+Usage: .venv/bin/python benchmarks/objective_study.py [--clips 256] [--steps 120] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+OBJECTIVES = ("flat", "hier", "contrastive", "hier+contrastive")
+DOMAINS = ("speech", "music", "sound")
+
+
+def build_corpora(root: Path, onto, clips: int, seed: int, noise: float, left_out: str) -> dict[str, Path]:
+    """Pre-training manifests per condition (same audio for clean / leaf-only / noisy), a probe
+    training corpus and the test corpus (two captions per clip)."""
+    import numpy as np
+    import polars as pl
+
+    from uts.training.data import read_manifest, write_manifest
+    from uts.training.synth import SynthConfig, _apply_label_mode, most_specific, synthesize
+    from uts.training.text import caption_from_labels
+
+    def synth(name, n, s, exclude=()):
+        return synthesize(root / name, onto, SynthConfig(n=n, seed=s, label_mode="complete", exclude_domains=exclude,
+                                                         skip_missing_labels=True), progress=False).manifest
+
+    pre = read_manifest(synth("pretrain", clips, seed))
+    truth = pre["labels_complete"].to_list()
+    leaves = sorted({c for ls in truth for c in most_specific(onto, ls)})
+    rng = np.random.default_rng(seed)
+    noisy_cfg = SynthConfig(label_mode="wrong", wrong_rate=noise)
+    labels = {"clean": truth, "leaf-only": [most_specific(onto, ls) for ls in truth],
+              "noisy": [_apply_label_mode(rng, onto, ls, noisy_cfg, leaves) for ls in truth]}
+    out = {}
+    for cond, rows in labels.items():
+        out[cond] = root / f"pretrain-{cond}.jsonl"
+        write_manifest(pre.with_columns(pl.Series("labels", rows, dtype=pl.List(pl.Utf8))), out[cond])
+    out[f"no-{left_out}"] = synth(f"pretrain-no-{left_out}", clips, seed, exclude=(left_out,))
+    out["probe"] = synth("probe", max(96, clips // 2), seed + 1)
+    test = read_manifest(synth("test", max(96, clips // 2), seed + 2))
+    caps = [[c, caption_from_labels(onto, ls, seed=i)] for i, (c, ls) in
+            enumerate(zip(test["caption"].to_list(), test["labels_complete"].to_list()))]
+    out["test"] = root / "test-two-captions.jsonl"
+    write_manifest(test.with_columns(pl.Series("captions", caps, dtype=pl.List(pl.Utf8))), out["test"])
+    return out
+
+
+def evaluate_run(run_dir: Path, corpora: dict[str, Path], onto) -> dict:
+    import numpy as np
+    import torch
+
+    from uts.training.data import ClipDataset, LabelSpace, read_manifest, validate_manifest
+    from uts.training.evaluate import load_run, predict
+    from uts.training.hierarchy import Hierarchy
+    from uts.training.metrics import hierarchical_report, linear_probe
+    from uts.training.retrieval import clip_captions, retrieval_metrics
+    from uts.training.zeroshot import zero_shot_scores
+
+    run = load_run(run_dir)
+    d = run.cfg["data"]
+    space = LabelSpace(run.labels)
+
+    def scored(path):
+        df, _ = validate_manifest(read_manifest(path, onto=onto))
+        ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False)
+        out = predict(run.model, run.objective, ds, run.cfg, num_workers=0)
+        return df[out["index"], :], out
+
+    test_df, test = scored(corpora["test"])
+    probe_df, probe = scored(corpora["probe"])
+    common = sorted({c for ls in test_df["labels_complete"].to_list() for c in ls},
+                    key=lambda c: (onto.depth(c), c))
+    hierarchy = Hierarchy.from_ontology(onto, common)
+    common_space = LabelSpace(common)
+    truth = np.stack([common_space.encode(ls) for ls in test_df["labels_complete"].to_list()])
+    res: dict = {}
+    if run.objective.tagging is not None:
+        scores = torch.zeros(len(truth), len(common))
+        for j, cid in enumerate(common):
+            if cid in space:
+                scores[:, j] = test["scores"][:, space.index_of(cid)]
+        rep = hierarchical_report(scores, truth, hierarchy)
+        res.update(tagging_map=rep["macro_map"], tagging_hf1=rep["hierarchical_f1"])
+    if "audio" in test:
+        rep = hierarchical_report(zero_shot_scores(run.model, test["audio"], hierarchy, onto), truth, hierarchy)
+        res.update(zero_shot_map=rep["macro_map"], zero_shot_hf1=rep["hierarchical_f1"])
+        texts, owner, _ = clip_captions(test_df, onto)
+        with torch.no_grad():
+            emb = torch.cat([run.model.encode_text(texts[i:i + 64]).float() for i in range(0, len(texts), 64)])
+        ret = retrieval_metrics(test["audio"], emb, owner)
+        res.update({k: ret[k] for k in ("t2a_R@1", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@10", "a2t_mAP@10")})
+    # linear probe per domain on the frozen encoder embedding
+    ptruth = np.stack([common_space.encode(ls) for ls in probe_df["labels_complete"].to_list()])
+    for dom in DOMAINS:
+        cols = [j for j, cid in enumerate(common) if onto.get(cid).domain == dom
+                and ptruth[:, j].sum() > 0 and truth[:, j].sum() > 0]
+        if cols:
+            pr = linear_probe(probe["embeddings"], ptruth[:, cols], test["embeddings"], truth[:, cols])
+            res[f"probe_{dom}"] = pr["probe_map"]
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", type=int, default=256, help="pre-training clips per condition")
+    ap.add_argument("--steps", type=int, default=120, help="training steps per run")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--noise", type=float, default=0.3, help="label replacement rate of the noisy condition")
+    ap.add_argument("--left-out", default="sound", choices=DOMAINS, help="domain left out of pre-training")
+    ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=OBJECTIVES)
+    ap.add_argument("--out", type=Path, default=None, help="keep corpora and runs here (default: a temp dir)")
+    ap.add_argument("--json", type=Path, default=Path("objective_study.json"))
+    args = ap.parse_args()
+
+    import torch
+
+    from uts.ontology import load
+    from uts.training.config import load_config
+    from uts.training.demo import DEFAULT_RECIPE
+    from uts.training.trainer import train
+
+    torch.set_num_threads(2)
+    onto = load()
+    t0 = time.perf_counter()
+    tmp = None if args.out else tempfile.TemporaryDirectory()
+    root = args.out or Path(tmp.name)
+    corpora = build_corpora(root / "corpus", onto, args.clips, args.seed, args.noise, args.left_out)
+    conditions = ["clean", "leaf-only", "noisy", f"no-{args.left_out}"]
+    print(f"corpora ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    results = []
+    for cond in conditions:
+        for obj in args.objectives:
+            t1 = time.perf_counter()
+            overrides = [f"data.train={corpora[cond]}", f"objective.name={obj}", f"optim.max_steps={args.steps}",
+                         f"run.out={root / 'runs' / cond / obj.replace('+', '_')}", f"run.seed={args.seed}",
+                         "run.progress=false", "run.tensorboard=false", "run.ckpt_every=100000",
+                         "data.num_workers=1", "contrastive.captions=labels"]
+            run_dir = train(load_config(DEFAULT_RECIPE, overrides), onto=onto)
+            row = {"objective": obj, "condition": cond, **evaluate_run(run_dir, corpora, onto),
+                   "seconds": round(time.perf_counter() - t1, 1)}
+            results.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    minutes = (time.perf_counter() - t0) / 60
+    cols = [("probe_speech", "probe speech"), ("probe_music", "probe music"), ("probe_sound", "probe sound"),
+            ("tagging_map", "tag mAP"), ("tagging_hf1", "tag hF1"), ("zero_shot_map", "0-shot mAP"),
+            ("zero_shot_hf1", "0-shot hF1"), ("t2a_R@1", "t2a R@1"), ("t2a_mAP@10", "t2a mAP@10"),
+            ("a2t_R@1", "a2t R@1"), ("a2t_mAP@10", "a2t mAP@10")]
+    lines = ["| condition | objective | " + " | ".join(c for _, c in cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for r in results:
+        lines.append(f"| {r['condition']} | {r['objective']} | " + " | ".join(
+            f"{r[k]:.3f}" if k in r else "n/a" for k, _ in cols) + " |")
+    print("\n".join(lines))
+    print(f"\n{len(results)} runs, {args.clips} pre-training clips, {args.steps} steps each, "
+          f"ontology {len(onto.concepts)} concepts, {minutes:.1f} min")
+    args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "minutes": minutes,
+                                     "results": results}, indent=2))
+    if tmp:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
