@@ -47,6 +47,21 @@ def test_hits_and_mrr_from_candidates(tmp_path):
     assert r.mrr == pytest.approx((0.5 + 1.0 + 0) / 3)
 
 
+def test_threshold_curve_reliability_and_plot(tmp_path):
+    from uts.mapping.evaluate import plot_evaluation, reliability, threshold_curve
+
+    gold = _gold(tmp_path)
+    pred = _pred(("s:a", "T:1", .9), ("s:b", "T:9", .3), ("s:d", "T:9", .2))
+    curve = {round(c["threshold"], 2): c for c in threshold_curve(pred, gold)}
+    assert curve[0.0]["precision"] == pytest.approx(2 / 4)  # a right, c abstained; b, d wrong
+    assert curve[0.5]["precision"] == pytest.approx(1.0)  # b and d now abstain
+    assert curve[0.5]["recall"] > curve[0.0]["recall"]  # d abstaining is right; b is a miss either way
+    bins = reliability(pred, gold)
+    assert [(b["n"], b["correct"]) for b in bins if b["n"]] == [(1, 0), (1, 0), (1, 1)]
+    plot_evaluation(pred, gold, tmp_path / "e.png")
+    assert (tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_gold_errors(tmp_path):
     with pytest.raises(GoldFormatError, match="no gold file"):
         read_gold(tmp_path / "none.tsv")

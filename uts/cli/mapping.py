@@ -198,11 +198,12 @@ def evaluate_cmd(
     split: Optional[str] = typer.Option(None, "--split", help="Score only gold rows of this split (e.g. test)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     errors: bool = typer.Option(False, "--errors", help="List every wrong or missing mapping."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save a PNG: P/R/F1 against the abstention threshold, and calibration."),
 ) -> None:
     """Precision, recall, F1, Hits@1/5 and MRR of a mapping against gold.
 
     A gold label without target counts as correct only when the mapper abstained."""
-    from uts.mapping.evaluate import evaluate, read_gold
+    from uts.mapping.evaluate import evaluate, plot_evaluation, read_gold
     from uts.mapping.pipeline import sibling
     from uts.mapping.sssom import read_sssom
 
@@ -210,7 +211,10 @@ def evaluate_cmd(
         pred = read_sssom(prediction)
         cand_path = candidates or sibling(prediction, "candidates")
         cands = read_sssom(cand_path) if cand_path.exists() else None
-        report = evaluate(pred, read_gold(gold), cands, split=split)
+        gold_entries = read_gold(gold)
+        report = evaluate(pred, gold_entries, cands, split=split)
+        if plot:
+            plot_evaluation(pred, gold_entries, plot, split)
     figures = report.as_dict()
     if as_json:
         typer.echo(json.dumps({**figures, **({"errors": report.errors} if errors else {})}, indent=2))

@@ -145,3 +145,68 @@ def evaluate(pred: MappingSet, gold: dict[str, GoldEntry], candidates: MappingSe
         mrr=rr / with_target if with_target else 0.0,
         predicate_agreement=pred_agree / pred_n if pred_n else 0.0, errors=errors,
     )
+
+
+def threshold_curve(pred: MappingSet, gold: dict[str, GoldEntry], split: str | None = None,
+                    thresholds=None) -> list[dict]:
+    """Precision/recall/F1 if every decided mapping below each confidence threshold had been an
+    abstention instead: what ``--threshold`` would have given."""
+    import numpy as np
+
+    thresholds = np.round(np.arange(0.0, 1.0, 0.05), 2) if thresholds is None else thresholds
+    rows = []
+    for t in thresholds:
+        kept = MappingSet([m for m in pred.mappings  # rows a person decided carry no confidence: kept
+                           if m.negated or m.confidence is None or m.confidence >= t], pred.metadata)
+        r = evaluate(kept, gold, split=split)
+        rows.append({"threshold": float(t), "precision": r.precision, "recall": r.recall, "f1": r.f1})
+    return rows
+
+
+def reliability(pred: MappingSet, gold: dict[str, GoldEntry], split: str | None = None,
+                bins: int = 10) -> list[dict]:
+    """Decided mappings grouped by confidence: how often each group was right (calibration)."""
+    decided = pred.decided()
+    out = [{"low": i / bins, "high": (i + 1) / bins, "n": 0, "correct": 0} for i in range(bins)]
+    for e in gold.values():
+        if split is not None and e.split != split:
+            continue
+        m = decided.get(e.subject_id)
+        if m is None or m.confidence is None:
+            continue
+        b = out[min(int(m.confidence * bins), bins - 1)]
+        b["n"] += 1
+        b["correct"] += m.object_id in e.targets
+    return out
+
+
+def plot_evaluation(pred: MappingSet, gold: dict[str, GoldEntry], path, split: str | None = None) -> None:
+    """Two panels: P/R/F1 against the abstention threshold, and a reliability diagram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = threshold_curve(pred, gold, split)
+    rel = [b for b in reliability(pred, gold, split) if b["n"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    xs = [c["threshold"] for c in curve]
+    for k in ("precision", "recall", "f1"):
+        ax1.plot(xs, [c[k] for c in curve], label=k)
+    ax1.set_xlabel("abstain below confidence")
+    ax1.set_ylim(0, 1.02)
+    ax1.set_title("effect of the threshold")
+    ax1.legend()
+    ax2.plot([0, 1], [0, 1], "k:", lw=1)
+    ax2.plot([(b["low"] + b["high"]) / 2 for b in rel], [b["correct"] / b["n"] for b in rel], "o-")
+    for b in rel:
+        ax2.annotate(str(b["n"]), ((b["low"] + b["high"]) / 2, b["correct"] / b["n"]),
+                     textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax2.set_xlabel("confidence")
+    ax2.set_ylabel("fraction correct")
+    ax2.set_xlim(0, 1)
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("calibration (n per bin)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
