@@ -4,8 +4,11 @@
    training, as in real datasets: "snare drum" without "drum" or "music");
 2. map the corpus' text tags to UTS concepts (what ``uts map apply`` does for a real dataset);
 3. train the ``flat`` (BCE, the paper's baseline) and the ``hier`` (max constraint + MCLoss)
-   objective with the same recipe, data and seed;
-4. evaluate both against the true labels and write ``report.md`` comparing them.
+   objective with the same recipe, data and seed -- and, with ``with_contrastive``, the
+   ``hier+contrastive`` objective too (caption InfoNCE with the bundled MiniLM as a frozen text
+   tower; opt-in because it adds a few minutes on a small CPU machine);
+4. evaluate them against the true labels (plus zero-shot tagging and text-audio retrieval for
+   the contrastive run) and write ``report.md`` comparing them.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ def map_tags_to_uts(manifest: Path, onto, out: Path) -> dict:
 
 def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int | None = None,
              recipe: str | Path | None = None, overwrite: bool = False, seed: int = 0,
-             onto=None, console: Console | None = None, extra_overrides: tuple[str, ...] = ()) -> Path:
+             onto=None, console: Console | None = None, extra_overrides: tuple[str, ...] = (),
+             with_contrastive: bool = False) -> Path:
     """Run the demo into ``out``; returns the path of the comparison report."""
     from uts.ontology import load
 
@@ -83,11 +87,12 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
         if not (marker.exists() or overwrite):
             raise DemoError(f"{out} is not empty and was not written by uts demo; choose another "
                             "--out or pass --overwrite")
-        for name in ("corpus", "flat", "hier", "report.md", "summary.json", "per_level.png", "curves.png"):
+        for name in ("corpus", "flat", "hier", "hier_contrastive", "report.md", "summary.json", "per_level.png", "curves.png"):
             p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"clips": clips, "steps": steps, "seed": seed}) + "\n")
+    marker.write_text(json.dumps({"clips": clips, "steps": steps, "seed": seed,
+                                  "with_contrastive": with_contrastive}) + "\n")
     t0 = time.perf_counter()
     onto = onto or load()
     console.rule("[bold]1/4 synthesising a corpus")
@@ -116,10 +121,11 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
                   f"{m['changed']} to a different concept")
 
     runs, results = {}, {}
-    for i, name in enumerate(("flat", "hier")):
-        console.rule(f"[bold]3/4 training {name} ({i + 1}/2)")
+    names = ("flat", "hier", "hier+contrastive") if with_contrastive else ("flat", "hier")
+    for i, name in enumerate(names):
+        console.rule(f"[bold]3/4 training {name} ({i + 1}/{len(names)})")
         overrides = [f"data.train={corpus['train']}", f"data.val={corpus['val']}",
-                     f"objective.name={name}", f"run.out={out / name}", f"run.seed={seed}",
+                     f"objective.name={name}", f"run.out={out / name.replace('+', '_')}", f"run.seed={seed}",
                      *([f"optim.max_steps={steps}"] if steps else []), *extra_overrides]
         runs[name] = train(load_config(recipe or DEFAULT_RECIPE, overrides), onto=onto)
     console.rule("[bold]4/4 evaluating on the held-out test corpus")
@@ -128,11 +134,14 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
         r = results[name]
         console.print(f"{name}: macro mAP {r['macro_map']:.3f}, parent mAP {r['parent_map']:.3f}, "
                       f"hier. F1 {r['hierarchical_f1']:.3f}, violations {r['violation_rate']:.3f}")
+        if "zero_shot" in r and "t2a_R@1" in r["retrieval"]:
+            console.print(f"{name}: zero-shot macro mAP {r['zero_shot']['macro_map']:.3f}, "
+                          f"text->audio R@1 {r['retrieval']['t2a_R@1']:.3f}, audio->text R@1 {r['retrieval']['a2t_R@1']:.3f}")
     minutes = (time.perf_counter() - t0) / 60
     intro = (f"Synthetic corpus: {clips} training clips with **leaf-only** labels (ancestors omitted, "
              f"as in real datasets), {sizes['test'][1]} test clips scored against their complete labels. "
-             f"Both runs use the same recipe (`{Path(recipe or DEFAULT_RECIPE).name}`), data and seed; "
-             f"only the objective differs. Tag mapping: {m['mapped']}/{m['tags']} tags mapped to UTS. "
+             f"{'All' if with_contrastive else 'Both'} runs use the same recipe (`{Path(recipe or DEFAULT_RECIPE).name}`), data and seed; "
+             f"only the objective differs{' (hier+contrastive: captions of the corpus, frozen MiniLM text tower)' if with_contrastive else ''}. Tag mapping: {m['mapped']}/{m['tags']} tags mapped to UTS. "
              f"Wall time {minutes:.1f} min.")
     report = write_comparison(results, out, runs, intro=intro)
     summary = {name: {k: v for k, v in r.items() if k != "per_class_ap"} for name, r in results.items()}
