@@ -109,6 +109,21 @@ def test_hierarchy_context_and_repair(matcher):
     assert "hierarchy conflict" in guitar.comment
 
 
+def test_children_context_supports_the_matching_subtree(matcher):
+    def prob_of_percussion(children):
+        labels = {"k:kit": Label("k:kit", "kit pieces")}
+        for i, c in enumerate(children):
+            labels[f"k:{i}"] = Label(f"k:{i}", c, parents=["k:kit"])
+        r = next(r for r in Matcher(mini_target(), matcher.embedder, MatchConfig(accept=0.0, candidates=30))
+                 .match(LabelSet("k", labels, {"k": "https://example.org/k/"})) if r.subject.id == "k:kit")
+        c = next(c for c in r.candidates if c.object_id == PERC)
+        return c.probability, c.features
+    alone, f_alone = prob_of_percussion([])
+    with_kids, f_kids = prob_of_percussion(["snare", "hihat", "tom drum"])
+    assert f_alone["has_kids"] == 0.0 and f_kids["has_kids"] == 1.0 and f_kids["kids"] > 0.6
+    assert with_kids > alone
+
+
 def test_sssom_output_and_candidates_validate(tmp_path, matcher):
     src = from_texts(["Drums", "heavy rain", "no voice"], "src")
     results = matcher.match(src)

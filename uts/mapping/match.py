@@ -10,7 +10,8 @@ Pipeline, per source label:
    become candidates.
 3. **Reranker** - a logistic model over features (:data:`FEATURES`): name and description
    similarity, token overlap, lexical hits, token containment, and hierarchy context (the source
-   label's parents against the candidate's ancestors). Its output is a calibrated probability
+   label's parents against the candidate's parents and grandparents; its children against the
+   candidate's children and grandchildren). Its output is a calibrated probability
    that the pair is a correct mapping; the weights were fitted on the *tune* split of
    ``mapping/gold`` (see ``benchmarks/mapping_bench.py --fit``) and are the defaults below.
 4. **Decision** - abstain below ``accept``; otherwise pick the predicate: exactMatch for lexical
@@ -44,19 +45,20 @@ from .text import (Segmenter, acronyms, core_tokens, key, non_content, polarity_
 
 TOOL = "uts-map"
 FEATURES = ("emb", "desc", "gap", "tok", "lex", "variant", "acronym", "ctx", "ctx_gap", "has_ctx",
-            "src_more", "tgt_more", "head", "modifier_only")
+            "src_more", "tgt_more", "head", "modifier_only", "kids", "has_kids")
 # Hand-set prior weights: the fit is regularised towards these (a feature the tuning gold never
 # exercises keeps its prior weight).
 PRIOR_WEIGHTS = {
     "emb": 5.0, "desc": 5.0, "gap": 10.0, "tok": 1.0, "lex": 4.0, "variant": 3.0, "acronym": 4.0,
     "ctx": 4.0, "ctx_gap": 4.0, "has_ctx": -3.0, "src_more": 1.0, "tgt_more": 0.0,
-    "head": 1.0, "modifier_only": -1.0,
+    "head": 1.0, "modifier_only": -1.0, "kids": 3.0, "has_kids": -1.5,
 }
 # Fitted on the tune split of mapping/gold (benchmarks/mapping_bench.py --fit); see docs/mapping.md.
 DEFAULT_WEIGHTS = {
     "emb": 4.112, "desc": 4.291, "gap": 13.876, "tok": 0.449, "lex": 1.435, "variant": 2.957,
     "acronym": 4.0, "ctx": 3.719, "ctx_gap": 4.151, "has_ctx": -3.443, "src_more": 0.934,
     "tgt_more": 0.123, "head": 0.282, "modifier_only": -0.174,
+    "kids": 3.0, "has_kids": -1.5,  # prior, not fitted: no gold source has children
 }
 DEFAULT_BIAS = -5.425
 XREF_CONFIDENCE = 0.99  # a recorded cross-reference (UTS xref "AudioSet:/m/09x0r") decides the mapping
@@ -167,6 +169,12 @@ class Matcher:
             parents = [p for p in target.parents(cid) if p in self.index]
             grand = [g for p in parents for g in target.parents(p) if g in self.index]
             self.near.append(np.array(sorted({self.index[x] for x in parents + grand}), dtype=int))
+        # ... and the source label's children against the candidate's children and grandchildren
+        self.below = []
+        for cid in self.ids:
+            kids = [k for k in target.children(cid) if k in self.index]
+            grand = [g for k in kids for g in target.children(k) if g in self.index]
+            self.below.append(np.array(sorted({self.index[x] for x in kids + grand}), dtype=int))
 
     # -- embeddings ------------------------------------------------------------------------
     def _source_texts(self, lab: Label, parents: list[str] = ()) -> list[str]:
@@ -219,7 +227,9 @@ class Matcher:
             for j, lab in enumerate(block):
                 parent_rows = [pos[p] for p in source.parents(lab.id) if p in pos]
                 ctx_sims = src_label_vecs[parent_rows] @ self.label_vecs.T if parent_rows else None
-                results.append(self._decide(lab, top[j], per_pair[j], desc[j], ctx_sims, rejected))
+                kid_rows = [pos[c] for c in source.children(lab.id) if c in pos]
+                kid_sims = src_label_vecs[kid_rows] @ self.label_vecs.T if kid_rows else None
+                results.append(self._decide(lab, top[j], per_pair[j], desc[j], ctx_sims, rejected, kid_sims))
         if self.config.repair:
             self._repair(results, source)
         return results
@@ -247,7 +257,7 @@ class Matcher:
 
     def features(self, lab: Label, t: int, name_sim: float, desc_sim: float, ctx_sims,
                  exact: set[int], variant: set[int], short: set[int], best_sim: float,
-                 best_ctx: float = 0.0) -> dict[str, float]:
+                 best_ctx: float = 0.0, kid_sims=None) -> dict[str, float]:
         src_cores = [core_tokens(self.segment(x)) for x in lab.texts()]
         tok, src_more, tgt_more, head, modifier_only = 0.0, 0.0, 0.0, 0.0, 0.0
         for sc in src_cores:
@@ -267,6 +277,9 @@ class Matcher:
                 elif len(sc) > 1 and tc and all(any(same_word(w, m) for m in sc[:-1]) for w in tc):
                     modifier_only = 1.0
         ctx = self.context(t, ctx_sims)
+        kids = 0.0  # how well the candidate's subtree covers the source label's children
+        if kid_sims is not None and len(self.below[t]):
+            kids = float(kid_sims[:, self.below[t]].max(axis=1).mean())
         return {
             "emb": float(name_sim), "desc": float(desc_sim), "gap": float(name_sim - best_sim), "tok": tok,
             "lex": 1.0 if t in exact else 0.0, "variant": 1.0 if t in variant else 0.0,
@@ -274,13 +287,14 @@ class Matcher:
             "ctx": ctx, "ctx_gap": ctx - best_ctx if ctx_sims is not None else 0.0,
             "has_ctx": 1.0 if ctx_sims is not None else 0.0,
             "src_more": src_more, "tgt_more": tgt_more, "head": head, "modifier_only": modifier_only,
+            "kids": kids, "has_kids": 1.0 if kid_sims is not None else 0.0,
         }
 
     def probability(self, feats: dict[str, float]) -> float:
         w = self.config.weights
         return float(_sigmoid(self.config.bias + sum(w.get(f, 0.0) * feats[f] for f in FEATURES)))
 
-    def _decide(self, lab: Label, top, name_row, desc_row, ctx_sims, rejected) -> MatchResult:
+    def _decide(self, lab: Label, top, name_row, desc_row, ctx_sims, rejected, kid_sims=None) -> MatchResult:
         exact, variant, short = self._lexical_hits(lab)
         xref = self._xref_hits(lab)
         pool = list(dict.fromkeys([*sorted(xref), *sorted(exact), *sorted(variant), *sorted(short), *top.tolist()]))
@@ -294,7 +308,7 @@ class Matcher:
                 continue
             if t in xref:  # a cross-reference recorded in either label set is taken as given
                 feats = self.features(lab, t, name_row[t], desc_row[t], ctx_sims, exact, variant, short,
-                                      best_sim, best_ctx)
+                                      best_sim, best_ctx, kid_sims)
                 cands.append(Candidate(cid, self.target.get(cid).label, XREF_CONFIDENCE, feats, EXACT, BACKGROUND))
                 continue
             if (negated or empty) and t not in exact:
@@ -302,7 +316,7 @@ class Matcher:
             if self.negative[t] and not negated:
                 continue
             feats = self.features(lab, t, name_row[t], desc_row[t], ctx_sims, exact, variant, short,
-                                  best_sim, best_ctx)
+                                  best_sim, best_ctx, kid_sims)
             cands.append(self._candidate(t, feats))
         cands.sort(key=lambda c: -c.probability)
         cands = cands[: max(self.config.candidates, 1)]
