@@ -38,7 +38,7 @@ def _user_errors():
 
     try:
         yield
-    except (VocabError, EmbeddingModelError, FileNotFoundError) as exc:
+    except (VocabError, EmbeddingModelError, OSError) as exc:  # OSError: unreadable/unwritable paths
         _fail(str(exc))
     except ValueError as exc:
         # A malformed ontology file; its module is only imported when an ontology was loaded.
