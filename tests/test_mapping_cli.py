@@ -61,7 +61,7 @@ def test_map_source_review_evaluate_apply(workspace):
     assert ("tags:Drums", DRUM) in read_sssom(out).rejected_pairs()
 
     gold = w / "gold.tsv"
-    gold.write_text("subject_id\tobject_id\ntags:Drums\tUTS:0000003\ntags:no_voice\tsssom:NoTermFound\n")
+    gold.write_text("subject_id\tobject_id\ntags:Drums\tUTS:0000003\ntags:no%20voice\tsssom:NoTermFound\n")
     res = _run("map", "evaluate", out, gold, "--json")
     figures = json.loads(res.output)
     assert figures["tp"] == 1 and figures["fn"] == 1  # Drums was rejected; no voice correctly unmapped

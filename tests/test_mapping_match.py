@@ -150,12 +150,12 @@ def test_rerun_keeps_reviewed_rows_and_rejections(tmp_path, matcher, monkeypatch
     match_files(src, target, out, candidates_k=3, model=str(matcher.embedder.model_path))
     first = read_sssom(out)
     reviewed = apply_decisions(first, [Decision("src:Drums", "reject"),
-                                       Decision("src:heavy_rain", "predicate", predicate_id="close")],
+                                       Decision("src:heavy%20rain", "predicate", predicate_id="close")],
                                "orcid:0000-0002-1825-0097")
     write_sssom(out, reviewed)
     summary = match_files(src, target, out, model=str(matcher.embedder.model_path))
     again = read_sssom(out)
-    rain = [m for m in again.mappings if m.subject_id == "src:heavy_rain"]
+    rain = [m for m in again.mappings if m.subject_id == "src:heavy%20rain"]
     assert len(rain) == 1 and rain[0].predicate_id == "skos:closeMatch" and rain[0].reviewer_id
     drums = [m for m in again.mappings if m.subject_id == "src:Drums"]
     assert any(m.negated and m.object_id == DRUM for m in drums)

@@ -108,9 +108,9 @@ def _split_audioset(raw: pl.Expr) -> pl.Expr:
 
 
 def _split_mtg(raw: pl.Expr) -> pl.Expr:
+    # MTG-Jamendo tags are [a-z0-9/-] only, which local_id() leaves as they are: "genre---rock"
     return raw.str.split("\t").list.eval(pl.element().filter(pl.element() != "")).list.eval(
-        pl.concat_str([pl.lit("MTGJamendo:"),
-                       pl.element().str.replace_all(r"[^A-Za-z0-9_.-]+", "_").str.strip_chars("_.")]))
+        pl.concat_str([pl.lit("MTGJamendo:"), pl.element()]))
 
 
 def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:

@@ -7,7 +7,9 @@ guesses the format from the file and is what the CLI calls.
 
 Ids: where the source has ids they are kept (AudioSet ``/m/09x0r`` becomes ``AudioSet:/m/09x0r``,
 UTS ids stay ``UTS:0000123``, OWL IRIs are compressed with the file's prefixes); where it has none
-(plain lists, tag columns) the id is a slug of the label under a prefix named after the file.
+(plain lists, tag columns) the id is the label percent-encoded (:func:`local_id`: ``happy
+hardcore`` -> ``happy%20hardcore``) under a prefix named after the file - the same scheme as the
+shipped alignments in ``mapping/``, so re-running the matcher on them finds their reviewed rows.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from uts.ontology.model import Ontology
 
@@ -105,11 +108,10 @@ class LabelSet:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def slug(text: str) -> str:
-    return _SLUG.sub("_", text.strip()).strip("_.") or "label"
+def local_id(text: str) -> str:
+    """The local part of a CURIE made from a label or tag: percent-encoded, keeping ``/-_.~``
+    (``genre---rock`` and ``/m/09x0r`` stay as they are, ``happy hardcore`` -> ``happy%20hardcore``)."""
+    return quote(text.strip(), safe="/-_.~") or "label"
 
 
 def prefix_for(name: str) -> str:
@@ -138,10 +140,9 @@ def from_texts(texts: Iterable[str], name: str, prefix: str | None = None, kind:
         if not text or text in seen:
             continue
         seen.add(text)
-        local, n = slug(text), 2
-        while f"{prefix}:{local}" in used:
-            local, n = f"{slug(text)}-{n}", n + 1
-        cid = f"{prefix}:{local}"
+        cid = f"{prefix}:{local_id(text)}"  # percent-encoding is one-to-one: distinct labels, distinct ids
+        if cid in used:
+            continue
         used.add(cid)
         labels[cid] = Label(cid, text)
     base = DEFAULT_CURIE_MAP.get(prefix, f"{LOCAL_BASE}{prefix}/")
@@ -242,7 +243,7 @@ def _curie_for_id(raw: str, default_prefix: str) -> tuple[str, str]:
         return f"AudioSet:{raw}", "AudioSet"
     if re.match(r"^[A-Za-z][A-Za-z0-9_.-]*:[^/]", raw) and not raw.startswith(("http:", "https:")):
         return raw, raw.split(":", 1)[0]
-    return f"{default_prefix}:{slug(raw)}", default_prefix
+    return f"{default_prefix}:{local_id(raw)}", default_prefix
 
 
 def _comma_synonyms(name: str) -> list[str]:
@@ -276,8 +277,9 @@ def read_audioset_ontology(path: str | Path, name: str = "AudioSet",
 
 
 def read_id2label(path: str | Path, name: str | None = None) -> LabelSet:
-    """The paper's vocabulary JSON ``{"0": "electronic", ...}`` (ids are slugs of the labels,
-    so they stay the same across vocabulary sizes)."""
+    """The paper's vocabulary JSON ``{"0": "electronic", ...}`` (ids are the encoded labels, so
+    they stay the same across vocabulary sizes; ``name="UTSpaper"`` gives the prefix the shipped
+    ``mapping/uts-paper.sssom.tsv`` uses)."""
     path = _check(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -427,10 +429,10 @@ def read_mtg_jamendo(path: str | Path, name: str = "MTGJamendo") -> LabelSet:
         category, value = split_mtg_tag(tag)
         parents = []
         if category:
-            cat_id = f"MTGJamendo:{slug(category)}"
+            cat_id = f"MTGJamendo:{local_id(category)}"
             labels.setdefault(cat_id, Label(cat_id, category, mappable=False))
             parents.append(cat_id)
-        cid = f"MTGJamendo:{slug(tag)}"
+        cid = f"MTGJamendo:{local_id(tag)}"
         labels[cid] = Label(cid, value, parents=parents)
     return LabelSet(name, labels, {"MTGJamendo": DEFAULT_CURIE_MAP["MTGJamendo"]}, str(path), "mtg-jamendo")
 
