@@ -7,7 +7,8 @@ import pytest
 
 from uts.mapping.review import (Decision, ReviewError, apply_decisions, export_review_table, merge_reviewed,
                                 read_decisions, review_interactively)
-from uts.mapping.sssom import CLOSE, EXACT, LEXICAL, MANUAL, SEMANTIC, Mapping, MappingSet, default_metadata
+from uts.mapping.sssom import (CLOSE, EXACT, LEXICAL, MANUAL, SEMANTIC, Mapping, MappingSet, default_metadata,
+                               dumps_sssom)
 
 ME = "orcid:0000-0002-1825-0097"
 
@@ -66,6 +67,12 @@ def test_merge_keeps_reviewed_and_rejected_rows():
     assert "s:a" not in merged.decided()  # the rejected pair is not re-proposed
     assert merged.decided()["s:c"].object_id == "UTS:0000004"
     assert merge_reviewed(rerun, None) is rerun
+    # a team reviewer id declared only in the old header stays declared
+    team = apply_decisions(_mset(), [Decision("s:a", "accept")], "utsteam:curation")
+    team.metadata["curie_map"] = {**team.metadata["curie_map"], "utsteam": "https://w3id.org/uts/team/"}
+    merged = merge_reviewed(rerun, team)
+    assert merged.metadata["curie_map"]["utsteam"] == "https://w3id.org/uts/team/"
+    assert "utsteam:curation" in dumps_sssom(merged)
 
 
 def test_review_table_round_trip(tmp_path):

@@ -147,7 +147,9 @@ def merge_reviewed(new: MappingSet, previous: MappingSet | None) -> MappingSet:
     for m in new.mappings + kept:
         order.setdefault(m.subject_id, len(order))
     rows = sorted(kept + fresh, key=lambda m: (order[m.subject_id], m.negated))
-    return MappingSet(rows, dict(new.metadata))
+    metadata = dict(new.metadata)  # kept rows may use prefixes only the old header declared
+    metadata["curie_map"] = {**(previous.metadata.get("curie_map") or {}), **(new.metadata.get("curie_map") or {})}
+    return MappingSet(rows, metadata)
 
 
 # -- the review table ------------------------------------------------------------------------
