@@ -69,7 +69,8 @@ def test_merge_keeps_reviewed_and_rejected_rows():
     assert merge_reviewed(rerun, None) is rerun
     # a team reviewer id declared only in the old header stays declared
     team = apply_decisions(_mset(), [Decision("s:a", "accept")], "utsteam:curation")
-    team.metadata["curie_map"] = {**team.metadata["curie_map"], "utsteam": "https://w3id.org/uts/team/"}
+    team.metadata["curie_map"] = {**team.metadata["curie_map"], "utsteam": "https://w3id.org/uts/team/",
+                                  "s": "https://example.org/s/"}
     merged = merge_reviewed(rerun, team)
     assert merged.metadata["curie_map"]["utsteam"] == "https://w3id.org/uts/team/"
     assert "utsteam:curation" in dumps_sssom(merged)
