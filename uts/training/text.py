@@ -6,9 +6,9 @@
 states over the attention mask, as sentence-transformers does for that model. It is either
 fine-tuned with the audio encoder (``text.trainable: true``) or frozen; a frozen tower caches the
 pooled vector of every caption it has seen, so repeated captions cost nothing after the first
-epoch (each caption is encoded on its own, so its vector never depends on which batch it came
-in: resumed runs stay exact), and its weights are not written to checkpoints (they are rebuilt
-from the path).
+epoch (the trainer encodes all training captions up front, see :meth:`TextTower.precompute`,
+so a resumed run sees the same vectors), and its weights are not written to checkpoints (they
+are rebuilt from the path).
 
 :func:`captions_from_labels` turns a clip's UTS labels into a sentence, in the manner of
 keyword-to-caption: the most specific labels, each with its parent in the ontology ("a snare
@@ -93,13 +93,23 @@ class TextTower(nn.Module):
         texts = list(texts)
         if self.trainable:
             return self._encode(texts, device).float()
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if len(self._cache) + len(missing) > self.cache_size:
-            self._cache.clear()
-        with torch.no_grad():
-            for text in missing:  # one at a time: a caption's vector never depends on its batch
-                self._cache[text] = self._encode([text], device).float()[0]
+        missing = [t for t in texts if t not in self._cache]
+        if missing:
+            self.precompute(missing)
         return torch.stack([self._cache[t] for t in texts]).to(device)
+
+    @torch.no_grad()
+    def precompute(self, texts: Sequence[str], batch_size: int = 64) -> None:
+        """Fill the frozen tower's cache with ``texts``, in sorted chunks: a caption's vector
+        then depends only on the set of captions, not on the batch it first came in, so a run
+        that precomputes its training captions resumes exactly."""
+        todo = sorted(set(texts) - self._cache.keys())
+        if len(self._cache) + len(todo) > self.cache_size:
+            self._cache.clear()
+        device = next(self.model.parameters()).device
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i:i + batch_size]
+            self._cache.update(zip(chunk, self._encode(chunk, device).float()))
 
     def persistent(self) -> bool:
         """Whether the tower's weights belong in checkpoints (only when they are trained)."""

@@ -349,6 +349,8 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         if written and ctx.main:
             print(f"captions: {written} of {df.height} written from UTS labels "
                   f"(contrastive.captions={cfg['contrastive']['captions']})")
+        if not model.text.trainable:  # frozen tower: encode every caption once, up front
+            model.text.precompute([c for c in df["caption"].to_list() if c])
     optimizer = build_optimizer(model, cfg)
     ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=True, seed=r["seed"])
 
