@@ -27,7 +27,12 @@ one common label space (its labels and their ancestors; a class a run never saw 
 
 Prints one Markdown table and writes every figure as JSON.
 
-Usage: .venv/bin/python benchmarks/objective_study.py [--clips 256] [--steps 120] [--out DIR]
+``--objectives`` may add the variants ``contrastive/hard`` and ``hier+contrastive/hard`` (CLIP's
+hard targets instead of the label-overlap soft targets); ``--seeds 0 1 2`` repeats everything
+(corpora included) and the table shows means, with the median seed-to-seed spread below it.
+
+Usage: .venv/bin/python benchmarks/objective_study.py [--clips 256] [--steps 100] [--seeds 0 1 2]
+       [--objectives flat hier contrastive hier+contrastive hier+contrastive/hard] [--out DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 OBJECTIVES = ("flat", "hier", "contrastive", "hier+contrastive")
+# extra variants: name -> (objective, overrides); "/hard" = CLIP's hard targets instead of soft
+VARIANTS = {"contrastive/hard": ("contrastive", ["contrastive.targets=hard"]),
+            "hier+contrastive/hard": ("hier+contrastive", ["contrastive.targets=hard"])}
 DOMAINS = ("speech", "music", "sound")
 
 
@@ -138,11 +146,11 @@ def evaluate_run(run_dir: Path, corpora: dict[str, Path], onto) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=256, help="pre-training clips per condition")
-    ap.add_argument("--steps", type=int, default=120, help="training steps per run")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=100, help="training steps per run")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="repeat everything per seed (corpora too); the table shows means")
     ap.add_argument("--noise", type=float, default=0.3, help="label replacement rate of the noisy condition")
     ap.add_argument("--left-out", default="sound", choices=DOMAINS, help="domain left out of pre-training")
-    ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=OBJECTIVES)
+    ap.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=[*OBJECTIVES, *VARIANTS])
     ap.add_argument("--out", type=Path, default=None, help="keep corpora and runs here (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=Path("objective_study.json"))
     args = ap.parse_args()
@@ -159,35 +167,51 @@ def main() -> None:
     t0 = time.perf_counter()
     tmp = None if args.out else tempfile.TemporaryDirectory()
     root = args.out or Path(tmp.name)
-    corpora = build_corpora(root / "corpus", onto, args.clips, args.seed, args.noise, args.left_out)
     conditions = ["clean", "leaf-only", "noisy", f"no-{args.left_out}"]
-    print(f"corpora ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     results = []
-    for cond in conditions:
-        for obj in args.objectives:
-            t1 = time.perf_counter()
-            overrides = [f"data.train={corpora[cond]}", f"objective.name={obj}", f"optim.max_steps={args.steps}",
-                         f"run.out={root / 'runs' / cond / obj.replace('+', '_')}", f"run.seed={args.seed}",
-                         "run.progress=false", "run.tensorboard=false", "run.ckpt_every=100000",
-                         "data.num_workers=1", "contrastive.captions=labels"]
-            run_dir = train(load_config(DEFAULT_RECIPE, overrides), onto=onto)
-            row = {"objective": obj, "condition": cond, **evaluate_run(run_dir, corpora, onto),
-                   "seconds": round(time.perf_counter() - t1, 1)}
-            results.append(row)
-            print(json.dumps(row), file=sys.stderr)
+    for seed in args.seeds:
+        # corpora seeds 10*seed + (0, 1, 2): no two seeds share a corpus
+        corpora = build_corpora(root / f"seed{seed}" / "corpus", onto, args.clips, 10 * seed, args.noise, args.left_out)
+        print(f"seed {seed}: corpora ready at {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        for cond in conditions:
+            for name in args.objectives:
+                obj, extra = VARIANTS.get(name, (name, []))
+                t1 = time.perf_counter()
+                overrides = [f"data.train={corpora[cond]}", f"objective.name={obj}", f"optim.max_steps={args.steps}",
+                             f"run.out={root / f'seed{seed}' / 'runs' / cond / name.replace('+', '_').replace('/', '_')}",
+                             f"run.seed={seed}", "run.progress=false", "run.tensorboard=false", "run.ckpt_every=100000",
+                             "data.num_workers=1", "contrastive.captions=labels", *extra]
+                run_dir = train(load_config(DEFAULT_RECIPE, overrides), onto=onto)
+                row = {"objective": name, "condition": cond, "seed": seed, **evaluate_run(run_dir, corpora, onto),
+                       "seconds": round(time.perf_counter() - t1, 1)}
+                results.append(row)
+                print(json.dumps(row), file=sys.stderr)
     minutes = (time.perf_counter() - t0) / 60
     cols = [("probe_speech", "probe speech"), ("probe_music", "probe music"), ("probe_sound", "probe sound"),
             ("tagging_map", "tag mAP"), ("tagging_hf1", "tag hF1"), ("zero_shot_map", "0-shot mAP"),
             ("zero_shot_hf1", "0-shot hF1"), ("t2a_R@1", "t2a R@1"), ("t2a_mAP@10", "t2a mAP@10"),
             ("a2t_R@1", "a2t R@1"), ("a2t_mAP@10", "a2t mAP@10")]
+    import statistics
+
     lines = ["| condition | objective | " + " | ".join(c for _, c in cols) + " |",
              "|---|---|" + "---|" * len(cols)]
-    for r in results:
-        lines.append(f"| {r['condition']} | {r['objective']} | " + " | ".join(
-            f"{r[k]:.3f}" if k in r else "n/a" for k, _ in cols) + " |")
+    spreads: dict[str, list[float]] = {k: [] for k, _ in cols}
+    for cond in conditions:
+        for name in args.objectives:
+            rows = [r for r in results if r["condition"] == cond and r["objective"] == name]
+            cells = []
+            for k, _ in cols:
+                vals = [r[k] for r in rows if k in r]
+                cells.append(f"{statistics.mean(vals):.3f}" if vals else "n/a")
+                if len(vals) > 1:
+                    spreads[k].append(statistics.stdev(vals))
+            lines.append(f"| {cond} | {name} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
-    print(f"\n{len(results)} runs, {args.clips} pre-training clips, {args.steps} steps each, "
+    print(f"\n{len(results)} runs ({len(args.seeds)} seed(s)), {args.clips} pre-training clips, {args.steps} steps each, "
           f"ontology {len(onto.concepts)} concepts, {minutes:.1f} min")
+    if len(args.seeds) > 1:
+        print("median seed-to-seed std per column: " + ", ".join(
+            f"{c} {statistics.median(spreads[k]):.3f}" for k, c in cols if spreads[k]))
     args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "minutes": minutes,
                                      "results": results}, indent=2))
     if tmp:
