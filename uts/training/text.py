@@ -10,8 +10,8 @@ epoch (the trainer encodes all training captions up front, see :meth:`TextTower.
 so a resumed run sees the same vectors), and its weights are not written to checkpoints (they
 are rebuilt from the path).
 
-:func:`captions_from_labels` turns a clip's UTS labels into a sentence, in the manner of
-keyword-to-caption: the most specific labels, each with its parent in the ontology ("a snare
+:func:`caption_from_labels` turns a clip's UTS labels into a sentence, in the manner of
+keyword-to-caption: the most specific labels, each with a parent from the ontology ("snare
 drum (a kind of drum)"), put into one of a few templates. It is used when a dataset has tags but
 no captions (``contrastive.captions``).
 """

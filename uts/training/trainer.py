@@ -435,7 +435,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         task = progress.add_task("train", total=total_steps, completed=step, info="")
 
     autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else nullcontext
-    t_last, loss_sum, loss_n = time.perf_counter(), 0.0, 0
+    t_last, loss_sum, loss_n, parts = time.perf_counter(), 0.0, 0, {}
     try:
         while step < total_steps:
             net.train()
@@ -479,6 +479,10 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                         if writer:
                             writer.add_scalar("train/loss", mean_loss, step)
                             writer.add_scalar("train/lr", lr, step)
+                            for part, value in parts.items():  # hier+contrastive: each loss (last batch)
+                                writer.add_scalar(f"train/{part}_loss", value, step)
+                            if objective.contrastive is not None:
+                                writer.add_scalar("train/logit_scale", float(model.logit_scale.detach().exp()), step)
                     loss_sum, loss_n = 0.0, 0
                 if progress:
                     progress.update(task, completed=step, info=f"epoch {epoch} loss {float(loss.detach()):.4f}")
