@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_CACHE: dict[str, Path] = {}
-
 
 def tiny_text_model(root: Path) -> Path:
-    """A model folder under ``root`` (created once per test session by the caller's fixture)."""
+    """A model folder under ``root``: 1 layer, hidden size 16, random weights (seed 0)."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
