@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from uts.lhotse import ManifestFormatError, iter_cuts, read_cuts
+from uts.lhotse import ManifestFormatError, iter_cuts
 
 
 class VocabError(ValueError):
@@ -140,16 +140,18 @@ def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
             f"{path} holds captions, not tags: run `uts vocab extract {path} --out tags.jsonl` first"
         )
     if kind == "lhotse":
-        if not _is_parquet(path) and _lhotse_tags_are_lists(path):
-            # Streamed like any tag file: only id and supervisions[0].custom.audio_tag are parsed.
-            schema = {"id": pl.Utf8, "supervisions": pl.List(pl.Struct({"custom": pl.Struct({"audio_tag": TAGS_SCHEMA["tags"]})}))}
-            tags = pl.col("supervisions").list.first().struct.field("custom").struct.field("audio_tag")
-            return pl.scan_ndjson(path, schema=schema).select("id", tags.alias("tags"))
-        try:  # comma-separated audio_tag strings: read cut by cut (in memory)
-            frame = read_cuts(path).select("id", pl.col("audio_tag").alias("tags"))
-        except ManifestFormatError as exc:
-            raise VocabError(str(exc)) from None
-        return frame.lazy()
+        if _is_parquet(path):
+            raise VocabError(f"{path}: Lhotse cut manifests are read as JSON Lines (.jsonl or .jsonl.gz)")
+        # Streamed like any tag file: only id and supervisions[0].custom.audio_tag are parsed.
+        # audio_tag is a JSON list or a comma-separated string; the first cut tells which.
+        as_list = _lhotse_tags_are_lists(path)
+        tag_type = TAGS_SCHEMA["tags"] if as_list else pl.Utf8
+        schema = {"id": pl.Utf8, "supervisions": pl.List(pl.Struct({"custom": pl.Struct({"audio_tag": tag_type})}))}
+        tags = pl.col("supervisions").list.first().struct.field("custom").struct.field("audio_tag")
+        if not as_list:
+            tags = tags.str.split(",").list.eval(pl.element().str.strip_chars()).list.eval(
+                pl.element().filter(pl.element() != ""))
+        return pl.scan_ndjson(path, schema=schema).select("id", tags.alias("tags"))
     if _is_parquet(path):
         lf = pl.scan_parquet(path)
         names = lf.collect_schema().names()
