@@ -57,6 +57,7 @@ def test_each_error_kind(mutate, code):
     (lambda o: setattr(o.concepts["UTS:0000008"], "label", " car"), "style"),
     (lambda o: setattr(o.concepts["UTS:0000008"], "label", "race_car"), "style"),
     (lambda o: setattr(o.concepts["UTS:0000008"], "label", "raceCar"), "style"),
+    (lambda o: setattr(o.concepts["UTS:0000008"], "label", "RACING car"), "style"),
     (lambda o: setattr(o.concepts["UTS:0000011"], "replaced_by", []), "no_replacement"),
 ])
 def test_each_warning_kind(mutate, code):
@@ -70,6 +71,7 @@ def test_each_warning_kind(mutate, code):
 def test_declared_roots_are_not_orphans_and_proper_nouns_are_fine():
     o = build_small()
     o.concepts["UTS:0000012"] = Concept("UTS:0000012", "Mandarin Chinese", root=True, definition="d")
+    o.concepts["UTS:0000013"] = Concept("UTS:0000013", "Roland TR-808", root=True, definition="d")
     o.touch()
     assert validate(o).issues == []
 

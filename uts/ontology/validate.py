@@ -192,7 +192,8 @@ def _style_problem(text: str) -> str | None:
         return "uses underscores; write words separated by spaces"
     if _CAMEL.search(text):
         return "uses camelCase; labels are lower case words"
-    if any(len(w) > 4 and w.isupper() for w in text.split()):
+    # Shouting = a word of five or more letters, all capitals; model names such as "TR-808" are fine.
+    if any(sum(ch.isalpha() for ch in w) > 4 and w.isupper() for w in text.split()):
         return "has an all-capitals word; labels are lower case except acronyms and proper nouns"
     return None
 
