@@ -107,7 +107,7 @@ def plot_stats(stats: dict, ranking: pl.DataFrame, path: Path) -> None:
             bottom = [b + n for b, n in zip(bottom, counts)]
     right.set(xlabel="vocabulary size", ylabel="items", title="domain mix per vocabulary")
     right.legend(fontsize=8)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
+    fig.subplots_adjust(left=0.085, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     fig.savefig(path, dpi=110)
 
 
