@@ -75,6 +75,17 @@ def test_recorded_xrefs_decide_the_mapping(matcher):
     assert r.decided.probability == pytest.approx(0.99)
 
 
+def test_recorded_xrefs_outrank_a_lexical_hit_on_another_concept(matcher):
+    # The label is literally another target's label (a lexical hit scored above 0.99), but the
+    # cross-reference recorded on "bark" says where this class belongs.
+    src = LabelSet("AudioSet", {"AudioSet:/m/05tny_": Label("AudioSet:/m/05tny_", "Dog")},
+                   {"AudioSet": "https://research.google.com/audioset/ontology/index.html#"})
+    r = matcher.match(src)[0]
+    assert r.decided.object_id == BARK
+    assert r.decided.justification == "semapv:BackgroundKnowledgeBasedMatching"
+    assert r.candidates[1].object_id == DOG  # the lexical hit stays a candidate for review
+
+
 def test_rejected_pairs_are_never_proposed(matcher):
     src = from_texts(["Drums"], "src")
     results = matcher.match(src, rejected={("src:Drums", DRUM)})

@@ -318,7 +318,9 @@ class Matcher:
             feats = self.features(lab, t, name_row[t], desc_row[t], ctx_sims, exact, variant, short,
                                   best_sim, best_ctx, kid_sims)
             cands.append(self._candidate(t, feats))
-        cands.sort(key=lambda c: -c.probability)
+        # A recorded cross-reference outranks any computed guess, even a lexical one scored above
+        # XREF_CONFIDENCE (AudioSet "Mouse" is the animal its xref names, not "computer mouse").
+        cands.sort(key=lambda c: (c.justification != BACKGROUND, -c.probability))
         cands = cands[: max(self.config.candidates, 1)]
         result = MatchResult(lab, cands)
         if not cands:
