@@ -40,3 +40,20 @@ def test_turtle_round_trip_is_byte_identical():
     assert dumps(again) == text
     assert again.get("UTS:0000003").synonyms == ["hi hat"]
     assert again.get("UTS:0000005").deprecated
+
+
+def test_atomic_write_keeps_the_file_mode(tmp_path):
+    import os
+    import stat
+
+    from uts.ontology.io import atomic_write_text
+
+    new = tmp_path / "new.ttl"
+    atomic_write_text(new, "a\n")
+    assert stat.S_IMODE(new.stat().st_mode) & 0o044, "a new file is readable by others (umask default), not 0600"
+    shared = tmp_path / "shared.ttl"
+    shared.write_text("old\n")
+    os.chmod(shared, 0o664)
+    atomic_write_text(shared, "new\n")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+    assert shared.read_text() == "new\n"
