@@ -172,3 +172,19 @@ def test_rerun_keeps_reviewed_rows_and_rejections(tmp_path, matcher, monkeypatch
     assert any(m.negated and m.object_id == DRUM for m in drums)
     assert all(m.object_id != DRUM for m in drums if not m.negated)
     assert summary.kept_reviewed == 2
+    assert summary.kept_elsewhere == 0
+
+
+def test_rerun_under_other_ids_counts_only_this_sources_labels(tmp_path, matcher, monkeypatch):
+    from uts.mapping.review import Decision, apply_decisions
+    from uts.mapping.sssom import write_sssom
+
+    monkeypatch.setenv("UTS_CACHE_DIR", str(tmp_path / "cache"))
+    target, out = mini_target(), tmp_path / "m.sssom.tsv"
+    match_files(from_texts(["Drums", "heavy rain"], "old"), target, out, model=str(matcher.embedder.model_path))
+    write_sssom(out, apply_decisions(read_sssom(out), [Decision("old:Drums", "accept")], "orcid:0000-0002-1825-0097"))
+    # Same labels, other ids (another file name): the kept row is not one of this source's mappings.
+    summary = match_files(from_texts(["Drums", "tax accounting software"], "new"), target, out,
+                          model=str(matcher.embedder.model_path))
+    assert (summary.labels, summary.mapped, summary.unmapped) == (2, 1, 1)
+    assert summary.kept_reviewed == 1 and summary.kept_elsewhere == 1

@@ -96,7 +96,9 @@ def match_cmd(
             config.accept = threshold
         summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True)
     typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
-               + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else ""))
+               + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else "")
+               + (f" ({summary.kept_elsewhere} of them for ids not in this source: made with another --name?)"
+                  if summary.kept_elsewhere else ""))
     typer.echo(f"mappings:   {summary.output}")
     if summary.candidates:
         typer.echo(f"candidates: {summary.candidates}")

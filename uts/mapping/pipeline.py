@@ -25,6 +25,9 @@ class MatchSummary:
     mapped: int
     kept_reviewed: int
     results: list[MatchResult]
+    # Reviewed rows kept for subjects that are not labels of this source: usually the file was
+    # made with other ids (another --name), so its reviewed rows did not apply.
+    kept_elsewhere: int = 0
 
     @property
     def unmapped(self) -> int:
@@ -91,9 +94,11 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
         write_sssom(cand_path, candidates_set(results, source, target, candidates_k))
     unmapped_path = sibling(out, "unmapped")
     write_unmapped(unmapped_path, results, set(merged.decided()))
-    kept = sum(1 for m in merged.mappings if m.reviewed)
+    source_ids = {r.subject.id for r in results}
+    kept = [m for m in merged.mappings if m.reviewed]
     return MatchSummary(out, cand_path, unmapped_path, len(results),
-                        len(merged.decided()), kept, results)
+                        len(source_ids & set(merged.decided())), len(kept), results,
+                        sum(1 for m in kept if m.subject_id not in source_ids))
 
 
 __all__ = ["MatchSummary", "match_files", "load_target", "sibling", "unmapped"]
