@@ -83,3 +83,18 @@ def test_a_live_concept_owns_its_label_over_a_deprecated_namesake():
     assert r.resolve_tag("bass") == ("UTS:0000002",) == r.resolve_tag("basses")
     assert r.find_mentions("deep bass")[0][0].concept_ids == ("UTS:0000002",)
     assert r.resolve_tag("sub") == ("UTS:0000003",)  # a deprecated label alone leads to its replacement
+
+
+def test_the_closest_form_wins_over_a_shared_lemma():
+    from uts.ontology import Concept, Ontology
+
+    onto = Ontology([
+        Concept("UTS:0000001", "music", root=True),
+        Concept("UTS:0000002", "drum kit", ["drum"], parents=["UTS:0000001"]),
+        Concept("UTS:0000003", "drumming technique", ["drumming"], parents=["UTS:0000001"]),
+    ])
+    r = ConceptResolver(onto)
+    ids = {m.tag: m.concept_ids for m in r.find_mentions("drums and drumming, one drum")[0]}
+    assert ids == {"drum": ("UTS:0000002",), "drumming": ("UTS:0000003",)}
+    assert r.resolve_tag("drums") == ("UTS:0000002",)
+    assert r.resolve_tag("drummed") == ("UTS:0000002", "UTS:0000003")  # only the lemma is left: both

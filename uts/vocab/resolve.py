@@ -134,6 +134,7 @@ class ConceptResolver:
         leftovers: list[list[str]] = []
         for segment in _SEGMENT.split(caption):
             words = tokens(segment)
+            singulars = [singular(w) for w in words]
             lemmas = [lemma(w) for w in words]
             run: list[str] = []
             i = 0
@@ -142,7 +143,8 @@ class ConceptResolver:
                 for n in range(min(self.max_ngram, len(words) - i), 0, -1):
                     if n == 1 and words[i] in STOPWORDS:
                         break
-                    ids = self.index.get("".join(lemmas[i:i + n]))
+                    # The closer form wins: "drumming" names drumming before the lemma reaches drum.
+                    ids = self.normalized.get("".join(singulars[i:i + n])) or self.index.get("".join(lemmas[i:i + n]))
                     if ids:
                         found = (n, ids)
                         break
