@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import csv
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -33,7 +34,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DATA = REPO.parent / "shared" / "data"
+DATA = next((Path(p) for p in (os.environ.get("UTS_SHARED_DATA"), REPO.parent / "shared" / "data", "/work/shared/data")
+             if p and Path(p).is_dir()), REPO.parent / "shared" / "data")
 GOLD = REPO / "mapping" / "gold"
 GOLD_SETS = [("esc50.txt", "esc50_audioset.tsv"), ("urbansound8k.txt", "urbansound8k_audioset.tsv"),
              ("paraphrases.txt", "paraphrases_audioset.tsv"), ("noncontent.txt", "noncontent_audioset.tsv"),

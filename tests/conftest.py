@@ -3,12 +3,16 @@ content; tests that check the shipped content read ontology/uts.ttl explicitly."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The reference data lives beside the checkout (../shared/data); a clone elsewhere (e.g. CI's
+# clean clone) finds it through $UTS_SHARED_DATA or the workspace's fixed location.
+_CANDIDATES = [os.environ.get("UTS_SHARED_DATA"), REPO.parent / "shared" / "data", "/work/shared/data"]
+SHARED_DATA = next((Path(p) for p in _CANDIDATES if p and Path(p).is_dir()), REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

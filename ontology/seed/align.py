@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from datetime import date
@@ -32,7 +33,8 @@ from uts import __version__  # noqa: E402
 from uts.mapping.sssom import MANUAL, Mapping, MappingSet, default_metadata, write_sssom  # noqa: E402
 from uts.ontology import load, normalize_label  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = next((Path(p) for p in (os.environ.get("UTS_SHARED_DATA"), REPO.parent / "shared" / "data", "/work/shared/data")
+               if p and Path(p).is_dir()), REPO.parent / "shared" / "data")
 MAPPING = REPO / "mapping"
 REVIEWER = "utsteam:curation"
 PREDICATE = {p: f"skos:{p}" for p in ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -31,7 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from uts.ontology import Concept, Ontology, OntologyMeta, format_id, normalize_label, save  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = next((Path(p) for p in (os.environ.get("UTS_SHARED_DATA"), REPO.parent / "shared" / "data", "/work/shared/data")
+               if p and Path(p).is_dir()), REPO.parent / "shared" / "data")
 FIELDS = {"key", "label", "synonyms", "definition", "parents", "domain", "facet", "xrefs", "root"}
 
 
