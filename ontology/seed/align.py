@@ -2,7 +2,8 @@
 
 Sources of each row, in order of precedence:
 1. a curated row in ``mapping/curation/*.tsv`` (``source, source_id, source_label, predicate,
-   target, comment``; target is a seed key or ``=label``);
+   target, comment``; target is a seed key, ``=label``, or ``none`` for a reviewed "no concept
+   fits", written as ``sssom:NoTermFound``);
 2. an ``AudioSet:<id>`` cross-reference on a concept (AudioSet only: exactMatch);
 3. a direct ``lookup`` of the label: the curators made every variant of a concept one of its
    labels or synonyms, so a lookup hit is their decision (exactMatch).
@@ -30,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from build import check, read_seeds  # noqa: E402
 
 from uts import __version__  # noqa: E402
-from uts.mapping.sssom import MANUAL, Mapping, MappingSet, default_metadata, write_sssom  # noqa: E402
+from uts.mapping.sssom import MANUAL, NO_TERM_FOUND, Mapping, MappingSet, default_metadata, write_sssom  # noqa: E402
 from uts.ontology import load, normalize_label  # noqa: E402
 
 SHARED = next((Path(p) for p in (os.environ.get("UTS_SHARED_DATA"), REPO.parent / "shared" / "data", "/work/shared/data")
@@ -74,7 +75,8 @@ class Resolver:
         row = self.curation.get((source, source_id))
         if row:
             pred = PREDICATE.get(row["predicate"].strip().replace("skos:", ""))
-            obj = self.target(row["target"])
+            # "none": a curator looked and decided nothing fits (e.g. "do_not_wish_to_say").
+            obj = NO_TERM_FOUND if row["target"].strip() == "none" else self.target(row["target"])
             if pred and obj:
                 return pred, obj, (row.get("comment") or "").strip() or "curated"
             self.problems.append(f"{row['_file']}: bad curation row {source}/{source_id} -> {row['target']} ({row['predicate']})")
@@ -98,7 +100,8 @@ class Resolver:
             pred, obj, comment = decided
             rows.append(Mapping(
                 subject_id=f"{subject_prefix}:{quote(local, safe='/-_.~')}", subject_label=label,
-                predicate_id=pred, object_id=obj, object_label=self.onto.get(obj).label,
+                predicate_id=pred, object_id=obj,
+                object_label=None if obj == NO_TERM_FOUND else self.onto.get(obj).label,
                 mapping_justification=MANUAL, confidence=1.0, reviewer_id=REVIEWER,
                 mapping_date=date.today().isoformat(), mapping_tool="uts ontology/seed/align.py",
                 mapping_tool_version=__version__, comment=comment))
