@@ -6,7 +6,7 @@
 3. train the ``flat`` (BCE, the paper's baseline) and the ``hier`` (max constraint + MCLoss)
    objective with the same recipe, data and seed -- and, with ``with_contrastive``, the
    ``hier+contrastive`` objective too (caption InfoNCE with the bundled MiniLM as a frozen text
-   tower; opt-in because it adds a few minutes on a small CPU machine);
+   tower; ``uts demo`` does by default, ``--no-contrastive`` leaves it out);
 4. evaluate them against the true labels (plus zero-shot tagging and text-audio retrieval for
    the contrastive run) and write ``report.md`` comparing them.
 """
