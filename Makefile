@@ -19,5 +19,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Speed/quality measurements with their baselines (tens of minutes on 2 cores); figures go to
+# docs/benchmarks.md. Each script also runs alone: see its --help.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ontology_bench.py
+	$(BIN)/python benchmarks/mapping_bench.py
+	$(BIN)/python benchmarks/vocab_bench.py --memory-clips 0
+	$(BIN)/python benchmarks/hier_vs_flat.py --seeds 0
+	$(BIN)/python benchmarks/train_bench.py
+	$(BIN)/python benchmarks/objective_study.py --seeds 0
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
