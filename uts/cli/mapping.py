@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
+from uts.cli.errors import fail as _fail, user_errors
 from typer.core import TyperGroup
 
 SUBCOMMAND_HELP = """Map a dataset's labels onto UTS and turn its annotations into UTS labels.
@@ -40,23 +42,14 @@ app = typer.Typer(cls=_DefaultToMatch, help=SUBCOMMAND_HELP, no_args_is_help=Tru
                   rich_markup_mode=None)
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(1)
-
-
 _USER_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
 
 
 @contextmanager
 def _user_errors():
     """Report library errors as one line and exit 1 (no traceback for a user's mistake)."""
-    try:
+    with user_errors(*_USER_ERRORS):
         yield
-    except (typer.Exit, typer.Abort):  # click's Exit is a RuntimeError: let it through
-        raise
-    except _USER_ERRORS as exc:
-        _fail(str(exc).strip("'\""))
 
 
 @app.command("match")

@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from uts.cli.errors import fail as _fail, user_errors
+
 app = typer.Typer(
     help="Keep the UTS ontology: look up tags, browse, edit (every edit validated, locked and "
     "logged), validate, release immutable versions, diff versions and export.",
@@ -26,23 +28,14 @@ EditorOpt = typer.Option(None, "--editor", help="Name recorded in the change log
 DryRunOpt = typer.Option(False, "--dry-run", help="Check the edit and show it, write nothing.")
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 @contextmanager
 def _user_errors():
     from uts.ontology.edit import EditError
     from uts.ontology.io import OntologyFormatError
     from uts.ontology.release import ReleaseError
 
-    try:
+    with user_errors(EditError, ReleaseError, OntologyFormatError, FileNotFoundError, ValueError, KeyError):
         yield
-    except (EditError, ReleaseError, OntologyFormatError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-    except KeyError as exc:
-        _fail(str(exc.args[0]) if exc.args else "not found")
 
 
 def _load(path: Optional[Path]):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from uts.cli.errors import fail
+
 
 class LabelMode(str, Enum):
     complete = "complete"
@@ -65,8 +67,7 @@ def synth(
             max_sources=max_sources, speech_backend=speech.value, skip_missing_labels=skip_missing_labels,
         ), progress=True, overwrite=overwrite)
     except (SynthError, OntologyFormatError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     if result.skipped_keys:
         typer.echo(f"left out (labels missing from the ontology): {', '.join(sorted(result.skipped_keys))}", err=True)
     speech_note = "no speech" if result.speech_backend == "none" else f"{result.speech_backend} speech"

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
+from uts.cli.errors import fail
+
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(1)
+    fail(str(exc))
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

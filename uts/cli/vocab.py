@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from uts.cli.errors import fail as _fail, user_errors
+
 app = typer.Typer(
     help="Build tag vocabularies from captions (the paper's pipeline, resolved to UTS concepts): "
     "extract tags, rank them by TF-IDF into vocabularies of several sizes, filter manifests with a "
@@ -26,20 +28,14 @@ OntologyOpt = typer.Option(
     "'none' keeps plain strings, as in the paper.")
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 @contextmanager
 def _user_errors():
     from uts.embedding import EmbeddingModelError
     from uts.vocab.io import VocabError
 
     try:
-        yield
-    except (VocabError, EmbeddingModelError, OSError) as exc:  # OSError: unreadable/unwritable paths
-        _fail(str(exc))
+        with user_errors(VocabError, EmbeddingModelError, OSError):  # OSError: unreadable/unwritable paths
+            yield
     except ValueError as exc:
         # A malformed ontology file; its module is only imported when an ontology was loaded.
         ontology_io = sys.modules.get("uts.ontology.io")
