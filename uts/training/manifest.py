@@ -230,15 +230,22 @@ def _from_cuts(path: Path, onto: Ontology | None, alignment: str | Path | None) 
     resolver = TagResolver(onto if onto is not None else load(), read_alignment(alignment))
     labels, unmapped = [], []
     for tags in cuts["audio_tag"].to_list():
-        got, miss = [], []
-        for tag in tags:
-            ids = resolver(tag)
-            miss.extend([] if ids else [tag])
-            got.extend(i for i in ids if i not in got)
+        got, miss = _resolve_all(tags, resolver)
         labels.append(got)
         unmapped.append(miss)
     return cuts.with_columns(pl.Series("labels", labels, dtype=pl.List(pl.Utf8)),
                              pl.Series("unmapped_tags", unmapped, dtype=pl.List(pl.Utf8)))
+
+
+def _resolve_all(tags, resolve) -> tuple[list[str], list[str]]:
+    """Concept ids of ``tags`` (in order, without repeats) and the tags that resolve to nothing."""
+    got, missing = [], []
+    for tag in tags:
+        ids = resolve(tag)
+        if not ids:
+            missing.append(tag)
+        got.extend(i for i in ids if i not in got)
+    return got, missing
 
 
 def _check_flat_labels(df: pl.DataFrame, onto: Ontology, alignment: str | Path | None) -> pl.DataFrame:
@@ -255,13 +262,9 @@ def _check_flat_labels(df: pl.DataFrame, onto: Ontology, alignment: str | Path |
 
     labels, inferred, unmapped = [], [], []
     for given, inf, miss in df.select("labels", "inferred", "unmapped_tags").iter_rows():
-        got, lost = [], list(miss)
-        for label in given:
-            ids = fix(label)
-            lost.extend([] if ids else [label])
-            got.extend(i for i in ids if i not in got)
+        got, lost = _resolve_all(given, fix)
         labels.append(got)
-        unmapped.append(lost)
+        unmapped.append(list(miss) + lost)
         inferred.append(list(dict.fromkeys(i for label in inf for i in (onto.current_ids(label) if label in onto else []))))
     return df.with_columns(pl.Series("labels", labels, dtype=pl.List(pl.Utf8)),
                            pl.Series("inferred", inferred, dtype=pl.List(pl.Utf8)),
