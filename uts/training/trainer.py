@@ -19,6 +19,7 @@ checkpoint ends with the same weights as one that never stopped (tests/test_trai
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import os
@@ -91,7 +92,13 @@ class Dist:
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
+            # The DDP wrapper and finished gloo work objects keep the process group (and
+            # tensors) alive through reference cycles; left to interpreter shutdown, their C++
+            # destructors run without a live interpreter and can abort the process after a
+            # successful run. Collect them now, then tear the group down.
+            gc.collect()
             dist.destroy_process_group()
+            gc.collect()
 
 
 # -- RNG state -------------------------------------------------------------------------------
