@@ -47,6 +47,39 @@ def same_word(a: str, b: str) -> bool:
         and len(long_) - len(short) <= 4
 
 
+# Common English nouns that merely end in "-ing" (not a verb's event form).
+_ING_NOUNS = frozenset({
+    "building", "ceiling", "clothing", "morning", "evening", "wedding", "pudding", "lightning",
+    "awning", "herring", "string", "thing", "nothing", "something", "anything", "everything",
+    "king", "ring", "wing", "spring", "sing", "swing", "sting", "bling", "ping", "ling", "offspring",
+})
+
+
+def event_words(toks) -> tuple[str, ...]:
+    """The ``-ing`` forms of verbs in a label's tokens: what the sound *is* in an event
+    description ("crackling fire", "dog barking", "sawing wood"). Any token of 6+ letters
+    ending in "ing" counts, except common nouns that merely end so (*building*, *string*)."""
+    return tuple(t for t in toks if len(t) >= 6 and t.endswith("ing") and t not in _ING_NOUNS)
+
+
+def compound_heads(toks) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(heads, modifiers) of a multi-word label, read the way English builds them.
+
+    An event description names its sound with a verb's ``-ing`` form; the other words name the
+    sound's source: in "crackling fire" and "dog barking" the heads are *crackling* and
+    *barking*, and *fire*/*dog* are neither head nor mere modifier (returned in neither
+    tuple). Otherwise the label is a noun compound, whose head is its last word: a "door knock"
+    is a knock, a "mouse click" a click; the words before it are modifiers. A one-word label
+    has no compound structure: ``((), ())``."""
+    toks = tuple(toks)
+    if len(toks) < 2:
+        return (), ()
+    events = event_words(toks)
+    if events:
+        return events, ()
+    return toks[-1:], toks[:-1]
+
+
 def variant_key(text: str) -> str:
     """Looser key: generic heads and parentheticals dropped ("Rock music" -> "rock")."""
     return "".join(core_tokens(text))
@@ -102,7 +135,7 @@ class Segmenter:
 
     @lru_cache(maxsize=65536)
     def split_token(self, token: str) -> tuple[str, ...]:
-        if len(token) < 6 or token in self.vocab or singular(token) in self.vocab:
+        if len(token) < 6 or token in self.vocab or singular(token) in self.vocab or self.inflected(token):
             return (token,)
         n = len(token)
         best: list[tuple[int, int] | None] = [None] * (n + 1)  # (pieces, previous cut)
@@ -123,6 +156,15 @@ class Segmenter:
             pieces.append(token[start:end])
             end = start
         return tuple(reversed(pieces))
+
+    def inflected(self, token: str) -> bool:
+        """An -ing form of a word is a word, not a compound: ``purring``, ``splashing`` and
+        ``galloping`` stay whole (not ``purr ing``, ``gallo ping``), unless its stem itself
+        splits (``easylistening`` -> ``easy listening``)."""
+        if not token.endswith("ing") or len(token) < 6:
+            return False
+        stem = token[:-3]
+        return len(self.split_token(stem)) == 1 and len(self.split_token(stem + "e")) == 1
 
     def __call__(self, text: str) -> str:
         """The text with run-together tokens split (unchanged when nothing splits)."""
