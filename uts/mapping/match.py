@@ -40,8 +40,8 @@ from uts import __version__
 from .labelsets import Label, LabelSet
 from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
                     default_metadata)
-from .text import (Segmenter, acronyms, compound_heads, core_tokens, key, non_content, polarity_negative, same_word,
-                   variant_key, wordpiece_words)
+from .text import (Segmenter, acronyms, branch_head, compound_heads, core_tokens, key, non_content, polarity_negative, same_word,
+                   tokens, variant_key, wordpiece_words)
 
 TOOL = "uts-map"
 FEATURES = ("emb", "desc", "gap", "tok", "lex", "variant", "acronym", "ctx", "ctx_gap", "has_ctx",
@@ -55,14 +55,14 @@ PRIOR_WEIGHTS = {
 }
 # Fitted on the tune split of mapping/gold (benchmarks/mapping_bench.py --fit); see docs/mapping.md.
 DEFAULT_WEIGHTS = {
-    "emb": 4.31, "desc": 4.519, "gap": 13.772, "tok": 0.719, "lex": 1.492, "variant": 2.849,
-    "acronym": 4.0, "ctx": 4.104, "ctx_gap": 4.615, "has_ctx": -3.799, "src_more": 1.052, "tgt_more": -0.025,
-    "head": 0.279, "modifier_only": -1.859,
+    "emb": 5.424, "desc": 4.157, "gap": 13.966, "tok": 0.441, "lex": 1.586, "variant": 2.345,
+    "acronym": 4.0, "ctx": 3.673, "ctx_gap": 4.188, "has_ctx": -3.563, "src_more": 1.054, "tgt_more": 0.037,
+    "head": 0.305, "modifier_only": -1.709,
     "kids": 3.0, "has_kids": -1.5,  # prior, not fitted: no gold source has children
 }
-DEFAULT_BIAS = -5.645
+DEFAULT_BIAS = -6.174
 XREF_CONFIDENCE = 0.99  # a recorded cross-reference (UTS xref "AudioSet:/m/09x0r") decides the mapping
-DEFAULT_ACCEPT = 0.225  # abstention threshold with the best F1 on the tune split
+DEFAULT_ACCEPT = 0.25  # abstention threshold with the best F1 on the tune split
 
 
 @dataclass
@@ -77,6 +77,9 @@ class MatchConfig:
     candidates: int = 5  # candidates kept per label for review / Hits@k
     use_descriptions: bool = True
     target_context: bool = True  # also embed each target label qualified by its parent
+    # a source category this alike to a target concept takes the generic head its children
+    # share ("genre" ~ "Music genre": "world" also reads as "world music"); > 1 turns it off
+    branch_similarity: float = 0.6
     repair: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bias: float = DEFAULT_BIAS
@@ -169,6 +172,10 @@ class Matcher:
             parents = [p for p in target.parents(cid) if p in self.index]
             grand = [g for p in parents for g in target.parents(p) if g in self.index]
             self.near.append(np.array(sorted({self.index[x] for x in parents + grand}), dtype=int))
+        # How the target names the concepts of a branch: most of "Music mood"'s children are
+        # "<x> music", so a source label under a category aligned to it reads as "<x> music".
+        self.branch_head: list[str | None] = [branch_head([target.get(k).label for k in target.children(cid)])
+                                              for cid in self.ids]
         # ... and the source label's children against the candidate's children and grandchildren
         self.below = []
         for cid in self.ids:
@@ -177,19 +184,44 @@ class Matcher:
             self.below.append(np.array(sorted({self.index[x] for x in kids + grand}), dtype=int))
 
     # -- embeddings ------------------------------------------------------------------------
-    def _source_texts(self, lab: Label, parents: list[str] = ()) -> list[str]:
-        """Label and synonyms (run-together words split) and, for a label with parents, the
-        label qualified by each parent: "pop (genre)" reads as music, not as a bursting sound."""
+    def _source_texts(self, lab: Label, parents: list[str] = (), heads: list[str] = ()) -> list[str]:
+        """Label and synonyms (run-together words split); for a label with parents, the label
+        qualified by each parent: "pop (genre)" reads as music, not as a bursting sound; and
+        the label completed with the generic head its branch's target concepts share
+        ("film" under mood/theme, aligned to "Music mood" whose children are "<x> music",
+        also reads as "film music")."""
         texts = [self.segment(t) for t in lab.texts()]
         texts += [f"{self.segment(lab.label)} ({self.segment(p)})" for p in parents]
+        name = self.segment(lab.label)
+        texts += [f"{name} {h}" for h in heads if h not in tokens(name)]
         return list(dict.fromkeys(texts))
+
+    def source_heads(self, source: LabelSet, parent_ids) -> dict[str, list[str]]:
+        """Generic heads (``music``) per source category: the target concept nearest to the
+        category's label (``genre`` -> *Music genre*) if at least ``branch_similarity`` alike,
+        and the head most of that concept's children share."""
+        parent_ids = sorted(parent_ids)
+        if not parent_ids or self.config.branch_similarity > 1:
+            return {}
+        vecs = self.embedder.encode([self.segment(source.get(p).label) for p in parent_ids])
+        sims = np.maximum.reduceat(vecs @ self.name_vecs.T, self.group_starts, axis=1)
+        out = {}
+        for p, row in zip(parent_ids, sims):
+            best = int(row.argmax())
+            if row[best] >= self.config.branch_similarity and self.branch_head[best]:
+                out[p] = [self.branch_head[best]]
+        return out
 
     def embed_source(self, labels: list[Label], progress: bool = False, source: LabelSet | None = None):
         """Name vectors (with owner index), description vectors, for source labels."""
         texts, owner = [], []
+        heads = self.source_heads(source, {p for lab in labels for p in source.parents(lab.id)}) \
+            if source is not None else {}
         for i, lab in enumerate(labels):
-            parents = [source.get(p).label for p in source.parents(lab.id)] if source is not None else []
-            for t in self._source_texts(lab, parents):
+            parent_ids = source.parents(lab.id) if source is not None else []
+            parents = [source.get(p).label for p in parent_ids]
+            lab_heads = list(dict.fromkeys(h for p in parent_ids for h in heads.get(p, ())))
+            for t in self._source_texts(lab, parents, lab_heads):
                 texts.append(t)
                 owner.append(i)
         descs = [_described(lab, self.segment(lab.label)) for lab in labels]

@@ -80,6 +80,24 @@ def compound_heads(toks) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return toks[-1:], toks[:-1]
 
 
+def branch_head(labels, share: float = 0.5, minimum: int = 3) -> str | None:
+    """The generic head (``music``, ``sound``, ...) that at least ``share`` of ``labels`` end
+    with, given at least ``minimum`` labels: how a target names the concepts of one branch
+    ("Happy music", "Sad music", "Tender music" -> ``music``). None when there is no such head."""
+    labels = list(labels)
+    if len(labels) < minimum:
+        return None
+    counts: dict[str, int] = {}
+    for text in labels:
+        toks = tokens(_PAREN.sub(" ", text.split(",")[0]))
+        if toks and singular(toks[-1]) in GENERIC_HEADS:
+            counts[toks[-1]] = counts.get(toks[-1], 0) + 1
+    if not counts:
+        return None
+    head, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return head if n >= share * len(labels) else None
+
+
 def variant_key(text: str) -> str:
     """Looser key: generic heads and parentheticals dropped ("Rock music" -> "rock")."""
     return "".join(core_tokens(text))
