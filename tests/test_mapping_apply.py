@@ -134,3 +134,35 @@ def test_official_audioset_csv_layout(tmp_path, audioset):
     assert rows[0]["source_labels"] == ["AudioSet:/m/09x0r", "AudioSet:/t/dd00088"]
     assert rows[0]["start"] == 30.0 and rows[0]["duration"] == 10.0
     assert rep.clips == 2 and rep.unmapped_occurrences == 0
+
+
+def test_jsonl_lines_equal_polars_own_writer(tmp_path):
+    """The JSON Lines fast path (combination parts serialised once) writes exactly the records
+    polars' NDJSON writer writes for the same frame: awkward ids, non-ASCII, nulls, no labels."""
+    import gzip
+
+    from uts.mapping.apply import (closure, label_combinations, resolve_combinations, write_applied,
+                                   write_frame, apply_mapping)
+
+    target = mini_target()
+    mapping = MappingSet([Mapping("x:dog", EXACT, DOG, LEXICAL, subject_label="dog"),
+                          Mapping("x:snare", EXACT, SNARE, LEXICAL, subject_label="snare")],
+                         default_metadata("https://x.org/m"))
+    src = tmp_path / "in.parquet"
+    pl.DataFrame({"id": ['a"1', "b\\2", "c\n3", "dé", "e"],
+                  "tags": [["dog"], ["snare", "dog"], [], ["kazoo", "chien é"], None],
+                  "caption": ["un chien \"aboie\"", None, "x", "ü", None],
+                  "start": [0.5, None, 1e-7, 2.0, 3.25]}).write_parquet(src)
+    ann = read_annotations(src)
+    table = {"dog": DOG, "snare": SNARE}
+    combos = resolve_combinations(label_combinations(ann), table, closure(target))
+    write_applied(ann, combos, tmp_path / "fast.jsonl")
+    write_frame(apply_mapping(ann, table, {}, combos), tmp_path / "polars.jsonl")
+    fast = (tmp_path / "fast.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x) for x in fast] == [json.loads(x) for x in (tmp_path / "polars.jsonl").read_text().splitlines()]
+    assert len(fast) == 5 and json.loads(fast[0])["id"] == 'a"1' and json.loads(fast[4])["labels"] == []
+    assert json.loads(fast[1])["inferred"] and json.loads(fast[3])["caption"] == "ü"
+    write_applied(ann, combos, tmp_path / "fast.jsonl.gz")
+    assert gzip.decompress((tmp_path / "fast.jsonl.gz").read_bytes()).decode().splitlines() == fast
+    rep = apply_file(src, mapping, target, tmp_path / "cli.jsonl")
+    assert rep.clips == 5 and (tmp_path / "cli.jsonl").read_text(encoding="utf-8").splitlines() == fast

@@ -4,7 +4,7 @@ Every clip gets ``labels`` (the target concepts its own labels map to) and ``inf
 ancestors, added by closure over the target hierarchy, minus the annotated ones), next to its
 ``source_labels`` and, where the source has them, ``audio_path``, ``start``, ``duration`` and
 ``caption``. Everything is a polars lazy query run on the streaming engine: labels and their closure
-are computed once per distinct label combination and joined back, so a million clips never
+are computed once per distinct label combination and gathered back, so a million clips never
 become Python objects.
 
 Which mapping rows are used: exactMatch, closeMatch and broadMatch (a clip tagged "acid jazz"
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -276,6 +277,23 @@ def resolve_combinations(combos: pl.DataFrame, table: dict[str, str],
                                pl.Series("inferred", inferred_out, dtype=pl.List(pl.Utf8)))
 
 
+def _with_combination(annotations: Annotations, combos: pl.DataFrame) -> pl.LazyFrame:
+    """The clips with ``_i``, the row of their label combination in ``combos`` (a hash lookup
+    on the combination key; cheaper than a join that has to keep the clips' order)."""
+    if annotations.split is not None:
+        key = pl.col("_raw").fill_null("")
+    else:
+        key = pl.col("source_labels").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))).list.join("\x1f")
+    positions = pl.arange(0, len(combos), dtype=pl.UInt32, eager=True)
+    return annotations.frame.with_columns(
+        _i=key.replace_strict(combos["_key"], positions, return_dtype=pl.UInt32))
+
+
+def _optional_columns(annotations: Annotations) -> list[str]:
+    names = annotations.frame.collect_schema().names()
+    return [c for c in OPTIONAL_COLUMNS if c in names]
+
+
 def apply_mapping(annotations: Annotations, table: dict[str, str], ancestors: dict[str, list[str]],
                   combos: pl.DataFrame | None = None) -> pl.LazyFrame:
     """The lazy output frame: ``id, labels, inferred, [audio_path, start, duration, caption],
@@ -283,35 +301,68 @@ def apply_mapping(annotations: Annotations, table: dict[str, str], ancestors: di
 
     Datasets repeat the same label combinations over and over (AudioSet's 20k eval clips use
     about 8k distinct ones), so labels and closure are worked out once per combination
-    (:func:`resolve_combinations`) and joined back onto the clips by a string key."""
+    (:func:`resolve_combinations`) and gathered back onto the clips by position."""
     if combos is None:
         combos = resolve_combinations(label_combinations(annotations), table, ancestors)
-    names = annotations.frame.collect_schema().names()
-    if annotations.split is not None:
-        frame = annotations.frame.with_columns(_key=pl.col("_raw").fill_null(""))
-    else:
-        frame = annotations.frame.with_columns(
-            _key=pl.col("source_labels").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))).list.join("\x1f"))
-    lookup = combos.select("_key", "labels", "inferred", "source_labels").lazy()
-    ordered = ["id", "labels", "inferred", *[c for c in OPTIONAL_COLUMNS if c in names], "source_labels"]
-    return (frame.drop([c for c in ("source_labels", "_raw") if c in names])
-            .join(lookup, on="_key", how="left", maintain_order="left").select(ordered))
+    per_combination = [pl.lit(combos[c]).gather(pl.col("_i")).alias(c)
+                       for c in ("labels", "inferred", "source_labels")]
+    return (_with_combination(annotations, combos)
+            .select("id", *per_combination[:2], *_optional_columns(annotations), per_combination[2]))
 
 
-def write_frame(frame: pl.LazyFrame, out: str | Path) -> Path:
-    """Stream to ``.parquet`` or ``.jsonl`` (``.jsonl.gz`` is collected, then compressed)."""
+def jsonl_lines(annotations: Annotations, combos: pl.DataFrame) -> pl.LazyFrame:
+    """The same records as :func:`apply_mapping`, as ready JSON lines (one ``line`` column).
+
+    Serialising list columns row by row is most of the cost of writing JSON Lines, and the lists
+    only vary with the label combination: each combination's part of the line is written once
+    here, and each clip only adds its own id and optional fields (encoded by polars)."""
+    def dumps(value) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    middle = pl.Series([f'"labels":{dumps(a)},"inferred":{dumps(b)}' for a, b in
+                        zip(combos["labels"].to_list(), combos["inferred"].to_list())], dtype=pl.Utf8)
+    end = pl.Series([f'"source_labels":{dumps(s)}}}' for s in combos["source_labels"].to_list()],
+                    dtype=pl.Utf8)
+    parts = [pl.struct("id").struct.json_encode().str.head(-1), pl.lit(","),  # '{"id":"..."'
+             pl.lit(middle).gather(pl.col("_i")), pl.lit(",")]
+    optional = _optional_columns(annotations)
+    if optional:  # '"start":0.0,"duration":10.0' (the braces of the encoded struct cut off)
+        parts += [pl.struct(optional).struct.json_encode().str.slice(1).str.head(-1), pl.lit(",")]
+    parts.append(pl.lit(end).gather(pl.col("_i")))
+    return _with_combination(annotations, combos).select(line=pl.concat_str(parts))
+
+
+def write_applied(annotations: Annotations, combos: pl.DataFrame, out: str | Path) -> Path:
+    """Write the mapped clips to ``out`` (``.parquet``, ``.jsonl``/``.ndjson`` or ``.jsonl.gz``),
+    streaming; JSON Lines go through :func:`jsonl_lines`."""
+    name = Path(out).name.lower()
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
+        return write_frame(jsonl_lines(annotations, combos), out, lines=True)
+    return write_frame(apply_mapping(annotations, {}, {}, combos), out)
+
+
+def write_frame(frame: pl.LazyFrame, out: str | Path, lines: bool = False) -> Path:
+    """Stream to ``.parquet`` or ``.jsonl`` (``.jsonl.gz`` is collected, then compressed),
+    through a hidden temporary file so a failure leaves nothing behind. ``lines=True``: the
+    frame is one column of finished JSON lines, written as they are."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     name = out.name.lower()
     try:
-        if name.endswith(".parquet"):
+        if name.endswith(".parquet") and not lines:
             frame.sink_parquet(tmp)
         elif name.endswith((".jsonl", ".ndjson")):
-            frame.sink_ndjson(tmp)
+            if lines:  # no header, no quoting: each value already is a JSON object
+                frame.sink_csv(tmp, include_header=False, quote_style="never")
+            else:
+                frame.sink_ndjson(tmp)
         elif name.endswith(".jsonl.gz"):
             buf = io.BytesIO()
-            frame.collect(engine="streaming").write_ndjson(buf)
+            if lines:
+                frame.collect(engine="streaming").write_csv(buf, include_header=False, quote_style="never")
+            else:
+                frame.collect(engine="streaming").write_ndjson(buf)
             with gzip.open(tmp, "wb") as fh:
                 fh.write(buf.getvalue())
         else:
@@ -355,5 +406,5 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
         raise ApplyError(f"{len(missing)} mapped target id(s) are not in the target {target.name} "
                          f"(e.g. {missing[0]}); pass the target the mapping was made for (--target)")
     combos = resolve_combinations(combos, table, closure(target, set(table.values())))
-    write_frame(apply_mapping(ann, table, {}, combos), out)
+    write_applied(ann, combos, out)
     return report(combos, table)
