@@ -55,12 +55,12 @@ PRIOR_WEIGHTS = {
 }
 # Fitted on the tune split of mapping/gold (benchmarks/mapping_bench.py --fit); see docs/mapping.md.
 DEFAULT_WEIGHTS = {
-    "emb": 5.424, "desc": 4.157, "gap": 13.966, "tok": 0.441, "lex": 1.586, "variant": 2.345,
-    "acronym": 4.0, "ctx": 3.673, "ctx_gap": 4.188, "has_ctx": -3.563, "src_more": 1.054, "tgt_more": 0.037,
-    "head": 0.305, "modifier_only": -1.709,
+    "emb": 5.398, "desc": 4.114, "gap": 13.857, "tok": 0.347, "lex": 1.588, "variant": 2.425,
+    "acronym": 4.0, "ctx": 3.676, "ctx_gap": 4.226, "has_ctx": -3.578, "src_more": 0.916, "tgt_more": 0.099,
+    "head": 0.452, "modifier_only": -1.261,
     "kids": 3.0, "has_kids": -1.5,  # prior, not fitted: no gold source has children
 }
-DEFAULT_BIAS = -6.174
+DEFAULT_BIAS = -6.159
 XREF_CONFIDENCE = 0.99  # a recorded cross-reference (UTS xref "AudioSet:/m/09x0r") decides the mapping
 DEFAULT_ACCEPT = 0.25  # abstention threshold with the best F1 on the tune split
 
@@ -125,7 +125,8 @@ class Matcher:
         if not self.ids:
             raise ValueError(f"target label set {target.name!r} is empty")
         self.index = {cid: i for i, cid in enumerate(self.ids)}
-        vocab: set[str] = set()
+        vocab: set[str] = set()  # words of target names: never split
+        prose: set[str] = set()  # words of target descriptions: pieces only
         self.exact: dict[str, list[int]] = {}
         self.variant: dict[str, list[int]] = {}
         self.acronym: dict[str, list[int]] = {}
@@ -153,8 +154,8 @@ class Matcher:
             self.core.append(cores)
             self.negative[i] = polarity_negative(lab.label)
             if lab.description:
-                vocab.update(t for t in core_tokens(lab.description))
-        self.segment = Segmenter(vocab | wordpiece_words(getattr(self.embedder, "model_path", "")))
+                prose.update(t for t in core_tokens(lab.description))
+        self.segment = Segmenter(vocab | wordpiece_words(getattr(self.embedder, "model_path", "")), prose, vocab)
         self.name_owner = np.asarray(name_owner)
         self.name_vecs = self.embedder.encode(name_texts)
         self.label_vecs = self.name_vecs[np.searchsorted(self.name_owner, np.arange(len(self.ids)))]

@@ -143,25 +143,36 @@ def non_content(text: str) -> bool:
 class Segmenter:
     """Split run-together tags into words known from a vocabulary: ``acousticbassguitar`` ->
     ``acoustic bass guitar``. Only tokens that are not words themselves are split, into as few
-    known pieces as possible (pieces of 3+ letters, plus a few short connectors)."""
+    known pieces as possible (pieces of 3+ letters, plus a few short connectors).
+
+    ``prose`` (optional) are words met only in running text such as target descriptions: they
+    serve as pieces, but do not keep a token whole when it is a compound of ``names`` (the
+    target's own label words): ``electropop`` from a description is *Electro* + *Pop*, while
+    ``soundscape`` stays whole (not ``sounds cape``)."""
 
     SHORT = frozenset({"n", "hi", "dj", "of", "and"})
 
-    def __init__(self, vocabulary: set[str]):
-        self.vocab = {w for w in vocabulary if len(w) >= 3} | self.SHORT
+    def __init__(self, vocabulary: set[str], prose: set[str] = frozenset(), names: set[str] = frozenset()):
+        self.words = {w for w in vocabulary if len(w) >= 3} | self.SHORT
+        self.prose = {w for w in prose if len(w) >= 3} - self.words
+        self.names = {w for w in names if len(w) >= 3} | self.SHORT
+        self.vocab = self.words | self.prose
 
 
     @lru_cache(maxsize=65536)
     def split_token(self, token: str) -> tuple[str, ...]:
-        if len(token) < 6 or token in self.vocab or singular(token) in self.vocab or self.inflected(token):
+        if len(token) < 6 or token in self.words or singular(token) in self.words or self.inflected(token):
             return (token,)
+        allowed = self.names if token in self.prose or singular(token) in self.prose else self.vocab
         n = len(token)
         best: list[tuple[int, int] | None] = [None] * (n + 1)  # (pieces, previous cut)
         best[0] = (0, -1)
         for end in range(1, n + 1):
             for start in range(max(0, end - 20), end):
+                if start == 0 and end == n:
+                    continue  # the token itself is no split
                 piece = token[start:end]
-                if best[start] is None or (piece not in self.vocab and singular(piece) not in self.vocab):
+                if best[start] is None or (piece not in allowed and singular(piece) not in allowed):
                     continue
                 cand = (best[start][0] + 1, start)
                 if best[end] is None or cand[0] < best[end][0]:
