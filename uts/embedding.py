@@ -177,7 +177,7 @@ class Embedder:
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
-                show_progress_bar=progress,
+                show_progress_bar=progress and len(missing) > 4 * self.batch_size,  # no bar for a blink
             ).astype(np.float32)
             self.computed += len(missing)
             pairs = [(k, computed[i]) for i, (_, k) in enumerate(missing)]

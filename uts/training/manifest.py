@@ -382,7 +382,7 @@ def validate_manifest(df: pl.DataFrame, progress: bool = False, workers: int = 8
             from rich.progress import track
 
             probed = track(probed, total=len(paths), description="checking audio")
-        probes = dict(zip(paths, probed))
+        probes = dict(zip(paths, list(probed)))  # list(): drain the bar to 100 % (zip stops early)
     keep, durations = [], []
     for i, (cid, path, start, duration) in enumerate(df.select("id", "audio_path", "start", "duration").iter_rows()):
         reason, detail, usable = check_segment(probes[path], start or 0.0, duration)
