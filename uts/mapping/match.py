@@ -40,7 +40,7 @@ from uts import __version__
 from .labelsets import Label, LabelSet
 from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
                     default_metadata)
-from .text import (Segmenter, acronyms, branch_head, compound_heads, core_tokens, key, non_content, polarity_negative, same_word,
+from .text import (Segmenter, acronyms, alternatives, branch_head, compound_heads, core_tokens, key, non_content, polarity_negative, same_word,
                    tokens, variant_key, wordpiece_words)
 
 TOOL = "uts-map"
@@ -55,12 +55,12 @@ PRIOR_WEIGHTS = {
 }
 # Fitted on the tune split of mapping/gold (benchmarks/mapping_bench.py --fit); see docs/mapping.md.
 DEFAULT_WEIGHTS = {
-    "emb": 5.398, "desc": 4.114, "gap": 13.857, "tok": 0.347, "lex": 1.588, "variant": 2.425,
-    "acronym": 4.0, "ctx": 3.676, "ctx_gap": 4.226, "has_ctx": -3.578, "src_more": 0.916, "tgt_more": 0.099,
-    "head": 0.452, "modifier_only": -1.261,
+    "emb": 5.241, "desc": 4.284, "gap": 13.835, "tok": 0.327, "lex": 1.916, "variant": 2.39,
+    "acronym": 4.0, "ctx": 4.542, "ctx_gap": 5.538, "has_ctx": -4.303, "src_more": 0.929, "tgt_more": 0.227,
+    "head": 0.484, "modifier_only": -1.212,
     "kids": 3.0, "has_kids": -1.5,  # prior, not fitted: no gold source has children
 }
-DEFAULT_BIAS = -6.159
+DEFAULT_BIAS = -6.165
 XREF_CONFIDENCE = 0.99  # a recorded cross-reference (UTS xref "AudioSet:/m/09x0r") decides the mapping
 DEFAULT_ACCEPT = 0.25  # abstention threshold with the best F1 on the tune split
 
@@ -168,11 +168,16 @@ class Matcher:
                           for i, cid in enumerate(self.ids)]
         # Context is judged against the nearest ancestors (parents and grandparents): far ones
         # such as "Music" or "Sounds of things" say little about which branch a concept is in.
+        # A leaf's sibling leaves name its branch too: "Soundtrack music" sits beside "Theme
+        # music", so a source category "theme" fits it though its parent is "Music role".
         self.near = []
         for cid in self.ids:
             parents = [p for p in target.parents(cid) if p in self.index]
             grand = [g for p in parents for g in target.parents(p) if g in self.index]
-            self.near.append(np.array(sorted({self.index[x] for x in parents + grand}), dtype=int))
+            sibs = [] if target.children(cid) else [
+                s for p in parents for s in target.children(p)
+                if s != cid and s in self.index and not target.children(s)]
+            self.near.append(np.array(sorted({self.index[x] for x in parents + grand + sibs}), dtype=int))
         # How the target names the concepts of a branch: most of "Music mood"'s children are
         # "<x> music", so a source label under a category aligned to it reads as "<x> music".
         self.branch_head: list[str | None] = [branch_head([target.get(k).label for k in target.children(cid)])
@@ -192,6 +197,7 @@ class Matcher:
         ("film" under mood/theme, aligned to "Music mood" whose children are "<x> music",
         also reads as "film music")."""
         texts = [self.segment(t) for t in lab.texts()]
+        texts += [self.segment(t) for t in alternatives(lab.label)]  # "mood/theme": mood, theme
         texts += [f"{self.segment(lab.label)} ({self.segment(p)})" for p in parents]
         name = self.segment(lab.label)
         texts += [f"{name} {h}" for h in heads if h not in tokens(name)]
@@ -215,7 +221,7 @@ class Matcher:
 
     def embed_source(self, labels: list[Label], progress: bool = False, source: LabelSet | None = None):
         """Name vectors (with owner index), description vectors, for source labels."""
-        texts, owner = [], []
+        texts, owner, descs = [], [], []
         heads = self.source_heads(source, {p for lab in labels for p in source.parents(lab.id)}) \
             if source is not None else {}
         for i, lab in enumerate(labels):
@@ -225,7 +231,7 @@ class Matcher:
             for t in self._source_texts(lab, parents, lab_heads):
                 texts.append(t)
                 owner.append(i)
-        descs = [_described(lab, self.segment(lab.label)) for lab in labels]
+            descs.append(_described(lab, self.segment(lab.label)))
         vecs = self.embedder.encode(texts + descs, progress=progress)
         return vecs[: len(texts)], np.asarray(owner), vecs[len(texts):]
 
@@ -258,8 +264,8 @@ class Matcher:
             k = min(self.config.retrieve, len(self.ids))
             top = np.argpartition(-retrieval, k - 1, axis=1)[:, :k]
             for j, lab in enumerate(block):
-                parent_rows = [pos[p] for p in source.parents(lab.id) if p in pos]
-                ctx_sims = src_label_vecs[parent_rows] @ self.label_vecs.T if parent_rows else None
+                parent_rows = np.flatnonzero(np.isin(owner, [pos[p] for p in source.parents(lab.id) if p in pos]))
+                ctx_sims = name_vecs[parent_rows] @ self.label_vecs.T if len(parent_rows) else None
                 kid_rows = [pos[c] for c in source.children(lab.id) if c in pos]
                 kid_sims = src_label_vecs[kid_rows] @ self.label_vecs.T if kid_rows else None
                 results.append(self._decide(lab, top[j], per_pair[j], desc[j], ctx_sims, rejected, kid_sims))
@@ -314,8 +320,10 @@ class Matcher:
                 tgt_heads = self._heads(tc)[0] or tc
                 if any(same_word(h, w) for h in heads for w in tgt_heads):
                     head = 1.0
-                elif modifiers and any(same_word(m, w) for m in modifiers for w in tgt_heads):
-                    modifier_only = 1.0
+                elif modifiers and any(same_word(m, w) for m in modifiers for w in tgt_heads) \
+                        and not any(same_word(h, w) for h in heads for w in tc):
+                    modifier_only = 1.0  # named after a modifier only ("Door" for "door knock",
+                    # but not "Alarm clock" for "clock alarm", which names the head too)
         ctx = self.context(t, ctx_sims)
         kids = 0.0  # how well the candidate's subtree covers the source label's children
         if kid_sims is not None and len(self.below[t]):

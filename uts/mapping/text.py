@@ -80,6 +80,15 @@ def compound_heads(toks) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return toks[-1:], toks[:-1]
 
 
+def alternatives(text: str) -> list[str]:
+    """The parts of a label written as alternatives: "mood/theme" -> ["mood", "theme"],
+    "rock or pop" -> ["rock", "pop"]; [] for a label that is not ("n/a" has no word parts)."""
+    parts = [p.strip() for p in re.split(r"\s*/\s*|\s+or\s+", text)]
+    if len(parts) < 2 or any(len(tokens(p)) == 0 or len(p) < 2 for p in parts):
+        return []
+    return parts
+
+
 def branch_head(labels, share: float = 0.5, minimum: int = 3) -> str | None:
     """The generic head (``music``, ``sound``, ...) that at least ``share`` of ``labels`` end
     with, given at least ``minimum`` labels: how a target names the concepts of one branch
