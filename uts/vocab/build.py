@@ -50,35 +50,68 @@ _CLEAN = pl.element().str.strip_chars().str.to_lowercase()
 
 
 def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[int, int, pl.DataFrame]:
-    """``(clips, clips with at least one tag, frame[tag, df])`` in one streaming pass.
+    """``(clips, clips with at least one tag, frame[tag, df])`` in one pass over the input.
 
     Tags are stripped and lowercased. For speed the normalisation is applied to the distinct
     strings after counting; that is exact unless two raw spellings collapse into one tag
     (``Drum``/``drum``), in which case the file is counted again with normalisation per clip.
+    Plain JSON Lines and Parquet tag files take the fast path of :mod:`.count`; everything else,
+    and any file that path cannot decode, goes through a polars streaming query.
     """
+    fast = _fast_counter(source)
+    if fast is not None:
+        from .count import FastPathUnavailable
+
+        try:
+            return _count_tags(fast)
+        except (pl.exceptions.PolarsError, FastPathUnavailable):
+            pass  # the general query below reads what it can and words the error
     try:
-        return _count_tags(lf)
+        return _count_tags(lambda clean: _count_query(lf, clean))
     except pl.exceptions.PolarsError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VocabError(f"cannot read tags from {source}: {reason} "
                          "(each line must be a JSON object whose 'tags' is a list of strings)") from None
 
 
-def _count_tags(lf: pl.LazyFrame) -> tuple[int, int, pl.DataFrame]:
-    raw = pl.col("tags").list.unique()
-    counts_q = lf.select(raw).explode("tags").drop_nulls().group_by("tags").len(name="df")
-    clips_q = lf.select(pl.len().alias("clips"), (pl.col("tags").list.drop_nulls().list.len() > 0).sum().alias("tagged"))
+def _fast_counter(source):
+    """The fast counting function for ``source`` (a path), or None when it does not apply."""
+    from .count import count_jsonl, count_parquet, is_plain_jsonl
+    from .io import _is_parquet, detect_kind
+
+    try:
+        path = Path(source)
+        if not path.is_file() or detect_kind(path) != "tags":
+            return None
+        if _is_parquet(path):
+            return lambda clean: count_parquet(path, clean)
+        return (lambda clean: count_jsonl(path, clean)) if is_plain_jsonl(path) else None
+    except (OSError, VocabError, TypeError):
+        return None
+
+
+def _count_query(lf: pl.LazyFrame, clean: bool) -> tuple[int, int, pl.DataFrame]:
+    """The general path: one streaming query (``clean``: normalise each tag inside each clip)."""
+    if clean:
+        tags = pl.col("tags").list.eval(_CLEAN).list.unique().list.eval(pl.element().filter(pl.element() != ""))
+        tagged = pl.col("tags").list.eval(_CLEAN.filter(_CLEAN != "")).list.len() > 0
+    else:
+        tags = pl.col("tags").list.unique()
+        tagged = pl.col("tags").list.drop_nulls().list.len() > 0
+    counts_q = lf.select(tags).explode("tags").drop_nulls().group_by("tags").len(name="df")
+    clips_q = lf.select(pl.len().alias("clips"), tagged.sum().alias("tagged"))
     counts, clips = pl.collect_all([counts_q, clips_q], engine="streaming")
+    n_clips, n_tagged = clips.row(0)
+    return int(n_clips), int(n_tagged or 0), counts
+
+
+def _count_tags(count) -> tuple[int, int, pl.DataFrame]:
+    n_clips, tagged, counts = count(False)
     cleaned = counts.with_columns(pl.col("tags").str.strip_chars().str.to_lowercase())
     cleaned = cleaned.filter(pl.col("tags") != "")
     if cleaned["tags"].n_unique() < cleaned.height or cleaned.height < counts.height:
-        exact = pl.col("tags").list.eval(_CLEAN).list.unique().list.eval(pl.element().filter(pl.element() != ""))
-        cleaned = (lf.select(exact).explode("tags").drop_nulls().group_by("tags").len(name="df")
-                   .collect(engine="streaming"))
-        clips = lf.select(pl.len().alias("clips"), (pl.col("tags").list.eval(_CLEAN.filter(_CLEAN != "")).list.len() > 0)
-                          .sum().alias("tagged")).collect(engine="streaming")
-    n_clips, tagged = clips.row(0)
-    return int(n_clips), int(tagged or 0), cleaned.rename({"tags": "tag"}).with_columns(pl.col("df").cast(pl.Int64))
+        n_clips, tagged, cleaned = count(True)
+    return n_clips, tagged, cleaned.rename({"tags": "tag"}).with_columns(pl.col("df").cast(pl.Int64))
 
 
 def rank(table: pl.DataFrame, key: str, n_clips: int) -> pl.DataFrame:
