@@ -62,7 +62,7 @@ def _f1(decisions: dict[str, str | None], gold) -> tuple[float, float, float]:
 
 
 def quality(fit: bool) -> None:
-    from uts.mapping.calibrate import best_threshold, fit_logistic, rescore, training_pairs
+    from uts.mapping.calibrate import best_threshold, choose_l2, fit_logistic, rescore, training_pairs
     from uts.mapping.evaluate import read_gold
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import MatchConfig, Matcher
@@ -97,11 +97,14 @@ def quality(fit: bool) -> None:
     splits = {s: {k: v for k, v in gold.items() if v.split == s} for s in ("tune", "test")}
 
     if fit:
-        # hard negatives: the 10 best candidates per label; L2 0.3 towards PRIOR_WEIGHTS
+        # hard negatives: the 10 best candidates per label; L2 towards PRIOR_WEIGHTS, its strength
+        # chosen by 5-fold cross-validation inside the tune split
         refit = Matcher(target, matcher.embedder, MatchConfig(accept=0.0, candidates=10, repair=False))
         all_res = [r for src_name, _ in GOLD_SETS for r in refit.match(read_labelset(GOLD / src_name))]
+        l2, cv = choose_l2(all_res, splits["tune"])
+        print("cross-validated F1 on tune by L2: " + ", ".join(f"{k}: {v:.4f}" for k, v in cv.items()) + f" -> {l2}")
         X, y = training_pairs(all_res, splits["tune"])
-        weights, bias = fit_logistic(X, y, l2=0.3)
+        weights, bias = fit_logistic(X, y, l2=l2)
         rescore(all_res, weights, bias)
         threshold, f1 = best_threshold(all_res, splits["tune"])
         print("fitted on tune split:")
