@@ -98,3 +98,12 @@ def test_the_closest_form_wins_over_a_shared_lemma():
     assert ids == {"drum": ("UTS:0000002",), "drumming": ("UTS:0000003",)}
     assert r.resolve_tag("drums") == ("UTS:0000002",)
     assert r.resolve_tag("drummed") == ("UTS:0000002", "UTS:0000003")  # only the lemma is left: both
+
+
+@pytest.mark.parametrize("text", ["Hi-Hats", "snare_drum rolls", "DOG  barking!", "tag01234", "rock'n'roll",
+                                  "a-b_c d9 X", "  Ünïcödé Café  ", "straße", "ﬁddle", "", "___", "Ⅻ bells"])
+def test_ascii_shortcut_tokens_equal_the_shared_tokeniser(text):
+    from uts.ontology.normalize import tokens
+    from uts.vocab.resolve import _tokens
+
+    assert _tokens(text) == tokens(text)

@@ -30,29 +30,49 @@ OntologyOpt = typer.Option(
 
 @contextmanager
 def _user_errors():
-    from uts.embedding import EmbeddingModelError
     from uts.vocab.io import VocabError
 
     try:
-        with user_errors(VocabError, EmbeddingModelError, OSError):  # OSError: unreadable/unwritable paths
+        with user_errors(VocabError, OSError):  # OSError: unreadable/unwritable paths
             yield
-    except ValueError as exc:
-        # A malformed ontology file; its module is only imported when an ontology was loaded.
+    except (ValueError, RuntimeError) as exc:
+        # A malformed ontology file or a missing embedding model. Their modules are imported only
+        # by commands that use them (so `uts vocab build --ontology none` never loads them).
         ontology_io = sys.modules.get("uts.ontology.io")
         if ontology_io is not None and isinstance(exc, ontology_io.OntologyFormatError):
+            _fail(str(exc))
+        embedding = sys.modules.get("uts.embedding")
+        if embedding is not None and isinstance(exc, embedding.EmbeddingModelError):
             _fail(str(exc))
         raise
 
 
-def _ontology(value: Optional[str]):
+def _ontology_loader(value: Optional[str]):
+    """None for 'none', else a function that loads the ontology (a missing file fails now)."""
     if value is not None and value.lower() == "none":
         return None
-    from uts.ontology import load
-
     path = Path(value) if value else None
     if path is not None and not path.is_file():
         _fail(f"ontology file not found: {path}")
-    return load(path)
+
+    def load():
+        from uts.ontology import load
+
+        return load(path)
+    return load
+
+
+def _ontology(value: Optional[str]):
+    loader = _ontology_loader(value)
+    return loader() if loader is not None else None
+
+
+def _import_matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
 
 
 @app.command()
@@ -110,6 +130,19 @@ def extract(
                f"{stats['tags']} tags of which {stats['unresolved_tags']} unresolved -> {out}")
 
 
+@contextmanager
+def _status(message: str):
+    """A spinner on an interactive terminal; nothing otherwise (scripts and logs need none, and
+    they need not pay for importing rich)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
 def _parse_size(token: str) -> int | None:
     """``800`` -> 800, ``1.5k`` -> 1500; None when ``token`` is not a size."""
     text = token.strip().lower()
@@ -156,15 +189,18 @@ def build(
         _fail(f"not a vocabulary size: {bad[0]!r}")
     sizes_int = sorted({_parse_size(t) for t in numbers})
     with _user_errors():
-        from uts.vocab.build import build_vocabulary, write_outputs
+        from uts.vocab.build import build_vocabulary, in_background, load_ontology_in_background, write_outputs
 
-        from rich.console import Console
-
-        onto = _ontology(ontology)
-        with Console(stderr=True).status(f"counting and ranking the tags of {paths[0]} ..."):
-            result = build_vocabulary(Path(paths[0]), sizes_int, onto=onto, unit=unit, balance=balance,
+        # Loading the ontology and importing matplotlib are pure Python; started on threads now,
+        # they run while polars counts the tags (outside the GIL) instead of before or after.
+        loader = _ontology_loader(ontology)
+        pending = load_ontology_in_background(loader) if loader is not None else None
+        if plot:
+            in_background(_import_matplotlib)
+        with _status(f"counting and ranking the tags of {paths[0]} ..."):
+            result = build_vocabulary(Path(paths[0]), sizes_int, onto=pending, unit=unit, balance=balance,
                                       closure=closure, coverage=coverage)
-            write_outputs(result, out, onto, plot=plot)
+            write_outputs(result, out, pending.result()[0] if pending is not None else None, plot=plot)
     cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in result.selections.items() if c.height)
     typer.echo(f"{result.n_clips} clips, {result.ranking.height} {unit}s ranked; {cuts} -> {out}")
 

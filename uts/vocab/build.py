@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,10 +191,32 @@ def count_concepts(lf: pl.LazyFrame, mapping: pl.DataFrame) -> pl.DataFrame:
             .collect(engine="streaming"))
 
 
+def in_background(job: Callable[[], object]) -> Future:
+    """Run ``job`` on a thread of its own. Counting spends its time in polars and numpy, outside
+    the GIL, so pure-Python work started here (loading an ontology, importing matplotlib) runs
+    alongside it instead of before or after it."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="uts-vocab")
+    try:
+        return pool.submit(job)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def load_ontology_in_background(loader: Callable[[], Ontology]) -> Future:
+    """``Future[(ontology, its ConceptResolver)]``: pass it as ``onto`` to
+    :func:`build_vocabulary`, which waits for it only once the tags are counted."""
+    def job():
+        from .resolve import ConceptResolver
+
+        onto = loader()
+        return onto, ConceptResolver(onto)
+    return in_background(job)
+
+
 def build_vocabulary(
     input_path: str | os.PathLike,
     sizes: list[int] | tuple[int, ...] = PAPER_SIZES,
-    onto: Ontology | None = None,
+    onto: Ontology | Future | None = None,
     unit: str = "tag",
     balance: float | None = None,
     closure: bool = False,
@@ -200,7 +224,8 @@ def build_vocabulary(
 ) -> VocabResult:
     """Count, rank and cut. ``balance`` is the minimum share of each size reserved for each of
     speech, music and sound (e.g. 0.15); ``closure`` adds the ancestors of selected concepts;
-    ``coverage`` makes one more pass to count the clips each vocabulary keeps (step 4)."""
+    ``coverage`` makes one more pass to count the clips each vocabulary keeps (step 4).
+    ``onto`` may be a :func:`load_ontology_in_background` future (loading overlaps counting)."""
     if unit not in ("tag", "concept"):
         raise VocabError(f"unit must be 'tag' or 'concept', not {unit!r}")
     if not sizes or any(s <= 0 for s in sizes):
@@ -216,7 +241,9 @@ def build_vocabulary(
         raise VocabError(f"{input_path}: no tags found in {n_clips} clips")
 
     resolver = None
-    if onto is not None:
+    if isinstance(onto, Future):
+        onto, resolver = onto.result()
+    elif onto is not None:
         from .resolve import ConceptResolver
 
         resolver = ConceptResolver(onto)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-BATCH_ROWS = 250_000  # clips per chunk: a few tens of MB each, whatever the size of the file
+BATCH_ROWS = 100_000  # clips per chunk: a few tens of MB each, whatever the size of the file
 _TAGS = pl.List(pl.Utf8)
 _LINE = pl.Struct({"tags": _TAGS})
 _LITERAL = '"tags":['
