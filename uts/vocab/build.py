@@ -4,8 +4,10 @@
 ``t`` (a tag repeated within a clip counts once) and ``N`` the number of clips; ties are broken by
 the tag (or concept id) in code-point order, so the ranking is fully deterministic.
 
-Counting is a polars lazy query run on the streaming engine (explode + group_by), so memory stays
-flat however many clips the file holds. With an ontology, every distinct tag is resolved to UTS
+Counting reads the file in chunks, so memory stays flat however many clips the file holds: plain
+JSON Lines and Parquet tag files through the fast counter of :mod:`.count`, anything else (gzip,
+Lhotse manifests, lines that counter does not decode) through a polars lazy query on the
+streaming engine (explode + group_by). With an ontology, every distinct tag is resolved to UTS
 concepts once; ``unit="concept"`` then counts concepts instead of strings (``drum``/``drums``/
 ``drumming`` are one entry, df counted per clip without double counting).
 """

@@ -105,7 +105,10 @@ class DocumentFrequency:
         clips, tagged = len(tags), int(np.count_nonzero(lens))
         if len(flat) == 0:
             return clips, tagged, np.zeros(0, dtype=np.int64)
-        codes = flat.cast(self.dtype).to_physical().to_numpy()
+        codes = flat.cast(self.dtype).to_physical()
+        if codes.null_count():  # a string without its code: never expected, but not worth a wrong count
+            raise FastPathUnavailable("incomplete category codes")
+        codes = codes.to_numpy()
         return clips, tagged, _distinct_per_clip_counts(codes, lens)
 
     def add(self, part: tuple[int, int, np.ndarray]) -> None:
