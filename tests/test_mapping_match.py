@@ -188,3 +188,75 @@ def test_rerun_under_other_ids_counts_only_this_sources_labels(tmp_path, matcher
                           model=str(matcher.embedder.model_path))
     assert (summary.labels, summary.mapped, summary.unmapped) == (2, 1, 1)
     assert summary.kept_reviewed == 1 and summary.kept_elsewhere == 1
+
+
+def _music_target():
+    """An AudioSet-like corner: branches whose concepts are named "<x> music", a role branch,
+    and sound events whose names share words."""
+    def lab(i, text, parent=None, desc=None):
+        return Label(f"t:{i}", text, description=desc, parents=[f"t:{parent}"] if parent else [])
+    labels = [lab("music", "Music"), lab("genre", "Music genre", "music"), lab("mood", "Music mood", "music"),
+              lab("role", "Music role", "music"),
+              lab("pop", "Pop music", "genre"), lab("rock", "Rock music", "genre"), lab("folk", "Folk music", "genre"),
+              lab("jazz", "Jazz", "genre"),
+              lab("happy", "Happy music", "mood"), lab("sad", "Sad music", "mood"), lab("tender", "Tender music", "mood"),
+              lab("soundtrack", "Soundtrack music", "role", "Recorded music accompanying a movie or video."),
+              lab("theme", "Theme music", "role"), lab("background", "Background music", "role"),
+              lab("door", "Door", desc="Sounds of a door opening or closing."),
+              lab("knock", "Knock", "door", "A sharp noise of a rigid surface being struck."),
+              lab("engineknock", "Engine knocking", desc="The knocking of a combustion engine.")]
+    return LabelSet("t", {x.id: x for x in labels}, {"t": "https://example.org/t/"})
+
+
+def _mtg_like_source():
+    labels = [Label("s:genre", "genre", mappable=False), Label("s:mood/theme", "mood/theme", mappable=False),
+              Label("s:rock", "rock", parents=["s:genre"]), Label("s:film", "film", parents=["s:mood/theme"]),
+              Label("s:happy", "happy", parents=["s:mood/theme"])]
+    return LabelSet("s", {x.id: x for x in labels}, {"s": "https://example.org/s/"})
+
+
+@pytest.fixture(scope="module")
+def music_matcher(matcher):
+    return Matcher(_music_target(), matcher.embedder)
+
+
+def test_head_word_decides_a_compound(music_matcher):
+    r = music_matcher.match(from_texts(["door knock"], "src"))[0]
+    feats = {c.object_label: c.features for c in r.candidates}
+    assert feats["Knock"]["head"] == 1.0 and feats["Knock"]["modifier_only"] == 0.0
+    assert feats["Door"]["modifier_only"] == 1.0 and feats["Door"]["head"] == 0.0
+    assert r.decided.object_label == "Knock"
+    # a preposition puts the head first: a "knock on door" is a knock too
+    feats = {c.object_label: c.features for c in music_matcher.match(from_texts(["knock on door"], "src"))[0].candidates}
+    assert feats["Knock"]["head"] == 1.0 and feats["Door"]["modifier_only"] == 1.0
+    # an event description: the -ing word is the sound, the noun its (neutral) source
+    r = Matcher(_music_target(), music_matcher.embedder, MatchConfig(accept=0.0, candidates=20)) \
+        .match(from_texts(["door knocking"], "src"))[0]
+    feats = {c.object_label: c.features for c in r.candidates}
+    assert feats["Knock"]["head"] == 1.0 and feats["Engine knocking"]["head"] == 1.0
+    assert feats["Door"]["modifier_only"] == 0.0
+
+
+def test_source_category_takes_the_generic_head_of_its_target_branch(music_matcher):
+    src = _mtg_like_source()
+    heads = music_matcher.source_heads(src, {"s:genre", "s:mood/theme"})
+    assert heads == {"s:genre": ["music"], "s:mood/theme": ["music"]}
+    texts = music_matcher._source_texts(src.get("s:film"), ["mood/theme"], heads["s:mood/theme"])
+    assert "film music" in texts and "film (mood/theme)" in texts
+    assert "rock music" in music_matcher._source_texts(src.get("s:rock"), ["genre"], ["music"])
+    # a label that already ends in the head is not doubled; switched off above similarity 1
+    assert "happy music music" not in music_matcher._source_texts(Label("x", "happy music"), [], ["music"])
+    off = Matcher(_music_target(), music_matcher.embedder, MatchConfig(branch_similarity=1.01))
+    assert off.source_heads(src, {"s:genre", "s:mood/theme"}) == {}
+
+
+def test_leaf_siblings_give_context_and_theme_tags_reach_the_role_branch(music_matcher):
+    m = music_matcher
+    near = {m.ids[i] for i in m.near[m.index["t:soundtrack"]]}
+    assert {"t:role", "t:music", "t:theme", "t:background"} <= near  # parents, grandparents, sibling leaves
+    assert "t:genre" not in {m.ids[i] for i in m.near[m.index["t:mood"]]}  # inner nodes: no siblings
+    results = {r.subject.id: r for r in Matcher(_music_target(), m.embedder, MatchConfig(accept=0.0))
+               .match(_mtg_like_source())}
+    assert results["s:film"].candidates[0].object_id == "t:soundtrack"
+    assert results["s:happy"].candidates[0].object_id == "t:happy"
+    assert results["s:rock"].candidates[0].object_id == "t:rock"

@@ -55,6 +55,10 @@ _ING_NOUNS = frozenset({
 })
 
 
+_PREPOSITIONS = frozenset({"on", "of", "in", "at", "with", "from", "by", "against", "into", "onto", "for"})
+_STOP = _PREPOSITIONS | {"the", "a", "an", "and"}
+
+
 def event_words(toks) -> tuple[str, ...]:
     """The ``-ing`` forms of verbs in a label's tokens: what the sound *is* in an event
     description ("crackling fire", "dog barking", "sawing wood"). Any token of 6+ letters
@@ -69,14 +73,19 @@ def compound_heads(toks) -> tuple[tuple[str, ...], tuple[str, ...]]:
     sound's source: in "crackling fire" and "dog barking" the heads are *crackling* and
     *barking*, and *fire*/*dog* are neither head nor mere modifier (returned in neither
     tuple). Otherwise the label is a noun compound, whose head is its last word: a "door knock"
-    is a knock, a "mouse click" a click; the words before it are modifiers. A one-word label
-    has no compound structure: ``((), ())``."""
+    is a knock, a "mouse click" a click; the words before it are modifiers - unless a
+    preposition comes first: a "knock on door" is a knock too. A one-word label has no
+    compound structure: ``((), ())``."""
     toks = tuple(toks)
     if len(toks) < 2:
         return (), ()
     events = event_words(toks)
     if events:
         return events, ()
+    cut = next((i for i, t in enumerate(toks) if t in _PREPOSITIONS), None)
+    if cut:  # "knock on door", "bell of church": the head is the noun before the preposition
+        return toks[cut - 1:cut], toks[:cut - 1] + tuple(t for t in toks[cut + 1:] if t not in _STOP)
+    toks = tuple(t for t in toks if t not in _STOP) or toks
     return toks[-1:], toks[:-1]
 
 
@@ -149,6 +158,16 @@ def non_content(text: str) -> bool:
     return bool(content) and all(t in NONCONTENT for t in content)
 
 
+def _known(piece: str, words) -> bool:
+    """``piece`` is a word of ``words``, its plural, or its -ing form (listening, splashing)."""
+    if piece in words or singular(piece) in words:
+        return True
+    if piece.endswith("ing") and len(piece) >= 6:
+        stem = piece[:-3]
+        return stem in words or stem + "e" in words or (stem[-1] == stem[-2] and stem[:-1] in words)
+    return False
+
+
 class Segmenter:
     """Split run-together tags into words known from a vocabulary: ``acousticbassguitar`` ->
     ``acoustic bass guitar``. Only tokens that are not words themselves are split, into as few
@@ -181,7 +200,7 @@ class Segmenter:
                 if start == 0 and end == n:
                     continue  # the token itself is no split
                 piece = token[start:end]
-                if best[start] is None or (piece not in allowed and singular(piece) not in allowed):
+                if best[start] is None or not _known(piece, allowed):
                     continue
                 cand = (best[start][0] + 1, start)
                 if best[end] is None or cand[0] < best[end][0]:
