@@ -6,14 +6,18 @@ Pipeline, per source label:
    and a looser variant key (generic heads such as "music"/"sound" and parentheticals dropped)
    over every target label and synonym; run-together tags are split first (``acousticguitar``).
 2. **Embedding retrieval** - sentence embeddings of labels and synonyms (max over them) and of
-   ``label: description`` texts; the ``retrieve`` nearest target concepts plus all lexical hits
+   ``label: description`` texts; a label under a source category aligned to a target branch
+   whose concepts share a generic head is also embedded with it ("film" under mood/theme ~
+   "Music mood": "film music"); the ``retrieve`` nearest target concepts plus all lexical hits
    become candidates.
 3. **Reranker** - a logistic model over features (:data:`FEATURES`): name and description
-   similarity, token overlap, lexical hits, token containment, and hierarchy context (the source
-   label's parents against the candidate's parents and grandparents; its children against the
-   candidate's children and grandchildren). Its output is a calibrated probability
+   similarity, token overlap, lexical hits, token containment, English head words (a "door
+   knock" is a knock; in "crackling fire" the sound is the crackling), and hierarchy context
+   (the source label's parents against the candidate's parents, grandparents and sibling leaves;
+   its children against the candidate's children and grandchildren). Its output is a calibrated probability
    that the pair is a correct mapping; the weights were fitted on the *tune* split of
-   ``mapping/gold`` (see ``benchmarks/mapping_bench.py --fit``) and are the defaults below.
+   ``mapping/gold`` (see ``benchmarks/mapping_bench.py --fit``; L2 strength by cross-validation
+   inside that split) and are the defaults below.
 4. **Decision** - abstain below ``accept``; otherwise pick the predicate: exactMatch for lexical
    identity or near-identical names, broadMatch when the source is the target plus qualifiers
    ("acid jazz" -> Jazz), closeMatch otherwise - or relatedMatch when that semantic guess is
