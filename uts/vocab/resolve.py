@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from uts.ontology.model import Ontology
-from uts.ontology.normalize import normalize_label, singular, tokens
+from uts.ontology.normalize import singular, tokens
 
 # Function words and caption boiler-plate ("the audio features ..."): never tags on their own.
 STOPWORDS = frozenset(
@@ -73,7 +73,7 @@ def lemma(word: str) -> str:
 def lemma_key(text: str) -> str:
     """The matching key of a phrase: lemmas of its tokens joined without separators, so
     ``hi-hats``, ``hi hat`` and ``hihat`` share one key."""
-    return "".join(lemma(t) for t in tokens(text))
+    return "".join(lemma(t) for t in _tokens(text))
 
 
 def surface(words: Iterable[str]) -> str:
@@ -107,8 +107,10 @@ class ConceptResolver:
         for c in ordered:
             targets = onto.current_ids(c.id) if c.deprecated else [c.id]
             for text in c.all_labels():
-                for table, key in ((self.exact, text.casefold().strip()), (self.normalized, normalize_label(text)),
-                                   (self.index, lemma_key(text))):
+                words = _tokens(text)  # normalize_label and lemma_key, sharing one tokenisation
+                normalized = "".join(map(singular, words))
+                for table, key in ((self.exact, text.casefold().strip()), (self.normalized, normalized),
+                                   (self.index, "".join(map(lemma, words)))):
                     # Active concepts come first: a key a live concept already owns is not shared
                     # with the replacement of a deprecated one (as in Ontology.lookup).
                     if key and key not in STOPWORDS and not (c.deprecated and key in table and key not in deprecated_keys):
@@ -116,7 +118,7 @@ class ConceptResolver:
                         ids.extend(t for t in targets if t not in ids)
                         if c.deprecated:
                             deprecated_keys.add(key)
-                longest = max(longest, len(tokens(text)))
+                longest = max(longest, len(words))
         self.max_ngram = min(longest, max_ngram)
         self._tag_cache: dict[str, tuple[str, ...]] = {}
 
