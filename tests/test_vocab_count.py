@@ -150,3 +150,12 @@ def test_parquet_fast_path_and_non_string_tags(tmp_path):
         fast.count_parquet(tmp_path / "i.parquet")
     with pytest.raises(VocabError, match="list of strings"):
         build_vocabulary(tmp_path / "i.parquet", [5])
+
+
+def test_invalid_utf8_fails_clearly(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(b'{"id":"0","tags":["wind"]}\n{"id":"1","tags":["r\xffin"]}\n')
+    with pytest.raises(pl.exceptions.PolarsError):
+        fast.count_jsonl(path)
+    with pytest.raises(VocabError):
+        build_vocabulary(path, [5])
