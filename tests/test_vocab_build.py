@@ -238,3 +238,13 @@ def test_coverage_counts_what_filter_keeps(tmp_path, unit, closure):
     assert result.coverage[2] <= result.coverage[4] <= result.coverage[6] < 300
     stats = json.loads((tmp_path / "v" / "stats.json").read_text())
     assert [c["clips_kept"] for c in stats["cuts"]] == [result.coverage[s] for s in (2, 4, 6)]
+
+
+def test_cli_build_reports_a_broken_ontology_loaded_in_the_background(tmp_path):
+    tags = write_jsonl(tmp_path / "t.jsonl", zipf_records(50, n_tags=20))
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("@prefix uts: <https://example.org/uts#> .\nthis is not turtle\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["vocab", "build", str(tags), "--sizes", "5", "--out", str(tmp_path / "v"),
+                                   "-O", str(bad), "--no-plot"])
+    assert res.exit_code == 1 and res.output.startswith("error: ") and "bad.ttl" in res.output, res.output
+    assert not (tmp_path / "v").exists()
