@@ -189,6 +189,7 @@ def build(
         _fail(f"not a vocabulary size: {bad[0]!r}")
     sizes_int = sorted({_parse_size(t) for t in numbers})
     with _user_errors():
+        import uts.vocab.count  # noqa: F401  (numpy and polars imported here, before the threads start)
         from uts.vocab.build import build_vocabulary, in_background, load_ontology_in_background, write_outputs
 
         # Loading the ontology and importing matplotlib are pure Python; started on threads now,
