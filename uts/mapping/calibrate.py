@@ -74,22 +74,7 @@ def best_threshold(results: list[MatchResult], gold: dict[str, GoldEntry],
     """The acceptance probability with the best F1 on ``gold`` (ties: the lower threshold)."""
     best = (0.5, -1.0)
     for t in grid:
-        tp = fp = fn = 0
-        for r in results:
-            entry = gold.get(r.subject.id)
-            if entry is None:
-                continue
-            top = r.candidates[0] if r.candidates and r.candidates[0].probability >= t else None
-            if entry.targets:
-                if top and top.object_id in entry.targets:
-                    tp += 1
-                else:
-                    fn += 1
-                    fp += top is not None
-            elif top is None:
-                tp += 1
-            else:
-                fp += 1
+        tp, fp, fn = _f1_counts(results, gold, t)
         f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
         if f1 > best[1] + 1e-12:
             best = (float(t), f1)
@@ -97,9 +82,13 @@ def best_threshold(results: list[MatchResult], gold: dict[str, GoldEntry],
 
 
 def _f1_counts(results: list[MatchResult], gold: dict[str, GoldEntry], threshold: float) -> tuple[int, int, int]:
+    """True/false positives and false negatives of the top candidate at ``threshold`` over the
+    labels in ``gold`` (a gold "no target" is right only when the matcher abstains)."""
     tp = fp = fn = 0
     for r in results:
-        entry = gold[r.subject.id]
+        entry = gold.get(r.subject.id)
+        if entry is None:
+            continue
         top = r.candidates[0] if r.candidates and r.candidates[0].probability >= threshold else None
         if entry.targets:
             if top and top.object_id in entry.targets:
