@@ -52,12 +52,22 @@ def test_multiword_synonyms_and_deprecated_labels(lexical):
 
 def test_embedding_matching_of_leftover_phrases():
     # Threshold well between the true pairs (cosine 0.80-0.86) and the false ones (< 0.55).
-    ex = OntologyExtractor(small_ontology(), embed_threshold=0.7)
+    ex = OntologyExtractor(small_ontology(), embed_threshold=0.7, embed_min_words=1)
     (rec,) = ex.extract(["An automobile passes while a puppy yelps."])
     pairs = dict(zip(rec["tags"], rec["concept_ids"]))
     assert pairs["automobile"] == ["UTS:0000031"]  # car, by embedding only
     assert pairs["puppy"] == ["UTS:0000033"]  # dog
     assert pairs["pass"] == []  # below the threshold: unresolved
+
+
+def test_lone_words_are_not_matched_by_embedding_by_default():
+    # "passenger vehicle" (2 words) is close to vehicle; "puppy" alone would be dog at 0.80,
+    # but single words are left for `propose` unless embed_min_words=1.
+    ex = OntologyExtractor(small_ontology(), embed_threshold=0.75)
+    (rec,) = ex.extract(["A puppy, then a passenger automobile."])
+    pairs = dict(zip(rec["tags"], rec["concept_ids"]))
+    assert pairs["puppy"] == []
+    assert pairs["passenger automobile"] == ["UTS:0000030"]  # vehicle, cosine 0.80
 
 
 def test_run_extraction_writes_one_record_per_caption(tmp_path, lexical):

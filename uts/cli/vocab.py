@@ -88,6 +88,10 @@ def extract(
                                          "transformers causal LM (never downloaded)."),
     embed_threshold: float = typer.Option(0.8, "--embed-threshold", help="Cosine needed to match a "
                                           "phrase or tag no label names to a concept label by embedding."),
+    embed_min_words: int = typer.Option(2, "--embed-min-words", min=1, help="Shortest phrase (in words) "
+                                        "matched by embedding. Lone words are left unresolved for "
+                                        "'uts vocab propose': matched by embedding they were mostly "
+                                        "the wrong sense (12 right of 46 on the paper's tags)."),
     no_embed: bool = typer.Option(False, "--no-embed", help="Lexical matching only (no embedding model)."),
     batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Captions per batch."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", min=1, help="llm: tokens generated per answer."),
@@ -112,7 +116,7 @@ def extract(
         if extractor == "ontology":
             if onto is None:
                 raise VocabError("the ontology extractor needs an ontology")
-            ex = OntologyExtractor(onto, None if no_embed else embed_threshold)
+            ex = OntologyExtractor(onto, None if no_embed else embed_threshold, embed_min_words=embed_min_words)
         elif extractor == "llm":
             from uts.vocab.llm import LLMExtractor, TransformersGenerator
 
@@ -120,7 +124,8 @@ def extract(
                 raise VocabError("--extractor llm needs --model PATH (a local causal LM directory)")
             from uts.vocab.resolve import EmbeddingMatcher
 
-            matcher = EmbeddingMatcher(onto, embed_threshold) if onto is not None and not no_embed else None
+            matcher = (EmbeddingMatcher(onto, embed_threshold, min_words=embed_min_words)
+                       if onto is not None and not no_embed else None)
             ex = LLMExtractor(TransformersGenerator(model, device=device, max_new_tokens=max_new_tokens),
                               onto=onto, retries=retries, matcher=matcher)
         else:

@@ -47,9 +47,11 @@ class OntologyExtractor:
     ``embed_threshold=None`` keeps matching purely lexical (no model load at all).
     """
 
-    def __init__(self, onto: Ontology, embed_threshold: float | None = 0.8, model: str | None = None):
+    def __init__(self, onto: Ontology, embed_threshold: float | None = 0.8, model: str | None = None,
+                 embed_min_words: int = 2):
         self.resolver = ConceptResolver(onto)
-        self.matcher = EmbeddingMatcher(onto, embed_threshold, model) if embed_threshold is not None else None
+        self.matcher = (EmbeddingMatcher(onto, embed_threshold, model, min_words=embed_min_words)
+                        if embed_threshold is not None else None)
 
     def extract(self, captions: Sequence[str]) -> list[dict]:
         found = [self.resolver.find_mentions(c) for c in captions]

@@ -186,26 +186,30 @@ class EmbeddingMatcher:
     the model loads on first use only.
     """
 
-    def __init__(self, onto: Ontology, threshold: float = 0.8, model: str | None = None):
+    def __init__(self, onto: Ontology, threshold: float = 0.8, model: str | None = None,
+                 min_words: int = 2):
         import torch
 
         from uts.embedding import Embedder
 
         self.threshold = threshold
+        self.min_words = min_words
         self.embedder = Embedder(model, device="cuda" if torch.cuda.is_available() else "cpu")
         self._label_ids: list[str] = []
-        texts: list[str] = []
+        self._label_texts: list[str] = []
         for c in sorted(onto.active(), key=lambda c: c.id):
             for text in c.all_labels():
-                texts.append(text)
+                self._label_texts.append(text)
                 self._label_ids.append(c.id)
-        self._label_vectors = self.embedder.encode(texts) if texts else None
+        self._label_vectors = None  # embedded on first use: short tags may never need the model
         self._cache: dict[str, tuple[str, float] | None] = {}
 
     def nearest(self, phrases: list[str], k: int = 3) -> list[list[tuple[str, float]]]:
         """The ``k`` most similar distinct concepts per phrase, best first, with cosine scores."""
-        if self._label_vectors is None or not phrases:
+        if not self._label_texts or not phrases:
             return [[] for _ in phrases]
+        if self._label_vectors is None:
+            self._label_vectors = self.embedder.encode(self._label_texts)
         sims = self.embedder.encode(phrases) @ self._label_vectors.T
         out = []
         for row in sims:
@@ -220,7 +224,16 @@ class EmbeddingMatcher:
         return out
 
     def match(self, phrases: list[str]) -> dict[str, tuple[str, float] | None]:
-        """Best concept per phrase when its cosine reaches the threshold, else ``None``."""
+        """Best concept per phrase when its cosine reaches the threshold, else ``None``.
+
+        Phrases of fewer than ``min_words`` words are never matched (``None``): a lone word that
+        no label, synonym or lemma names is mostly a sense the model guesses wrong ("playing" ->
+        gameplay). Measured by ``benchmarks/vocab_resolve_bench.py``: of the paper's 3k tags that
+        UTS 1.0 does not name lexically, single words matched at cosine >= 0.8 agreed with the
+        curated alignment 12 times in 46. They stay unresolved and go to ``uts vocab propose``."""
+        for p in phrases:
+            if p not in self._cache and len(p.split()) < self.min_words:
+                self._cache[p] = None
         todo = [p for p in dict.fromkeys(phrases) if p not in self._cache]
         for phrase, near in zip(todo, self.nearest(todo, k=1)):
             hit = near[0] if near and near[0][1] >= self.threshold else None
