@@ -65,8 +65,16 @@ def train(
     except _user_errors() as exc:
         _fail(exc)
     import os
+    import sys
     if os.environ.get("RANK", "0") == "0":
         typer.echo(f"run finished -> {run_dir} (model.safetensors, metrics.csv, curves.png)")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Everything is written and the process group is gone. A torchrun worker ends here
+        # without running C++ static destructors: gloo/c10d threads torn down at interpreter
+        # exit have aborted a finished run (SIGABRT, and torchrun reports the job as failed).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def evaluate(
