@@ -60,3 +60,20 @@ def tiny_overrides(tmp: Path, manifest: Path, out: Path, onto_path: Path, **extr
     }
     values.update(extra)
     return [f"{k}={v}" for k, v in values.items()]
+
+
+def tiny_demo_recipe(tmp: Path, **sections) -> Path:
+    """A recipe file for `run_demo` at toy size; ``sections`` add or replace recipe sections."""
+    import yaml
+
+    recipe = {
+        "data": {"sample_rate": 8000, "clip_seconds": 1.0, "batch_size": 8, "num_workers": 0},
+        "features": {"n_fft": 256, "win_length": 200, "hop_length": 100, "n_mels": 16, "f_max": 4000.0},
+        "model": {"encoder": "cnn6", "encoder_args": {"channels": [4, 8]}},
+        "optim": {"epochs": 1, "max_steps": 4, "warmup_steps": 1},
+        "run": {"progress": False, "tensorboard": False, "log_every": 2, "ckpt_every": 4},
+        **sections,
+    }
+    path = tmp / "tiny.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path

@@ -3,31 +3,18 @@
 import json
 
 import pytest
-import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from _training_helpers import tiny_ontology
+from _training_helpers import tiny_demo_recipe, tiny_ontology
 from uts.cli.main import app
 from uts.training.demo import DemoError, run_demo
-
-
-def _tiny_recipe(tmp_path):
-    recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(yaml.safe_dump({
-        "data": {"sample_rate": 8000, "clip_seconds": 1.0, "batch_size": 8, "num_workers": 0},
-        "features": {"n_fft": 256, "win_length": 200, "hop_length": 100, "n_mels": 16, "f_max": 4000.0},
-        "model": {"encoder": "cnn6", "encoder_args": {"channels": [4, 8]}},
-        "optim": {"epochs": 1, "max_steps": 4, "warmup_steps": 1},
-        "run": {"progress": False, "tensorboard": False, "log_every": 2, "ckpt_every": 4},
-    }))
-    return recipe
 
 
 def test_demo_trains_both_objectives_and_writes_a_comparison(tmp_path):
     onto = tiny_ontology()
     out = tmp_path / "demo"
-    report = run_demo(out, clips=16, recipe=_tiny_recipe(tmp_path), onto=onto, console=Console(quiet=True))
+    report = run_demo(out, clips=16, recipe=tiny_demo_recipe(tmp_path), onto=onto, console=Console(quiet=True))
     assert report == out / "report.md"
     text = report.read_text()
     assert "| metric | flat | hier |" in text and "parent mAP" in text and "(per_level.png)" in text
@@ -41,14 +28,14 @@ def test_demo_trains_both_objectives_and_writes_a_comparison(tmp_path):
         assert (out / name / "model.safetensors").exists() and (out / name / "eval" / "eval.json").exists()
     # running again replaces the earlier demo (make demo twice works) ...
     (out / "flat" / "stale.txt").write_text("from an earlier run")
-    run_demo(out, clips=16, recipe=_tiny_recipe(tmp_path), onto=onto, console=Console(quiet=True))
+    run_demo(out, clips=16, recipe=tiny_demo_recipe(tmp_path), onto=onto, console=Console(quiet=True))
     assert not (out / "flat" / "stale.txt").exists() and (out / "report.md").exists()
     # ... but a folder with other content is never clobbered
     other = tmp_path / "mine"
     other.mkdir()
     (other / "thesis.tex").write_text("precious")
     with pytest.raises(DemoError, match="not written by uts demo"):
-        run_demo(other, clips=16, recipe=_tiny_recipe(tmp_path), onto=onto, console=Console(quiet=True))
+        run_demo(other, clips=16, recipe=tiny_demo_recipe(tmp_path), onto=onto, console=Console(quiet=True))
     assert (other / "thesis.tex").read_text() == "precious" and len(list(other.iterdir())) == 1
 
 
