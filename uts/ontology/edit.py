@@ -6,7 +6,8 @@ by label (labels are resolved to ids before anything is recorded).
 
 In memory: :func:`apply_op` / :func:`apply_ops` mutate an :class:`Ontology`. On files:
 :func:`edit_file` takes a lock on ``<file>.lock``, re-reads the file inside the lock, applies the
-operations, validates, and only then writes atomically and appends to the change log — so an op
+operations, validates, and only then commits the file and its change-log records together
+(journal in :mod:`uts.ontology.changelog`) — so an op
 that would introduce a validation error leaves the file byte-identical, a batch is all-or-nothing,
 and two editors at once never lose an update.
 
@@ -21,17 +22,17 @@ synonym; ``set_definition`` id, definition; ``move`` id, to, [from]; ``add_paren
 from __future__ import annotations
 
 import copy
-import getpass
 import json
-import os
-import subprocess
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .io import atomic_write_text, default_ontology_path, dumps, load
+from .changelog import (  # noqa: F401  (append/read/changelog_path/current_editor: public here too)
+    append_changelog, changelog_path, clean_stale_temps, commit_edit, current_editor, read_changelog,
+    reconcile,
+)
+from .io import default_ontology_path, dumps, load
 from .model import DOMAINS, Concept, Ontology
 from .normalize import normalize_label
 
@@ -372,50 +373,9 @@ def apply_ops(onto: Ontology, ops: list[dict], check: bool = True) -> tuple[Onto
     return work, records
 
 
-# -- files: lock, change log -----------------------------------------------------------------
-def changelog_path(path: str | Path) -> Path:
-    """The change log beside an ontology file: ``uts.ttl`` -> ``uts.changes.jsonl``."""
-    path = Path(path)
-    return path.with_name(path.stem + ".changes.jsonl")
-
-
+# -- files: lock (the change log and its journal live in changelog.py) ------------------------
 def lock_for(path: str | Path, timeout: float = 60) -> FileLock:
     return FileLock(str(path) + ".lock", timeout=timeout)
-
-
-def current_editor() -> str:
-    """Who edits: ``$UTS_EDITOR``, else git's user.name, else the OS user."""
-    who = os.environ.get("UTS_EDITOR", "").strip()
-    if who:
-        return who
-    try:
-        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry (containers)
-        return "unknown"
-
-
-def read_changelog(path: str | Path) -> list[dict]:
-    log = changelog_path(path)
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def append_changelog(path: str | Path, records: list[dict], editor: str | None = None) -> None:
-    who = editor or current_editor()
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    lines = "".join(json.dumps({"who": who, "when": when, "what": r}, ensure_ascii=False) + "\n"
-                    for r in records)
-    with open(changelog_path(path), "a", encoding="utf-8") as fh:
-        fh.write(lines)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def edit_file(ops: list[dict] | dict, path: str | Path | None = None, *, editor: str | None = None,
@@ -424,17 +384,22 @@ def edit_file(ops: list[dict] | dict, path: str | Path | None = None, *, editor:
 
     Read-modify-write happens inside the lock, so concurrent editors serialise instead of
     overwriting each other. The file is only written (atomically) when every op succeeded and
-    no new validation error appeared; then the records are appended to the change log.
+    no new validation error appeared, together with its change-log records
+    (:func:`~uts.ontology.changelog.commit_edit`: a crash leaves the old or the new file and log).
+    An interrupted earlier edit is first finished or rolled back, and a dead writer's temporary
+    files removed.
     """
     path = Path(path) if path is not None else default_ontology_path()
     ops = [ops] if isinstance(ops, dict) else ops
     try:
         with lock_for(path, timeout):
+            if not dry_run:
+                clean_stale_temps(path)
+                reconcile(path)
             onto = load(path)
             edited, records = apply_ops(onto, ops)
             if not dry_run:
-                atomic_write_text(path, dumps(edited))
-                append_changelog(path, records, editor)
+                commit_edit(path, dumps(edited), records, editor)
     except Timeout:
         raise EditError(f"{path} is locked by another editor (waited {timeout:g}s)") from None
     return records

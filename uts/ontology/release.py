@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .diff import BUMPS, OntologyDiff, diff
-from .edit import append_changelog, lock_for, read_changelog
+from .changelog import append_changelog, read_changelog, reconcile
+from .edit import lock_for
 from .io import atomic_write_text, default_ontology_path, dumps, load
 from .model import Ontology
 
@@ -137,6 +138,8 @@ def _release(version: str | None, path: str | Path | None, releases_dir: str | P
     releases_dir = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
     changelog = Path(changelog) if changelog is not None else path.parent / "CHANGELOG.md"
     with lock_for(path):
+        if not dry_run:
+            reconcile(path)  # an interrupted edit is finished or rolled back before releasing
         onto = load(path)
         report = validate(onto)
         if not report.ok:
