@@ -114,7 +114,7 @@ def loads(text: str) -> Ontology:
     try:
         graph.parse(data=text, format="turtle")
     except Exception as exc:
-        raise OntologyFormatError(f"cannot parse Turtle: {exc}") from exc
+        raise OntologyFormatError(_turtle_error(exc, text)) from exc
     onto = from_graph(graph)
     # rdflib merges repeated subjects silently; a concept declared twice is a duplicate id.
     counts = Counter(_iri_or_curie_to_id(m) for m in _CLASS_DECL.findall(text))
@@ -123,6 +123,19 @@ def loads(text: str) -> Ontology:
         for cid, n in sorted(counts.items()) if cid and n > 1
     )
     return onto
+
+
+def _turtle_error(exc: Exception, text: str) -> str:
+    """One line for rdflib's failure: the line number and what was expected."""
+    line, why = getattr(exc, "lines", None), getattr(exc, "_why", None)
+    if isinstance(line, int) and why:
+        hint = " (truncated file?)" if why.startswith("EOF") else ""
+        return f"line {line + 1}: Turtle syntax error: {why}{hint}"
+    body = text.rstrip()
+    if body and not body.endswith("."):  # rdflib fails on some cut tokens without a position
+        return (f"line {body.count(chr(10)) + 1}: Turtle syntax error: the file ends in the middle "
+                "of a statement (truncated file?)")
+    return "cannot parse Turtle: " + " ".join(str(exc).split())
 
 
 _CLASS_DECL = re.compile(r"^(UTS:\S+|<" + re.escape(UTS_NS) + r"[^>]*>)\s+a\s+owl:Class\b", re.M)

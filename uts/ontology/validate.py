@@ -3,11 +3,13 @@
 Errors: cycles, dangling parents, duplicate ids, two active concepts sharing a normalised label or
 synonym, deprecated concepts used as parents, missing preferred labels, malformed ids, unknown
 domains, replacements that point nowhere or never reach an active concept, release files whose
-checksum no longer matches. Warnings: missing definitions, orphans that are not declared roots,
+checksum no longer matches, concept ids of the latest release or the change log missing from
+the working copy (ids are never deleted: this catches a truncated file). Warnings: missing definitions, orphans that are not declared roots,
 deprecated concepts without a replacement, and style (stray spaces, underscores, casing).
 
 :func:`validate` checks an in-memory :class:`Ontology`; :func:`validate_path` also checks what only
-the file shows (an id declared twice) and the checksums of the releases beside it.
+the file shows (an id declared twice), the checksums of the releases beside it and that no id of
+the latest release or the change log has vanished.
 """
 
 from __future__ import annotations
@@ -212,11 +214,65 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
     releases = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
     if releases.is_dir():
         report.issues.extend(check_release_checksums(releases))
+    report.issues[:0] = check_no_lost_ids(onto, path, releases)  # first: it explains the rest
     if reason:
         issues, note = reasoner_check(onto)
         report.issues.extend(issues)
         report.notes.append(note)
     return report
+
+
+def check_no_lost_ids(onto: Ontology, path: str | Path, releases_dir: str | Path | None = None,
+                      examples: int = 5) -> list[Issue]:
+    """An error when a concept id of the latest release, or one named in the change log, is
+    missing from the working copy ``onto`` (read from ``path``). Ids are never deleted, only
+    deprecated (OBO practice), so a missing id means a lost concept, e.g. a truncated file."""
+    from .changelog import read_changelog
+    from .io import OntologyFormatError, load
+    from .release import list_releases, release_path
+
+    path = Path(path)
+    issues = []
+    releases = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
+    versions = list_releases(releases) if releases.is_dir() else []
+    if versions:
+        latest = release_path(releases, versions[-1])
+        try:
+            released = load(latest)
+        except OntologyFormatError:  # an unreadable release fails its checksum: reported there
+            released = Ontology()
+        lost = sorted(set(released.concepts) - set(onto.concepts))
+        if lost:
+            issues.append(_lost_issue(lost, f"of the latest release {latest.name}", path, released, examples))
+    logged: set[str] = set()
+    for entry in read_changelog(path):
+        _collect_ids(entry.get("what"), logged)
+    lost = sorted(logged - set(onto.concepts))
+    if lost:
+        issues.append(_lost_issue(lost, f"named in the change log {path.stem}.changes.jsonl", path, None,
+                                  examples))
+    return issues
+
+
+def _lost_issue(lost: list[str], where: str, path: Path, named_by: Ontology | None, k: int) -> Issue:
+    shown = ", ".join(f"{i} ({named_by.concepts[i].label})" if named_by else i for i in lost[:k])
+    more = f" and {len(lost) - k} more" if len(lost) > k else ""
+    return Issue("error", "missing_concept",
+                 f"{len(lost)} concept id(s) {where} are missing from {path.name}, e.g. {shown}{more}: "
+                 "ids are never deleted, only deprecated (truncated or overwritten file?)", tuple(lost))
+
+
+def _collect_ids(value, into: set[str]) -> None:
+    """Every concept id mentioned anywhere in a change-log record."""
+    if isinstance(value, str):
+        if ID_PATTERN.match(value):
+            into.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_ids(v, into)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_ids(v, into)
 
 
 def check_release_checksums(releases_dir: str | Path) -> list[Issue]:
