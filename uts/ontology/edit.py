@@ -119,7 +119,7 @@ def _reparent_children(onto: Ontology, old: str, new_parents: list[str]) -> list
                             f"{', '.join(new_parents)}: that would put it below itself")
         c.parents = sorted(remaining)
         moved.append(child)
-        onto.touch()
+        onto.touch(child)
     return moved
 
 
@@ -144,7 +144,7 @@ def op_add(onto, label, parents=(), synonyms=(), definition=None, domain=None, f
         sources=sorted(set(_texts(sources, "source"))), xrefs=sorted(set(_texts(xrefs, "xref"))),
         root=bool(root),
     )
-    onto.touch()
+    onto.touch(cid)
     return {"op": "add", "id": cid, "label": label, "parents": sorted(parent_ids)}
 
 
@@ -158,7 +158,7 @@ def op_relabel(onto, id, label) -> dict:
     old = c.label
     c.synonyms = sorted((set(c.synonyms) | {old}) - {label})
     c.label = label
-    onto.touch()
+    onto.touch(cid)
     return {"op": "relabel", "id": cid, "old_label": old, "label": label}
 
 
@@ -170,7 +170,7 @@ def op_add_synonym(onto, id, synonym) -> dict:
         raise EditError(f"{cid} ({c.label}) already has the label or synonym {synonym!r}")
     _check_label_free(onto, synonym, owner=cid)
     c.synonyms = sorted(set(c.synonyms) | {synonym})
-    onto.touch()
+    onto.touch(cid)
     return {"op": "add_synonym", "id": cid, "synonym": synonym}
 
 
@@ -180,7 +180,7 @@ def op_remove_synonym(onto, id, synonym) -> dict:
     if synonym not in c.synonyms:
         raise EditError(f"{cid} ({c.label}) has no synonym {synonym!r}")
     c.synonyms = [s for s in c.synonyms if s != synonym]
-    onto.touch()
+    onto.touch(cid)
     return {"op": "remove_synonym", "id": cid, "synonym": synonym}
 
 
@@ -217,7 +217,7 @@ def op_move(onto, id, to, **kw) -> dict:
         raise EditError(f"{cid} ({c.label}) already has exactly these parents")
     c.parents = new
     c.root = False
-    onto.touch()
+    onto.touch(cid)
     return {"op": "move", "id": cid, "old_parents": old, "parents": new}
 
 
@@ -230,7 +230,7 @@ def op_add_parent(onto, id, parent) -> dict:
     _check_no_cycle(onto, cid, [pid])
     c.parents = sorted(set(c.parents) | {pid})
     c.root = False
-    onto.touch()
+    onto.touch(cid)
     return {"op": "add_parent", "id": cid, "parent": pid}
 
 
@@ -243,7 +243,7 @@ def op_remove_parent(onto, id, parent) -> dict:
     if len(c.parents) == 1:
         raise EditError(f"{pid} is the only parent of {cid} ({c.label}); use move to give it another")
     c.parents = [p for p in c.parents if p != pid]
-    onto.touch()
+    onto.touch(cid)
     return {"op": "remove_parent", "id": cid, "parent": pid}
 
 
@@ -262,7 +262,7 @@ def op_merge(onto, source, target) -> dict:
     t.synonyms = sorted((set(t.synonyms) | {s.label} | set(s.synonyms)) - {t.label})
     t.xrefs = sorted(set(t.xrefs) | set(s.xrefs))
     s.deprecated, s.replaced_by, s.root = True, [tid], False
-    onto.touch()
+    onto.touch(sid, tid)
     return {"op": "merge", "source": sid, "target": tid, "children_moved": moved}
 
 
@@ -279,7 +279,7 @@ def op_split(onto, id, into, children_to=None) -> dict:
     was_root = c.root
     # Deprecate first so the new concepts may reuse the old label's words.
     c.deprecated, c.root = True, False
-    onto.touch()
+    onto.touch(cid)
     new_ids = []
     for spec in into:
         if not isinstance(spec, dict):
@@ -294,7 +294,7 @@ def op_split(onto, id, into, children_to=None) -> dict:
         target = _ref(onto, children_to, what="children_to")
         moved = _reparent_children(onto, cid, [target])
     c.replaced_by = sorted(new_ids)
-    onto.touch()
+    onto.touch(cid)
     return {"op": "split", "id": cid, "into": new_ids, "children_moved": moved}
 
 
@@ -318,7 +318,7 @@ def op_deprecate(onto, id, replaced_by=(), reparent_to=None, reason=None) -> dic
             raise EditError("cannot re-parent children to the concept being deprecated")
         moved = _reparent_children(onto, cid, targets)
     c.deprecated, c.replaced_by, c.root = True, sorted(repl), False
-    onto.touch()
+    onto.touch(cid)
     record = {"op": "deprecate", "id": cid, "replaced_by": sorted(repl), "children_moved": moved}
     if reason:
         record["reason"] = str(reason)

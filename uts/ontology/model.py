@@ -92,11 +92,61 @@ class Ontology:
         self._exact: dict[str, list[tuple[str, str]]] | None = None
         self._normalized: dict[str, list[str]] | None = None
         self._depth: dict[str, int] | None = None
+        self._keys_of: dict[str, tuple[list[str], list[str]]] = {}  # index keys each concept holds
+        self._missing_parents: set[str] = set()  # parents named but absent when the graph was built
+        self._highest: tuple[int, int] | None = None  # (concept count, highest id number)
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def touch(self) -> None:
-        """Drop derived views after a mutation."""
-        self._graph = self._exact = self._normalized = self._depth = None
+    def touch(self, *changed: str) -> None:
+        """Bring the derived views up to date after a mutation. With no ids, drop them all (rebuilt
+        on next use); with the ids of every concept that was added or changed, refresh only
+        their entries, so a batch of edits does not rebuild the views once per operation."""
+        self._depth = None
+        if not changed:
+            self._graph = self._exact = self._normalized = self._highest = None
+            return
+        if self._highest is not None:
+            numbers = [id_number(i) for i in changed if ID_PATTERN.match(i)]
+            self._highest = (len(self.concepts), max([self._highest[1], *numbers]))
+        if self._graph is not None:
+            self._refresh_graph(changed)
+        if self._exact is not None:
+            self._refresh_index(changed)
+
+    def _refresh_graph(self, changed: Iterable[str]) -> None:
+        g = self._graph
+        for cid in changed:
+            if cid not in g and cid in self._missing_parents:
+                self._graph = None  # a dangling reference now resolves: rebuild on next use
+                return
+            g.add_node(cid)
+            g.remove_edges_from(list(g.in_edges(cid)))
+            for p in self.concepts[cid].parents:
+                if p in self.concepts:
+                    g.add_edge(p, cid)
+                else:
+                    self._missing_parents.add(p)
+
+    def _refresh_index(self, changed: Iterable[str]) -> None:
+        # Remove every changed concept's old entries first, then add the new ones and restore
+        # the order _build_index gives (active first, then by id): identical to a rebuild.
+        changed = set(changed)
+        for cid in changed:
+            exact_keys, norm_keys = self._keys_of.pop(cid, ((), ()))
+            for key in exact_keys:
+                self._exact[key] = [h for h in self._exact[key] if h[0] != cid]
+            for key in norm_keys:
+                self._normalized[key] = [i for i in self._normalized[key] if i != cid]
+        rank = lambda cid: (self.concepts[cid].deprecated, cid)  # noqa: E731
+        touched_exact, touched_norm = set(), set()
+        for cid in sorted(changed, key=rank):
+            exact_keys, norm_keys = self._index_concept(self.concepts[cid])
+            touched_exact.update(exact_keys)
+            touched_norm.update(norm_keys)
+        for key in touched_exact:
+            self._exact[key].sort(key=lambda h: rank(h[0]))  # stable: label before synonyms
+        for key in touched_norm:
+            self._normalized[key].sort(key=rank)
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -118,8 +168,12 @@ class Ontology:
 
     def next_id(self) -> str:
         """A fresh id: one above the highest ever used (concepts are never deleted)."""
-        highest = max((id_number(i) for i in self.concepts if ID_PATTERN.match(i)), default=0)
-        return format_id(highest + 1)
+        # Cached with the concept count it was computed at, so adding a concept without
+        # touch() still gets a fresh id.
+        if self._highest is None or self._highest[0] != len(self.concepts):
+            highest = max((id_number(i) for i in self.concepts if ID_PATTERN.match(i)), default=0)
+            self._highest = (len(self.concepts), highest)
+        return format_id(self._highest[1] + 1)
 
     # -- graph view --------------------------------------------------------------------------
     @property
@@ -132,6 +186,8 @@ class Ontology:
                 (p, c.id) for c in self.concepts.values() for p in c.parents if p in self.concepts
             )
             self._graph = g
+            self._missing_parents = {p for c in self.concepts.values() for p in c.parents
+                                     if p not in self.concepts}
         return self._graph
 
     def parents(self, concept_id: str) -> list[str]:
@@ -177,19 +233,26 @@ class Ontology:
 
     # -- lookup ------------------------------------------------------------------------------
     def _build_index(self) -> None:
-        exact: dict[str, list[tuple[str, str]]] = {}
-        normalized: dict[str, list[str]] = {}
+        self._exact, self._normalized, self._keys_of = {}, {}, {}
         # Active concepts first so that, for a shared key, the live concept wins.
-        ordered = sorted(self.concepts.values(), key=lambda c: (c.deprecated, c.id))
-        for c in ordered:
-            for kind, text in [("label", c.label)] + [("synonym", s) for s in c.synonyms]:
-                exact.setdefault(text.casefold().strip(), []).append((c.id, kind))
-                key = normalize_label(text)
-                if key:
-                    ids = normalized.setdefault(key, [])
-                    if c.id not in ids:
-                        ids.append(c.id)
-        self._exact, self._normalized = exact, normalized
+        for c in sorted(self.concepts.values(), key=lambda c: (c.deprecated, c.id)):
+            self._index_concept(c)
+
+    def _index_concept(self, c: Concept) -> tuple[list[str], list[str]]:
+        """Append ``c``'s labels to the lookup index; returns (and remembers) the keys used."""
+        exact, normalized, cid = self._exact, self._normalized, c.id
+        exact_keys = [text.casefold().strip() for text in (c.label, *c.synonyms)]
+        norm_keys = []
+        for n, exact_key in enumerate(exact_keys):
+            exact.setdefault(exact_key, []).append((cid, "synonym" if n else "label"))
+            key = normalize_label(c.synonyms[n - 1] if n else c.label)
+            if key:
+                ids = normalized.setdefault(key, [])
+                if cid not in ids:
+                    ids.append(cid)
+                    norm_keys.append(key)
+        self._keys_of[cid] = (exact_keys, norm_keys)
+        return exact_keys, norm_keys
 
     def lookup(self, text: str, include_deprecated: bool = False) -> list[Match]:
         """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant.
