@@ -127,6 +127,8 @@ def demo(
     with_contrastive: bool = typer.Option(True, "--with-contrastive/--no-contrastive", help=(
         "Also train hier+contrastive (caption InfoNCE, bundled MiniLM text tower, frozen) and report "
         "its zero-shot tagging and text-audio retrieval (about a third of the demo's time).")),
+    seeds: int = typer.Option(3, "--seeds", help="Training seeds per objective; the report gives mean ± s.d. over them."),
+    budget: float = typer.Option(6.0, "--budget-min", help="Start a further seed only if it should end within this many minutes (the report says how many ran)."),
 ) -> None:
     """Synthesise a small corpus, train flat, hier and hier+contrastive on it, evaluate, report.
 
@@ -142,7 +144,7 @@ def demo(
 
     try:
         report = run_demo(out, clips=clips, steps=steps, recipe=recipe, overwrite=overwrite,
-                          with_contrastive=with_contrastive)
+                          with_contrastive=with_contrastive, seeds=seeds, budget_min=budget)
     except (DemoError, *_user_errors()) as exc:
         _fail(exc)
     typer.echo(f"demo report -> {report}")

@@ -119,6 +119,7 @@ def hierarchical_report(scores, targets, hierarchy: Hierarchy, threshold: float 
         "macro_map": _mean(ap), "micro_map": micro_average_precision(scores_np, true),
         "parent_map": _mean(ap[internal]), "leaf_map": _mean(ap[~internal]),
         "map_per_level": {str(k): v for k, v in per_level.items()},
+        "classes_per_level": {str(int(d)): int((depth == d).sum()) for d in np.unique(depth)},
         "threshold": threshold,
     }
     report.update(hierarchical_prf(scores_np, true, hierarchy, threshold))

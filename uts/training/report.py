@@ -32,29 +32,37 @@ def read_metrics(csv_path: Path) -> list[dict]:
 
 
 def training_curves(csv_path: Path, png: Path, runs: dict[str, Path] | None = None) -> Path | None:
-    """Loss against step (train, and val when logged); several runs overlaid when ``runs``."""
+    """One loss panel per run, validation mAP of all runs together.
+
+    Losses of different objectives (and a run's training loss against its validation loss, which
+    may leave out terms such as the contrastive one) live on different scales, so each gets its
+    own axis: a run's panel draws its training loss on the left axis and its validation loss on
+    a right axis of its own. mAP is on one 0-1 scale for every run, so those share a panel."""
     runs = runs or {"": csv_path}
-    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, len(runs) + 1, figsize=(3.6 * (len(runs) + 1), 3.4), squeeze=False)
+    *loss_axes, ax_map = axes[0]
     plotted = False
-    for i, (name, path) in enumerate(runs.items()):
+    for i, ((name, path), ax) in enumerate(zip(runs.items(), loss_axes)):
         color = f"C{i}"
         rows = read_metrics(path)
         tr = [(int(r["step"]), float(r["loss"])) for r in rows if r["split"] == "train" and r["loss"]]
         va = [(int(r["step"]), float(r["loss"]), r["macro_map"]) for r in rows if r["split"] == "val" and r["loss"]]
+        ax.set(xlabel="step", title=f"{name} loss".strip())
         if tr:
-            ax_loss.plot(*zip(*tr), color=color, label=f"{name} train".strip())
+            ax.plot(*zip(*tr), color=color, label="train")
+            ax.set_ylabel("training loss", color=color)
             plotted = True
         if va:
-            ax_loss.plot([s for s, _, _ in va], [v for _, v, _ in va], "o--", color=color, label=f"{name} val".strip())
+            ax_val = ax.twinx()
+            ax_val.plot([s for s, _, _ in va], [v for _, v, _ in va], "o--", color="0.35", label="validation")
+            ax_val.set_ylabel("validation loss", color="0.35")
             pts = [(s, float(m)) for s, _, m in va if m not in ("", "nan")]
             if pts:
                 ax_map.plot(*zip(*pts), "o-", color=color, label=name or "val")
     if not plotted:
         plt.close(fig)
         return None
-    ax_loss.set(xlabel="step", ylabel="loss", title="training loss")
     ax_map.set(xlabel="step", ylabel="macro mAP", title="validation mAP")
-    ax_loss.legend(fontsize=8)
     if ax_map.lines:
         ax_map.legend(fontsize=8)
     else:
@@ -66,16 +74,23 @@ def training_curves(csv_path: Path, png: Path, runs: dict[str, Path] | None = No
 
 
 def per_level_plot(results: dict[str, dict], png: Path) -> Path:
-    """Grouped bars: mAP at each depth of the hierarchy, one bar per run."""
+    """Grouped bars: mAP at each depth of the hierarchy, one bar per run (± 1 s.d. over seeds
+    when ``spread`` has it); under each depth, how many classes sit there."""
     levels = sorted({int(k) for r in results.values() for k in r["map_per_level"]})
-    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(levels) + 2), 3.6))
+    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(levels) + 2), 3.8))
     width = 0.8 / max(1, len(results))
     for i, (name, r) in enumerate(results.items()):
         vals = [r["map_per_level"].get(str(lv)) for lv in levels]
         vals = [0 if v is None or math.isnan(v) else v for v in vals]
-        ax.bar([lv + (i - (len(results) - 1) / 2) * width for lv in levels], vals, width, label=name)
+        sds = [(r.get("spread", {}).get(f"map_per_level.{lv}") or [0, None])[1] for lv in levels]
+        err = [sd or 0 for sd in sds] if any(sd is not None for sd in sds) else None
+        ax.bar([lv + (i - (len(results) - 1) / 2) * width for lv in levels], vals, width, label=name,
+               yerr=err, capsize=2)
     ax.set(xlabel="depth in the hierarchy (0 = top)", ylabel="macro mAP", ylim=(0, 1), title="mAP per level")
     ax.set_xticks(levels)
+    counts = next((r["classes_per_level"] for r in results.values() if "classes_per_level" in r), None)
+    if counts:
+        ax.set_xticklabels([f"{lv}\n{counts.get(str(lv), 0)} classes" for lv in levels])
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
@@ -83,22 +98,32 @@ def per_level_plot(results: dict[str, dict], png: Path) -> Path:
     return png
 
 
+def _cell(result: dict, key: str) -> str:
+    """A table cell: the value, or "mean ± s.d." when ``result["spread"]`` (several seeds) has it."""
+    spread = result.get("spread", {}).get(key)
+    if spread and spread[1] is not None:
+        return f"{spread[0]:.3f} ± {spread[1]:.3f}"
+    value = result
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return _fmt(value)
+
+
 def _table(results: dict[str, dict]) -> list[str]:
     names = list(results)
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for key, label in HEADLINE:
-        lines.append(f"| {label} | " + " | ".join(_fmt(results[n].get(key)) for n in names) + " |")
-    probe = [results[n].get("probe", {}).get("probe_map") for n in names]
-    if any(p is not None for p in probe):
-        lines.append("| linear probe mAP (domain) | " + " | ".join(_fmt(p) for p in probe) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(results[n], key) for n in names) + " |")
+    if any(results[n].get("probe", {}).get("probe_map") is not None for n in names):
+        lines.append("| linear probe mAP (domain) | " + " | ".join(_cell(results[n], "probe.probe_map") for n in names) + " |")
     if any("zero_shot" in results[n] for n in names):
         for key, label in ZERO_SHOT:
             lines.append(f"| zero-shot {label} | " + " | ".join(
-                _fmt(results[n].get("zero_shot", {}).get(key)) for n in names) + " |")
+                _cell(results[n], f"zero_shot.{key}") for n in names) + " |")
     if any("retrieval" in results[n] for n in names):
         for key in RETRIEVAL:
             lines.append(f"| {key.replace('_', ' ')} | " + " | ".join(
-                _fmt(results[n].get("retrieval", {}).get(key)) for n in names) + " |")
+                _cell(results[n], f"retrieval.{key}") for n in names) + " |")
     return lines
 
 
