@@ -56,3 +56,12 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmbeddingModelError, match="cannot load"):
         Embedder(tmp_path / "empty", cache_dir=False).encode(["x"])
+
+
+def test_progress_is_ours_not_sentence_transformers_batches(capfd):
+    texts = [f"sound number {i}" for i in range(40)]
+    with_bar = Embedder(cache_dir=False, batch_size=2).encode(texts, progress=True)  # 3 chunks of 16
+    err = capfd.readouterr().err
+    assert "Batches" not in err
+    plain = Embedder(cache_dir=False, batch_size=2).encode(texts)
+    assert np.allclose(with_bar, plain, atol=1e-5)  # chunking for the bar changes no vector

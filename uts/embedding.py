@@ -172,13 +172,8 @@ class Embedder:
         vectors = self._cached(keys)
         missing = [(t, k) for t, k in zip(unique, keys) if k not in vectors]
         if missing:
-            computed = self.model.encode(
-                [t for t, _ in missing],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress and len(missing) > 4 * self.batch_size,  # no bar for a blink
-            ).astype(np.float32)
+            computed = self._encode_missing([t for t, _ in missing],
+                                            progress and len(missing) > 4 * self.batch_size)  # no bar for a blink
             self.computed += len(missing)
             pairs = [(k, computed[i]) for i, (_, k) in enumerate(missing)]
             self._store(pairs)
@@ -187,6 +182,23 @@ class Embedder:
         return np.stack([by_text[t] for t in texts]).astype(np.float32, copy=False)
 
     __call__ = encode
+
+    def _encode_missing(self, texts: list[str], progress: bool) -> np.ndarray:
+        """sentence-transformers' own "Batches:" tqdm bar stays off; ours (rich, on stderr, like
+        every other uts bar) counts texts in chunks of a few batches."""
+        from rich.console import Console
+        from rich.progress import Progress
+
+        chunk = 8 * self.batch_size if progress else max(1, len(texts))
+        parts = []
+        with Progress(console=Console(stderr=True), transient=True, disable=not progress) as bar:
+            task = bar.add_task(f"embedding {len(texts)} texts", total=len(texts))
+            for i in range(0, len(texts), chunk):
+                parts.append(self.model.encode(texts[i:i + chunk], batch_size=self.batch_size,
+                                               normalize_embeddings=True, convert_to_numpy=True,
+                                               show_progress_bar=False).astype(np.float32))
+                bar.advance(task, len(parts[-1]))
+        return np.concatenate(parts)
 
     def close(self) -> None:
         if self._db is not None:
