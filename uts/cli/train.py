@@ -135,8 +135,9 @@ def demo(
     The main job end to end: the training corpus has leaf-only labels (ancestors omitted, as in
     real datasets); its tags are mapped to UTS; the objectives train with the same recipe, data
     and seed; all are scored against the true labels, and the contrastive run also by zero-shot
-    tagging and text-audio retrieval. A few minutes on 2 CPU cores (--no-contrastive: flat and
-    hier only).
+    tagging and text-audio retrieval. Each objective trains with --seeds seeds while --budget-min
+    allows, and the report gives mean ± s.d. (or says that one seed ran). A few minutes on 2 CPU
+    cores (--no-contrastive: flat and hier only).
 
     Example: uts demo --out runs/demo
     """
