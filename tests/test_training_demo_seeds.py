@@ -40,6 +40,7 @@ def test_one_seed_is_said_plainly_with_the_reason(tmp_path):
                       console=Console(quiet=True), seeds=3, budget_min=0)
     text = report.read_text()
     assert "**One training seed ran** (0), so the table shows no spread (stopped after 1 of 3 seeds" in text
+    assert "a larger `--budget-min`" in text
     assert "±" not in text.split("Definitions:")[0].split("| metric |")[1]
     assert json.loads((out / "summary.json").read_text())["seeds"] == [0]
     assert not (out / "seeds").exists()
@@ -87,8 +88,8 @@ def test_each_run_loss_gets_its_own_axes(tmp_path, monkeypatch):
 
 def test_per_level_plot_names_classes_per_depth(tmp_path, monkeypatch):
     figures = _capture_figures(monkeypatch)
-    result = {"map_per_level": {"0": 0.9, "1": 0.5}, "classes_per_level": {"0": 2, "1": 7}}
+    result = {"map_per_level": {"0": 0.9, "1": 0.5, "2": 0.4}, "classes_per_level": {"0": 2, "1": 7, "2": 1}}
     report_module.per_level_plot({"hier": result}, tmp_path / "p.png")
     [fig] = figures
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels == ["0\n2 classes", "1\n7 classes"]
+    assert labels == ["0\n2 classes", "1\n7 classes", "2\n1 class"]

@@ -183,7 +183,8 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
     else:
         seed_text = (f"**One training seed ran** ({seed}), so the table shows no spread"
                      f"{' (' + seeds_note + ')' if seeds_note else ''}: differences between objectives "
-                     "may be seed noise; `uts demo --seeds 3` reports mean ± spread.")
+                     "may be seed noise; " + ("a larger `--budget-min` (or a quieter machine) gives the spread."
+                                              if seeds_note else "`uts demo --seeds 3` reports mean ± spread."))
     intro = (f"Synthetic corpus: {clips} training clips with **leaf-only** labels (ancestors omitted, "
              f"as in real datasets), {sizes['test'][1]} test clips scored against their complete labels. "
              f"{'All' if with_contrastive else 'Both'} runs use the same recipe (`{Path(recipe or DEFAULT_RECIPE).name}`), data and seed; "

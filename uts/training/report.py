@@ -90,7 +90,8 @@ def per_level_plot(results: dict[str, dict], png: Path) -> Path:
     ax.set_xticks(levels)
     counts = next((r["classes_per_level"] for r in results.values() if "classes_per_level" in r), None)
     if counts:
-        ax.set_xticklabels([f"{lv}\n{counts.get(str(lv), 0)} classes" for lv in levels])
+        n = [counts.get(str(lv), 0) for lv in levels]
+        ax.set_xticklabels([f"{lv}\n{k} class{'' if k == 1 else 'es'}" for lv, k in zip(levels, n)])
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
