@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 import networkx as nx
 
 from .normalize import normalize_label
+from .resolve import Match, Resolver
 
 ID_PREFIX = "UTS:"
 ID_PATTERN = re.compile(r"^UTS:\d{7}$")
@@ -53,18 +54,6 @@ class Concept:
         return [self.label, *self.synonyms]
 
 
-@dataclass(frozen=True)
-class Match:
-    """How a free-text tag resolved to a concept."""
-
-    id: str
-    label: str
-    matched_by: str  # "label" | "synonym" | "normalized" | "id" | "replaced"
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "label": self.label, "matched_by": self.matched_by}
-
-
 @dataclass
 class OntologyMeta:
     iri: str = "https://w3id.org/uts/uts.owl"
@@ -89,14 +78,13 @@ class Ontology:
         # preferred labels): (code, id, message) tuples, reported by validation.
         self.load_issues: list[tuple[str, str, str]] = []
         self._graph: nx.DiGraph | None = None
-        self._exact: dict[str, list[tuple[str, str]]] | None = None
-        self._normalized: dict[str, list[str]] | None = None
+        self._resolver: Resolver | None = None
         self._depth: dict[str, int] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
     def touch(self) -> None:
         """Drop derived views after a mutation."""
-        self._graph = self._exact = self._normalized = self._depth = None
+        self._graph = self._resolver = self._depth = None
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -175,65 +163,28 @@ class Ontology:
             return [[concept_id]]
         return [[concept_id, *path] for p in parents for path in self.paths_to_root(p)]
 
-    # -- lookup ------------------------------------------------------------------------------
-    def _build_index(self) -> None:
-        exact: dict[str, list[tuple[str, str]]] = {}
-        normalized: dict[str, list[str]] = {}
-        # Active concepts first so that, for a shared key, the live concept wins.
-        ordered = sorted(self.concepts.values(), key=lambda c: (c.deprecated, c.id))
-        for c in ordered:
-            for kind, text in [("label", c.label)] + [("synonym", s) for s in c.synonyms]:
-                exact.setdefault(text.casefold().strip(), []).append((c.id, kind))
-                key = normalize_label(text)
-                if key:
-                    ids = normalized.setdefault(key, [])
-                    if c.id not in ids:
-                        ids.append(c.id)
-        self._exact, self._normalized = exact, normalized
+    # -- lookup (through the one resolver, uts.ontology.resolve) ---------------------------------
+    @property
+    def resolver(self) -> Resolver:
+        """The ontology's own :class:`~uts.ontology.resolve.Resolver` (no curated alignment),
+        rebuilt after :meth:`touch`."""
+        if self._resolver is None:
+            self._resolver = Resolver(self)
+        return self._resolver
 
     def lookup(self, text: str, include_deprecated: bool = False) -> list[Match]:
-        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant.
+        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant
+        (no lemma tier: naming a concept wants no stemming).
 
         A hit on a deprecated concept is followed to its replacement(s) and reported as
         ``replaced`` unless ``include_deprecated`` is set.
         """
-        query = text.strip()
-        if query in self.concepts:
-            return self._matches([(query, "id")], include_deprecated)
-        if self._exact is None:
-            self._build_index()
-        hits = self._exact.get(query.casefold())
-        if hits:
-            return self._matches(hits, include_deprecated)
-        ids = self._normalized.get(normalize_label(query))
-        if ids:
-            return self._matches([(i, "normalized") for i in ids], include_deprecated)
-        return []
+        return self.resolver.resolve(text, include_deprecated, lemmas=False)
 
     def ids_with_normalized(self, text: str) -> list[str]:
         """Ids of all concepts (deprecated too) having a label or synonym that normalises like
         ``text``."""
-        if self._normalized is None:
-            self._build_index()
-        return list(self._normalized.get(normalize_label(text), ()))
-
-    def _matches(self, hits: list[tuple[str, str]], include_deprecated: bool) -> list[Match]:
-        out: list[Match] = []
-        seen: set[str] = set()
-        for cid, how in hits:
-            c = self.concepts[cid]
-            if c.deprecated and not include_deprecated:
-                for rid in self.current_ids(cid):
-                    if rid not in seen:
-                        seen.add(rid)
-                        out.append(Match(rid, self.concepts[rid].label, "replaced"))
-                continue
-            if cid not in seen:
-                seen.add(cid)
-                out.append(Match(cid, c.label, how))
-        # A live concept that matched directly beats one reached through a replacement.
-        direct = [m for m in out if m.matched_by != "replaced"]
-        return direct or out
+        return list(self.resolver.lexicon.normalized.get(normalize_label(text), ()))
 
     def current_ids(self, concept_id: str) -> list[str]:
         """Follow replacement pointers from a (possibly deprecated) concept to active ones."""

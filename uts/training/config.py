@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "train": None,  # flat or Lhotse manifest (path, relative to the recipe file)
         "val": None,  # optional held-out manifest, evaluated after every epoch
+        "alignment": None,  # reviewed SSSOM for Lhotse input (e.g. mapping/uts-paper.sssom.tsv)
         "sample_rate": 16000,
         "clip_seconds": 2.0,  # random crop / zero pad to this length (null: whole segments)
         "batch_size": 32,  # clips per batch and per process ...
@@ -63,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
 }
 # Sections whose sub-keys are free-form (passed through to a builder).
 FREE_FORM = {("model", "encoder_args")}
-PATH_KEYS = {("data", "train"), ("data", "val"), ("labels", "ontology"), ("text", "model")}
+PATH_KEYS = {("data", "train"), ("data", "val"), ("data", "alignment"), ("labels", "ontology"), ("text", "model")}
 
 
 class ConfigError(ValueError):

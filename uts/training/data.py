@@ -34,13 +34,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from uts.ontology import Ontology
 
 from .audio import AudioError, crop_or_pad, read_segment, resample
-from .manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError, read_alignment,
+from .manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError,
                        read_manifest, validate_manifest, write_manifest)
 
 __all__ = [
     "FLAT_COLUMNS", "AudioError", "BadEntry", "BadEntryReport", "BadItem", "ClipDataset",
     "DurationBatchSampler", "LabelSpace", "ManifestError", "collate_clips", "crop_or_pad",
-    "make_loader", "read_alignment", "read_manifest", "read_segment", "resample",
+    "make_loader", "read_manifest", "read_segment", "resample",
     "validate_manifest", "write_manifest",
 ]
 

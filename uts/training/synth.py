@@ -471,13 +471,13 @@ def resolve_labels(onto: Ontology, keys: Sequence[str] | None = None) -> tuple[d
     for key in keys if keys is not None else LABEL_TABLE:
         why = []
         for label in LABEL_TABLE[key]:
-            matches = onto.lookup(label)
-            exact = [m for m in matches if m.matched_by in ("label", "synonym", "id")]
-            pick = exact if exact else matches
-            if len(pick) == 1:
-                resolved[key] = pick[0].id
+            cid = onto.resolver.one(label, lemmas=False)
+            if cid is not None:
+                resolved[key] = cid
                 break
-            why.append(f"'{label}' " + ("not found" if not pick else "is ambiguous: " + ", ".join(m.id for m in pick)))
+            matches = onto.lookup(label)
+            why.append(f"'{label}' " + ("not found" if not matches else
+                                        "is ambiguous: " + ", ".join(m.id for m in matches)))
         else:
             problems[key] = "; ".join(why)
     return resolved, problems
@@ -658,14 +658,17 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
         rel = f"audio/{cid}.wav"
         sf.write(out_dir / rel, mix.astype(np.float32), cfg.sample_rate, subtype="PCM_16")
         truth = closure(onto, [resolved[key] for key in keys])
+        given = _apply_label_mode(rng, onto, truth, cfg, wrong_pool)
         rows.append({
             "id": cid, "audio_path": rel, "start": 0.0, "duration": n / cfg.sample_rate,
-            "labels": _apply_label_mode(rng, onto, truth, cfg, wrong_pool),
+            # the given labels as ids, and as the text tags a dataset would publish
+            "labels": given, "source_labels": [onto.get(c).label for c in given],
             "labels_complete": truth, "caption": _caption(parts, names),
             "sources": [g for _, g in picked], "domains": sorted({d for d, _ in picked}),
         })
     schema = {"id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
-              "labels": pl.List(pl.Utf8), "labels_complete": pl.List(pl.Utf8), "caption": pl.Utf8,
+              "labels": pl.List(pl.Utf8), "source_labels": pl.List(pl.Utf8),
+              "labels_complete": pl.List(pl.Utf8), "caption": pl.Utf8,
               "sources": pl.List(pl.Utf8), "domains": pl.List(pl.Utf8)}
     write_manifest(pl.DataFrame(rows, schema=schema), manifest_path)
     skipped = {k: v for k, v in problems.items()}

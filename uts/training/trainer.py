@@ -267,7 +267,7 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
         raise TrainError("no training manifest: set data.train in the recipe or with --set data.train=PATH")
     try:
         onto = onto or load(cfg["labels"]["ontology"])
-        df = read_manifest(cfg["data"]["train"], onto=onto)
+        df = read_manifest(cfg["data"]["train"], onto=onto, alignment=cfg["data"]["alignment"])
         df, report = validate_manifest(df, progress=progress)
     except (ManifestError, FileNotFoundError) as exc:
         raise TrainError(str(exc)) from None
@@ -552,7 +552,7 @@ class _Validator:
     def __init__(self, cfg, onto, space, hierarchy, objective, ctx):
         from .data import ClipDataset, read_manifest, validate_manifest
 
-        df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto))
+        df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto, alignment=cfg["data"]["alignment"]))
         self.ds = ClipDataset(df, space, sample_rate=cfg["data"]["sample_rate"],
                               clip_seconds=cfg["data"]["clip_seconds"], train=False, seed=cfg["run"]["seed"])
         self.cfg, self.hierarchy, self.objective, self.ctx, self.onto = cfg, hierarchy, objective, ctx, onto

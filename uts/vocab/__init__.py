@@ -15,7 +15,7 @@ _EXPORTS = {
     "OntologyExtractor": "extract", "run_extraction": "extract",
     "Vocabulary": "filter", "filter_manifest": "filter",
     "VocabError": "io", "detect_kind": "io", "read_captions": "io", "scan_tags": "io",
-    "ConceptResolver": "resolve", "EmbeddingMatcher": "resolve", "lemma": "resolve", "lemma_key": "resolve",
+    "EmbeddingMatcher": "resolve",
     "propose": "propose", "write_proposals": "propose",
 }
 __all__ = sorted(_EXPORTS)

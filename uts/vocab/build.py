@@ -28,7 +28,7 @@ from .io import VocabError, scan_tags, write_json
 
 if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an ontology is used
     from uts.ontology.model import Ontology
-    from .resolve import ConceptResolver
+    from uts.ontology.resolve import Resolver
 
 PAPER_SIZES = (800, 1000, 1500, 2000, 3000)
 BALANCED_DOMAINS = ("speech", "music", "sound")
@@ -154,7 +154,7 @@ class VocabResult:
     coverage: dict[int, int] = field(default_factory=dict)  # size -> clips keeping >= 1 tag
 
 
-def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | None,
+def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,
                  has_ids: bool) -> pl.DataFrame:
     """``tag -> concept`` pairs: taken from the input's ``concept_ids`` when it has them (they may
     include embedding matches), else from resolving each distinct tag lexically."""
@@ -172,7 +172,7 @@ def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | 
         onto = resolver.onto
         rows = sorted({(t, cur) for t, cid in pairs.iter_rows() for cur in onto.current_ids(cid)})
     else:
-        rows = [(t, cid) for t in tags.to_list() for cid in resolver.resolve_tag(t)] if resolver else []
+        rows = [(t, cid) for t in tags.to_list() for cid in resolver.ids(t)] if resolver else []
     return pl.DataFrame(rows, schema={"tag": pl.Utf8, "concept": pl.Utf8}, orient="row")
 
 
@@ -205,13 +205,13 @@ def in_background(job: Callable[[], object]) -> Future:
 
 
 def load_ontology_in_background(loader: Callable[[], Ontology]) -> Future:
-    """``Future[(ontology, its ConceptResolver)]``: pass it as ``onto`` to
+    """``Future[(ontology, its Resolver)]``: pass it as ``onto`` to
     :func:`build_vocabulary`, which waits for it only once the tags are counted."""
     def job():
-        from .resolve import ConceptResolver
+        from uts.ontology.resolve import Resolver
 
         onto = loader()
-        return onto, ConceptResolver(onto)
+        return onto, Resolver(onto)
     return in_background(job)
 
 
@@ -246,9 +246,9 @@ def build_vocabulary(
     if isinstance(onto, Future):
         onto, resolver = onto.result()
     elif onto is not None:
-        from .resolve import ConceptResolver
+        from uts.ontology.resolve import Resolver
 
-        resolver = ConceptResolver(onto)
+        resolver = Resolver(onto)
     mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
     domains: dict[str, str] = {}
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import polars as pl
 
 from uts.ontology.model import Ontology
+from uts.ontology.resolve import Resolver
 
 from .io import VocabError, detect_kind, iter_jsonl
-from .resolve import ConceptResolver
 
 
 class Vocabulary:
@@ -42,7 +42,7 @@ class Vocabulary:
             self.concepts = {e["id"]: e["label"] for e in data["concepts"]}
             if onto is None:
                 raise VocabError("a concept vocabulary needs an ontology to resolve tags (not --ontology none)")
-            self.resolver = ConceptResolver(onto)
+            self.resolver = Resolver(onto)
         elif isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
             self.labels = {v.strip().lower() for v in data.values()}
         else:
@@ -63,7 +63,7 @@ class Vocabulary:
                     # ids recorded by `extract`, perhaps against an older ontology: follow replacements
                     ids = [cur for c in concept_ids[i] or [] for cur in self.resolver.onto.current_ids(c)]
                 else:
-                    ids = self.resolver.resolve_tag(clean)
+                    ids = self.resolver.ids(clean)
                 kept = [self.concepts[c] for c in ids if c in self.concepts]
             out.extend(k for k in kept if k not in out)
         return out

@@ -24,10 +24,11 @@ import polars as pl
 
 from uts.ontology.model import Ontology
 from uts.ontology.normalize import normalize_label, tokens
+from uts.ontology.resolve import STOPWORDS, Resolver, lemma_key
 
 from .build import _tag_mapping, count_tags
 from .io import VocabError, scan_tags
-from .resolve import STOPWORDS, ConceptResolver, EmbeddingMatcher, lemma_key
+from .resolve import EmbeddingMatcher
 
 
 WEAK_MATCH = 0.5  # below this cosine the nearest concept says little about where a tag belongs
@@ -58,7 +59,7 @@ def unresolved_tags(input_path: str | os.PathLike, onto: Ontology) -> pl.DataFra
     lf = scan_tags(input_path)
     has_ids = "concept_ids" in lf.collect_schema().names()
     _, _, tags = count_tags(lf, input_path)
-    mapping = _tag_mapping(lf, tags["tag"], ConceptResolver(onto), has_ids)
+    mapping = _tag_mapping(lf, tags["tag"], Resolver(onto), has_ids)
     return (tags.join(mapping.select("tag").unique(), on="tag", how="anti")
             .sort(["df", "tag"], descending=[True, False]))
 
