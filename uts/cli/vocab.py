@@ -26,6 +26,18 @@ OntologyOpt = typer.Option(
     None, "--ontology", "-O", show_default=False,
     help="Ontology to resolve tags against (default: $UTS_ONTOLOGY or ontology/uts.ttl); "
     "'none' keeps plain strings, as in the paper.")
+AlignmentOpt = typer.Option(
+    None, "--alignment", show_default=False,
+    help="A reviewed SSSOM alignment of these tags (e.g. mapping/uts-paper.sssom.tsv): its decisions "
+    "beat the ontology's own labels ('pops' -> popping sounds), exactly as `uts map apply` uses them.")
+
+
+def _curated(alignment: Optional[Path]):
+    if alignment is None:
+        return None
+    from uts.mapping.sssom import read_sssom
+
+    return read_sssom(alignment).curated_labels()
 
 
 @contextmanager
@@ -175,6 +187,7 @@ def build(
                                   "clips each vocabulary keeps (what `uts vocab filter` would leave)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw vocab_stats.png."),
     ontology: Optional[str] = OntologyOpt,
+    alignment: Optional[Path] = AlignmentOpt,
 ) -> None:
     """Rank tags by TF-IDF, Score = df * log((N+1)/(df+1)), and write one vocabulary per size.
 
@@ -200,7 +213,7 @@ def build(
         # Loading the ontology and importing matplotlib are pure Python; started on threads now,
         # they run while polars counts the tags (outside the GIL) instead of before or after.
         loader = _ontology_loader(ontology)
-        pending = load_ontology_in_background(loader) if loader is not None else None
+        pending = load_ontology_in_background(loader, _curated(alignment)) if loader is not None else None
         if plot:
             in_background(_import_matplotlib)
         with _status(f"counting and ranking the tags of {paths[0]} ..."):
@@ -221,6 +234,7 @@ def filter_(
     out: Path = typer.Option(..., "--out", "-o", help="Filtered manifest (same format as the input)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the counts as JSON here."),
     ontology: Optional[str] = OntologyOpt,
+    alignment: Optional[Path] = AlignmentOpt,
 ) -> None:
     """Keep only in-vocabulary tags; drop clips left with none (the paper's step 4).
 
@@ -231,7 +245,7 @@ def filter_(
 
         is_concepts = '"concepts"' in vocab.read_text(encoding="utf-8")[:4096] if vocab.is_file() else False
         onto = _ontology(ontology) if is_concepts else None
-        stats = filter_manifest(input, Vocabulary(vocab, onto), out)
+        stats = filter_manifest(input, Vocabulary(vocab, onto, _curated(alignment)), out)
         if report is not None:
             from uts.vocab.io import write_json
 

@@ -204,14 +204,16 @@ def in_background(job: Callable[[], object]) -> Future:
         pool.shutdown(wait=False)
 
 
-def load_ontology_in_background(loader: Callable[[], Ontology]) -> Future:
+def load_ontology_in_background(loader: Callable[[], Ontology], curated: dict | None = None) -> Future:
     """``Future[(ontology, its Resolver)]``: pass it as ``onto`` to
-    :func:`build_vocabulary`, which waits for it only once the tags are counted."""
+    :func:`build_vocabulary`, which waits for it only once the tags are counted. ``curated``:
+    a reviewed alignment's tag -> ids (``MappingSet.curated_labels()``), the resolver's context
+    rule for this data set's tags."""
     def job():
         from uts.ontology.resolve import Resolver
 
         onto = loader()
-        return onto, Resolver(onto)
+        return onto, Resolver(onto, curated)
     return in_background(job)
 
 
@@ -223,6 +225,7 @@ def build_vocabulary(
     balance: float | None = None,
     closure: bool = False,
     coverage: bool = False,
+    curated: dict | None = None,
 ) -> VocabResult:
     """Count, rank and cut. ``balance`` is the minimum share of each size reserved for each of
     speech, music and sound (e.g. 0.15); ``closure`` adds the ancestors of selected concepts;
@@ -248,7 +251,7 @@ def build_vocabulary(
     elif onto is not None:
         from uts.ontology.resolve import Resolver
 
-        resolver = Resolver(onto)
+        resolver = Resolver(onto, curated)
     mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
     domains: dict[str, str] = {}
 

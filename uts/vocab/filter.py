@@ -31,7 +31,7 @@ from .io import VocabError, detect_kind, iter_jsonl
 class Vocabulary:
     """Decides, per tag, whether it stays and what it is written as."""
 
-    def __init__(self, path: str | os.PathLike, onto: Ontology | None = None):
+    def __init__(self, path: str | os.PathLike, onto: Ontology | None = None, curated: dict | None = None):
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -42,7 +42,7 @@ class Vocabulary:
             self.concepts = {e["id"]: e["label"] for e in data["concepts"]}
             if onto is None:
                 raise VocabError("a concept vocabulary needs an ontology to resolve tags (not --ontology none)")
-            self.resolver = Resolver(onto)
+            self.resolver = Resolver(onto, curated)
         elif isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
             self.labels = {v.strip().lower() for v in data.values()}
         else:
