@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
 
 from .labelsets import LabelSet, from_ontology
@@ -234,9 +235,10 @@ def text_table(mapping: MappingSet, labels: list[str], predicates=APPLY_PREDICAT
 
 
 def closure(target: LabelSet, ids=None) -> dict[str, list[str]]:
-    """id -> sorted ancestor ids in the target hierarchy."""
+    """id -> sorted ancestor ids in the target hierarchy (:func:`uts.ontology.graph.inferred`,
+    the one closure rule)."""
     ids = target.labels if ids is None else ids
-    return {i: sorted(target.ancestors(i)) for i in ids if i in target}
+    return {i: inferred(target.graph, [i]) for i in ids if i in target}
 
 
 # -- applying --------------------------------------------------------------------------------

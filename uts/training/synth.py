@@ -39,6 +39,7 @@ import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
 from uts.ontology import Ontology
+from uts.ontology.graph import closure as graph_closure
 
 from .audio import resample
 from .manifest import write_manifest
@@ -484,11 +485,8 @@ def resolve_labels(onto: Ontology, keys: Sequence[str] | None = None) -> tuple[d
 
 
 def closure(onto: Ontology, ids: Sequence[str]) -> list[str]:
-    """``ids`` and all their ancestors, sorted."""
-    out = set(ids)
-    for cid in ids:
-        out |= onto.ancestors(cid)
-    return sorted(out)
+    """``ids`` and all their ancestors, sorted (:func:`uts.ontology.graph.closure`)."""
+    return sorted(graph_closure(onto.graph, ids))
 
 
 def most_specific(onto: Ontology, ids: Sequence[str]) -> list[str]:

@@ -125,23 +125,6 @@ def rank(table: pl.DataFrame, key: str, n_clips: int) -> pl.DataFrame:
             .with_row_index("rank"))
 
 
-def concept_domain(onto: Ontology, concept_id: str, _cache: dict | None = None) -> str:
-    """A concept's domain, inherited from the nearest ancestor that declares one."""
-    frontier, seen = [concept_id], set()
-    while frontier:
-        nxt = []
-        for cid in sorted(frontier):
-            if cid in seen or cid not in onto.concepts:
-                continue
-            seen.add(cid)
-            c = onto.concepts[cid]
-            if c.domain:
-                return c.domain
-            nxt.extend(c.parents)
-        frontier = nxt
-    return "general"
-
-
 @dataclass
 class VocabResult:
     n_clips: int
@@ -249,13 +232,15 @@ def build_vocabulary(
     if isinstance(onto, Future):
         onto, resolver = onto.result()
     elif onto is not None:
-        from uts.ontology.resolve import Resolver
+        from uts.ontology.resolve import Resolver  # lazy: --ontology none never loads the stack
 
         resolver = Resolver(onto, curated)
     mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
     domains: dict[str, str] = {}
 
     def domain(cid: str) -> str:
+        from uts.ontology.graph import concept_domain  # lazy, as above
+
         if cid not in domains:
             domains[cid] = concept_domain(onto, cid)
         return domains[cid]
