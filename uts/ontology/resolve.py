@@ -217,6 +217,7 @@ class Resolver:
         self.curated = Curated(curated)
         self.max_ngram = min(self.lexicon.longest, max_ngram)
         self._ids_cache: dict[str, tuple[str, ...]] = {}
+        self._live_cache: dict[tuple[int, str], tuple[str, ...]] = {}
 
     # -- one tag -----------------------------------------------------------------------------
     def resolve(self, text: str, include_deprecated: bool = False,
@@ -288,9 +289,8 @@ class Resolver:
                     if n == 1 and toks[i] in STOPWORDS:
                         break
                     # The closer form wins: "drumming" names drumming before the lemma reaches drum.
-                    ids = (self.lexicon.normalized.get("".join(singulars[i:i + n]))
-                           or self.lexicon.lemma.get("".join(lemmas[i:i + n])))
-                    ids = self._live(ids) if ids else ()
+                    ids = (self._live(self.lexicon.normalized, "".join(singulars[i:i + n]))
+                           or self._live(self.lexicon.lemma, "".join(lemmas[i:i + n])))
                     if ids:
                         found = (n, ids)
                         break
@@ -314,5 +314,13 @@ class Resolver:
                 leftovers.append(run)
         return found_mentions, leftovers
 
-    def _live(self, ids: list[str]) -> tuple[str, ...]:
-        return tuple(m.id for m in self._matches([(i, "") for i in ids], False))
+    def _live(self, table: dict[str, list[str]], key: str) -> tuple[str, ...]:
+        """Active ids under ``key`` in a lexicon table (deprecated ones followed), memoised."""
+        ids = table.get(key)
+        if not ids:
+            return ()
+        live = self._live_cache.get((id(table), key))
+        if live is None:
+            live = self._live_cache[(id(table), key)] = tuple(
+                m.id for m in self._matches([(i, "") for i in ids], False))
+        return live
