@@ -21,6 +21,7 @@ from .diff import BUMPS, OntologyDiff, diff
 from .edit import append_changelog, lock_for, read_changelog
 from .io import atomic_write_text, default_ontology_path, dumps, load
 from .model import Ontology
+from .validate import check_release_checksums, file_sha256, read_checksum, validate
 
 VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 CHANGELOG_HEADER = "# UTS ontology changelog"
@@ -70,22 +71,6 @@ def list_releases(releases_dir: str | Path) -> list[str]:
     return sorted(found, key=parse_version)
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def read_checksum(release_file: str | Path) -> str | None:
-    p = Path(str(release_file) + ".sha256")
-    if not p.exists():
-        return None
-    text = p.read_text(encoding="utf-8").split()
-    return text[0] if text else None
-
-
 def version_iri(onto_iri: str, version: str) -> str:
     """``https://w3id.org/uts/uts.owl`` -> ``https://w3id.org/uts/releases/1.2.0/uts.owl``."""
     base, _, name = onto_iri.rpartition("/")
@@ -131,7 +116,6 @@ def release(version: str | None = None, path: str | Path | None = None,
 
 def _release(version: str | None, path: str | Path | None, releases_dir: str | Path | None,
              changelog: str | Path | None, *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
-    from .validate import check_release_checksums, validate
 
     path = Path(path) if path is not None else default_ontology_path()
     releases_dir = Path(releases_dir) if releases_dir is not None else path.parent / "releases"

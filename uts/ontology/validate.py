@@ -12,6 +12,7 @@ the file shows (an id declared twice) and the checksums of the releases beside i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -199,6 +200,22 @@ def _style_problem(text: str) -> str | None:
 
 
 # -- files and releases ----------------------------------------------------------------------
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checksum(release_file: str | Path) -> str | None:
+    p = Path(str(release_file) + ".sha256")
+    if not p.exists():
+        return None
+    text = p.read_text(encoding="utf-8").split()
+    return text[0] if text else None
+
+
 def validate_path(path: str | Path | None = None, releases_dir: str | Path | None = None,
                   reason: bool = False) -> Report:
     """Load and validate a file; also verify release checksums (``releases/`` beside the file by
@@ -221,8 +238,6 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
 
 def check_release_checksums(releases_dir: str | Path) -> list[Issue]:
     """An error for each release file without a checksum or whose bytes changed since release."""
-    from .release import file_sha256, read_checksum
-
     issues = []
     for ttl in sorted(Path(releases_dir).glob("uts-*.ttl")):
         expected = read_checksum(ttl)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from .io import VocabError, scan_tags, write_json
+from .io import VocabError, scan_tags, size_name, write_json
 
 if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an ontology is used
     from uts.ontology.model import Ontology
@@ -32,13 +32,6 @@ if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an on
 
 PAPER_SIZES = (800, 1000, 1500, 2000, 3000)
 BALANCED_DOMAINS = ("speech", "music", "sound")
-
-
-def size_name(size: int) -> str:
-    """The paper's file naming: 800 -> ``800``, 1000 -> ``1k``, 1500 -> ``1.5k``."""
-    if size >= 1000 and size % 100 == 0:
-        return f"{size / 1000:g}k"
-    return str(size)
 
 
 def tf_idf(df: int, n_clips: int) -> float:

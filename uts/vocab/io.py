@@ -200,3 +200,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def size_name(size: int) -> str:
+    """The paper's file naming: 800 -> ``800``, 1000 -> ``1k``, 1500 -> ``1.5k``."""
+    if size >= 1000 and size % 100 == 0:
+        return f"{size / 1000:g}k"
+    return str(size)
