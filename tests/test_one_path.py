@@ -28,7 +28,7 @@ from uts.mapping.labelsets import from_ontology, read_text
 from uts.mapping.sssom import read_sssom
 from uts.ontology import load
 from uts.ontology.resolve import Curated, Resolver
-from uts.training.manifest import read_manifest
+from uts.training.data import read_manifest
 from uts.vocab.build import _tag_mapping
 
 ROOT = Path(__file__).resolve().parents[1]

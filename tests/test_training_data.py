@@ -61,7 +61,8 @@ def test_flat_jsonl_fills_defaults_and_resolves_relative_paths(tmp_path):
          "labels": ["UTS:0000005"], "inferred": ["UTS:0000001"], "caption": "a piano"},
     ])
     df = read_manifest(m)
-    assert df.columns[:8] == ["id", "audio_path", "start", "duration", "labels", "inferred", "caption", "unmapped_tags"]
+    assert df.columns[:9] == ["id", "audio_path", "start", "duration", "labels", "inferred", "caption",
+                             "source_labels", "unmapped_tags"]
     assert df["audio_path"].to_list() == [str(tmp_path / "audio" / "a.wav")] * 2
     assert df["start"].to_list() == [0.0, 0.5]
     assert df["inferred"].to_list() == [[], ["UTS:0000001"]]
@@ -141,7 +142,7 @@ def test_lhotse_cuts_are_labelled_by_the_mapping_engine(tmp_path):
     # guessed: all three reported.
     assert df["unmapped_tags"].to_list() == [[], ["strings", "guitar", "theremin"]]
     assert df["caption"].to_list() == ["cap", "cap"]
-    assert df["audio_tag"].to_list()[0] == ["Drums", "snare", "piano"]
+    assert df["source_labels"].to_list()[0] == ["Drums", "snare", "piano"]
     assert df["audio_path"][0] == str(tmp_path / "a.wav")
     good, report = validate_manifest(df)
     assert good.height == 2 and report.unmapped_tags == {"strings": 1, "guitar": 1, "theremin": 1}

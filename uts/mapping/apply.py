@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.manifest import OPTIONAL_COLUMNS
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
 
@@ -30,7 +31,6 @@ from .labelsets import LabelSet, from_ontology
 from .sssom import APPLY_PREDICATES, MappingSet, read_sssom
 
 ANNOTATION_FORMATS = ("audioset", "mtg-jamendo", "lhotse", "table")
-OPTIONAL_COLUMNS = ("audio_path", "start", "duration", "caption")
 _AUDIO_ALIASES = ("audio_path", "audio_filepath", "audio", "path", "file", "filename", "wav")
 _LINE = "__line"
 

@@ -31,11 +31,13 @@ import polars as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from uts.ontology import Ontology
+from uts.manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError, conform, is_lhotse,
+                          validate_manifest, write_manifest)
+from uts.manifest import read_manifest as read_flat_manifest
+from uts.mapping.apply import map_annotations
+from uts.ontology import Ontology, load
 
 from .audio import AudioError, crop_or_pad, read_segment, resample
-from .manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError,
-                       read_manifest, validate_manifest, write_manifest)
 
 __all__ = [
     "FLAT_COLUMNS", "AudioError", "BadEntry", "BadEntryReport", "BadItem", "ClipDataset",
@@ -46,6 +48,19 @@ __all__ = [
 
 
 # -- label space -----------------------------------------------------------------------------
+def read_manifest(path: str | Path, onto: Ontology | None = None,
+                  alignment: str | Path | None = None) -> pl.DataFrame:
+    """What training reads: a manifest (:func:`uts.manifest.read_manifest`), or Lhotse cuts
+    labelled by the mapping engine with the reviewed SSSOM ``alignment``
+    (:func:`uts.mapping.apply.map_annotations`), exactly as ``uts map apply`` would label them.
+    Training resolves no text itself."""
+    path = Path(path)
+    if path.is_file() and alignment is not None and is_lhotse(path):
+        mapped = map_annotations(path, alignment, onto if onto is not None else load(), format="lhotse")
+        return conform(mapped.rename({"unmapped": "unmapped_tags"}), path)
+    return read_flat_manifest(path, onto)
+
+
 class LabelSpace:
     """The ordered set of UTS ids a model predicts: index <-> id.
 

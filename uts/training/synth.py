@@ -38,11 +38,11 @@ import polars as pl
 import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
+from uts.manifest import write_manifest
 from uts.ontology import Ontology
 from uts.ontology.graph import closure as graph_closure
 
 from .audio import resample
-from .manifest import write_manifest
 
 # -- the label table: generator key -> UTS labels to try, most specific first ---------------------
 # Each key is resolved to the first label that names exactly one concept. Keep this table in

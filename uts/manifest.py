@@ -1,18 +1,21 @@
-"""Training manifests: reading, writing and validating them.
+"""THE clip manifest: the one schema every command that writes clips writes (``uts map apply``,
+``uts synth``, the demo) and every command that reads them reads (``uts train``, ``uts eval``),
+with read, write and validate.
 
-Two forms are read into one flat polars frame (:data:`FLAT_COLUMNS`):
+Schema (:data:`FLAT_COLUMNS`), JSON Lines (optionally gzipped) or Parquet:
 
-* the **flat** form (what ``uts map apply`` and ``uts synth`` write): JSON Lines (optionally
-  gzipped) or Parquet with ``id``, ``audio_path``, ``start`` (s, default 0), ``duration`` (s),
-  ``labels`` (annotated UTS ids), optional ``inferred`` (ancestors added by closure), optional
-  ``caption``; other columns are passed through;
-* Lhotse ``MonoCut`` manifests as published for the paper's data, whose free-text ``audio_tag``
-  strings go through the mapping engine (:func:`uts.mapping.apply.map_annotations`) with a
-  reviewed alignment such as ``mapping/uts-paper.sssom.tsv``, so training labels a cut exactly
-  as ``uts map apply`` would. Tags the alignment does not map are kept in ``unmapped_tags`` so
-  that :func:`validate_manifest` can report them. Nothing here resolves text itself.
+``id``             unique clip id
+``audio_path``     audio file; a relative path is resolved against the manifest's folder
+``start``          seconds into the file (default 0)
+``duration``       seconds (default: the rest of the file, filled by :func:`validate_manifest`)
+``labels``         UTS concept ids the source annotates (after mapping)
+``inferred``       ancestors closure adds (:func:`uts.ontology.graph.inferred`), minus ``labels``
+``caption``        free-text caption, when the source has one
+``source_labels``  the source's own tags as it wrote them (provenance; never resolved again)
+``unmapped_tags``  labels that are no concept id (reported by :func:`validate_manifest`)
 
-Relative audio paths are resolved against the manifest's folder, so a corpus can be moved.
+Other columns are passed through. Once a manifest carries UTS ids nothing downstream turns them
+back into text: reading only follows deprecated ids to their replacements.
 :func:`validate_manifest` checks each entry cheaply (``soundfile.info``) and returns the good rows
 plus a :class:`BadEntryReport`; bad entries are skipped with a reason, never silently kept.
 """
@@ -35,11 +38,14 @@ from uts.ontology import Ontology
 FLAT_COLUMNS = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
     "labels": pl.List(pl.Utf8), "inferred": pl.List(pl.Utf8), "caption": pl.Utf8,
-    "unmapped_tags": pl.List(pl.Utf8),
+    "source_labels": pl.List(pl.Utf8), "unmapped_tags": pl.List(pl.Utf8),
 }
+# Per-clip fields besides id and the label lists, in the order `uts map apply` writes them.
+OPTIONAL_COLUMNS = ("audio_path", "start", "duration", "caption")
 REQUIRED_COLUMNS = ("id", "audio_path")
 # Alternative spellings accepted for the flat form's columns.
-COLUMN_ALIASES = {"path": "audio_path", "audio_filepath": "audio_path", "uts_labels": "labels"}
+COLUMN_ALIASES = {"path": "audio_path", "audio_filepath": "audio_path", "uts_labels": "labels",
+                  "audio_tag": "source_labels"}
 
 # Reasons an entry is rejected (keys of BadEntryReport.counts).
 MISSING_FILE = "missing_file"
@@ -155,7 +161,8 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
             pl.col("id").cast(pl.Utf8), pl.col("audio_path").cast(pl.Utf8),
             pl.col("start").cast(pl.Float64).fill_null(0.0), pl.col("duration").cast(pl.Float64),
             pl.col("caption").cast(pl.Utf8),
-            *[pl.col(c).cast(pl.List(pl.Utf8)).fill_null([]) for c in ("labels", "inferred", "unmapped_tags")],
+            *[pl.col(c).cast(pl.List(pl.Utf8)).fill_null([])
+              for c in ("labels", "inferred", "source_labels", "unmapped_tags")],
         )
     except Exception as exc:
         raise ManifestError(f"{source}: columns have the wrong types ({exc})") from exc
@@ -167,21 +174,6 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
         raise ManifestError(f"{source}: {dups} rows share an id; ids must be unique")
     ordered = list(FLAT_COLUMNS) + [c for c in df.columns if c not in FLAT_COLUMNS]
     return df.select(ordered)
-
-
-def _from_cuts(path: Path, onto: Ontology | None, alignment: str | Path | None) -> pl.DataFrame:
-    """Lhotse cuts through the mapping engine (the one way a source's own tags become UTS
-    labels): ``audio_tag`` strings -> ids by the reviewed ``alignment``, closed over ancestors."""
-    if alignment is None:
-        raise ManifestError(
-            f"{path}: Lhotse cuts carry free-text tags; map them with the reviewed alignment first "
-            "(uts map apply CUTS --mapping mapping/uts-paper.sssom.tsv --out manifest.jsonl) or "
-            "name it in the recipe (data.alignment)")
-    from uts.mapping.apply import map_annotations  # training reads mapping, never the reverse
-    from uts.ontology import load
-
-    df = map_annotations(path, alignment, onto if onto is not None else load(), format="lhotse")
-    return df.rename({"source_labels": "audio_tag", "unmapped": "unmapped_tags"})
 
 
 def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:
@@ -206,26 +198,41 @@ def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:
                            pl.Series("unmapped_tags", unmapped, dtype=pl.List(pl.Utf8)))
 
 
-def read_manifest(path: str | Path, onto: Ontology | None = None,
-                  alignment: str | Path | None = None) -> pl.DataFrame:
-    """Read a flat (JSONL, .jsonl.gz, Parquet) or Lhotse MonoCut manifest into the flat schema.
+def is_lhotse(path: str | Path) -> bool:
+    """Whether a JSON Lines file holds Lhotse cuts (judged by its first record)."""
+    path = Path(path)
+    if _is_parquet(path):
+        return False
+    first = _first_json(path)
+    return first is not None and ("supervisions" in first or "recording" in first)
+
+
+def conform(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
+    """Bring a frame into the schema (aliases renamed, required columns checked, optional ones
+    filled, types fixed, relative audio paths resolved against ``source``'s folder)."""
+    return _conform(df, Path(source))
+
+
+def read_manifest(path: str | Path, onto: Ontology | None = None) -> pl.DataFrame:
+    """Read a manifest (JSONL, .jsonl.gz, Parquet) into the schema.
 
     Returns a frame whose first columns are :data:`FLAT_COLUMNS` (absolute ``audio_path``;
     ``start`` filled with 0; ``labels``/``inferred``/``unmapped_tags`` empty lists when absent),
-    followed by any extra columns. Lhotse input goes through the mapping engine with the
-    reviewed SSSOM ``alignment`` (required; e.g. ``mapping/uts-paper.sssom.tsv``), exactly as
-    ``uts map apply`` would map it; the original tags stay in ``audio_tag``. For flat input with
-    ``onto`` given, deprecated ids are replaced by their successors; labels that are not ids are
-    not resolved but moved to ``unmapped_tags``.
+    followed by any extra columns. With ``onto`` given, deprecated ids are replaced by their
+    successors; labels that are not ids are not resolved but moved to ``unmapped_tags``. Lhotse
+    cuts are refused with a pointer to ``uts map apply`` (training maps them itself:
+    :func:`uts.training.data.read_manifest`).
     Raises :class:`ManifestError` on unreadable input.
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
     if not _is_parquet(path):
-        first = _first_json(path)
-        if first is not None and ("supervisions" in first or "recording" in first):
-            return _conform(_from_cuts(path, onto, alignment), path)
+        if is_lhotse(path):
+            raise ManifestError(
+                f"{path}: Lhotse cuts carry free-text tags; map them with the reviewed alignment "
+                "first (uts map apply CUTS --mapping mapping/uts-paper.sssom.tsv --out manifest.jsonl) "
+                "or, for uts train, name it in the recipe (data.alignment)")
         df = _read_jsonl(path)
     else:
         try:
