@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import typer
 
+import os
+
 from uts import __version__
 from uts.cli import mapping, ontology, training, vocab
+from uts.cli.errors import ErrorGroup
 
 app = typer.Typer(
     name="uts",
@@ -14,6 +17,7 @@ app = typer.Typer(
     "build tag vocabularies from captions and pre-train audio encoders against it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorGroup,  # the one error table (uts/cli/errors.py) for every command
 )
 app.add_typer(ontology.app, name="ontology")
 app.add_typer(mapping.app, name="map")
@@ -31,8 +35,12 @@ def _version(value: bool) -> None:
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the toolkit version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error "
+                               "(same as UTS_DEBUG=1)."),
 ) -> None:
     """Unified Tag System toolkit."""
+    if debug:
+        os.environ["UTS_DEBUG"] = "1"
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ arguments and call :mod:`uts.mapping`; heavy imports happen inside them.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -42,14 +41,7 @@ app = typer.Typer(cls=_DefaultToMatch, help=SUBCOMMAND_HELP, no_args_is_help=Tru
                   rich_markup_mode=None)
 
 
-_USER_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
-
-
-@contextmanager
-def _user_errors():
-    """Report library errors as one line and exit 1 (no traceback for a user's mistake)."""
-    with user_errors(*_USER_ERRORS):
-        yield
+_user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 @app.command("match")

@@ -7,7 +7,6 @@ Thin layer: every command parses its arguments, calls :mod:`uts.ontology` and pr
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -28,14 +27,7 @@ EditorOpt = typer.Option(None, "--editor", help="Name recorded in the change log
 DryRunOpt = typer.Option(False, "--dry-run", help="Check the edit and show it, write nothing.")
 
 
-@contextmanager
-def _user_errors():
-    from uts.ontology.edit import EditError
-    from uts.ontology.io import OntologyFormatError
-    from uts.ontology.release import ReleaseError
-
-    with user_errors(EditError, ReleaseError, OntologyFormatError, FileNotFoundError, ValueError, KeyError):
-        yield
+_user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 def _load(path: Optional[Path]):

@@ -7,24 +7,7 @@ from pathlib import Path
 
 import typer
 
-from uts.cli.errors import fail
-
-
-def _fail(exc: Exception) -> None:
-    fail(str(exc))
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from uts.ontology import OntologyFormatError
-    from uts.training.config import ConfigError
-    from uts.training.data import ManifestError
-    from uts.training.evaluate import EvalError
-    from uts.training.hierarchy import HierarchyError
-    from uts.training.losses import ObjectiveError
-    from uts.training.trainer import TrainError
-
-    return (ConfigError, TrainError, EvalError, ManifestError, ObjectiveError, HierarchyError,
-            OntologyFormatError, FileNotFoundError)
+from uts.cli.errors import user_errors
 
 
 def train(
@@ -55,15 +38,13 @@ def train(
     from uts.training.trainer import train as run_train
 
     overrides = list(set_) + ([f"run.out={out}"] if out else [])
-    try:
+    with user_errors():
         if resume is not None:
             if recipe is not None:
                 raise typer.BadParameter("give either a recipe or --resume, not both")
             run_dir = run_train(resume=resume, overrides=tuple(overrides))
         else:
             run_dir = run_train(load_config(recipe, overrides))
-    except _user_errors() as exc:
-        _fail(exc)
     import os
     import sys
     if os.environ.get("RANK", "0") == "0":
@@ -99,11 +80,9 @@ def evaluate(
     """
     from uts.training.evaluate import evaluate as run_eval
 
-    try:
+    with user_errors():
         res = run_eval(run, manifest, out, probe=probe, probe_manifest=probe_manifest,
                        threshold=threshold, device=device, progress=True)
-    except _user_errors() as exc:
-        _fail(exc)
     keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
     if res.get("scores_from") == "zero-shot":
         typer.echo("(contrastive-only objective: tagging figures are zero-shot)")
@@ -138,13 +117,11 @@ def demo(
 
     Example: uts demo --out runs/demo
     """
-    from uts.training.demo import DemoError, run_demo
+    from uts.training.demo import run_demo
 
-    try:
+    with user_errors():
         report = run_demo(out, clips=clips, steps=steps, recipe=recipe, overwrite=overwrite,
                           with_contrastive=with_contrastive)
-    except (DemoError, *_user_errors()) as exc:
-        _fail(exc)
     typer.echo(f"demo report -> {report}")
 
 

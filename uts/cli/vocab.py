@@ -40,23 +40,7 @@ def _curated(alignment: Optional[Path]):
     return read_sssom(alignment).curated_labels()
 
 
-@contextmanager
-def _user_errors():
-    from uts.vocab.io import VocabError
-
-    try:
-        with user_errors(VocabError, OSError):  # OSError: unreadable/unwritable paths
-            yield
-    except (ValueError, RuntimeError) as exc:
-        # A malformed ontology file or a missing embedding model. Their modules are imported only
-        # by commands that use them (so `uts vocab build --ontology none` never loads them).
-        ontology_io = sys.modules.get("uts.ontology.io")
-        if ontology_io is not None and isinstance(exc, ontology_io.OntologyFormatError):
-            _fail(str(exc))
-        embedding = sys.modules.get("uts.embedding")
-        if embedding is not None and isinstance(exc, embedding.EmbeddingModelError):
-            _fail(str(exc))
-        raise
+_user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 def _ontology_loader(value: Optional[str]):

@@ -20,7 +20,6 @@ import csv
 import io
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 

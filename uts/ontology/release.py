@@ -21,7 +21,7 @@ from .diff import BUMPS, OntologyDiff, diff
 from .edit import append_changelog, lock_for, read_changelog
 from .io import atomic_write_text, default_ontology_path, dumps, load
 from .model import Ontology
-from .validate import check_release_checksums, file_sha256, read_checksum, validate
+from .validate import check_release_checksums, validate
 
 VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 CHANGELOG_HEADER = "# UTS ontology changelog"
