@@ -60,7 +60,7 @@ def build_corpora(root: Path, onto, clips: int, seed: int, noise: float, left_ou
     import polars as pl
 
     from uts.training.data import read_manifest, write_manifest
-    from uts.training.synth import SynthConfig, _apply_label_mode, most_specific, synthesize
+    from uts.synth.corpus import SynthConfig, _apply_label_mode, most_specific, synthesize
     from uts.training.text import caption_from_labels
 
     def synth(name, n, s, exclude=()):

@@ -87,7 +87,7 @@ def time_steps(cfg: dict, hierarchy: Hierarchy, steps: int, batch: int, seconds:
 def time_loading(cfg: dict, batch: int, workers: int, clips: int) -> float:
     from uts.ontology import load
     from uts.training.data import ClipDataset, LabelSpace, make_loader, read_manifest, validate_manifest
-    from uts.training.synth import SynthConfig, synthesize
+    from uts.synth import SynthConfig, synthesize
 
     onto = load()
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,12 +24,12 @@ USER_ERRORS = frozenset({
     "uts.ontology.io.OntologyFormatError", "uts.ontology.edit.EditError",
     "uts.ontology.release.ReleaseError",
     # manifests, mapping, vocabularies
-    "uts.manifest.ManifestError", "uts.lhotse.ManifestFormatError",
+    "uts.manifest.ManifestError", "uts.cuts.ManifestFormatError",
     "uts.mapping.apply.ApplyError", "uts.mapping.sssom.SSSOMError", "uts.mapping.labelsets.LabelSetError",
     "uts.mapping.review.ReviewError", "uts.mapping.evaluate.GoldFormatError",
     "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
     # corpus generation and training
-    "uts.training.synth.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
+    "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
     "uts.training.evaluate.EvalError", "uts.training.hierarchy.HierarchyError",
     "uts.training.losses.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
     # an unknown concept id or label (Ontology.get / resolve), a path that is not there or not ours

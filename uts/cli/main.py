@@ -8,7 +8,7 @@ import typer
 import os
 
 from uts import __version__
-from uts.cli import mapping, ontology, training, vocab
+from uts.cli import mapping, ontology, synth, train, vocab
 from uts.cli.errors import ErrorGroup
 
 app = typer.Typer(
@@ -22,7 +22,8 @@ app = typer.Typer(
 app.add_typer(ontology.app, name="ontology")
 app.add_typer(mapping.app, name="map")
 app.add_typer(vocab.app, name="vocab")
-training.register(app)
+synth.register(app)  # uts synth
+train.register(app)  # uts train, uts eval, uts demo
 
 
 def _version(value: bool) -> None:

@@ -1,4 +1,4 @@
-"""``uts synth``: write a synthetic, UTS-labelled audio corpus (see uts/training/synth.py)."""
+"""``uts synth``: write a synthetic, UTS-labelled audio corpus (see uts/synth/corpus.py)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def synth(
     Example: uts synth --out corpus -n 200 --labels leaf-only --exclude-domain speech
     """
     from uts.ontology import load
-    from uts.training.synth import SynthConfig, synthesize
+    from uts.synth import SynthConfig, synthesize
 
     with user_errors():
         onto = load(ontology)

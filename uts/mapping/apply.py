@@ -135,8 +135,8 @@ def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
 
 
 def read_lhotse_annotations(path: str | Path) -> Annotations:
-    """Lhotse cut manifests (tags in ``supervisions[0].custom.audio_tag``), via :mod:`uts.lhotse`."""
-    from uts.lhotse import read_cuts
+    """Lhotse cut manifests (tags in ``supervisions[0].custom.audio_tag``), via :mod:`uts.cuts`."""
+    from uts.cuts import read_cuts
 
     frame = read_cuts(path).rename({"audio_tag": "source_labels"})
     return Annotations(frame.lazy(), "text", "lhotse")

@@ -440,7 +440,7 @@ def read_mtg_jamendo(path: str | Path, name: str = "MTGJamendo") -> LabelSet:
 
 def read_lhotse(path: str | Path, name: str | None = None) -> LabelSet:
     """The tag values (``supervisions[0].custom.audio_tag``) found in a Lhotse cut manifest."""
-    from uts.lhotse import ManifestFormatError, iter_cuts
+    from uts.cuts import ManifestFormatError, iter_cuts
 
     path = _check(path)
     try:

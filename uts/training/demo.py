@@ -67,7 +67,7 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
     from .config import load_config
     from .evaluate import evaluate
     from .report import write_comparison
-    from .synth import SynthConfig, SynthError, synthesize
+    from uts.synth import SynthConfig, SynthError, synthesize
     from .trainer import train
 
     console = console or Console()

@@ -41,8 +41,8 @@ from scipy.signal import butter, lfilter, sosfilt
 from uts.manifest import write_manifest
 from uts.ontology import Ontology
 from uts.ontology.graph import closure as graph_closure
+from uts.training.audio import resample
 
-from .audio import resample
 
 # -- the label table: generator key -> UTS labels to try, most specific first ---------------------
 # Each key is resolved to the first label that names exactly one concept. Keep this table in
@@ -591,7 +591,7 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
     if problems and not cfg.skip_missing_labels:
         lines = "\n".join(f"  {k}: {why}" for k, why in problems.items())
         raise SynthError(f"{len(problems)} synth label(s) resolve to no single concept in the ontology:\n{lines}\n"
-                         "Align LABEL_TABLE in uts/training/synth.py with the ontology, or pass "
+                         "Align LABEL_TABLE in uts/synth/corpus.py with the ontology, or pass "
                          "--skip-missing-labels to leave those sources out.")
     # Sources whose labels are all resolved (with skip_missing_labels some may be left out).
     languages = [lang for lang in LANGUAGES if lang in resolved]
