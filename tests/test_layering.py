@@ -90,3 +90,11 @@ def test_the_check_sees_a_cycle(tmp_path, monkeypatch):
     (pkg / "a" / "y.py").write_text("def f():\n    from uts.a.x import g\n")
     monkeypatch.setattr(__import__(__name__), "PKG", pkg)
     assert list(nx.simple_cycles(_package_edges(_graph())))
+
+
+def test_the_cli_holds_at_most_ten_loops():
+    """The CLI parses and prints; loops mean logic that belongs in the library."""
+    loops = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    found = [f"{p.name}:{n.lineno}" for p in sorted((PKG / "cli").glob("*.py"))
+             for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, loops)]
+    assert len(found) <= 10, found

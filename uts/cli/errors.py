@@ -42,8 +42,16 @@ def debug_enabled() -> bool:
     return os.environ.get("UTS_DEBUG", "") not in ("", "0")
 
 
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _top_module(cls: type) -> str:
+    return cls.__module__.partition(".")[0]
+
+
 def is_user_error(exc: BaseException) -> bool:
-    return any(f"{c.__module__}.{c.__qualname__}" in USER_ERRORS for c in type(exc).__mro__)
+    return not USER_ERRORS.isdisjoint(map(_qualified, type(exc).__mro__))
 
 
 def message(exc: BaseException) -> str:
@@ -56,7 +64,7 @@ def message(exc: BaseException) -> str:
 def _is_cli_control(exc: BaseException) -> bool:
     """typer's / click's own exits, aborts and usage errors (typer vendors click, so match by
     module): they carry their exit status and must pass through."""
-    return any(c.__module__.split(".")[0] in ("typer", "click") for c in type(exc).__mro__)
+    return not {"typer", "click"}.isdisjoint(map(_top_module, type(exc).__mro__))
 
 
 def fail(text: str) -> NoReturn:

@@ -50,23 +50,14 @@ def lookup(
     and plurals folded); deprecated concepts are followed to their replacements.
     Example: uts ontology lookup "Hi-Hats" drums --json
     """
+    from uts.ontology.resolve import format_lookups, lookup_many, read_tags
+
     with _user_errors():
-        tags = list(text or [])
-        if file is not None:
-            tags += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        tags = read_tags(text, file)
         if not tags:
             _fail("give tags as arguments or with --file")
-        onto = _load(ontology)
-        results = [{"input": t, "matches": [m.as_dict() for m in onto.lookup(t)]} for t in tags]
-    if as_json:
-        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
-        return
-    for r in results:
-        if r["matches"]:
-            found = "; ".join(f"{m['id']} {m['label']!r} ({m['matched_by']})" for m in r["matches"])
-        else:
-            found = "no match"
-        typer.echo(f"{r['input']}\t{found}")
+        results = lookup_many(_load(ontology), tags)
+    typer.echo(json.dumps(results, indent=2, ensure_ascii=False) if as_json else format_lookups(results))
 
 
 @app.command()
@@ -408,25 +399,18 @@ def upgrade(
 
     Follows merges, splits and deprecations. Example: uts ontology upgrade --from 1.0.0 drums
     """
-    from dataclasses import asdict
-
     from uts.ontology import load
-    from uts.ontology.diff import upgrade_labels
+    from uts.ontology.diff import format_upgrades, upgrade_labels
+    from uts.ontology.resolve import read_tags
 
     with _user_errors():
-        items = list(tags or [])
-        if file is not None:
-            items += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        items = read_tags(tags, file)
         if not items:
             _fail("give tags as arguments or with --file")
         a = load(_resolve_version_or_path(old, releases, ontology))
         b = load(_resolve_version_or_path(new, releases, ontology))
         result = upgrade_labels(items, b, a)
-    if as_json:
-        typer.echo(json.dumps([asdict(u) for u in result], indent=2, ensure_ascii=False))
-        return
-    for u in result:
-        typer.echo(f"{u.input}\t{u.old_id or '-'}\t{' '.join(u.current_ids) or 'no current concept'}")
+    typer.echo(format_upgrades(result, as_json))
 
 
 @app.command()

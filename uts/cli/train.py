@@ -35,6 +35,7 @@ def train(
     torchrun --nproc_per_node 2 -m uts.cli.main train RECIPE --out runs/x
     """
     from uts.training.config import load_config
+    from uts.training.trainer import end_worker, is_main_process
     from uts.training.trainer import train as run_train
 
     overrides = list(set_) + ([f"run.out={out}"] if out else [])
@@ -45,17 +46,9 @@ def train(
             run_dir = run_train(resume=resume, overrides=tuple(overrides))
         else:
             run_dir = run_train(load_config(recipe, overrides))
-    import os
-    import sys
-    if os.environ.get("RANK", "0") == "0":
+    if is_main_process():
         typer.echo(f"run finished -> {run_dir} (model.safetensors, metrics.csv, curves.png)")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # Everything is written and the process group is gone. A torchrun worker ends here
-        # without running C++ static destructors: gloo/c10d threads torn down at interpreter
-        # exit have aborted a finished run (SIGABRT, and torchrun reports the job as failed).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    end_worker()
 
 
 def evaluate(
@@ -83,17 +76,9 @@ def evaluate(
     with user_errors():
         res = run_eval(run, manifest, out, probe=probe, probe_manifest=probe_manifest,
                        threshold=threshold, device=device, progress=True)
-    keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
-    if res.get("scores_from") == "zero-shot":
-        typer.echo("(contrastive-only objective: tagging figures are zero-shot)")
-    typer.echo("  ".join(f"{k}={res[k]:.3f}" for k in keys))
-    if "zero_shot" in res:
-        typer.echo("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
-                                            for k in ("macro_map", "parent_map", "hierarchical_f1")))
-    ret = res.get("retrieval", {})
-    if "captions" in ret:
-        typer.echo(f"retrieval ({ret['clips']} clips, {ret['captions']} captions) " + "  ".join(
-            f"{k}={ret[k]:.3f}" for k in ("t2a_R@1", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@10", "a2t_mAP@10")))
+    from uts.training.report import headline
+
+    typer.echo(headline(res))
     typer.echo(f"report -> {(out or run / 'eval') / 'report.md'}")
 
 

@@ -61,6 +61,14 @@ class ApplyReport:
     unmapped_occurrences: int = 0
     unmapped_labels: dict[str, int] = field(default_factory=dict)  # label -> occurrences
 
+    def summary(self, out: str | Path, top: int = 10) -> str:
+        """What ``uts map apply`` prints: counts, then the ``top`` most frequent unmapped labels."""
+        lines = [f"{self.clips} clips written to {out}; {self.clips_without_labels} left without labels",
+                 f"{self.label_occurrences} label occurrences, {self.unmapped_occurrences} unmapped "
+                 f"({len(self.unmapped_labels)} distinct labels)"]
+        lines += [f"  unmapped {label}: {n}" for label, n in list(self.unmapped_labels.items())[:top]]
+        return "\n".join(lines)
+
     def as_dict(self) -> dict:
         return {"clips": self.clips, "clips_without_labels": self.clips_without_labels,
                 "label_occurrences": self.label_occurrences,

@@ -35,6 +35,15 @@ PREDICATES = (EXACT, CLOSE, BROAD, NARROW, RELATED)
 # "drum" is not necessarily a snare-drum clip) and relatedMatch (weak guesses, for review) would
 # claim more than the tag says. The one definition; apply and curated_labels use it.
 APPLY_PREDICATES = (EXACT, CLOSE, BROAD)
+
+
+def parse_predicates(text: str) -> tuple[str, ...]:
+    """``"exact,close,broad"`` (shorthand, ``skos:`` CURIEs or ``closeMatch``) -> SKOS CURIEs."""
+    preds = tuple(f"skos:{p.strip().removeprefix('skos:').removesuffix('Match')}Match" for p in text.split(","))
+    unknown = [p for p in preds if p not in PREDICATES]
+    if unknown:
+        raise SSSOMError(f"unknown predicate(s) {', '.join(unknown)}; use exact, close, broad, narrow, related")
+    return preds
 LEXICAL = "semapv:LexicalMatching"
 SEMANTIC = "semapv:SemanticSimilarityThresholdMatching"
 MANUAL = "semapv:ManualMappingCuration"

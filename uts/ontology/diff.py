@@ -230,6 +230,14 @@ class Upgrade:
     current_ids: list[str]
 
 
+def format_upgrades(upgrades: list[Upgrade], as_json: bool = False) -> str:
+    """``uts ontology upgrade``'s output: JSON, or one ``input<TAB>old id<TAB>current ids`` line each."""
+    if as_json:
+        return json.dumps([asdict(u) for u in upgrades], indent=2, ensure_ascii=False)
+    return "\n".join(f"{u.input}\t{u.old_id or '-'}\t{' '.join(u.current_ids) or 'no current concept'}"
+                     for u in upgrades)
+
+
 def upgrade_labels(labels: list[str], new: Ontology, old: Ontology | None = None) -> list[Upgrade]:
     """Upgrade tags made with an older release (ids or label texts) to ``new``'s active ids.
 

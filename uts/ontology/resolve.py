@@ -113,6 +113,27 @@ class Match:
         return {"id": self.id, "label": self.label, "matched_by": self.matched_by}
 
 
+def read_tags(tags: Iterable[str] | None, file=None) -> list[str]:
+    """Tags given as arguments plus the non-empty lines of ``file`` (a path), in order."""
+    out = list(tags or [])
+    if file is not None:
+        with open(file, encoding="utf-8") as fh:
+            out += [line.strip() for line in fh if line.strip()]
+    return out
+
+
+def lookup_many(onto: "Ontology", tags: Sequence[str]) -> list[dict]:
+    """``[{"input": tag, "matches": [Match.as_dict(), ...]}, ...]`` by ``Ontology.lookup``."""
+    return [{"input": t, "matches": [m.as_dict() for m in onto.lookup(t)]} for t in tags]
+
+
+def format_lookups(results: list[dict]) -> str:
+    """One line per tag: ``tag<TAB>id 'label' (how); ...`` or ``no match``."""
+    return "\n".join(
+        f"{r['input']}\t" + ("; ".join(f"{m['id']} {m['label']!r} ({m['matched_by']})" for m in r["matches"])
+                             or "no match") for r in results)
+
+
 @dataclass(frozen=True)
 class Mention:
     """A stretch of caption text and the concepts it resolves to (empty when unresolved)."""

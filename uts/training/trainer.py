@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -575,3 +576,18 @@ class _Validator:
         rep = hierarchical_report(scores, out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
         return {"loss": out["loss"], "macro_map": rep["macro_map"], "parent_map": rep["parent_map"],
                 "violation_rate": rep["violation_rate"]}
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a plain single process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def end_worker() -> None:
+    """End a torchrun worker once everything is written and the process group is gone, without
+    running C++ static destructors: gloo/c10d threads torn down at interpreter exit have aborted
+    a finished run (SIGABRT, and torchrun reports the job as failed). A single process returns."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -34,6 +34,29 @@ PAPER_SIZES = (800, 1000, 1500, 2000, 3000)
 BALANCED_DOMAINS = ("speech", "music", "sound")
 
 
+def parse_size(token: str) -> int | None:
+    """``800`` -> 800, ``1.5k`` -> 1500; None when ``token`` is not a size."""
+    text = token.strip().lower()
+    try:
+        value = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+    except ValueError:
+        return None
+    return int(value) if value > 0 and value == int(value) else None
+
+
+def split_sizes(sizes: list[str], tokens: list[str]) -> tuple[str, list[int]]:
+    """``(input path, sorted sizes)`` from the ``--sizes`` values and the positional tokens, where
+    further sizes of ``--sizes 800 1000`` land (told apart from the path by being sizes)."""
+    paths = [t for t in tokens if parse_size(t) is None]
+    numbers = [*sizes, *(t for t in tokens if parse_size(t) is not None)]
+    if len(paths) != 1:
+        raise VocabError(f"expected one INPUT file, got {paths or 'none'}")
+    bad = [t for t in numbers if parse_size(t) is None]
+    if bad:
+        raise VocabError(f"not a vocabulary size: {bad[0]!r}")
+    return paths[0], sorted({parse_size(t) for t in numbers})
+
+
 def tf_idf(df: int, n_clips: int) -> float:
     """The paper's score for one tag (reference implementation, used by tests and benchmarks)."""
     return df * math.log((n_clips + 1) / (df + 1))
@@ -128,6 +151,11 @@ class VocabResult:
     concept_vocabs: dict[int, list[dict]] = field(default_factory=dict)
     tag_table: pl.DataFrame | None = None  # tag, df, concept_ids (always tag-level)
     coverage: dict[int, int] = field(default_factory=dict)  # size -> clips keeping >= 1 tag
+
+    def summary(self) -> str:
+        """One line: clips, items ranked, and each size's document-frequency cut."""
+        cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in self.selections.items() if c.height)
+        return f"{self.n_clips} clips, {self.ranking.height} {self.unit}s ranked; {cuts}"
 
 
 def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,

@@ -28,6 +28,16 @@ from uts.ontology.resolve import Resolver
 from .io import VocabError, detect_kind, iter_jsonl
 
 
+def needs_ontology(path: str | os.PathLike) -> bool:
+    """Whether a vocabulary file is a concepts file (``{"concepts": [...]}``, resolved against
+    the ontology) rather than the paper's id2label JSON (kept by string)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return False  # Vocabulary() reports the unreadable file
+    return isinstance(data, dict) and isinstance(data.get("concepts"), list)
+
+
 class Vocabulary:
     """Decides, per tag, whether it stays and what it is written as."""
 
