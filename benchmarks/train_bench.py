@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from uts.training.config import load_config  # noqa: E402
 from uts.training.encoders import build_model  # noqa: E402
 from uts.training.hierarchy import Hierarchy  # noqa: E402
-from uts.training.losses import Objective  # noqa: E402
+from uts.training.objectives import Objective  # noqa: E402
 
 RECIPE = Path(__file__).resolve().parents[1] / "training" / "demo.yaml"
 

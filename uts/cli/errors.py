@@ -31,7 +31,7 @@ USER_ERRORS = frozenset({
     # corpus generation and training
     "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
     "uts.training.evaluate.EvalError", "uts.training.hierarchy.HierarchyError",
-    "uts.training.losses.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
+    "uts.training.objectives.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
     # an unknown concept id or label (Ontology.get / resolve), a path that is not there or not ours
     "builtins.KeyError", "builtins.FileNotFoundError", "builtins.IsADirectoryError",
     "builtins.NotADirectoryError", "builtins.PermissionError", "builtins.FileExistsError",

@@ -193,7 +193,7 @@ def validate(cfg: dict) -> None:
     """Cross-field checks that single types cannot express."""
     from .encoders import ENCODERS
     from .contrastive import TARGET_MODES
-    from .losses import ANCESTOR_MODES, OBJECTIVES
+    from .objectives import ANCESTOR_MODES, OBJECTIVES
     from .text import CAPTION_MODES
 
     d, o, r = cfg["data"], cfg["optim"], cfg["run"]

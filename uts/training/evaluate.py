@@ -21,7 +21,7 @@ from uts.ontology.graph import label_domains
 
 from .encoders import Tagger, build_model
 from .hierarchy import Hierarchy
-from .losses import Objective
+from .objectives import Objective
 from .metrics import hierarchical_report, linear_probe
 
 DOMAINS = ("speech", "music", "sound")

@@ -40,7 +40,7 @@ from .config import DEFAULTS, load_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
 from .contrastive import MAX_LOGIT_SCALE
-from .losses import Objective
+from .objectives import Objective
 
 CHECKPOINT_FORMAT = "uts-checkpoint/1"
 CSV_FIELDS = ["step", "epoch", "split", "loss", "lr", "macro_map", "parent_map", "violation_rate",
