@@ -71,12 +71,6 @@ def iri_to_id(iri: str) -> str | None:
     return "UTS:" + iri[len(UTS_NS):] if iri.startswith(UTS_NS) else None
 
 
-def id_to_iri(concept_id: str) -> str:
-    if not concept_id.startswith("UTS:"):
-        raise ValueError(f"not a UTS id: {concept_id!r}")
-    return UTS_NS + concept_id[4:]
-
-
 # -- reading ---------------------------------------------------------------------------------
 def load(path: str | os.PathLike | None = None) -> Ontology:
     """Load a UTS ontology from Turtle (or any RDF syntax rdflib guesses from the suffix).

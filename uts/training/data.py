@@ -86,15 +86,6 @@ class LabelSpace:
     def __repr__(self) -> str:
         return f"LabelSpace({len(self)} labels)"
 
-    def id_of(self, i: int) -> str:
-        return self.ids[i]
-
-    def index_of(self, cid: str) -> int:
-        try:
-            return self.index[cid]
-        except KeyError:
-            raise KeyError(f"{cid!r} is not in the label space") from None
-
     def encode(self, labels: Iterable[str], strict: bool = False) -> np.ndarray:
         """Multi-hot float32 vector of ``labels``; ids outside the space are ignored unless
         ``strict`` (then KeyError)."""
