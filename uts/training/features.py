@@ -9,7 +9,6 @@ in the model's state dict, so a checkpoint computes exactly the features it was 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
