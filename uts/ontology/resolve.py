@@ -30,9 +30,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .normalize import singular, tokens
+from .normalize import normalize_label, singular, tokens
 
 if TYPE_CHECKING:  # the model imports this module (Ontology.lookup); only annotations need it
     from .model import Ontology
@@ -90,6 +91,7 @@ def lemma(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=262_144)
 def lemma_key(text: str) -> str:
     """The lemma tier's key of a phrase: lemmas of its tokens joined without separators, so
     ``hi-hats``, ``hi hat`` and ``hihat`` share one key."""
@@ -177,12 +179,11 @@ class Lexicon:
         hits = self.exact.get(text.casefold().strip())
         if hits:
             return list(hits)
-        toks = words(text)
-        ids = self.normalized.get("".join(map(singular, toks)))
+        ids = self.normalized.get(normalize_label(text))  # both keys are cached per text
         if ids:
             return [(i, "normalized") for i in ids]
         if lemmas:
-            ids = self.lemma.get("".join(map(lemma, toks)))
+            ids = self.lemma.get(lemma_key(text))
             if ids:
                 return [(i, "lemma") for i in ids]
         return []
