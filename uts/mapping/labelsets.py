@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import networkx as nx
 
+from uts.ontology.graph import ancestor_sets
 from uts.ontology.graph import closure as _closure
 from uts.ontology.model import Ontology
 
@@ -60,6 +61,7 @@ class LabelSet:
     source: str | None = None  # path or IRI it was read from
     kind: str = "text"
     _graph: nx.DiGraph | None = field(default=None, init=False, repr=False, compare=False)
+    _ancestors: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -96,8 +98,17 @@ class LabelSet:
         return list(self.graph.successors(label_id)) if label_id in self.labels else []
 
     def ancestors(self, label_id: str) -> set[str]:
-        """Strict ancestors, by the shared closure rule (:func:`uts.ontology.graph.closure`)."""
-        return _closure(self.graph, [label_id]) - {label_id}
+        """Strict ancestors, by the shared closure rule: every label's set is computed once, in
+        one topological pass (:func:`uts.ontology.graph.ancestor_sets`); a label set with a
+        cycle falls back to a walk per call (:func:`uts.ontology.graph.closure`)."""
+        self.get(label_id)
+        if self._ancestors is None:
+            try:
+                self._ancestors = ancestor_sets(self.graph)
+            except nx.NetworkXUnfeasible:
+                self._ancestors = {}
+        known = self._ancestors.get(label_id)
+        return set(known) if known is not None else _closure(self.graph, [label_id]) - {label_id}
 
     def by_label(self) -> dict[str, str]:
         """Label and synonym text (as written) -> id, first wins."""
