@@ -39,3 +39,15 @@ def test_cli_one_line_exit_1_and_debug_shows_the_traceback(tmp_path, monkeypatch
 
 def test_usage_errors_exit_2():
     assert CliRunner().invoke(app, ["ontology", "lookup", "--no-such-option"]).exit_code == 2
+
+
+def test_debug_lasts_one_invocation(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("UTS_DEBUG", raising=False)
+    runner = CliRunner()
+    missing = str(tmp_path / "nope.ttl")
+    runner.invoke(app, ["--debug", "ontology", "lookup", "drum", "--ontology", missing])
+    assert "UTS_DEBUG" not in os.environ
+    res = runner.invoke(app, ["ontology", "lookup", "drum", "--ontology", missing])
+    assert res.exit_code == 1 and "error:" in res.output and res.exception is None or isinstance(res.exception, SystemExit)

@@ -38,8 +38,15 @@ USER_ERRORS = frozenset({
 })
 
 
+_debug = {"flag": False}  # set by `uts --debug` for one invocation (never leaks into the environment)
+
+
+def set_debug(on: bool) -> None:
+    _debug["flag"] = on
+
+
 def debug_enabled() -> bool:
-    return os.environ.get("UTS_DEBUG", "") not in ("", "0")
+    return _debug["flag"] or os.environ.get("UTS_DEBUG", "") not in ("", "0")
 
 
 def _qualified(cls: type) -> str:
@@ -87,5 +94,8 @@ class ErrorGroup(TyperGroup):
     """The top-level command group: every sub-command runs inside :func:`user_errors`."""
 
     def invoke(self, ctx):
-        with user_errors():
-            return super().invoke(ctx)
+        try:
+            with user_errors():
+                return super().invoke(ctx)
+        finally:
+            set_debug(False)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import typer
 
-import os
-
 from uts import __version__
 from uts.cli import mapping, ontology, synth, train, vocab
-from uts.cli.errors import ErrorGroup
+from uts.cli.errors import ErrorGroup, set_debug
 
 app = typer.Typer(
     name="uts",
@@ -40,8 +38,7 @@ def main(
                                "(same as UTS_DEBUG=1)."),
 ) -> None:
     """Unified Tag System toolkit."""
-    if debug:
-        os.environ["UTS_DEBUG"] = "1"
+    set_debug(debug)
 
 
 if __name__ == "__main__":
