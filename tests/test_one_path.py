@@ -29,7 +29,7 @@ from uts.mapping.sssom import read_sssom
 from uts.ontology import load
 from uts.ontology.resolve import Curated, Resolver
 from uts.training.data import read_manifest
-from uts.vocab.build import _tag_mapping
+from uts.vocab.build import tag_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -71,7 +71,7 @@ def test_vocab_apply_and_training_give_the_same_concepts(tmp_path, onto, name, l
 
     # vocab path: the tag -> concept table `uts vocab build --alignment` ranks with
     tags = pl.Series("tag", labels)
-    table = _tag_mapping(pl.LazyFrame({"tags": [labels]}), tags, Resolver(onto, curated), has_ids=False)
+    table = tag_mapping(pl.LazyFrame({"tags": [labels]}), tags, Resolver(onto, curated), has_ids=False)
     vocab = {t: set() for t in labels}
     for tag, cid in table.iter_rows():
         vocab[tag].add(cid)

@@ -158,7 +158,7 @@ class VocabResult:
         return f"{self.n_clips} clips, {self.ranking.height} {self.unit}s ranked; {cuts}"
 
 
-def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,
+def tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,
                  has_ids: bool) -> pl.DataFrame:
     """``tag -> concept`` pairs: taken from the input's ``concept_ids`` when it has them (they may
     include embedding matches), else from resolving each distinct tag lexically."""
@@ -256,7 +256,7 @@ def build_vocabulary(
         from uts.ontology.resolve import Resolver  # lazy: --ontology none never loads the stack
 
         resolver = Resolver(onto, curated)
-    mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
+    mapping = tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
     domains: dict[str, str] = {}
 
     def domain(cid: str) -> str:
