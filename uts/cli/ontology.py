@@ -97,6 +97,7 @@ def show(
             ("definition", c.definition or "-"), ("domain / facet", f"{c.domain or '-'} / {c.facet or '-'}"),
             ("parents", "\n".join(map(name, c.parents)) or ("- (declared root)" if c.root else "-")),
             ("children", "\n".join(map(name, onto.children(c.id))) or "-"),
+            ("links (not is-a)", "\n".join(f"{r} {name(t)}" for r, t in c.links) or "-"),
             ("depth", str(onto.depth(c.id))),
             ("xrefs", ", ".join(c.xrefs) or "-"), ("sources", ", ".join(c.sources) or "-")]
     for k, v in rows:
@@ -269,6 +270,28 @@ def remove_parent(
 ) -> None:
     """Remove one of several parents (the last one cannot be removed: use move)."""
     _edit({"op": "remove_parent", "id": concept, "parent": parent}, ontology, editor, dry_run)
+
+
+@app.command()
+def link(
+    action: str = typer.Argument(..., help="add or remove."),
+    concept: str = typer.Argument(..., help="Id or label."),
+    relation: str = typer.Argument(..., help="part_of, source_of, typical_of, technique_of or related."),
+    target: str = typer.Argument(..., help="Id or label the link points to."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the change log."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Add or remove a typed link that is NOT is-a; closure never follows it.
+
+    Reads "CONCEPT RELATION TARGET": uts ontology link add "snare drum" part_of "drum kit"
+    (see docs/taxonomy-rules.md for when to use a link instead of a parent).
+    """
+    if action not in ("add", "remove"):
+        _fail("action must be add or remove")
+    op = {"op": f"{action}_link", "id": concept, "relation": relation, "target": target}
+    if reason:
+        op["reason"] = reason
+    _edit(op, ontology, editor, dry_run)
 
 
 @app.command()

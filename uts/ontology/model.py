@@ -18,6 +18,9 @@ from .normalize import normalize_label
 ID_PREFIX = "UTS:"
 ID_PATTERN = re.compile(r"^UTS:\d{7}$")
 DOMAINS = ("speech", "music", "sound", "general")
+# Typed links that are not is-a (docs/taxonomy-rules.md). "A part_of B" reads "A is part of B";
+# closure, ancestors and the graph view never follow them.
+LINK_RELATIONS = ("part_of", "source_of", "typical_of", "technique_of", "related")
 
 
 def format_id(number: int) -> str:
@@ -44,6 +47,8 @@ class Concept:
     sources: list[str] = field(default_factory=list)  # provenance: where the idea came from
     xrefs: list[str] = field(default_factory=list)  # e.g. "ISO639-1:en", "AudioSet:/m/09x0r"
     root: bool = False  # declared top-level concept (not an orphan)
+    # Non-is-a links as sorted (relation, target id) pairs; never part of the hierarchy.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
