@@ -5,6 +5,13 @@ synonym, deprecated concepts used as parents, missing preferred labels, malforme
 domains, replacements that point nowhere or never reach an active concept, release files whose
 checksum no longer matches. Warnings: missing definitions, orphans that are not declared roots,
 deprecated concepts without a replacement, and style (stray spaces, underscores, casing).
+Taxonomy warnings (docs/taxonomy-rules.md, heuristics that point a reviewer at likely breaches
+of the closure rule): a synonym that names another concept once qualifiers are set aside
+in the same branch (``synonym_names_other``), three or more parents none of which subsumes another
+(``unrelated_parents``). Informational notes (severity ``info``, counted but listed only in the
+JSON and Markdown reports): a definition that names neither a parent nor anything above it
+(``definition_ignores_parent``); UTS definitions are short and rarely restate their genus, so this
+one is a reviewing aid, not a defect.
 
 :func:`validate` checks an in-memory :class:`Ontology`; :func:`validate_path` also checks what only
 the file shows (an id declared twice) and the checksums of the releases beside it.
@@ -26,7 +33,7 @@ from .normalize import normalize_label
 
 @dataclass(frozen=True)
 class Issue:
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info"
     code: str  # stable machine-readable kind, e.g. "cycle", "label_collision"
     message: str
     ids: tuple[str, ...] = ()
@@ -54,6 +61,10 @@ class Report:
         return [i for i in self.issues if i.severity == "warning"]
 
     @property
+    def infos(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "info"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -61,10 +72,21 @@ class Report:
         return (f"{self.source or 'ontology'}: {self.concepts} concepts, "
                 f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
 
+    def info_line(self) -> str | None:
+        """One line counting the informational notes by kind (None when there are none)."""
+        if not self.infos:
+            return None
+        kinds: dict[str, int] = {}
+        for i in self.infos:
+            kinds[i.code] = kinds.get(i.code, 0) + 1
+        return ("informational (heuristic; listed by --format json or md): "
+                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
     def as_dict(self) -> dict:
         return {"source": self.source, "concepts": self.concepts, "ok": self.ok,
                 "errors": [_issue_dict(i) for i in self.errors],
-                "warnings": [_issue_dict(i) for i in self.warnings], "notes": self.notes}
+                "warnings": [_issue_dict(i) for i in self.warnings],
+                "info": [_issue_dict(i) for i in self.infos], "notes": self.notes}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
@@ -73,12 +95,15 @@ class Report:
         lines = [self.summary()]
         for i in self.errors + self.warnings:
             lines.append(f"  {i.severity.upper():7} {i.code}: {i.message}")
+        if self.info_line():
+            lines.append(f"  INFO    {self.info_line()}")
         lines.extend(f"  NOTE    {n}" for n in self.notes)
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
         lines = [f"# Validation report", "", f"**{self.summary()}**", ""]
-        for title, items in (("Errors", self.errors), ("Warnings", self.warnings)):
+        for title, items in (("Errors", self.errors), ("Warnings", self.warnings),
+                             ("Informational (heuristic)", self.infos)):
             lines += [f"## {title} ({len(items)})", ""]
             if items:
                 lines += ["| code | ids | message |", "|---|---|---|"]
@@ -103,6 +128,7 @@ def validate(onto: Ontology) -> Report:
     issues: list[Issue] = []
     err = lambda code, msg, *ids: issues.append(Issue("error", code, msg, tuple(ids)))  # noqa: E731
     warn = lambda code, msg, *ids: issues.append(Issue("warning", code, msg, tuple(ids)))  # noqa: E731
+    info = lambda code, msg, *ids: issues.append(Issue("info", code, msg, tuple(ids)))  # noqa: E731
     concepts = onto.concepts
 
     for code, cid, msg in onto.load_issues:
@@ -151,7 +177,90 @@ def validate(onto: Ontology) -> Report:
 
     _check_cycles(onto, err)
     _check_label_collisions(onto, err)
+    if not any(i.code == "cycle" for i in issues):
+        check_taxonomy(onto, warn, info)
     return Report(issues=issues, concepts=len(concepts))
+
+
+# -- taxonomy heuristics (docs/taxonomy-rules.md) ---------------------------------------------
+_QUALIFIER = re.compile(r"\s*\([^()]*\)")
+# Words too general to show that a definition "mentions" its parent.
+_WEAK_WORDS = frozenset("""a an the of and or in on for to by with from as at its it is are be
+    that which who any one other some such this very sound noise audio made make making produced
+    produce used use using often usually typically kind type form piece part person people
+    something thing like when where while into their there than more most less can may""".split())
+
+
+def _loose_key(text: str) -> str:
+    """normalize_label without parenthesised qualifiers: 'drum (membranophone)' -> 'drum'."""
+    return normalize_label(_QUALIFIER.sub("", text)) or normalize_label(text)
+
+
+def _stems(text: str) -> set[str]:
+    """Content words cut to five letters, so 'laugh' meets 'laughter' and 'vocal' 'vocalist'."""
+    from .normalize import singular, tokens
+
+    return {singular(t)[:5] for t in tokens(_QUALIFIER.sub("", text)) if t not in _WEAK_WORDS}
+
+
+def check_taxonomy(onto: Ontology, warn, info) -> None:
+    """The closure-rule heuristics; each warning names the concepts involved."""
+    active = {c.id: c for c in onto.active()}
+    g = onto.graph
+    tops = set(onto.roots())
+    above: dict[str, set[str]] = {}  # id -> ancestors, filled lazily (shared by the checks)
+
+    def ancestors(cid: str) -> set[str]:
+        if cid not in above:
+            above[cid] = nx.ancestors(g, cid)
+        return above[cid]
+
+    lineage = lambda cid: (ancestors(cid) | {cid}) - tops  # noqa: E731
+    stems_of: dict[str, set[str]] = {}
+
+    def name_stems(cid: str) -> set[str]:
+        if cid not in stems_of:
+            stems_of[cid] = {w for t in active[cid].all_labels() for w in _stems(t)}
+        return stems_of[cid]
+    # 1. A synonym that is another concept's name once qualifiers are set aside ("drum" on drum
+    # kit while "drum (membranophone)" exists), the two in one branch (below the same non-root
+    # concept): a broader, narrower or sibling idea. Across branches a bare word given to one
+    # sense and a qualified label on the other ("rock" music, "rock (stone)") is deliberate.
+    # Two concepts with the same normalised name are already a label_collision error.
+    loose: dict[str, set[str]] = {}
+    for c in active.values():
+        for text in c.all_labels():
+            loose.setdefault(_loose_key(text), set()).add(c.id)
+    for c in active.values():
+        for syn in c.synonyms:
+            others = sorted(o for o in loose.get(_loose_key(syn), set()) - {c.id}
+                            if lineage(o) & lineage(c.id))
+            if others:
+                names = ", ".join(f"{o} ({active[o].label})" for o in others)
+                warn("synonym_names_other", f"{c.id} ({c.label}) has synonym {syn!r}, which also names "
+                     f"{names}", c.id, *others)
+    for c in active.values():
+        parents = [p for p in c.parents if p in active]
+        # 2. Three or more parents none of which subsumes another: usually several sources or a
+        # part-of posing as is-a (growling under dog, cat, bear and lion).
+        if len(parents) >= 3:
+            unrelated = [p for p in parents
+                         if not any(q != p and (q in ancestors(p) or p in ancestors(q))
+                                    for q in parents)]
+            if len(unrelated) >= 3:
+                names = ", ".join(f"{p} ({active[p].label})" for p in sorted(unrelated))
+                warn("unrelated_parents", f"{c.id} ({c.label}) has {len(unrelated)} parents from unrelated "
+                     f"branches: {names}; does every one hold for every clip?", c.id, *sorted(unrelated))
+        # 3. A definition that names neither the parent (label, synonyms, own definition) nor
+        # anything above it: sometimes a part-of, source-of or thematic edge posing as is-a.
+        if c.definition and parents:
+            said = _stems(c.definition) | name_stems(c.id)
+            for p in parents:
+                words = _stems(active[p].definition or "").union(
+                    *(name_stems(a) for a in {p} | ancestors(p) if a in active))
+                if words and not (words & said):
+                    info("definition_ignores_parent", f"{c.id} ({c.label}): the definition mentions "
+                         f"nothing of its parent {p} ({active[p].label}) or above", c.id, p)
 
 
 def _check_cycles(onto: Ontology, err) -> None:
