@@ -212,3 +212,50 @@ def test_telephone_is_not_an_alarm_and_reverb_is_not_the_room(uts):
 def test_shipped_ontology_has_no_taxonomy_warnings(uts):
     r = validate(uts)
     assert r.ok and not r.warnings, r.to_text()[:2000]
+
+
+# -- alignments follow the ontology to a new release --------------------------------------------
+def small_mapping(*objects):
+    from uts.mapping.sssom import Mapping, MappingSet, default_metadata
+
+    rows = [Mapping(f"X:{i}", "skos:exactMatch", o, "semapv:ManualMappingCuration", subject_label=f"tag {i}",
+                    object_label=lab, reviewer_id="utsteam:curation", comment="curated")
+            for i, (o, lab) in enumerate(objects)]
+    return MappingSet(rows, default_metadata("https://example.org/x.sssom.tsv", {"X": "https://example.org/x#", "utsteam": "https://w3id.org/uts/team/"},
+                                             mapping_set_description="X aligned to UTS 1.0."))
+
+
+def test_upgrade_points_deprecated_objects_at_their_replacement_and_refreshes_labels():
+    from uts.mapping.upgrade import upgrade_mapping
+
+    onto = build_small()
+    onto.concepts[CAR].label = "motor car"
+    mset = small_mapping(("UTS:0000011", "old drum"), (CAR, "car"), ("UTS:0000005", "hi-hat"))
+    new, changes = upgrade_mapping(mset, onto, "1.1.0")
+    assert [(m.object_id, m.object_label) for m in new.mappings] == [
+        (DRUM, "drum"), (CAR, "motor car"), ("UTS:0000005", "hi-hat")]
+    assert [c.kind for c in changes] == ["replaced", "relabelled"]
+    assert new.mappings[0].comment.startswith("curated; upgraded to UTS 1.1.0: UTS:0000011 (old drum)")
+    assert new.metadata["object_source_version"] == "1.1.0"
+    assert new.metadata["mapping_set_description"] == "X aligned to UTS 1.1."
+    assert mset.mappings[0].object_id == "UTS:0000011"  # the input is left alone
+
+
+def test_upgrade_refuses_split_objects_and_the_cli_then_writes_nothing(tmp_path):
+    from uts.mapping.sssom import write_sssom
+    from uts.mapping.upgrade import UpgradeError, upgrade_mapping
+
+    onto, _ = apply_ops(build_small(), [{"op": "split", "id": "car", "into": ["saloon car", "estate car"]}])
+    onto_path = tmp_path / "uts.ttl"
+    save(onto, onto_path)
+    with pytest.raises(UpgradeError, match="split into"):
+        upgrade_mapping(small_mapping((CAR, "car")), onto)
+    good, bad = tmp_path / "good.sssom.tsv", tmp_path / "bad.sssom.tsv"
+    write_sssom(good, small_mapping(("UTS:0000011", "old drum")))
+    write_sssom(bad, small_mapping((CAR, "car")))
+    before = good.read_bytes()
+    r = runner.invoke(app, ["map", "upgrade", str(good), str(bad), "-O", str(onto_path)])
+    assert r.exit_code == 1 and "need a person" in r.output and good.read_bytes() == before
+    r = runner.invoke(app, ["map", "upgrade", str(good), "-O", str(onto_path)])
+    assert r.exit_code == 0 and "1 object(s) replaced" in r.output
+    assert "UTS:0000004" in good.read_text() and "upgraded to UTS" in good.read_text()

@@ -260,3 +260,34 @@ def apply_cmd(
         typer.echo(f"  unmapped {label}: {n}")
     if report_path:
         report_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+@app.command("upgrade")
+def upgrade_cmd(
+    mappings: list[Path] = typer.Argument(..., help="SSSOM files whose objects are UTS concepts (rewritten in place)."),
+    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="The UTS release to upgrade to "
+                                            "(default: $UTS_ONTOLOGY or ontology/uts.ttl)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would change, write nothing."),
+) -> None:
+    """Point alignments made for an older UTS release at the concepts that carry their meaning now.
+
+    A deprecated object goes to its replacement; relabelled objects get their new label. Rows
+    whose object was split or retired are refused by name (a person picks). Example:
+    uts map upgrade mapping/*.sssom.tsv -O ontology/releases/uts-1.1.0.ttl"""
+    from uts.mapping.sssom import read_sssom, write_sssom
+    from uts.mapping.upgrade import upgrade_mapping
+    from uts.ontology import load
+
+    with _user_errors():
+        onto = load(ontology)
+        version = onto.meta.version
+        # every file is upgraded in memory first: one refused row leaves all files untouched
+        results = [(path, *upgrade_mapping(read_sssom(path), onto, version)) for path in mappings]
+        for path, upgraded, changes in results:
+            replaced = sum(c.kind == "replaced" for c in changes)
+            typer.echo(f"{path}: {replaced} object(s) replaced, {len(changes) - replaced} relabelled")
+            for c in changes:
+                typer.echo(f"  {c.subject_id}: {c.old_object} {c.old_label!r} -> {c.new_object} {c.new_label!r}")
+            if changes and not dry_run:
+                write_sssom(path, upgraded)
+
