@@ -357,20 +357,26 @@ def release(
     ontology: Optional[Path] = OntologyOpt,
     releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder (default: releases/ beside the file)."),
     changelog: Optional[Path] = typer.Option(None, "--changelog", help="CHANGELOG.md to extend (default: beside the file)."),
+    justify: Optional[str] = typer.Option(None, "--justify", help="Allow a smaller --version than the "
+                                          "rule requires; this reason is published in the CHANGELOG."),
     editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
     """Write an immutable release uts-X.Y.Z.ttl (+ .sha256) and a CHANGELOG entry.
 
     The version must fit the changes: deprecations, merges, splits, lost names or ancestors need
-    a major release, additions a minor one, text-only edits a patch.
+    a major release, additions a minor one, text-only edits a patch (unless --justify says why
+    not, in the CHANGELOG for every user to read).
     """
     from uts.ontology.release import release as do_release
 
     with _user_errors():
-        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run)
+        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run,
+                       justification=justify)
     verb = "would release" if dry_run else "released"
     typer.echo(f"{verb} {r.version} (previous: {r.previous or 'none'}, changes need: "
                f"{r.required_bump or 'nothing'}) -> {r.path}")
+    if r.justification:
+        typer.echo(f"version rule overridden (changes need {r.required_bump}): {r.justification}")
     if not dry_run:
         typer.echo(f"checksum: {r.checksum_path}\nchangelog: {r.changelog}")
 
