@@ -16,7 +16,7 @@ from uts.ontology.diff import diff
 from uts.ontology.edit import EditError, apply_ops, changelog_path, edit_file, read_changelog
 from uts.ontology.export import ancestor_edges, concept_table, hierarchy_edges
 from uts.ontology.io import from_graph, loads
-from uts.ontology.validate import validate
+from uts.ontology.validate import validate, validate_path
 
 runner = CliRunner()
 SNARE, DRUM, HIHAT, CAR = "UTS:0000006", "UTS:0000004", "UTS:0000005", "UTS:0000008"
@@ -173,6 +173,42 @@ def test_definition_ignoring_its_parent_is_an_informational_note(capsys):
     assert not validate(o).infos
 
 
+def test_domain_that_no_root_has_warns_and_recategorise_fixes_it(onto_file):
+    o = build_small()
+    o.concepts[CAR].domain = "music"
+    r = validate(o)
+    assert [(i.code, i.ids) for i in r.warnings] == [("domain_mismatch", (CAR,))]
+    edit_file({"op": "recategorise", "id": "car", "domain": "music", "reason": "test"}, onto_file)
+    assert load(onto_file).get(CAR).domain == "music"
+    with pytest.raises(EditError, match="refused, the edit would introduce|already has"):
+        edit_file({"op": "recategorise", "id": "car", "domain": "music"}, onto_file)
+    with pytest.raises(EditError, match="domain must be one of"):
+        edit_file({"op": "recategorise", "id": "car", "domain": "noise"}, onto_file)
+    [rec] = edit_file({"op": "recategorise", "id": "car", "domain": "sound", "facet": "event"}, onto_file)
+    assert rec["old"] == {"domain": "music", "facet": "source"} and rec["facet"] == "event"
+
+
+def test_reviewed_warnings_are_accepted_with_a_reason_and_stale_rows_warn(tmp_path):
+    o = build_small()
+    o.concepts["UTS:0000012"] = Concept("UTS:0000012", "engine hum", definition="A drum, car or machine hum.",
+                                        parents=["UTS:0000004", "UTS:0000008", "UTS:0000010"])
+    path = tmp_path / "uts.ttl"
+    save(o, path)
+    assert [i.code for i in validate_path(path).warnings] == ["unrelated_parents"]
+    accepted = tmp_path / "uts.accepted.tsv"
+    accepted.write_text("# reviewed\nunrelated_parents\tUTS:0000012 UTS:0000004 UTS:0000008 UTS:0000010\t"
+                        "all three hold\n")
+    r = validate_path(path)
+    assert not r.warnings and [i.code for i in r.accepted] == ["unrelated_parents"]
+    assert "accepted: all three hold" in r.accepted[0].message and "1 reviewed warning(s)" in r.to_text()
+    o.concepts["UTS:0000012"].parents = ["UTS:0000010"]
+    save(o, path)
+    assert [i.code for i in validate_path(path).warnings] == ["stale_acceptance"]
+    accepted.write_text("unrelated_parents\tUTS:0000012\t\n")
+    res = runner.invoke(app, ["ontology", "validate", str(path)])
+    assert res.exit_code == 1 and "uts.accepted.tsv:1: expected code<TAB>ids<TAB>reason" in res.output
+
+
 # -- UTS 1.1 content: the hub fixes stay fixed ------------------------------------------------
 @pytest.fixture(scope="module")
 def uts():
@@ -186,7 +222,7 @@ def ancestors_by_label(uts, label):
 
 def test_vocal_non_speech_sounds_are_not_speech(uts):
     c, above = ancestors_by_label(uts, "vocal non-speech sound")
-    assert "speech" not in above and "human voice" in above | {c.label}
+    assert "speech" not in above and "human body sound" in above
     for kid in ("cough", "laughter", "breathing", "singing"):
         assert "speech" not in ancestors_by_label(uts, kid)[1], kid
 
@@ -196,12 +232,18 @@ def test_nothing_is_a_drum_kit_that_is_only_part_of_one_or_plays_like_one(uts, l
     assert "drum kit" not in ancestors_by_label(uts, label)[1]
 
 
-@pytest.mark.parametrize("label", ["growling", "hissing sound"])
-def test_sounds_of_several_sources_have_no_source_parents(uts, label):
-    c = uts.resolve(label)
-    animals = uts.resolve("animal").id
-    assert not [p for p in c.parents if animals in uts.ancestors(p) | {p}], c.parents
-    assert "unrelated_parents" not in {i.code for i in validate(uts).warnings if c.id in i.ids}
+@pytest.mark.parametrize("label,sources", [
+    ("growling", {"dog", "cat", "canid", "roaring cats", "bear", "lion", "wolf"}),
+    ("hissing sound", {"cat", "snake", "steam"}),
+])
+def test_sounds_of_several_sources_have_no_source_parents(uts, label, sources):
+    c, above = ancestors_by_label(uts, label)
+    assert not above & sources, above & sources
+    # the per-source concepts carry both: a dog growl is a growl and a dog
+    per_source = [uts.concepts[k] for k in uts.children(c.id)]
+    assert len(per_source) >= 2
+    for kid in per_source:
+        assert len(kid.parents) == 2 and c.id in kid.parents, kid.label
 
 
 def test_telephone_is_not_an_alarm_and_reverb_is_not_the_room(uts):
@@ -209,9 +251,10 @@ def test_telephone_is_not_an_alarm_and_reverb_is_not_the_room(uts):
     assert "room acoustics" not in ancestors_by_label(uts, "reverberation")[1]
 
 
-def test_shipped_ontology_has_no_taxonomy_warnings(uts):
-    r = validate(uts)
+def test_shipped_ontology_validates_clean_with_its_reviewed_acceptances():
+    r = validate_path()
     assert r.ok and not r.warnings, r.to_text()[:2000]
+    assert {i.code for i in r.accepted} <= {"unrelated_parents"} and len(r.accepted) < 20
 
 
 # -- alignments follow the ontology to a new release --------------------------------------------

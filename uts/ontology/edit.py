@@ -16,7 +16,8 @@ Operations (see docs/ontology.md):
 synonym; ``set_definition`` id, definition; ``move`` id, to, [from]; ``add_parent`` /
 ``remove_parent`` id, parent; ``merge`` source, target; ``split`` id, into, [children_to];
 ``deprecate`` id, [replaced_by, reparent_to, reason]; ``add_link`` / ``remove_link`` id,
-relation, target (a typed non-is-a link, see docs/taxonomy-rules.md). Every operation also takes
+relation, target (a typed non-is-a link, see docs/taxonomy-rules.md); ``recategorise`` id,
+[domain], [facet]. Every operation also takes
 an optional ``reason``, kept in the change-log record so reviewed edits stay explainable.
 """
 
@@ -326,6 +327,23 @@ def op_deprecate(onto, id, replaced_by=(), reparent_to=None, reason=None) -> dic
     return record
 
 
+def op_recategorise(onto, id, domain=None, facet=None) -> dict:
+    """Change a concept's domain and/or facet (e.g. after a move out of the speech root)."""
+    cid = _ref(onto, id)
+    c = onto.concepts[cid]
+    if domain is None and facet is None:
+        raise EditError("recategorise needs a domain or a facet")
+    _check_domain(domain)
+    new_domain = domain if domain is not None else c.domain
+    new_facet = _text(facet, "facet") if facet is not None else c.facet
+    if (new_domain, new_facet) == (c.domain, c.facet):
+        raise EditError(f"{cid} ({c.label}) already has domain {c.domain!r} and facet {c.facet!r}")
+    record = {"op": "recategorise", "id": cid, "old": {"domain": c.domain, "facet": c.facet},
+              "domain": new_domain, "facet": new_facet}
+    c.domain, c.facet = new_domain, new_facet
+    return record
+
+
 def _link(onto, id, relation, target) -> tuple[str, str, str]:
     cid = _ref(onto, id)
     relation = str(relation).replace("-", "_")
@@ -363,7 +381,7 @@ OPERATIONS: dict[str, Callable[..., dict]] = {
     "remove_synonym": op_remove_synonym, "set_definition": op_set_definition, "move": op_move,
     "add_parent": op_add_parent, "remove_parent": op_remove_parent, "merge": op_merge,
     "split": op_split, "deprecate": op_deprecate, "add_link": op_add_link,
-    "remove_link": op_remove_link,
+    "remove_link": op_remove_link, "recategorise": op_recategorise,
 }
 
 

@@ -8,10 +8,14 @@ deprecated concepts without a replacement, and style (stray spaces, underscores,
 Taxonomy warnings (docs/taxonomy-rules.md, heuristics that point a reviewer at likely breaches
 of the closure rule): a synonym that names another concept once qualifiers are set aside
 in the same branch (``synonym_names_other``), three or more parents none of which subsumes another
-(``unrelated_parents``). Informational notes (severity ``info``, counted but listed only in the
+(``unrelated_parents``), a speech, music or sound domain that none of the concept's roots has
+(``domain_mismatch``). Informational notes (severity ``info``, counted but listed only in the
 JSON and Markdown reports): a definition that names neither a parent nor anything above it
 (``definition_ignores_parent``); UTS definitions are short and rarely restate their genus, so this
-one is a reviewing aid, not a defect.
+one is a reviewing aid, not a defect. A heuristic warning a reviewer has judged and kept (oratorio
+really is classical music, a choral work and a musical form) is listed with its reason in
+``<name>.accepted.tsv`` beside the ontology file; :func:`validate_path` then reports it as
+accepted instead of warning, and warns about entries that no longer match anything.
 
 :func:`validate` checks an in-memory :class:`Ontology`; :func:`validate_path` also checks what only
 the file shows (an id declared twice) and the checksums of the releases beside it.
@@ -33,7 +37,7 @@ from .normalize import normalize_label
 
 @dataclass(frozen=True)
 class Issue:
-    severity: str  # "error" | "warning" | "info"
+    severity: str  # "error" | "warning" | "info" | "accepted" (a reviewed warning, see accepted_path)
     code: str  # stable machine-readable kind, e.g. "cycle", "label_collision"
     message: str
     ids: tuple[str, ...] = ()
@@ -65,6 +69,10 @@ class Report:
         return [i for i in self.issues if i.severity == "info"]
 
     @property
+    def accepted(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "accepted"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -86,7 +94,8 @@ class Report:
         return {"source": self.source, "concepts": self.concepts, "ok": self.ok,
                 "errors": [_issue_dict(i) for i in self.errors],
                 "warnings": [_issue_dict(i) for i in self.warnings],
-                "info": [_issue_dict(i) for i in self.infos], "notes": self.notes}
+                "info": [_issue_dict(i) for i in self.infos],
+                "accepted": [_issue_dict(i) for i in self.accepted], "notes": self.notes}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
@@ -103,7 +112,7 @@ class Report:
     def to_markdown(self) -> str:
         lines = [f"# Validation report", "", f"**{self.summary()}**", ""]
         for title, items in (("Errors", self.errors), ("Warnings", self.warnings),
-                             ("Informational (heuristic)", self.infos)):
+                             ("Informational (heuristic)", self.infos), ("Accepted after review", self.accepted)):
             lines += [f"## {title} ({len(items)})", ""]
             if items:
                 lines += ["| code | ids | message |", "|---|---|---|"]
@@ -239,6 +248,14 @@ def check_taxonomy(onto: Ontology, warn, info) -> None:
                 names = ", ".join(f"{o} ({active[o].label})" for o in others)
                 warn("synonym_names_other", f"{c.id} ({c.label}) has synonym {syn!r}, which also names "
                      f"{names}", c.id, *others)
+    # 4. The domain says speech, music or sound but no root above the concept is of that domain
+    # (laughter kept domain "speech" after leaving the speech root).
+    for c in active.values():
+        if c.domain in ("speech", "music", "sound") and not c.root:
+            domains = {active[r].domain for r in (ancestors(c.id) & tops) if r in active}
+            if domains and c.domain not in domains:
+                warn("domain_mismatch", f"{c.id} ({c.label}) has domain {c.domain!r} but sits only under "
+                     f"{', '.join(sorted(d or '-' for d in domains))} roots", c.id)
     for c in active.values():
         parents = [p for p in c.parents if p in active]
         # 2. Three or more parents none of which subsumes another: usually several sources or a
@@ -318,6 +335,7 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
     onto = load(path)
     report = validate(onto)
     report.source = str(path)
+    apply_acceptances(report, accepted_path(path))
     releases = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
     if releases.is_dir():
         report.issues.extend(check_release_checksums(releases))
@@ -326,6 +344,45 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
         report.issues.extend(issues)
         report.notes.append(note)
     return report
+
+
+def accepted_path(ontology_path: str | Path) -> Path:
+    """``uts.ttl`` -> ``uts.accepted.tsv``: reviewed warnings that stay, with their reasons."""
+    ontology_path = Path(ontology_path)
+    return ontology_path.with_name(ontology_path.stem + ".accepted.tsv")
+
+
+def read_acceptances(path: str | Path) -> list[tuple[str, tuple[str, ...], str]]:
+    """Rows ``code<TAB>ids (space-separated)<TAB>reason``; ``#`` lines and blank lines skipped.
+    A row without a reason is refused: accepting a warning is a judgement that must be written."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(f"{path}:{n}: expected code<TAB>ids<TAB>reason, got {line[:80]!r}")
+        rows.append((parts[0].strip(), tuple(parts[1].split()), parts[2].strip()))
+    return rows
+
+
+def apply_acceptances(report: Report, path: Path) -> None:
+    """Turn warnings listed in ``path`` into severity ``accepted``; warn about stale entries."""
+    if not path.exists():
+        return
+    accepted = {(code, ids): reason for code, ids, reason in read_acceptances(path)}
+    used = set()
+    for n, issue in enumerate(report.issues):
+        if issue.severity == "warning" and issue.key in accepted:
+            report.issues[n] = Issue("accepted", issue.code, f"{issue.message} [accepted: {accepted[issue.key]}]",
+                                     issue.ids)
+            used.add(issue.key)
+    for code, ids in sorted(accepted.keys() - used):
+        report.issues.append(Issue("warning", "stale_acceptance", f"{path.name} accepts {code} for "
+                                   f"{' '.join(ids)}, which no longer occurs; remove the row", ids))
+    n_accepted = len(used)
+    if n_accepted:
+        report.notes.append(f"{n_accepted} reviewed warning(s) accepted in {path.name}")
 
 
 def check_release_checksums(releases_dir: str | Path) -> list[Issue]:
