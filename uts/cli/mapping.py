@@ -282,12 +282,13 @@ def upgrade_cmd(
         onto = load(ontology)
         version = onto.meta.version
         # every file is upgraded in memory first: one refused row leaves all files untouched
-        results = [(path, *upgrade_mapping(read_sssom(path), onto, version)) for path in mappings]
-        for path, upgraded, changes in results:
+        originals = [read_sssom(path) for path in mappings]
+        results = [(path, mset, *upgrade_mapping(mset, onto, version)) for path, mset in zip(mappings, originals)]
+        for path, original, upgraded, changes in results:
             replaced = sum(c.kind == "replaced" for c in changes)
             typer.echo(f"{path}: {replaced} object(s) replaced, {len(changes) - replaced} relabelled")
             for c in changes:
                 typer.echo(f"  {c.subject_id}: {c.old_object} {c.old_label!r} -> {c.new_object} {c.new_label!r}")
-            if changes and not dry_run:
-                write_sssom(path, upgraded)
+            if (changes or upgraded.metadata != original.metadata) and not dry_run:
+                write_sssom(path, upgraded)  # the header records the release it is aligned to
 
