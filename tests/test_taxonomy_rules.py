@@ -246,6 +246,23 @@ def test_sounds_of_several_sources_have_no_source_parents(uts, label, sources):
         assert len(kid.parents) == 2 and c.id in kid.parents, kid.label
 
 
+def test_no_closure_is_both_environmental_sound_and_speech_or_music(uts):
+    # environmental sound is defined as neither speech nor music: reaching both is a false edge
+    speech, music, env = (uts.resolve(x).id for x in ("speech", "music", "environmental sound"))
+    both = [c.label for c in uts.active()
+            if env in uts.ancestors(c.id) | {c.id} and uts.ancestors(c.id) & {speech, music}]
+    assert both == []
+    assert env not in uts.ancestors(uts.resolve("male speaker").id)
+
+
+def test_make_root_declares_a_top_level_concept(onto_file):
+    [rec] = edit_file({"op": "make_root", "id": "engine", "reason": "test"}, onto_file)
+    c = load(onto_file).get("UTS:0000009")
+    assert c.root and c.parents == [] and rec["old_parents"] == ["UTS:0000007", "UTS:0000010"]
+    with pytest.raises(EditError, match="already a root"):
+        edit_file({"op": "make_root", "id": "engine"}, onto_file)
+
+
 def test_telephone_is_not_an_alarm_and_reverb_is_not_the_room(uts):
     assert "alarm" not in ancestors_by_label(uts, "telephone")[1]
     assert "room acoustics" not in ancestors_by_label(uts, "reverberation")[1]

@@ -17,7 +17,7 @@ synonym; ``set_definition`` id, definition; ``move`` id, to, [from]; ``add_paren
 ``remove_parent`` id, parent; ``merge`` source, target; ``split`` id, into, [children_to];
 ``deprecate`` id, [replaced_by, reparent_to, reason]; ``add_link`` / ``remove_link`` id,
 relation, target (a typed non-is-a link, see docs/taxonomy-rules.md); ``recategorise`` id,
-[domain], [facet]. Every operation also takes
+[domain], [facet]; ``make_root`` id (drop every parent, declare a top-level concept). Every operation also takes
 an optional ``reason``, kept in the change-log record so reviewed edits stay explainable.
 """
 
@@ -327,6 +327,18 @@ def op_deprecate(onto, id, replaced_by=(), reparent_to=None, reason=None) -> dic
     return record
 
 
+def op_make_root(onto, id) -> dict:
+    """Declare ``id`` a top-level concept: its parents go (closure loses them), its children stay.
+    For a concept no existing root holds for every clip (human voice: speech, song and laughter)."""
+    cid = _ref(onto, id)
+    c = onto.concepts[cid]
+    if c.root and not c.parents:
+        raise EditError(f"{cid} ({c.label}) is already a root")
+    old, c.parents, c.root = list(c.parents), [], True
+    onto.touch()
+    return {"op": "make_root", "id": cid, "old_parents": old}
+
+
 def op_recategorise(onto, id, domain=None, facet=None) -> dict:
     """Change a concept's domain and/or facet (e.g. after a move out of the speech root)."""
     cid = _ref(onto, id)
@@ -381,7 +393,7 @@ OPERATIONS: dict[str, Callable[..., dict]] = {
     "remove_synonym": op_remove_synonym, "set_definition": op_set_definition, "move": op_move,
     "add_parent": op_add_parent, "remove_parent": op_remove_parent, "merge": op_merge,
     "split": op_split, "deprecate": op_deprecate, "add_link": op_add_link,
-    "remove_link": op_remove_link, "recategorise": op_recategorise,
+    "remove_link": op_remove_link, "recategorise": op_recategorise, "make_root": op_make_root,
 }
 
 
