@@ -97,6 +97,26 @@ def test_links_are_exported_and_diffed_as_patch_changes():
     assert "+part_of UTS:0000005" in d.to_markdown()
 
 
+def test_owl_tools_load_links_as_annotations_not_superclasses(tmp_path):
+    import warnings
+
+    import owlready2
+    import pronto
+
+    from uts.ontology.export import write_owl
+
+    path = write_owl(linked(), tmp_path / "uts.owl", drop_imports=True)
+    world = owlready2.World()
+    onto = world.get_ontology(path.as_uri()).load()
+    snare = onto.search_one(iri="*UTS_0000006")
+    assert {c.iri.rsplit("_", 1)[1] for c in snare.is_a} == {"0000004"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = pronto.Ontology(str(path))
+    up = {t.id for t in p["https://w3id.org/uts/UTS_0000006"].superclasses(with_self=False)}
+    assert "https://w3id.org/uts/UTS_0000005" not in up and "https://w3id.org/uts/UTS_0000004" in up
+
+
 @pytest.mark.parametrize("op,message", [
     ({"op": "add_link", "id": "car", "relation": "kind_of", "target": "drum"}, "relation must be one of"),
     ({"op": "add_link", "id": "car", "relation": "related", "target": "car"}, "cannot be linked to itself"),
