@@ -27,6 +27,7 @@ import json
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import networkx as nx
@@ -205,11 +206,18 @@ def _loose_key(text: str) -> str:
     return normalize_label(_QUALIFIER.sub("", text)) or normalize_label(text)
 
 
-def _stems(text: str) -> set[str]:
-    """Content words cut to five letters, so 'laugh' meets 'laughter' and 'vocal' 'vocalist'."""
+_WORD = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=262_144)
+def _stems(text: str) -> frozenset[str]:
+    """Content words cut to five letters, so 'laugh' meets 'laughter' and 'vocal' 'vocalist'.
+    (ASCII text skips the accent folding of :func:`tokens`; validation calls this ~100k times.)"""
     from .normalize import singular, tokens
 
-    return {singular(t)[:5] for t in tokens(_QUALIFIER.sub("", text)) if t not in _WEAK_WORDS}
+    text = _QUALIFIER.sub("", text)
+    words = _WORD.findall(text.lower()) if text.isascii() else tokens(text)
+    return frozenset(singular(w)[:5] for w in words if w not in _WEAK_WORDS)
 
 
 def check_taxonomy(onto: Ontology, warn, info) -> None:
@@ -231,6 +239,24 @@ def check_taxonomy(onto: Ontology, warn, info) -> None:
         if cid not in stems_of:
             stems_of[cid] = {w for t in active[cid].all_labels() for w in _stems(t)}
         return stems_of[cid]
+
+    # The roots above every concept, computed once parents-first (a BFS per concept is quadratic
+    # on deep multi-parent hierarchies).
+    roots_above: dict[str, frozenset[str]] = {}
+    for cid in nx.topological_sort(g):
+        roots_above[cid] = frozenset({cid} & tops).union(*(roots_above[p] for p in g.predecessors(cid)))
+    near: dict[str, frozenset[str]] = {}
+
+    def stems_near(cid: str) -> frozenset[str]:
+        """Name stems of ``cid`` and of what is up to three steps above it (a definition names
+        its genus, rarely a far ancestor), plus the roots above it."""
+        if cid not in near:
+            level, seen = {cid}, {cid}
+            for _ in range(3):
+                level = {p for x in level for p in g.predecessors(x)} - seen
+                seen |= level
+            near[cid] = frozenset().union(*(name_stems(x) for x in seen | roots_above[cid] if x in active))
+        return near[cid]
     # 1. A synonym that is another concept's name once qualifiers are set aside ("drum" on drum
     # kit while "drum (membranophone)" exists), the two in one branch (below the same non-root
     # concept): a broader, narrower or sibling idea. Across branches a bare word given to one
@@ -252,7 +278,7 @@ def check_taxonomy(onto: Ontology, warn, info) -> None:
     # (laughter kept domain "speech" after leaving the speech root).
     for c in active.values():
         if c.domain in ("speech", "music", "sound") and not c.root:
-            domains = {active[r].domain for r in (ancestors(c.id) & tops) if r in active}
+            domains = {active[r].domain for r in roots_above[c.id] - {c.id} if r in active}
             if domains and c.domain not in domains:
                 warn("domain_mismatch", f"{c.id} ({c.label}) has domain {c.domain!r} but sits only under "
                      f"{', '.join(sorted(d or '-' for d in domains))} roots", c.id)
@@ -269,13 +295,12 @@ def check_taxonomy(onto: Ontology, warn, info) -> None:
                 warn("unrelated_parents", f"{c.id} ({c.label}) has {len(unrelated)} parents from unrelated "
                      f"branches: {names}; does every one hold for every clip?", c.id, *sorted(unrelated))
         # 3. A definition that names neither the parent (label, synonyms, own definition) nor
-        # anything above it: sometimes a part-of, source-of or thematic edge posing as is-a.
+        # what is above it (three steps, and the roots): sometimes a part-of, source-of or
+        # thematic edge posing as is-a.
         if c.definition and parents:
             said = _stems(c.definition) | name_stems(c.id)
             for p in parents:
-                words = _stems(active[p].definition or "").union(
-                    *(name_stems(a) for a in {p} | ancestors(p) if a in active))
-                if words and not (words & said):
+                if said.isdisjoint(stems_near(p)) and said.isdisjoint(_stems(active[p].definition or "")):
                     info("definition_ignores_parent", f"{c.id} ({c.label}): the definition mentions "
                          f"nothing of its parent {p} ({active[p].label}) or above", c.id, p)
 
