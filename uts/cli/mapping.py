@@ -229,3 +229,23 @@ def apply_cmd(
     typer.echo(rep.summary(output))
     if report_path:
         report_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+@app.command("upgrade")
+def upgrade_cmd(
+    mappings: list[Path] = typer.Argument(..., help="SSSOM files whose objects are UTS concepts (rewritten in place)."),
+    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="The UTS release to upgrade to "
+                                            "(default: $UTS_ONTOLOGY or ontology/uts.ttl)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would change, write nothing."),
+) -> None:
+    """Point alignments made for an older UTS release at the concepts that carry their meaning now.
+
+    A deprecated object goes to its replacement; relabelled objects get their new label. Rows
+    whose object was split or retired are refused by name (a person picks). Example:
+    uts map upgrade mapping/*.sssom.tsv -O ontology/releases/uts-1.1.0.ttl"""
+    from uts.mapping.upgrade import upgrade_files
+    from uts.ontology import load
+
+    with _user_errors():
+        lines = upgrade_files(mappings, load(ontology), dry_run)
+    typer.echo("\n".join(lines))
