@@ -33,6 +33,10 @@ from pathlib import Path
 from .io import atomic_write_text
 
 
+class JournalError(ValueError):
+    """A pending journal entry that uts did not write; nothing is guessed or changed."""
+
+
 def changelog_path(path: str | Path) -> Path:
     """The change log beside an ontology file: ``uts.ttl`` -> ``uts.changes.jsonl``."""
     path = Path(path)
@@ -96,7 +100,7 @@ def _pending(path: Path) -> dict | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         # A journal entry is written atomically, so it is whole or absent; anything else was
         # not written by us. Refuse to guess.
-        raise ValueError(f"{journal_path(path)} is not a journal entry written by uts; "
+        raise JournalError(f"{journal_path(path)} is not a journal entry written by uts; "
                          "inspect it and remove it by hand") from None
 
 

@@ -1,8 +1,9 @@
 """The in-memory model of UTS: concepts, the ontology that holds them, lookup and graph views.
 
-An :class:`Ontology` is plain data (a dict of :class:`Concept`) plus two derived views that are
-rebuilt lazily after edits: a networkx DAG (edges parent -> child) and a label index for lookup.
-Code that mutates concepts must call :meth:`Ontology.touch` so the views are rebuilt.
+An :class:`Ontology` is plain data (a dict of :class:`Concept`) plus two derived views built
+lazily: a networkx DAG (edges parent -> child) and the resolver (:mod:`uts.ontology.resolve`) for
+lookup. Code that mutates concepts must call :meth:`Ontology.touch`, with the ids it changed so
+that only their entries are refreshed, or with none to have the views rebuilt.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from typing import Iterable, Iterator
 import networkx as nx
 
 from .normalize import normalize_label
+from .resolve import Match, Resolver
 
 ID_PREFIX = "UTS:"
 ID_PATTERN = re.compile(r"^UTS:\d{7}$")
 DOMAINS = ("speech", "music", "sound", "general")
+# Typed links that are not is-a (docs/taxonomy-rules.md). "A part_of B" reads "A is part of B";
+# closure, ancestors and the graph view never follow them.
+LINK_RELATIONS = ("part_of", "source_of", "typical_of", "technique_of", "related")
 
 
 def format_id(number: int) -> str:
@@ -44,6 +49,8 @@ class Concept:
     sources: list[str] = field(default_factory=list)  # provenance: where the idea came from
     xrefs: list[str] = field(default_factory=list)  # e.g. "ISO639-1:en", "AudioSet:/m/09x0r"
     root: bool = False  # declared top-level concept (not an orphan)
+    # Non-is-a links as sorted (relation, target id) pairs; never part of the hierarchy.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -51,18 +58,6 @@ class Concept:
 
     def all_labels(self) -> list[str]:
         return [self.label, *self.synonyms]
-
-
-@dataclass(frozen=True)
-class Match:
-    """How a free-text tag resolved to a concept."""
-
-    id: str
-    label: str
-    matched_by: str  # "label" | "synonym" | "normalized" | "id" | "replaced"
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "label": self.label, "matched_by": self.matched_by}
 
 
 @dataclass
@@ -89,10 +84,8 @@ class Ontology:
         # preferred labels): (code, id, message) tuples, reported by validation.
         self.load_issues: list[tuple[str, str, str]] = []
         self._graph: nx.DiGraph | None = None
-        self._exact: dict[str, list[tuple[str, str]]] | None = None
-        self._normalized: dict[str, list[str]] | None = None
+        self._resolver: Resolver | None = None
         self._depth: dict[str, int] | None = None
-        self._keys_of: dict[str, tuple[list[str], list[str]]] = {}  # index keys each concept holds
         self._missing_parents: set[str] = set()  # parents named but absent when the graph was built
         self._highest: tuple[int, int] | None = None  # (concept count, highest id number)
 
@@ -100,18 +93,19 @@ class Ontology:
     def touch(self, *changed: str) -> None:
         """Bring the derived views up to date after a mutation. With no ids, drop them all (rebuilt
         on next use); with the ids of every concept that was added or changed, refresh only
-        their entries, so a batch of edits does not rebuild the views once per operation."""
+        their entries (graph edges, the resolver's lexicon), so a batch of edits does not rebuild
+        the views once per operation."""
         self._depth = None
         if not changed:
-            self._graph = self._exact = self._normalized = self._highest = None
+            self._graph = self._resolver = self._highest = None
             return
         if self._highest is not None:
             numbers = [id_number(i) for i in changed if ID_PATTERN.match(i)]
             self._highest = (len(self.concepts), max([self._highest[1], *numbers]))
         if self._graph is not None:
             self._refresh_graph(changed)
-        if self._exact is not None:
-            self._refresh_index(changed)
+        if self._resolver is not None:
+            self._resolver.refresh(changed)
 
     def _refresh_graph(self, changed: Iterable[str]) -> None:
         g = self._graph
@@ -126,27 +120,6 @@ class Ontology:
                     g.add_edge(p, cid)
                 else:
                     self._missing_parents.add(p)
-
-    def _refresh_index(self, changed: Iterable[str]) -> None:
-        # Remove every changed concept's old entries first, then add the new ones and restore
-        # the order _build_index gives (active first, then by id): identical to a rebuild.
-        changed = set(changed)
-        for cid in changed:
-            exact_keys, norm_keys = self._keys_of.pop(cid, ((), ()))
-            for key in exact_keys:
-                self._exact[key] = [h for h in self._exact[key] if h[0] != cid]
-            for key in norm_keys:
-                self._normalized[key] = [i for i in self._normalized[key] if i != cid]
-        rank = lambda cid: (self.concepts[cid].deprecated, cid)  # noqa: E731
-        touched_exact, touched_norm = set(), set()
-        for cid in sorted(changed, key=rank):
-            exact_keys, norm_keys = self._index_concept(self.concepts[cid])
-            touched_exact.update(exact_keys)
-            touched_norm.update(norm_keys)
-        for key in touched_exact:
-            self._exact[key].sort(key=lambda h: rank(h[0]))  # stable: label before synonyms
-        for key in touched_norm:
-            self._normalized[key].sort(key=rank)
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -198,6 +171,11 @@ class Ontology:
         kids = self.graph.successors(concept_id)
         return sorted(k for k in kids if include_deprecated or not self.concepts[k].deprecated)
 
+    def link_lines(self, concept_id: str) -> list[str]:
+        """A concept's typed non-is-a links as "relation TARGET_ID target label" lines."""
+        return [f"{rel} {t} {self.concepts[t].label if t in self.concepts else '(missing)'}"
+                for rel, t in self.get(concept_id).links]
+
     def ancestors(self, concept_id: str) -> set[str]:
         self.get(concept_id)
         return nx.ancestors(self.graph, concept_id)
@@ -231,72 +209,28 @@ class Ontology:
             return [[concept_id]]
         return [[concept_id, *path] for p in parents for path in self.paths_to_root(p)]
 
-    # -- lookup ------------------------------------------------------------------------------
-    def _build_index(self) -> None:
-        self._exact, self._normalized, self._keys_of = {}, {}, {}
-        # Active concepts first so that, for a shared key, the live concept wins.
-        for c in sorted(self.concepts.values(), key=lambda c: (c.deprecated, c.id)):
-            self._index_concept(c)
-
-    def _index_concept(self, c: Concept) -> tuple[list[str], list[str]]:
-        """Append ``c``'s labels to the lookup index; returns (and remembers) the keys used."""
-        exact, normalized, cid = self._exact, self._normalized, c.id
-        exact_keys = [text.casefold().strip() for text in (c.label, *c.synonyms)]
-        norm_keys = []
-        for n, exact_key in enumerate(exact_keys):
-            exact.setdefault(exact_key, []).append((cid, "synonym" if n else "label"))
-            key = normalize_label(c.synonyms[n - 1] if n else c.label)
-            if key:
-                ids = normalized.setdefault(key, [])
-                if cid not in ids:
-                    ids.append(cid)
-                    norm_keys.append(key)
-        self._keys_of[cid] = (exact_keys, norm_keys)
-        return exact_keys, norm_keys
+    # -- lookup (through the one resolver, uts.ontology.resolve) ---------------------------------
+    @property
+    def resolver(self) -> Resolver:
+        """The ontology's own :class:`~uts.ontology.resolve.Resolver` (no curated alignment),
+        refreshed by :meth:`touch`."""
+        if self._resolver is None:
+            self._resolver = Resolver(self)
+        return self._resolver
 
     def lookup(self, text: str, include_deprecated: bool = False) -> list[Match]:
-        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant.
+        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant
+        (no lemma tier: naming a concept wants no stemming).
 
         A hit on a deprecated concept is followed to its replacement(s) and reported as
         ``replaced`` unless ``include_deprecated`` is set.
         """
-        query = text.strip()
-        if query in self.concepts:
-            return self._matches([(query, "id")], include_deprecated)
-        if self._exact is None:
-            self._build_index()
-        hits = self._exact.get(query.casefold())
-        if hits:
-            return self._matches(hits, include_deprecated)
-        ids = self._normalized.get(normalize_label(query))
-        if ids:
-            return self._matches([(i, "normalized") for i in ids], include_deprecated)
-        return []
+        return self.resolver.resolve(text, include_deprecated, lemmas=False)
 
     def ids_with_normalized(self, text: str) -> list[str]:
         """Ids of all concepts (deprecated too) having a label or synonym that normalises like
         ``text``."""
-        if self._normalized is None:
-            self._build_index()
-        return list(self._normalized.get(normalize_label(text), ()))
-
-    def _matches(self, hits: list[tuple[str, str]], include_deprecated: bool) -> list[Match]:
-        out: list[Match] = []
-        seen: set[str] = set()
-        for cid, how in hits:
-            c = self.concepts[cid]
-            if c.deprecated and not include_deprecated:
-                for rid in self.current_ids(cid):
-                    if rid not in seen:
-                        seen.add(rid)
-                        out.append(Match(rid, self.concepts[rid].label, "replaced"))
-                continue
-            if cid not in seen:
-                seen.add(cid)
-                out.append(Match(cid, c.label, how))
-        # A live concept that matched directly beats one reached through a replacement.
-        direct = [m for m in out if m.matched_by != "replaced"]
-        return direct or out
+        return list(self.resolver.lexicon.normalized.get(normalize_label(text), ()))
 
     def current_ids(self, concept_id: str) -> list[str]:
         """Follow replacement pointers from a (possibly deprecated) concept to active ones."""
