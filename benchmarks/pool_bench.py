@@ -101,7 +101,8 @@ def synthetic(args, root: Path) -> list[dict]:
 
     onto = load()
     manifests, test = make_sources(root / "data", onto, args.clips, args.test_clips)
-    pooled = pool_manifests(manifests, root / "data" / "pooled.jsonl", onto=onto, mode="balanced").manifest
+    pooled = pool_manifests(manifests, root / "data" / "pooled.jsonl", onto=onto, mode="balanced",
+                            prefix_ids=True).manifest
     rows = []
     for seed in args.seeds:
         jobs = [("pooled+mask", pooled, ()), ("pooled-nomask", pooled, ("objective.mask_unannotated=false",))]
