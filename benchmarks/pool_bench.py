@@ -22,7 +22,7 @@ own process: wall time and peak resident memory, against reading the two mapped 
 polars as the baseline, plus the coverage table.
 
 Usage: .venv/bin/python benchmarks/pool_bench.py [--clips 160] [--test-clips 150] [--steps 150]
-       [--seeds 0 1 2] [--out DIR] [--real] [--no-synthetic]
+       [--seeds 0 1 2] [--clip-seconds 2.0] [--out DIR] [--real] [--no-synthetic]
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def make_sources(root: Path, onto, clips: int, test_clips: int) -> tuple[list[Pa
     return manifests, test
 
 
-def train_eval(name: str, manifest: Path, test: Path, out: Path, seed: int, steps: int, onto, extra=()) -> dict:
+def train_eval(name: str, manifest: Path, test: Path, out: Path, seed: int, steps: int, onto, extra=(),
+               clip_seconds: float = 2.0) -> dict:
     from uts.training.config import load_config
     from uts.training.evaluate import evaluate
     from uts.training.trainer import train
@@ -81,7 +82,7 @@ def train_eval(name: str, manifest: Path, test: Path, out: Path, seed: int, step
     cfg = load_config(ROOT / "training" / "demo.yaml", [
         f"data.train={manifest}", f"run.out={out / f'{name}-s{seed}'}", f"run.seed={seed}",
         f"optim.max_steps={steps}", "run.progress=false", "run.tensorboard=false", "data.num_workers=1",
-        "run.ckpt_every=100000", *extra])
+        "run.ckpt_every=100000", f"data.clip_seconds={clip_seconds}", *extra])
     t0 = time.perf_counter()
     run = train(cfg, onto=onto)
     res = evaluate(run, test, probe=False, onto=onto)
@@ -108,7 +109,8 @@ def synthetic(args, root: Path) -> list[dict]:
         jobs = [("pooled+mask", pooled, ()), ("pooled-nomask", pooled, ("objective.mask_unannotated=false",))]
         jobs += [(f"{d}-set alone", m, ()) for d, m in zip(SOURCES, manifests)]
         for name, manifest, extra in jobs:
-            row = train_eval(name.replace(" ", "_"), manifest, test, root / "runs", seed, args.steps, onto, extra)
+            row = train_eval(name.replace(" ", "_"), manifest, test, root / "runs", seed, args.steps, onto, extra,
+                             args.clip_seconds)
             row["config"] = name
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -194,6 +196,7 @@ def main() -> None:
     p.add_argument("--test-clips", type=int, default=150)
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--clip-seconds", type=float, default=2.0, help="training/eval crop (the demo recipe's is 2.0)")
     p.add_argument("--out", type=Path, default=None, help="work folder [default: a temporary one]")
     p.add_argument("--real", action="store_true", help="also pool the real AudioSet + MTG-Jamendo annotations")
     p.add_argument("--no-synthetic", action="store_true")

@@ -135,3 +135,26 @@ def test_coverage_per_root_and_source(tmp_path, onto, two_sources):
     assert "| music-set | 9 |" in table and "4/5 (9)" in table
     png = plot_coverage(rep, tmp_path / "cov.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_errors_are_one_line(tmp_path, onto, two_sources):
+    from typer.testing import CliRunner
+
+    from uts.cli.main import app
+    from uts.ontology import save
+
+    onto_path = tmp_path / "small.ttl"
+    save(onto, onto_path)
+    runner = CliRunner()
+    music, cars = two_sources
+    for args, message in (([str(music), "-o", str(tmp_path / "p.csv")], "output must end in"),
+                          ([str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "p.jsonl")], "manifest not found"),
+                          ([str(music), "-o", str(tmp_path / "p.jsonl"), "--sampling", "uniform"], "unknown sampling mode")):
+        res = runner.invoke(app, ["pool", *args, "--ontology", str(onto_path)])
+        assert res.exit_code == 1 and message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "p.jsonl").exists()
+    res = runner.invoke(app, ["pool", str(music), str(cars), "-o", str(tmp_path / "p.jsonl"),
+                              "--ontology", str(onto_path), "--report", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert "10 clips from 2 sources" in res.output
+    assert json.loads((tmp_path / "r.json").read_text())["sources"]["car-set"]["clips"] == 1

@@ -355,6 +355,8 @@ def plot_coverage(report: dict, out: str | Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
+    import textwrap
+
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -364,14 +366,14 @@ def plot_coverage(report: dict, out: str | Path) -> Path:
                        max(1, report["sources"][s]["roots"][r["id"]]["concepts"]) for r in roots] for s in names])
     fig, ax = plt.subplots(figsize=(1.6 + 1.25 * len(roots), 1.2 + 0.55 * len(names)))
     im = ax.imshow(share, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(roots)), [r["label"] for r in roots], rotation=30, ha="right")
+    ax.set_xticks(range(len(roots)), [textwrap.fill(r["label"], 14) for r in roots], fontsize=8)
     ax.set_yticks(range(len(names)), names)
     for i, s in enumerate(names):
         for j, r in enumerate(roots):
             cell = report["sources"][s]["roots"][r["id"]]
             ax.text(j, i, f"{share[i, j]:.0%}\n{cell['clips']} clips", ha="center", va="center", fontsize=7,
                     color="white" if share[i, j] < 0.6 else "black")
-    fig.colorbar(im, ax=ax, label="share of the root's concepts annotated")
+    fig.colorbar(im, ax=ax, label="share annotated", shrink=0.9)
     ax.set_title("Annotated label space per UTS root")
     fig.tight_layout()
     out = Path(out)
