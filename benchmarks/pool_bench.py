@@ -49,7 +49,7 @@ def make_sources(root: Path, onto, clips: int, test_clips: int) -> tuple[list[Pa
 
     from uts.ontology.graph import concept_domain
     from uts.pool import Sources, active_graph, describe_source, write_sources
-    from uts.training.synth import SynthConfig, most_specific, synthesize
+    from uts.synth import SynthConfig, most_specific, synthesize
 
     graph = active_graph(onto)
     # the held-out test corpus first: every domain, complete labels
