@@ -23,6 +23,7 @@ polars as the baseline, plus the coverage table.
 
 Usage: .venv/bin/python benchmarks/pool_bench.py [--clips 160] [--test-clips 150] [--steps 150]
        [--seeds 0 1 2] [--clip-seconds 2.0] [--out DIR] [--real] [--no-synthetic]
+       .venv/bin/python benchmarks/pool_bench.py --merge A/pool_bench.json B/pool_bench.json
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 SOURCES = {"speech": "music", "music": "sound", "sound": "speech"}  # annotated domain -> unlabelled other
 DATA = ROOT.parent / "shared" / "data"
+THREADS = 1  # torch threads per run: seeds run as separate processes (--seeds 0 & --seeds 1 & ...)
 
 
 def make_sources(root: Path, onto, clips: int, test_clips: int) -> tuple[list[Path], Path]:
@@ -82,7 +84,7 @@ def train_eval(name: str, manifest: Path, test: Path, out: Path, seed: int, step
     cfg = load_config(ROOT / "training" / "demo.yaml", [
         f"data.train={manifest}", f"run.out={out / f'{name}-s{seed}'}", f"run.seed={seed}",
         f"optim.max_steps={steps}", "run.progress=false", "run.tensorboard=false", "data.num_workers=1",
-        "run.ckpt_every=100000", f"data.clip_seconds={clip_seconds}", *extra])
+        "run.ckpt_every=100000", f"data.clip_seconds={clip_seconds}", f"run.threads={THREADS}", *extra])
     t0 = time.perf_counter()
     run = train(cfg, onto=onto)
     res = evaluate(run, test, probe=False, onto=onto)
@@ -200,7 +202,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="work folder [default: a temporary one]")
     p.add_argument("--real", action="store_true", help="also pool the real AudioSet + MTG-Jamendo annotations")
     p.add_argument("--no-synthetic", action="store_true")
+    p.add_argument("--merge", type=Path, nargs="+", help="print the table of earlier runs' pool_bench.json files")
     args = p.parse_args()
+    if args.merge:
+        rows = [r for f in args.merge for r in json.loads(f.read_text()).get("rows", [])]
+        print(table(rows))
+        return
     root = args.out or Path(tempfile.mkdtemp(prefix="uts-pool-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
