@@ -107,13 +107,17 @@ def synthetic(args, root: Path) -> list[dict]:
     pooled = pool_manifests(manifests, root / "data" / "pooled.jsonl", onto=onto, mode="balanced",
                             prefix_ids=True).manifest
     rows = []
+    pooled_steps = args.pooled_steps or args.steps
     for seed in args.seeds:
-        jobs = [("pooled+mask", pooled, ()), ("pooled-nomask", pooled, ("objective.mask_unannotated=false",))]
-        jobs += [(f"{d}-set alone", m, ()) for d, m in zip(SOURCES, manifests)]
-        for name, manifest, extra in jobs:
-            row = train_eval(name.replace(" ", "_"), manifest, test, root / "runs", seed, args.steps, onto, extra,
-                             args.clip_seconds)
-            row["config"] = name
+        jobs = [("pooled+mask", pooled, (), pooled_steps),
+                ("pooled-nomask", pooled, ("objective.mask_unannotated=false",), pooled_steps)]
+        jobs += [(f"{d}-set alone", m, (), args.steps) for d, m in zip(SOURCES, manifests)]
+        for name, manifest, extra, steps in jobs:
+            if args.configs and name not in args.configs:
+                continue
+            row = train_eval(f"{name.replace(' ', '_')}-{steps}", manifest, test, root / "runs", seed, steps, onto,
+                             extra, args.clip_seconds)
+            row["config"] = f"{name}, {steps} steps"
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -139,7 +143,7 @@ def table(rows: list[dict]) -> str:
         for c in cols:
             cells += [_cell([r[f"{c}_map"] for r in rs if f"{c}_map" in r]),
                       _cell([r[f"{c}_hf1"] for r in rs if f"{c}_hf1" in r])]
-        overall = ("–", "–") if cfg.endswith("alone") else (_cell([r["overall_map"] for r in rs]),
+        overall = ("–", "–") if "alone" in cfg else (_cell([r["overall_map"] for r in rs]),
                                                              _cell([r["overall_hf1"] for r in rs]))
         lines.append(f"| {cfg} | " + " | ".join(cells) + f" | {overall[0]} | {overall[1]} | {rs[0]['classes']} |")
     return "\n".join(lines)
@@ -198,6 +202,10 @@ def main() -> None:
     p.add_argument("--test-clips", type=int, default=150)
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--pooled-steps", type=int, default=None,
+                   help="steps of the pooled runs [default: --steps; 3x --steps is the three alone runs' compute]")
+    p.add_argument("--configs", nargs="+", default=None,
+                   help="only these: 'pooled+mask', 'pooled-nomask', 'speech-set alone', ...")
     p.add_argument("--clip-seconds", type=float, default=2.0, help="training/eval crop (the demo recipe's is 2.0)")
     p.add_argument("--out", type=Path, default=None, help="work folder [default: a temporary one]")
     p.add_argument("--real", action="store_true", help="also pool the real AudioSet + MTG-Jamendo annotations")
@@ -205,7 +213,12 @@ def main() -> None:
     p.add_argument("--merge", type=Path, nargs="+", help="print the table of earlier runs' pool_bench.json files")
     args = p.parse_args()
     if args.merge:
-        rows = [r for f in args.merge for r in json.loads(f.read_text()).get("rows", [])]
+        rows = []
+        for f in args.merge:
+            data = json.loads(f.read_text())
+            for r in data.get("rows", []):  # files written before configs carried their steps
+                r["config"] = r["config"] if "steps" in r["config"] else f"{r['config']}, {data['args']['steps']} steps"
+                rows.append(r)
         print(table(rows))
         return
     root = args.out or Path(tempfile.mkdtemp(prefix="uts-pool-bench-"))
