@@ -168,31 +168,45 @@ def measured(*argv: str) -> tuple[float, float, str]:
     return float(line[1]), float(line[2]), proc.stdout
 
 
-def real(root: Path) -> dict:
-    out = {}
+def real(root: Path, repeats: int = 3) -> dict:
+    """Apply both real annotation files and pool them, ``repeats`` times; medians of wall time
+    and peak RSS per step, against polars reading, concatenating and writing the same two
+    mapped manifests (the least any pooling has to do)."""
+    root.mkdir(parents=True, exist_ok=True)
     audioset, mtg, pooled = root / "audioset-eval.jsonl", root / "mtg-test.jsonl", root / "pooled.jsonl"
     steps = [("apply AudioSet eval", ("map", "apply", str(DATA / "audioset" / "eval_segments.csv"), "--mapping",
                                       "mapping/audioset.sssom.tsv", "-o", str(audioset), "--source", "audioset-eval")),
              ("apply MTG-Jamendo test", ("map", "apply", str(DATA / "mtg-jamendo" / "autotagging-test.tsv"),
                                          "--mapping", "mapping/mtg-jamendo.sssom.tsv", "-o", str(mtg),
                                          "--source", "mtg-jamendo-test")),
-             ("pool (proportional)", ("pool", str(audioset), str(mtg), "-o", str(pooled), "--sampling", "proportional",
-                                      "--report", str(root / "coverage.json"), "--plot", str(root / "coverage.png")))]
-    for name, argv in steps:
-        sec, mib, stdout = measured(*argv)
-        out[name] = {"seconds": sec, "peak_rss_mib": mib}
-        print(f"{name}: {sec:.2f} s, {mib:.0f} MiB peak RSS", flush=True)
-        if name.startswith("pool"):
-            out["coverage_table"] = "\n".join(x for x in stdout.splitlines() if x.startswith("|"))
-            print(stdout)
+             ("uts pool (with coverage + plot)", ("pool", str(audioset), str(mtg), "-o", str(pooled), "--sampling",
+                                                  "proportional", "--report", str(root / "coverage.json"),
+                                                  "--plot", str(root / "coverage.png")))]
     base = ("import resource, sys, time; import polars as pl; t = time.perf_counter(); "
             "df = pl.concat([pl.read_ndjson(p) for p in sys.argv[1:]], how='diagonal_relaxed'); "
             "df.write_ndjson(sys.argv[1] + '.baseline.jsonl'); "
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
-    proc = subprocess.run([sys.executable, "-c", base, str(audioset), str(mtg)], capture_output=True, text=True, check=True)
-    sec, mib = map(float, proc.stdout.split())
-    out["baseline: polars read + concat + write"] = {"seconds": sec, "peak_rss_mib": mib}
-    print(f"baseline (polars read both, concat, write): {sec:.2f} s, {mib:.0f} MiB peak RSS")
+    times: dict[str, list[tuple[float, float]]] = {}
+    out: dict = {}
+    for _ in range(repeats):
+        for name, argv in steps:
+            sec, mib, stdout = measured(*argv)
+            times.setdefault(name, []).append((sec, mib))
+            if name.startswith("uts pool"):
+                out["coverage_table"] = "\n".join(x for x in stdout.splitlines() if x.startswith("|"))
+                out["pool_stdout"] = stdout
+        proc = subprocess.run([sys.executable, "-c", base, str(audioset), str(mtg)], capture_output=True, text=True,
+                              check=True)
+        times.setdefault("baseline: polars read + concat + write", []).append(tuple(map(float, proc.stdout.split())))
+    for name, values in times.items():
+        out[name] = {"seconds_median": statistics.median(v[0] for v in values),
+                     "peak_rss_mib_median": statistics.median(v[1] for v in values), "runs": values}
+        print(f"{name}: median {out[name]['seconds_median']:.2f} s, {out[name]['peak_rss_mib_median']:.0f} MiB "
+              f"peak RSS ({len(values)} runs)", flush=True)
+    pool = out["uts pool (with coverage + plot)"]["seconds_median"]
+    base_s = out["baseline: polars read + concat + write"]["seconds_median"]
+    print(f"uts pool / baseline: {pool / base_s:.1f}x time")
+    print(out["coverage_table"])
     return out
 
 
@@ -210,6 +224,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="work folder [default: a temporary one]")
     p.add_argument("--real", action="store_true", help="also pool the real AudioSet + MTG-Jamendo annotations")
     p.add_argument("--no-synthetic", action="store_true")
+    p.add_argument("--repeats", type=int, default=3, help="--real: runs per step (medians are reported)")
     p.add_argument("--merge", type=Path, nargs="+", help="print the table of earlier runs' pool_bench.json files")
     args = p.parse_args()
     if args.merge:
@@ -231,7 +246,7 @@ def main() -> None:
         result["table"] = table(rows)
         print(result["table"])
     if args.real:
-        result["real"] = real(root / "real")
+        result["real"] = real(root / "real", args.repeats)
     (root / "pool_bench.json").write_text(json.dumps(result, indent=2))
     print(f"results -> {root / 'pool_bench.json'}")
 
