@@ -294,16 +294,18 @@ def coverage(df: pl.DataFrame, sources: Sources, onto) -> dict:
     """Per UTS root and per source: how many of the root's concepts (itself and its active
     descendants) the source annotates, and how many of its clips have a positive under the root;
     plus the pooled union (``"pooled"``). Label combinations are resolved once each."""
-    from uts.ontology.graph import closure
+    from uts.ontology.graph import ancestor_sets
 
-    graph = onto.graph
+    ancestors = ancestor_sets(onto.graph)  # once: a clip's roots are its labels' ancestors that are roots
     roots = onto.roots()
     active = {c.id for c in onto.active()}
     subtree = {r: ({r} | onto.descendants(r)) & active for r in roots}
     root_of: dict[str, set[str]] = {}
 
+    root_set = set(roots)
+
     def roots_of(labels) -> set[str]:
-        return closure(graph, labels) & set(roots)
+        return {r for c in labels if c in ancestors for r in (ancestors[c] | {c}) & root_set}
 
     combos = df.group_by(SOURCE_COLUMN, pl.col("labels").list.sort().list.join("\x1f").alias("_k")).agg(
         n=pl.len(), labels=pl.col("labels").first())
