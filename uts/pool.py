@@ -218,6 +218,7 @@ class PoolResult:
     clips: int
     seconds: float
     peak_mib: float
+    frame: pl.DataFrame | None = field(default=None, repr=False)  # what was written (for coverage)
 
 
 def _write(df: pl.DataFrame, out: Path) -> None:
@@ -286,7 +287,7 @@ def pool_manifests(inputs: list[str | Path], out: str | Path, onto=None, mode: s
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return PoolResult(out, sidecar, sources, pooled.height, time.perf_counter() - started, peak / 2**20)
+    return PoolResult(out, sidecar, sources, pooled.height, time.perf_counter() - started, peak / 2**20, pooled)
 
 
 # -- coverage --------------------------------------------------------------------------------

@@ -36,13 +36,13 @@ def pool_cmd(
     Example: uts pool audioset.jsonl mtg.jsonl -o pooled.jsonl --plot coverage.png
     """
     from uts.ontology import load
-    from uts.pool import coverage, coverage_table, load_source_manifest, plot_coverage, pool_manifests
+    from uts.pool import coverage, coverage_table, plot_coverage, pool_manifests
 
     onto = load(ontology) if ontology else load()  # errors: the one table in uts/cli/errors.py
     res = pool_manifests(list(manifests), output, onto=onto, mode=sampling, temperature=temperature,
                          names=list(name) if name else None, prefix_ids=prefix_ids)
-    df, sources = load_source_manifest(res.manifest)
-    rep = coverage(df, sources, onto)
+    sources = res.sources
+    rep = coverage(res.frame, sources, onto)
     rep["pool"] = {"clips": res.clips, "seconds": round(res.seconds, 3), "python_peak_mib": round(res.peak_mib, 1),
                    "sampling": sources.sampling}
     typer.echo(f"{res.clips} clips from {len(sources.sources)} sources -> {res.manifest} "
