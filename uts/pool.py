@@ -29,6 +29,8 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.manifest import write_manifest
+
 SOURCES_FORMAT = "uts-sources/1"
 SAMPLING_MODES = ("balanced", "proportional", "temperature")
 SOURCE_COLUMN = "source"
@@ -221,25 +223,6 @@ class PoolResult:
     frame: pl.DataFrame | None = field(default=None, repr=False)  # what was written (for coverage)
 
 
-def _write(df: pl.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        name = out.name.lower()
-        if name.endswith(".parquet"):
-            df.write_parquet(tmp)
-        elif name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
-            buf = io.BytesIO()
-            df.write_ndjson(buf)
-            data = buf.getvalue()
-            tmp.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
-        else:
-            raise PoolError(f"output must end in .jsonl, .jsonl.gz or .parquet, not {out.name}")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def pool_manifests(inputs: list[str | Path], out: str | Path, onto=None, mode: str = "temperature",
                    temperature: float = 2.0, names: list[str] | None = None, prefix_ids: bool = False) -> PoolResult:
     """Combine mapped manifests into ``out`` plus its sidecar; returns what was written, with the
@@ -282,7 +265,9 @@ def pool_manifests(inputs: list[str | Path], out: str | Path, onto=None, mode: s
         sampling = {"mode": mode} | ({"temperature": temperature} if mode == "temperature" else {})
         sources = Sources(all_sources, sampling, onto.meta.version)
         out = Path(out)
-        _write(pooled, out)
+        if not out.name.lower().endswith(_SUFFIXES):
+            raise PoolError(f"output must end in .jsonl, .jsonl.gz or .parquet, not {out.name}")
+        write_manifest(pooled, out)
         sidecar = write_sources(out, sources)
         _, peak = tracemalloc.get_traced_memory()
     finally:
