@@ -25,3 +25,13 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def uts_site(tmp_path_factory):
+    """The static site of the shipped UTS and its ontology, built once per session (web tests)."""
+    from uts.ontology import load
+    from uts.serve.site import build_site
+
+    onto = load(REPO / "ontology" / "uts.ttl")
+    return onto, build_site(onto, tmp_path_factory.mktemp("uts-site") / "site", [REPO / "mapping"], plot=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from uts import __version__
-from uts.cli import mapping, ontology, training, vocab
+from uts.cli import mapping, ontology, serve, training, vocab
 
 app = typer.Typer(
     name="uts",
@@ -19,6 +19,7 @@ app.add_typer(ontology.app, name="ontology")
 app.add_typer(mapping.app, name="map")
 app.add_typer(vocab.app, name="vocab")
 training.register(app)
+serve.register(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,75 @@
+"""Search over labels and synonyms, ranked the way ``uts ontology lookup`` resolves a tag.
+
+The first results are exactly what the ontology's resolver answers (id, exact label, exact
+synonym, normalised form; deprecated concepts followed to their replacements). Because people
+type partial words into a search box, further results follow: concepts with a label or synonym
+whose normalised form starts with the query's, then those that contain it (preferred labels
+before synonyms, shorter before longer).
+
+The static site runs the same ranking in the browser (``static/site.js``) over the index that
+:func:`search_index` precomputes; the browser tests check that both give the same answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from uts.ontology import Match, Ontology, normalize_label
+from uts.ontology.normalize import _INVARIANT  # the plural rule's exceptions, shipped to the JS port
+
+PARTIAL_MIN_CHARS = 2  # a one-letter query would match most of UTS
+
+
+def resolve(onto: Ontology, text: str) -> list[Match]:
+    """Text -> concepts through the ontology's one resolver. The only call into it from
+    ``uts.serve``: repoint here if the resolver moves."""
+    return onto.lookup(text)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    label: str
+    matched_by: str  # the resolver's answer, or "prefix" / "contains" for partial matches
+    text: str  # the label or synonym that matched
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "matched_by": self.matched_by, "text": self.text}
+
+
+def _entries(onto: Ontology) -> list[tuple[str, str, int]]:
+    """(text, id, 0 = label / 1 = synonym) for every active concept, in ranking order."""
+    rows = [(t, c.id, kind) for c in sorted(onto.active(), key=lambda c: c.id)
+            for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
+    return sorted(rows, key=lambda r: (r[2], len(r[0]), r[1]))
+
+
+def search(onto: Ontology, query: str, limit: int = 30) -> list[Hit]:
+    """The resolver's matches first, then prefix and substring matches on normalised text."""
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    for m in resolve(onto, query):
+        seen.add(m.id)
+        hits.append(Hit(m.id, m.label, m.matched_by, query.strip()))
+    key = normalize_label(query)
+    if len(key) >= PARTIAL_MIN_CHARS:
+        entries = _entries(onto)
+        for how, test in (("prefix", str.startswith), ("contains", str.__contains__)):
+            for text, cid, _kind in entries:
+                if cid not in seen and test(normalize_label(text), key):
+                    seen.add(cid)
+                    hits.append(Hit(cid, onto.concepts[cid].label, how, text))
+    return hits[:limit]
+
+
+def search_index(onto: Ontology) -> dict:
+    """What ``site.js`` needs to rank like :func:`search`: every concept (deprecated ones too,
+    so their labels lead to the replacement), its labels and synonyms in the resolver's order,
+    and the plural rule's exception words so the browser normalises as Python does."""
+    concepts = {c.id: [c.label, int(c.deprecated), list(c.replaced_by), c.domain or ""]
+                for c in sorted(onto, key=lambda c: c.id)}
+    # The resolver's exact-match order: active before deprecated, then by id.
+    ordered = sorted(onto, key=lambda c: (c.deprecated, c.id))
+    exact = [[t, c.id, kind] for c in ordered for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
+    return {"format": 1, "version": onto.meta.version or "working copy", "invariant": sorted(_INVARIANT),
+            "partial_min_chars": PARTIAL_MIN_CHARS, "concepts": concepts, "entries": exact}
