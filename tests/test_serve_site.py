@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
+import html
+import posixpath
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -22,27 +23,21 @@ from uts.serve.search import resolve, search, search_index
 from uts.serve.site import build_site
 
 
-class _Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.links += [v for k, v in attrs if k in ("href", "src", "action") and v]
+LINK = re.compile(r'<(?:a|link|script|img|form)\b[^>]*?\b(?:href|src|action)="([^"]*)"')
 
 
 def broken_links(site: Path) -> tuple[int, list[str]]:
     """Every relative href/src/action of every page must name a file of the site."""
+    files = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
     checked, broken = 0, []
     for page in site.rglob("*.html"):
-        parser = _Links()
-        parser.feed(page.read_text(encoding="utf-8"))
-        for link in parser.links:
-            parts = urlsplit(link)
+        folder = page.parent.relative_to(site).as_posix()
+        for link in LINK.findall(page.read_text(encoding="utf-8")):
+            parts = urlsplit(html.unescape(link))
             if parts.scheme or parts.netloc or not parts.path:  # external, or a fragment on this page
                 continue
             checked += 1
-            if not (page.parent / unquote(parts.path)).resolve().is_file():
+            if posixpath.normpath(posixpath.join(folder, unquote(parts.path))) not in files:
                 broken.append(f"{page.relative_to(site)} -> {link}")
     return checked, broken
 

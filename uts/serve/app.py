@@ -43,7 +43,7 @@ from uts.ontology.edit import EditError, current_editor, edit_file, read_changel
 from .mappings import (ServeError, candidates_for, dataset_labels, mapping_files, served_file,
                        subject_version)
 from .pages import STATIC_DIR, Pages, concept_version
-from .search import resolve, search, search_index
+from .search import Searcher, resolve, search_index_js
 
 CSRF_COOKIE, TOKEN_COOKIE, REVIEWER_COOKIE = "uts_csrf", "uts_token", "uts_reviewer"
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
@@ -75,10 +75,21 @@ class Workspace:
     _datasets: tuple | None = None
 
     def ontology(self) -> Ontology:
+        return self._loaded()["onto"]
+
+    def derived(self, name: str, make):
+        """Something computed from the current ontology (searcher, search index), kept until the
+        file changes."""
+        loaded = self._loaded()
+        if name not in loaded:
+            loaded[name] = make(loaded["onto"])
+        return loaded[name]
+
+    def _loaded(self) -> dict:
         st = self.ontology_path.stat()
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
         if self._onto is None or self._onto[0] != key:
-            self._onto = (key, load(self.ontology_path))
+            self._onto = (key, {"onto": load(self.ontology_path)})
         return self._onto[1]
 
     def pages(self) -> Pages:
@@ -158,14 +169,11 @@ def create_app(ontology_path: str | Path, mapping_roots: list[Path] = (), *, tok
     async def search_page(request: Request):
         query = request.query_params.get("q", "")
         pages = ws.pages()
-        hits = search(pages.onto, query) if query.strip() else None
+        hits = ws.derived("searcher", Searcher).search(query) if query.strip() else None
         return HTMLResponse(pages.search("/", query=query, hits=hits, app=context(request)))
 
     async def index_js(request: Request):
-        import json
-
-        data = json.dumps(search_index(ws.ontology()), ensure_ascii=False, separators=(",", ":"))
-        return Response(f"window.UTS_SEARCH_INDEX={data};\n", media_type="text/javascript")
+        return Response(ws.derived("index_js", search_index_js), media_type="text/javascript")
 
     async def concept(request: Request):
         cid = request.path_params["name"].replace("_", ":", 1)

@@ -12,6 +12,7 @@ The static site runs the same ranking in the browser (``static/site.js``) over t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from uts.ontology import Match, Ontology, normalize_label
@@ -37,29 +38,41 @@ class Hit:
         return {"id": self.id, "label": self.label, "matched_by": self.matched_by, "text": self.text}
 
 
-def _entries(onto: Ontology) -> list[tuple[str, str, int]]:
-    """(text, id, 0 = label / 1 = synonym) for every active concept, in ranking order."""
-    rows = [(t, c.id, kind) for c in sorted(onto.active(), key=lambda c: c.id)
-            for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
-    return sorted(rows, key=lambda r: (r[2], len(r[0]), r[1]))
+class Searcher:
+    """Search over one ontology state; the partial-match table is built once (rebuild after an
+    edit: the app keeps one per loaded file)."""
+
+    def __init__(self, onto: Ontology):
+        self.onto = onto
+        # (normalised text, text, id) of every active concept's label and synonyms, in the order
+        # partial matches are ranked: labels before synonyms, shorter before longer, then id.
+        rows = [(kind, t, c.id) for c in sorted(onto.active(), key=lambda c: c.id)
+                for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
+        rows.sort(key=lambda r: (r[0], len(r[1]), r[2]))
+        self.entries = [(normalize_label(t), t, cid) for _kind, t, cid in rows]
+
+    def search(self, query: str, limit: int = 30) -> list[Hit]:
+        """The resolver's matches first, then prefix and substring matches on normalised text."""
+        hits = [Hit(m.id, m.label, m.matched_by, query.strip()) for m in resolve(self.onto, query)]
+        key = normalize_label(query)
+        if len(key) >= PARTIAL_MIN_CHARS:
+            prefix, contains = [], []
+            for norm, text, cid in self.entries:  # one pass; str.find is the fast test
+                at = norm.find(key)
+                if at >= 0:
+                    (contains if at else prefix).append((cid, text))
+            seen = {h.id for h in hits}
+            for how, found in (("prefix", prefix), ("contains", contains)):
+                for cid, text in found:
+                    if cid not in seen:
+                        seen.add(cid)
+                        hits.append(Hit(cid, self.onto.concepts[cid].label, how, text))
+        return hits[:limit]
 
 
 def search(onto: Ontology, query: str, limit: int = 30) -> list[Hit]:
-    """The resolver's matches first, then prefix and substring matches on normalised text."""
-    hits: list[Hit] = []
-    seen: set[str] = set()
-    for m in resolve(onto, query):
-        seen.add(m.id)
-        hits.append(Hit(m.id, m.label, m.matched_by, query.strip()))
-    key = normalize_label(query)
-    if len(key) >= PARTIAL_MIN_CHARS:
-        entries = _entries(onto)
-        for how, test in (("prefix", str.startswith), ("contains", str.__contains__)):
-            for text, cid, _kind in entries:
-                if cid not in seen and test(normalize_label(text), key):
-                    seen.add(cid)
-                    hits.append(Hit(cid, onto.concepts[cid].label, how, text))
-    return hits[:limit]
+    """One search (use :class:`Searcher` for many on the same ontology)."""
+    return Searcher(onto).search(query, limit)
 
 
 def search_index(onto: Ontology) -> dict:
@@ -73,3 +86,9 @@ def search_index(onto: Ontology) -> dict:
     exact = [[t, c.id, kind] for c in ordered for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
     return {"format": 1, "version": onto.meta.version or "working copy", "invariant": sorted(_INVARIANT),
             "partial_min_chars": PARTIAL_MIN_CHARS, "concepts": concepts, "entries": exact}
+
+
+def search_index_js(onto: Ontology) -> str:
+    """The index as a script that sets ``window.UTS_SEARCH_INDEX`` (a script tag also works on
+    pages opened from disk, where browsers refuse ``fetch``)."""
+    return f"window.UTS_SEARCH_INDEX={json.dumps(search_index(onto), ensure_ascii=False, separators=(',', ':'))};\n"

@@ -19,7 +19,7 @@ from uts.ontology import Ontology
 
 from .mappings import ServeError, dataset_labels
 from .pages import STATIC_DIR, Pages, page_name
-from .search import search_index
+from .search import search_index, search_index_js
 
 MARKER = ".uts-site"  # marks a folder as a site build we may replace
 
@@ -33,11 +33,11 @@ class SiteSummary:
 
 
 def write_search_index(onto: Ontology, assets: Path) -> None:
-    """``search-index.json`` for programs and the same data as ``search-index.js`` for the
-    pages (a script tag works from disk, where browsers refuse ``fetch``)."""
+    """``search-index.json`` for programs and the same data as ``search-index.js``, the
+    script the pages load."""
     data = json.dumps(search_index(onto), ensure_ascii=False, separators=(",", ":"))
     (assets / "search-index.json").write_text(data, encoding="utf-8")
-    (assets / "search-index.js").write_text(f"window.UTS_SEARCH_INDEX={data};\n", encoding="utf-8")
+    (assets / "search-index.js").write_text(search_index_js(onto), encoding="utf-8")
 
 
 def build_site(onto: Ontology, out: str | Path, mapping_dirs: Iterable[Path] = (), *, plot: bool = True,
