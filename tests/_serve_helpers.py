@@ -32,9 +32,9 @@ def make_workspace(root: Path) -> tuple[Path, Path]:
     rows = [_m("drums", "Drums", EXACT, "UTS:0000004", "drum", 0.92),
             _m("hihat", "HiHat", CLOSE, "UTS:0000005", "hi-hat", 0.61),
             _m("auto", "Auto", CLOSE, "UTS:0000007", "vehicle", 0.35),
-            _m("motor", "Motor <b>bold</b>", RELATED, "UTS:0000010", "machine", 0.22)]
+            _m("motor", "Motor <engine>", RELATED, "UTS:0000010", "machine", 0.22)]
     cands = rows + [_m("auto", "Auto", CLOSE, "UTS:0000008", "car", 0.30),
-                    _m("motor", "Motor <b>bold</b>", CLOSE, "UTS:0000009", "engine", 0.20),
+                    _m("motor", "Motor <engine>", CLOSE, "UTS:0000009", "engine", 0.20),
                     _m("gong", "Gong", CLOSE, "UTS:0000003", "percussion", 0.15)]
     write_sssom(mapping / "demo.sssom.tsv", MappingSet(rows, default_metadata("https://example.org/demo.sssom.tsv", DEMO)))
     write_sssom(mapping / "demo.candidates.sssom.tsv",

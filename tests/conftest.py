@@ -29,9 +29,13 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def uts_site(tmp_path_factory):
-    """The static site of the shipped UTS and its ontology, built once per session (web tests)."""
-    from uts.ontology import load
-    from uts.serve.site import build_site
+    """The static site of the shipped UTS, built once per session by running docs/web.md's bash
+    blocks as written (so the page's example is tested too): (ontology, site folder, output)."""
+    from test_docs_examples import bash_blocks, run_blocks
 
-    onto = load(REPO / "ontology" / "uts.ttl")
-    return onto, build_site(onto, tmp_path_factory.mktemp("uts-site") / "site", [REPO / "mapping"], plot=False)
+    from uts.ontology import load
+
+    tmp = tmp_path_factory.mktemp("uts-web")
+    proc = run_blocks(bash_blocks((REPO / "docs" / "web.md").read_text()), REPO, tmp, "/tmp/uts-web", tmp / "web")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return load(REPO / "ontology" / "uts.ttl"), tmp / "web" / "site", proc.stdout

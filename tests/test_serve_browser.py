@@ -201,8 +201,8 @@ def test_the_small_site_from_disk_ranks_deprecated_labels_like_lookup(browser, t
 
 
 def test_the_uts_site_from_disk_searches_like_python_and_finds_synonyms(browser, uts_site):
-    onto, summary = uts_site
-    browser.get((summary.out / "index.html").as_uri())
+    onto, site, _ = uts_site
+    browser.get((site / "index.html").as_uri())
     shoot_home = browser.find_element(By.ID, "active-count").text
     assert shoot_home == str(sum(1 for _ in onto.active()))
     box = browser.find_element(By.ID, "q")

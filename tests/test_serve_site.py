@@ -19,7 +19,7 @@ from uts.cli.main import app as cli
 from uts.ontology import load
 from uts.serve import pages as pages_module
 from uts.serve.mappings import ServeError
-from uts.serve.search import resolve, search, search_index
+from uts.serve.search import Searcher, resolve, search, search_index
 from uts.serve.site import build_site
 
 
@@ -70,7 +70,7 @@ def test_text_from_the_files_is_escaped_never_markup(small_site):
     _, site = small_site
     machine = (site / "c" / "UTS_0000010.html").read_text()
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in machine and "<script>window" not in machine
-    assert "Motor &lt;b&gt;bold&lt;/b&gt;" in machine  # a dataset label with markup in it
+    assert "Motor &lt;engine&gt;" in machine and "<engine>" not in machine  # a dataset label with markup in it
 
 
 def test_the_site_reads_without_javascript(small_site):
@@ -144,29 +144,35 @@ def test_cli_writes_the_site_and_refuses_a_foreign_folder(tmp_path):
 
 # -- the whole of UTS (built once per session by the uts_site fixture) ------------------------
 def test_every_active_uts_concept_has_its_page(uts_site):
-    onto, summary = uts_site
+    onto, site, printed = uts_site
     active = {c.id for c in onto.active()}
     assert len(active) > 3000
     pages = {}
-    for p in (summary.out / "c").glob("*.html"):
+    for p in (site / "c").glob("*.html"):
         pages[re.search(r'<code id="concept-id">(UTS:\d{7})</code>', p.read_text()).group(1)] = p.name
     assert active <= set(pages) and len(pages) == len(onto)
-    home = (summary.out / "index.html").read_text()
-    assert f'<td id="active-count">{len(active)}</td>' in home
+    home = (site / "index.html").read_text()
+    assert f'<td id="active-count">{len(active)}</td>' in home and 'src="assets/stats.png"' in home
+    # what the command printed, as docs/web.md shows it for UTS 1.0
+    assert f"{len(onto)} concept pages ({len(active)} active)" in printed
 
 
 def test_every_internal_link_of_the_uts_site_resolves(uts_site):
-    _, summary = uts_site
-    checked, broken = broken_links(summary.out)
+    _, site, _ = uts_site
+    checked, broken = broken_links(site)
     assert checked > 20_000
     assert broken == []
 
 
 def test_uts_search_finds_a_concept_by_a_synonym(uts_site):
-    onto, summary = uts_site
-    index = json.loads((summary.out / "assets" / "search-index.json").read_text())
+    onto, site, _ = uts_site
+    index = json.loads((site / "assets" / "search-index.json").read_text())
     hihat = onto.resolve("hi-hat")
     assert hihat.synonyms and all([s, hihat.id, 1] in index["entries"] for s in hihat.synonyms)
     hits = search(onto, "Hi-Hats")
     assert (hits[0].id, hits[0].matched_by) == (hihat.id, "synonym")
-    assert (summary.out / "assets" / "search-index.js").read_text().startswith("window.UTS_SEARCH_INDEX={")
+    assert (site / "assets" / "search-index.js").read_text().startswith("window.UTS_SEARCH_INDEX={")
+    # the example of docs/web.md
+    assert [h.as_dict() for h in Searcher(onto).search("HI_HATS")[:2]] == [
+        {"id": "UTS:0001631", "label": "hi-hat", "matched_by": "normalized", "text": "HI_HATS"},
+        {"id": "UTS:0001800", "label": "hi-hat rolls", "matched_by": "prefix", "text": "hi-hat rolls"}]

@@ -22,9 +22,13 @@ class ServeError(ValueError):
 
 
 def default_mapping_dir(ontology_path: Path) -> Path | None:
-    """``mapping/`` beside the ontology's folder (the shipped layout), when it exists."""
-    candidate = Path(ontology_path).resolve().parent.parent / "mapping"
-    return candidate if candidate.is_dir() else None
+    """The shipped ``mapping/`` folder: beside the ontology's folder (``ontology/uts.ttl``) or
+    one level further up (a release, ``ontology/releases/uts-1.0.0.ttl``), when it exists."""
+    here = Path(ontology_path).resolve()
+    for folder in here.parents[1:3]:
+        if (folder / "mapping").is_dir():
+            return folder / "mapping"
+    return None
 
 
 def mapping_files(roots: list[Path]) -> list[tuple[Path, str]]:
