@@ -225,6 +225,7 @@ def test_a_non_local_bind_needs_a_token_and_the_token_is_checked(ws):
                          base_url="http://192.0.2.7", follow_redirects=False)
     assert guarded.get("/").status_code == 401
     assert guarded.get("/", params={"token": "wrong"}).status_code == 401
+    assert guarded.get("/", params={"token": "sécret"}).status_code == 401  # any text, no crash
     r = guarded.get("/c/UTS_0000004.html", params={"token": "s3cret"})
     assert r.status_code == 303 and r.headers["location"] == "/c/UTS_0000004.html"  # token leaves the URL
     assert guarded.get("/c/UTS_0000004.html").status_code == 200  # the cookie now carries it

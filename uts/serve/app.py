@@ -101,6 +101,11 @@ class Workspace:
 
 
 # -- security ------------------------------------------------------------------------------------
+def same(a: str, b: str) -> bool:
+    """Constant-time comparison of secrets (bytes, so any text a client sends compares)."""
+    return secrets.compare_digest(a.encode(), b.encode())
+
+
 class Guard(BaseHTTPMiddleware):
     """Access token (when set) and the CSRF cookie every page's forms copy."""
 
@@ -111,14 +116,14 @@ class Guard(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next) -> Response:
         if self.token:
             given = request.query_params.get("token")
-            if given is not None and secrets.compare_digest(given, self.token):
+            if given is not None and same(given, self.token):
                 # Trade the token in the URL for a cookie, and drop it from the address bar.
                 rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
                 response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), 303)
                 response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
                 return response
             cookie = request.cookies.get(TOKEN_COOKIE, "")
-            if not secrets.compare_digest(cookie, self.token):
+            if not same(cookie, self.token):
                 return PlainTextResponse("refused: this app needs its access token; open the address "
                                          "`uts serve` printed (it ends in ?token=...)", 401)
         fresh = CSRF_COOKIE not in request.cookies
@@ -133,7 +138,7 @@ async def checked_form(request: Request):
     """The form of a POST, after the CSRF check (form field must equal the cookie)."""
     form = await request.form()
     sent, cookie = str(form.get("csrf", "")), request.cookies.get(CSRF_COOKIE, "")
-    if not sent or not cookie or not secrets.compare_digest(sent, cookie):
+    if not sent or not cookie or not same(sent, cookie):
         raise ServeError("refused: missing or wrong CSRF token; reload the page and submit again")
     return form
 
