@@ -153,7 +153,7 @@ def test_every_active_uts_concept_has_its_page(uts_site):
     assert active <= set(pages) and len(pages) == len(onto)
     home = (site / "index.html").read_text()
     assert f'<td id="active-count">{len(active)}</td>' in home and 'src="assets/stats.png"' in home
-    # what the command printed, as docs/web.md shows it for UTS 1.0
+    # what the command printed, as docs/web.md shows it for UTS 1.1
     assert f"{len(onto)} concept pages ({len(active)} active)" in printed
 
 
@@ -162,6 +162,21 @@ def test_every_internal_link_of_the_uts_site_resolves(uts_site):
     checked, broken = broken_links(site)
     assert checked > 20_000
     assert broken == []
+
+
+def test_uts_concept_pages_show_typed_links_apart_from_the_hierarchy(uts_site):
+    onto, site, _ = uts_site
+    linked = [c for c in onto if c.links]
+    assert len(linked) > 50  # UTS 1.1 ships typed non-is-a links
+    for c in linked:
+        cell = re.search(r'<td id="links">(.*?)</td>', (site / "c" / f"{c.id.replace(':', '_')}.html").read_text()).group(1)
+        for rel, target in c.links:
+            assert f'{rel.replace("_", " ")} <a href="../c/{target.replace(":", "_")}.html"' in cell, (c.id, rel, target)
+    robotic = (site / "c" / "UTS_0000103.html").read_text()  # robotic voice, related to synthetic speech
+    assert '<td id="links">related <a href="../c/UTS_0000104.html">synthetic speech</a></td>' in robotic
+    # a link is not a parent: not among the parents, not on the paths to the root
+    assert "synthetic speech" not in re.search(r'<td id="parents">(.*?)</td>', robotic).group(1)
+    assert "synthetic speech" not in re.search(r'<nav class="crumbs".*?</nav>', robotic, re.S).group(0)
 
 
 def test_uts_search_finds_a_concept_by_a_synonym(uts_site):

@@ -8,8 +8,6 @@ from typing import Optional
 
 import typer
 
-from uts.cli.errors import user_errors
-
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
@@ -40,12 +38,12 @@ def serve(
     """
     from uts.ontology import default_ontology_path
     from uts.serve.app import check_bind, serve as run
-    from uts.serve.mappings import ServeError, mapping_roots
+    from uts.serve.mappings import mapping_roots
 
-    with user_errors(ServeError, FileNotFoundError):
-        path = ontology or default_ontology_path()
-        roots = mapping_roots(path, mappings)
-        check_bind(host, token)
-        typer.echo(f"UTS web app on http://{host}:{port}/" + (f"?token={token}" if token else "")
-                   + f"  ({path}; Ctrl+C to stop)")
-        run(path, roots, host=host, port=port, token=token, editor=editor, reviewer=reviewer)
+    # Errors (ServeError: a bad bind or mapping folder) are reported by the one table, uts/cli/errors.py.
+    path = ontology or default_ontology_path()
+    roots = mapping_roots(path, mappings)
+    check_bind(host, token)
+    typer.echo(f"UTS web app on http://{host}:{port}/" + (f"?token={token}" if token else "")
+               + f"  ({path}; Ctrl+C to stop)")
+    run(path, roots, host=host, port=port, token=token, editor=editor, reviewer=reviewer)

@@ -91,6 +91,8 @@ class Pages:
             "parents": [self.ref(p) for p in c.parents],
             "children": [dict(self.ref(k), below=self.below(k)) for k in onto.children(c.id)],
             "replaced_by": [self.ref(r) for r in c.replaced_by],
+            # typed non-is-a links (part of, source of, ...): shown, never part of the paths
+            "links": [dict(self.ref(t), relation=rel.replace("_", " ")) for rel, t in c.links],
             "current": [self.ref(r) for r in onto.current_ids(c.id) if r != c.id] if c.deprecated else [],
             "paths": [[self.ref(i) for i in reversed(p)] for p in paths[:MAX_PATHS]],
             "more_paths": max(0, len(paths) - MAX_PATHS),

@@ -7,7 +7,8 @@ whose normalised form starts with the query's, then those that contain it (prefe
 before synonyms, shorter before longer).
 
 The static site runs the same ranking in the browser (``static/site.js``) over the index that
-:func:`search_index` precomputes; the browser tests check that both give the same answers.
+:func:`search_index` precomputes from the resolver's own tables; the browser tests check that
+both give the same answers.
 """
 
 from __future__ import annotations
@@ -77,15 +78,19 @@ def search(onto: Ontology, query: str, limit: int = 30) -> list[Hit]:
 
 def search_index(onto: Ontology) -> dict:
     """What ``site.js`` needs to rank like :func:`search`: every concept (deprecated ones too,
-    so their labels lead to the replacement), its labels and synonyms in the resolver's order,
-    and the plural rule's exception words so the browser normalises as Python does."""
+    so their labels lead to the replacement); the resolver's own exact and normalised tables
+    (``onto.resolver.lexicon``, so the browser answers from the same keys as ``uts ontology
+    lookup`` and never rebuilds them); every label and synonym for the partial matches; and the
+    plural rule's exception words so the browser normalises a query as Python does."""
     concepts = {c.id: [c.label, int(c.deprecated), list(c.replaced_by), c.domain or ""]
                 for c in sorted(onto, key=lambda c: c.id)}
-    # The resolver's exact-match order: active before deprecated, then by id.
-    ordered = sorted(onto, key=lambda c: (c.deprecated, c.id))
-    exact = [[t, c.id, kind] for c in ordered for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
-    return {"format": 1, "version": onto.meta.version or "working copy", "invariant": sorted(_INVARIANT),
-            "partial_min_chars": PARTIAL_MIN_CHARS, "concepts": concepts, "entries": exact}
+    lexicon = onto.resolver.lexicon
+    exact = {key: [[cid, int(kind == "synonym")] for cid, kind in hits] for key, hits in lexicon.exact.items()}
+    entries = [[t, c.id, kind] for c in sorted(onto, key=lambda c: c.id)
+               for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
+    return {"format": 2, "version": onto.meta.version or "working copy", "invariant": sorted(_INVARIANT),
+            "partial_min_chars": PARTIAL_MIN_CHARS, "concepts": concepts, "exact": exact,
+            "normalized": lexicon.normalized, "entries": entries}
 
 
 def search_index_js(onto: Ontology) -> str:

@@ -24,24 +24,17 @@
   }
 
   function prepare(data) {
-    var invariant = new Set(data.invariant);
-    var exact = new Map(), normalized = new Map(), partial = [];
+    var invariant = new Set(data.invariant), partial = [];
     data.entries.forEach(function (e) {          // [text, id, 0 label | 1 synonym]
-      var key = e[0].toLowerCase().trim();
-      if (!exact.has(key)) exact.set(key, []);
-      exact.get(key).push([e[1], e[2] ? "synonym" : "label"]);
-      var norm = normalize(e[0], invariant);
-      if (norm) {
-        if (!normalized.has(norm)) normalized.set(norm, []);
-        if (normalized.get(norm).indexOf(e[1]) < 0) normalized.get(norm).push(e[1]);
-      }
-      if (!data.concepts[e[1]][1]) partial.push({text: e[0], id: e[1], kind: e[2], norm: norm});
+      if (!data.concepts[e[1]][1]) partial.push({text: e[0], id: e[1], kind: e[2], norm: normalize(e[0], invariant)});
     });
     partial.sort(function (a, b) {
       return a.kind - b.kind || a.text.length - b.text.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     });
-    return {concepts: data.concepts, invariant: invariant, exact: exact, normalized: normalized,
-            partial: partial, minChars: data.partial_min_chars};
+    // The resolver's tables as Python built them (uts.ontology.resolve.Lexicon): exact
+    // case-folded text -> [[id, 0 label | 1 synonym]], normalised key -> [id].
+    return {concepts: data.concepts, invariant: invariant, exact: new Map(Object.entries(data.exact)),
+            normalized: new Map(Object.entries(data.normalized)), partial: partial, minChars: data.partial_min_chars};
   }
 
   // -- uts.ontology.normalize.normalize_label ---------------------------------------------
@@ -58,7 +51,7 @@
     return (folded.match(/[\p{L}\p{N}]+/gu) || []).map(function (t) { return singular(t, invariant); }).join("");
   }
 
-  // -- Ontology.lookup, then partial matches ----------------------------------------------
+  // -- Ontology.lookup (the resolver, no lemma tier), then partial matches -----------------
   function currentIds(id) {
     var result = [], stack = [id], seen = new Set();
     while (stack.length) {
@@ -89,8 +82,8 @@
   function lookup(text) {
     var q = text.trim();
     if (index.concepts[q]) return matches([[q, "id"]]);
-    var hits = index.exact.get(q.toLowerCase());
-    if (hits) return matches(hits);
+    var hits = index.exact.get(q.toLowerCase().replace(/ß/g, "ss"));  // str.casefold, near enough
+    if (hits) return matches(hits.map(function (h) { return [h[0], h[1] ? "synonym" : "label"]; }));
     var ids = index.normalized.get(normalize(q, index.invariant));
     if (ids) return matches(ids.map(function (i) { return [i, "normalized"]; }));
     return [];
