@@ -220,6 +220,7 @@ def test_a_non_local_bind_needs_a_token_and_the_token_is_checked(ws):
     check_bind("127.0.0.1", None), check_bind("localhost", None), check_bind("0.0.0.0", "s3cret")
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 1 and "give an access token" in result.output
+    assert result.output.startswith("error: ") and "unexpected" not in result.output  # a user error by the one table
     _, onto_path, mapping = ws
     guarded = TestClient(create_app(onto_path, [mapping], token="s3cret", allowed_hosts=["*"]),
                          base_url="http://192.0.2.7", follow_redirects=False)
