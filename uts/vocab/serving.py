@@ -74,6 +74,7 @@ class OpenAIGenerator:
                                    limits=limits)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="llm-request")
         self._lock = threading.Lock()
+        self._closed = False
         self.requests = 0  # HTTP requests sent, retries included
         self.retried = 0  # of which retries after a transient failure
         if check:
@@ -140,6 +141,8 @@ class OpenAIGenerator:
 
     def _one(self, prompt: str, attempt: int) -> str | Exception:
         for retry in range(self.max_retries + 1):
+            if self._closed:
+                return RuntimeError("stopped before an answer came")
             with self._lock:
                 self.requests += 1
                 self.retried += retry > 0
@@ -159,9 +162,15 @@ class OpenAIGenerator:
 
     def __call__(self, prompts: list[str], attempt: int = 0) -> list[str | Exception]:
         # map() keeps the input order whatever order the answers arrive in.
-        return list(self.pool.map(lambda p: self._one(p, attempt), prompts))
+        try:
+            return list(self.pool.map(lambda p: self._one(p, attempt), prompts))
+        except BaseException:  # Ctrl-C or a configuration error: queue nothing more, retry nothing
+            self._closed = True
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def close(self) -> None:
+        self._closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 
