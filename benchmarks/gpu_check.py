@@ -56,7 +56,7 @@ def _training_setup(recipe: Path, classes: int, batch: int, device, seconds: flo
 
     from uts.training.config import load_config
     from uts.training.encoders import build_model
-    from uts.training.losses import Objective
+    from uts.training.objectives import Objective
 
     cfg = load_config(recipe)
     if seconds:
@@ -180,7 +180,7 @@ def exact_resume(device: str = "cuda", clips: int = 64) -> dict:
 
     from uts.ontology import load
     from uts.training.config import load_config
-    from uts.training.synth import SynthConfig, synthesize
+    from uts.synth import SynthConfig, synthesize
     from uts.training.trainer import train
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -205,17 +205,16 @@ def _run(chunks: Iterable, work, counter: DocumentFrequency) -> None:
                 future.cancel()
 
 
-def count_jsonl(path: Path, clean: bool = True, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
+def count_jsonl(path: Path, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
     """``(clips, clips with a tag, frame[tags, df])`` of a plain JSON Lines tags file, tags
-    normalised (``clean`` is accepted for the general path's signature; the fast path always
-    normalises, at no cost). Raises polars' error for a file it cannot decode (the caller then
-    takes the general path)."""
+    normalised. Raises polars' error for a file it cannot decode (the caller then takes the
+    general path)."""
     counter = DocumentFrequency()
     _run(scan_lines(path).collect_batches(chunk_size=rows), decode_tags, counter)
     return counter.clips, counter.tagged, counter.frame()
 
 
-def count_parquet(path: Path, clean: bool = True, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
+def count_parquet(path: Path, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
     """The same for a Parquet file whose ``tags`` column is a list of strings."""
     lf = pl.scan_parquet(path).select("tags")
     if lf.collect_schema()["tags"] != _TAGS:
