@@ -1,7 +1,8 @@
 """Vocabulary build speed and memory against a plain Python ``Counter`` implementation.
 
 Generates tagged clips (10 tags each, Zipf-distributed over 30,000 tags, JSON Lines as the paper's
-step 2 writes them), then times whole commands as subprocesses, start-up included, interleaved
+step 2 writes them, with repeated tags inside clips, odd casing and empty or failed lines: see
+:func:`generate`), then times whole commands as subprocesses, start-up included, interleaved
 ``--repeats`` times, and prints medians:
 
 - baseline: ``json.loads`` per line, ``Counter`` of each clip's set of tags, sort by the formula;
@@ -76,8 +77,15 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
 
 def generate(path: Path, n_clips: int, n_tags: int = 30_000, per_clip: int = 10, seed: int = 0,
              chunk: int = 1_000_000, real: list[str] = ()) -> Path:
-    """Write ``n_clips`` JSON lines ``{"id", "tags"}``; tags drawn with p(rank r) ~ 1/r. ``real``
-    tag names (e.g. UTS labels) replace the first of the synthetic ones, at random ranks."""
+    """Write ``n_clips`` JSON lines ``{"id", "tags"}`` with real LLM output's awkward traits.
+
+    Tags are drawn with p(rank r) ~ 1/r, and drawn independently, so frequent tags repeat inside a
+    clip (about one clip in three has a repeat); 10% of the clips spell a tag with odd casing
+    or stray spaces (``Rain``, ``RAIN``, `` rain``; they must count as ``rain``), and every 1,000th
+    line is what a failed or empty extraction leaves: a blank line, ``"tags": []`` with an
+    ``"error"``, or ``"tags": null``. (Lines that are not JSON at all stop ``uts vocab build``
+    with file and line number, as they should, so they cannot be part of a timing corpus.)
+    ``real`` tag names (e.g. UTS labels) replace the first of the synthetic ones, at random ranks."""
     if path.exists():
         return path
     rng = np.random.default_rng(seed)
@@ -85,14 +93,24 @@ def generate(path: Path, n_clips: int, n_tags: int = 30_000, per_clip: int = 10,
     p /= p.sum()
     pool = list(real)[:n_tags] + [f"tag{i:05d}" for i in range(n_tags - min(len(real), n_tags))]
     names = pl.Series([pool[i] for i in rng.permutation(n_tags)])
+    odd = pl.Series([[t.title(), t.upper(), f" {t}", f"{t} "][i % 4] for i, t in enumerate(names)])
+    broken = ['{"id":"clip%d","tags":[],"concept_ids":[],"error":"no JSON list of tags in the answer"}',
+              '', '{"id":"clip%d","tags":null}']
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
         for start in range(0, n_clips, chunk):
             n = min(chunk, n_clips - start)
-            idx = rng.choice(n_tags, size=(n, per_clip), p=p)
+            idx = rng.choice(n_tags, size=(n, per_clip), p=p).ravel()
+            flat = names.gather(idx)
+            oddly = rng.random(n * per_clip) < 0.01  # ~10% of the clips have one such tag
+            flat = pl.select(pl.when(pl.lit(oddly)).then(odd.gather(idx)).otherwise(flat)).to_series()
             ids = "clip" + pl.int_range(start, start + n, eager=True).cast(pl.Utf8)
-            tags = names.gather(idx.ravel()).reshape((n, per_clip))
-            pl.DataFrame({"id": ids, "tags": tags}).with_columns(pl.col("tags").arr.to_list()).write_ndjson(fh)
+            frame = pl.DataFrame({"id": ids, "tags": flat.reshape((n, per_clip))})
+            lines = frame.with_columns(pl.col("tags").arr.to_list()).write_ndjson().splitlines()
+            for k in range(999, n, 1000):
+                template = broken[(start + k) // 1000 % len(broken)]
+                lines[k] = template % (start + k) if "%d" in template else template
+            fh.write(("\n".join(lines) + "\n").encode())
     tmp.rename(path)
     return path
 
@@ -128,7 +146,7 @@ def main() -> None:
     args = ap.parse_args()
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
-    data = generate(work / f"tags_{args.clips}.jsonl", args.clips)
+    data = generate(work / f"llm_tags_{args.clips}.jsonl", args.clips)
     print(f"data: {args.clips:,} clips, {data.stat().st_size / 1e6:.0f} MB ({data})")
 
     base_out = work / "baseline_ranking.json"
@@ -139,7 +157,7 @@ def main() -> None:
         "uts vocab build (default)": [UTS, "vocab", "build", str(data), "--sizes", *SIZES, "--out", str(work / "full")],
     }
     if args.parquet:
-        pq = work / f"tags_{args.clips}.parquet"
+        pq = work / f"llm_tags_{args.clips}.parquet"
         if not pq.exists():
             pl.read_ndjson(data, schema={"id": pl.Utf8, "tags": pl.List(pl.Utf8)}).write_parquet(pq)
         commands["baseline (Counter), Parquet input"] = [sys.executable, "-c", BASELINE_PARQUET, str(pq),
@@ -179,7 +197,7 @@ def main() -> None:
               f"{statistics.median(cpu[name]):6.2f}")
 
     if args.memory_clips:
-        big = generate(work / f"tags_{args.memory_clips}.jsonl", args.memory_clips)
+        big = generate(work / f"llm_tags_{args.memory_clips}.jsonl", args.memory_clips)
         print(f"\nmemory: {args.memory_clips:,} clips, {big.stat().st_size / 1e9:.2f} GB")
         for label, extra in (("--ontology none --no-plot", ["--ontology", "none", "--no-plot"]), ("default", [])):
             mb, secs = peak_rss_mb([UTS, "vocab", "build", str(big), "--sizes", *SIZES,
@@ -189,7 +207,7 @@ def main() -> None:
             from uts.ontology import load
 
             labels = sorted({c.label.lower() for c in load().active()})[:3000]
-            mixed = generate(work / f"tags_{args.memory_clips}_uts.jsonl", args.memory_clips, seed=1, real=labels)
+            mixed = generate(work / f"llm_tags_{args.memory_clips}_uts.jsonl", args.memory_clips, seed=1, real=labels)
             mb, secs = peak_rss_mb([UTS, "vocab", "build", str(mixed), "--sizes", *SIZES, "--unit", "concept",
                                     "--out", str(work / "big")])
             print(f"uts vocab build --unit concept ({len(labels)} of the 30,000 tags are UTS labels) "

@@ -18,13 +18,13 @@ from uts.vocab.io import VocabError, scan_tags
 
 
 def python_df(lines: list[str]) -> tuple[int, int, dict[str, int]]:
-    """clips, tagged clips, raw df (no normalisation), the obvious way."""
+    """clips, tagged clips, df of normalised tags (stripped, lowercased, no empty), the obvious way."""
     df, clips, tagged = Counter(), 0, 0
     for line in lines:
         if not line.strip():
             continue
         clips += 1
-        tags = {t for t in json.loads(line).get("tags") or [] if t is not None}
+        tags = {t.strip().lower() for t in json.loads(line).get("tags") or [] if t is not None and t.strip()}
         tagged += bool(tags)
         df.update(tags)
     return clips, tagged, dict(df)
@@ -45,7 +45,9 @@ AWKWARD = [
     '{"id":"6","tags":[]}',
     '{"id":"7","tags":["rain",null,"rain"]}',                 # null element dropped
     '{"id":"8","meta":{"k":[1,2]},"tags":["wind"],"n":3}',
-    '{"id":"9","tags":["Rain "," rain"]}\r',                   # CRLF line end; raw strings kept apart
+    '{"id":"9","tags":["Rain "," rain"]}\r',                   # CRLF line end; one tag, counted once
+    '{"id":"10","tags":["  ","RAIN"]}',                        # a blank tag is dropped
+    '{"id":"11","tags":["", " "]}',                            # ... and a clip of blanks has none
 ]
 
 
@@ -58,7 +60,7 @@ def test_awkward_valid_lines_count_like_python_and_like_the_general_query(tmp_pa
     path = write(tmp_path / "t.jsonl", AWKWARD)
     clips, tagged, frame = fast.count_jsonl(path)
     assert (clips, tagged, as_dict(frame)) == python_df(AWKWARD)
-    g_clips, g_tagged, general = _count_query(scan_tags(path), False)
+    g_clips, g_tagged, general = _count_query(scan_tags(path), True)
     assert (clips, tagged, as_dict(frame)) == (g_clips, g_tagged, as_dict(general))
 
 

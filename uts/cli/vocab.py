@@ -78,10 +78,25 @@ def extract(
     out: Path = typer.Option(..., "--out", "-o", help="Output JSON Lines: {id, tags, concept_ids} per clip."),
     extractor: str = typer.Option("ontology", "--extractor", "-e",
                                   help="'ontology' (offline, deterministic: concepts the caption mentions "
-                                  "plus its other content words) or 'llm' (a local causal LM with the "
-                                  "paper's prompt; needs --model)."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="llm: local directory of a "
-                                         "transformers causal LM (never downloaded)."),
+                                  "plus its other content words) or 'llm' (a language model with the "
+                                  "paper's prompt; needs --model; see --backend)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="llm: where the model runs (implies "
+                                          "--extractor llm): 'transformers' (default: a local model "
+                                          "directory), 'openai' (any OpenAI-compatible server: vllm serve, "
+                                          "llama.cpp, TGI; needs --base-url) or 'vllm' (vLLM's offline "
+                                          "engine on a GPU; pip install 'uts[vllm]')."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="llm: local model directory "
+                                        "(transformers, vllm; never downloaded), or the model name the "
+                                        "server serves (openai)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: the server's API root, "
+                                           "e.g. http://localhost:8000/v1."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", show_default=False,
+                                          help="openai: bearer token, if the server wants one."),
+    concurrency: int = typer.Option(16, "--concurrency", min=1, help="openai: requests in flight at once "
+                                    "(use a --batch-size of a few times this)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.01, help="openai: seconds before a request is "
+                                  "abandoned and retried (timeouts, connection errors, 429 and 5xx are "
+                                  "retried with backoff)."),
     embed_threshold: float = typer.Option(0.8, "--embed-threshold", help="Cosine needed to match a "
                                           "phrase or tag no label names to a concept label by embedding."),
     embed_min_words: int = typer.Option(2, "--embed-min-words", min=1, help="Shortest phrase (in words) "
@@ -102,6 +117,10 @@ def extract(
     """Extract tags from captions (the paper's step 2) and resolve them to UTS concepts.
 
     Example: uts vocab extract docs/examples/captions.jsonl --out tags.jsonl
+
+    With an LLM server (see docs/vocab.md for a vLLM recipe): uts vocab extract captions.jsonl
+    --out tags.jsonl --backend openai --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
+    --concurrency 64 --batch-size 256
     """
     with _user_errors():
         from uts.vocab.extract import OntologyExtractor, run_extraction
@@ -109,21 +128,23 @@ def extract(
 
         items = read_captions(input)
         onto = _ontology(ontology)
+        if backend is not None:
+            extractor = "llm"
         if extractor == "ontology":
             if onto is None:
                 raise VocabError("the ontology extractor needs an ontology")
             ex = OntologyExtractor(onto, None if no_embed else embed_threshold, embed_min_words=embed_min_words)
         elif extractor == "llm":
-            from uts.vocab.llm import LLMExtractor, TransformersGenerator
-
-            if model is None:
-                raise VocabError("--extractor llm needs --model PATH (a local causal LM directory)")
+            from uts.vocab.llm import LLMExtractor
             from uts.vocab.resolve import EmbeddingMatcher
+            from uts.vocab.serving import make_generator
 
+            generate = make_generator(backend or "transformers", model, base_url=base_url, api_key=api_key,
+                                      concurrency=concurrency, timeout=timeout, max_new_tokens=max_new_tokens,
+                                      device=device)
             matcher = (EmbeddingMatcher(onto, embed_threshold, min_words=embed_min_words)
                        if onto is not None and not no_embed else None)
-            ex = LLMExtractor(TransformersGenerator(model, device=device, max_new_tokens=max_new_tokens),
-                              onto=onto, retries=retries, matcher=matcher)
+            ex = LLMExtractor(generate, onto=onto, retries=retries, matcher=matcher)
         else:
             raise VocabError(f"unknown extractor {extractor!r} (choose 'ontology' or 'llm')")
         stats = run_extraction(items, ex, out, batch_size=batch_size, resume=resume, retry_failed=retry_failed)

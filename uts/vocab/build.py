@@ -70,24 +70,24 @@ _CLEAN = pl.element().str.strip_chars().str.to_lowercase()
 
 
 def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[int, int, pl.DataFrame]:
-    """``(clips, clips with at least one tag, frame[tag, df])`` in one pass over the input.
+    """``(clips, clips with at least one tag, frame[tag, df])`` of the input, tags stripped and
+    lowercased (empty ones dropped) before each clip's tags are de-duplicated.
 
-    Tags are stripped and lowercased. For speed the normalisation is applied to the distinct
-    strings after counting; that is exact unless two raw spellings collapse into one tag
-    (``Drum``/``drum``), in which case the file is counted again with normalisation per clip.
-    Plain JSON Lines and Parquet tag files take the fast path of :mod:`.count`; everything else,
-    and any file that path cannot decode, goes through a polars streaming query.
+    Plain JSON Lines and Parquet tag files take the fast path of :mod:`.count`, which normalises
+    in its single pass. Everything else, and any file that path cannot decode, goes through a
+    polars streaming query (:func:`_count_general`).
     """
     fast = _fast_counter(source)
     if fast is not None:
         from .count import FastPathUnavailable
 
         try:
-            return _count_tags(fast)
+            n_clips, tagged, counts = fast()
+            return n_clips, tagged, _tag_table(counts)
         except (pl.exceptions.PolarsError, FastPathUnavailable):
             pass  # the general query below reads what it can and words the error
     try:
-        return _count_tags(lambda clean: _count_query(lf, clean))
+        return _count_general(lf)
     except pl.exceptions.PolarsError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VocabError(f"cannot read tags from {source}: {reason} "
@@ -104,8 +104,8 @@ def _fast_counter(source):
         if not path.is_file() or detect_kind(path) != "tags":
             return None
         if _is_parquet(path):
-            return lambda clean: count_parquet(path, clean)
-        return (lambda clean: count_jsonl(path, clean)) if is_plain_jsonl(path) else None
+            return lambda: count_parquet(path)
+        return (lambda: count_jsonl(path)) if is_plain_jsonl(path) else None
     except (OSError, VocabError, TypeError):
         return None
 
@@ -125,13 +125,20 @@ def _count_query(lf: pl.LazyFrame, clean: bool) -> tuple[int, int, pl.DataFrame]
     return int(n_clips), int(n_tagged or 0), counts
 
 
-def _count_tags(count) -> tuple[int, int, pl.DataFrame]:
-    n_clips, tagged, counts = count(False)
+def _count_general(lf: pl.LazyFrame) -> tuple[int, int, pl.DataFrame]:
+    """The general query counts raw strings and normalises the distinct ones afterwards; that is
+    exact unless two raw spellings collapse into one tag (``Drum``/``drum``) or a tag is only
+    spaces, in which case the input is counted again with normalisation per clip."""
+    n_clips, tagged, counts = _count_query(lf, False)
     cleaned = counts.with_columns(pl.col("tags").str.strip_chars().str.to_lowercase())
     cleaned = cleaned.filter(pl.col("tags") != "")
     if cleaned["tags"].n_unique() < cleaned.height or cleaned.height < counts.height:
-        n_clips, tagged, cleaned = count(True)
-    return n_clips, tagged, cleaned.rename({"tags": "tag"}).with_columns(pl.col("df").cast(pl.Int64))
+        n_clips, tagged, cleaned = _count_query(lf, True)
+    return n_clips, tagged, _tag_table(cleaned)
+
+
+def _tag_table(counts: pl.DataFrame) -> pl.DataFrame:
+    return counts.rename({"tags": "tag"}).with_columns(pl.col("df").cast(pl.Int64))
 
 
 def rank(table: pl.DataFrame, key: str, n_clips: int) -> pl.DataFrame:

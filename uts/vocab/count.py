@@ -18,13 +18,14 @@ two common inputs, plain JSON Lines and Parquet files with a ``tags`` list of st
 - Batches are counted on a small thread pool (polars and numpy release the GIL), at most two per
   worker in flight, so memory is bounded by the batch size, not by the file.
 
-The result is exact: the same counts as ``Counter`` over each clip's ``set`` of tags. Normalising
-(strip, lowercase, drop empty) is left to the caller, as on the general path.
+The result is exact: the same counts as ``Counter`` over each clip's ``set`` of normalised tags
+(stripped, lowercased, empty ones dropped), in one pass (see :class:`DocumentFrequency`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,6 @@ BATCH_ROWS = 100_000  # clips per chunk: a few tens of MB each, whatever the siz
 _TAGS = pl.List(pl.Utf8)
 _LINE = pl.Struct({"tags": _TAGS})
 _LITERAL = '"tags":['
-_CLEAN = pl.element().str.strip_chars().str.to_lowercase()
 
 
 class FastPathUnavailable(Exception):
@@ -78,37 +78,67 @@ def decode_tags(lines: pl.DataFrame) -> pl.Series:
 
 
 class DocumentFrequency:
-    """Accumulates ``df`` over chunks of tag lists (see :meth:`count`, which is thread-safe)."""
+    """Accumulates ``df`` of normalised tags over chunks of tag lists (:meth:`count` is thread-safe).
 
-    def __init__(self, clean: bool = False):
-        self.clean = clean
+    Tags are counted under their normalised form (stripped, lowercased; empty ones dropped) in the
+    same single pass: every distinct raw string gets a categorical code, and a small table maps
+    raw codes to codes of normalised strings *before* each clip is de-duplicated, so ``Rain``,
+    ``rain `` and ``rain`` in one clip count once. Real LLM output has such variants; normalising
+    the distinct strings (a few tens of thousands) costs nothing, unlike normalising every tag
+    or counting the file twice.
+    """
+
+    def __init__(self):
         self.categories = pl.Categories.random()
         self.dtype = pl.Categorical(self.categories)
         # Polars drops a category table no live data uses; this keeps codes stable across chunks.
         self._keepalive = pl.Series([], dtype=self.dtype)
+        self._lock = threading.Lock()
+        self.normalised = np.zeros(0, dtype=np.int64)  # raw code -> normalised code (-1: empty)
+        self.names: list[str] = []  # normalised code -> tag
+        self._code_of: dict[str, int] = {}
         self.clips = 0
         self.tagged = 0
         self.df = np.zeros(0, dtype=np.int64)
 
+    def _normalised_codes(self, raw: np.ndarray) -> np.ndarray:
+        """The normalised code of every raw code, extending the table for strings not seen yet."""
+        needed = int(raw.max()) + 1
+        with self._lock:
+            if needed > len(self.normalised):
+                new = self.categories.to_series()[len(self.normalised):].str.strip_chars().str.to_lowercase()
+                if new.null_count() or len(self.normalised) + len(new) < needed:  # never expected
+                    raise FastPathUnavailable("incomplete category table")
+                codes = [self._code_of.setdefault(t, len(self._code_of)) if t else -1 for t in new.to_list()]
+                self.names.extend(list(self._code_of)[len(self.names):])
+                self.normalised = np.concatenate([self.normalised, np.array(codes, dtype=np.int64)])
+            table = self.normalised
+        return table[raw]
+
     def count(self, tags: pl.Series) -> tuple[int, int, np.ndarray]:
-        """``(clips, clips with a tag, df per code)`` of one chunk, without touching ``self``."""
+        """``(clips, clips with a tag, df per normalised code)`` of one chunk, without touching
+        the totals."""
         if tags.dtype != _TAGS:
             raise FastPathUnavailable(f"tags are {tags.dtype}, not lists of strings")
-        if self.clean:
-            tags = tags.list.eval(_CLEAN.filter(_CLEAN != ""))
         flat = tags.explode(empty_as_null=False, keep_nulls=False)
         if flat.null_count():
             tags = tags.list.drop_nulls()
             flat = flat.drop_nulls()
         lens = tags.list.len().fill_null(0).to_numpy()
-        clips, tagged = len(tags), int(np.count_nonzero(lens))
         if len(flat) == 0:
-            return clips, tagged, np.zeros(0, dtype=np.int64)
-        codes = flat.cast(self.dtype).to_physical()
-        if codes.null_count():  # a string without its code: never expected, but not worth a wrong count
+            return len(tags), 0, np.zeros(0, dtype=np.int64)
+        raw = flat.cast(self.dtype).to_physical()
+        if raw.null_count():  # a string without its code: never expected, but not worth a wrong count
             raise FastPathUnavailable("incomplete category codes")
-        codes = codes.to_numpy()
-        return clips, tagged, _distinct_per_clip_counts(codes, lens)
+        codes = self._normalised_codes(raw.to_numpy())
+        empty = codes < 0
+        if empty.any():  # tags that were only spaces: gone, and their clips may now have none
+            lens = np.bincount(np.repeat(np.arange(len(lens)), lens)[~empty], minlength=len(lens))
+            codes = codes[~empty]
+        tagged = int(np.count_nonzero(lens))
+        if len(codes) == 0:
+            return len(tags), 0, np.zeros(0, dtype=np.int64)
+        return len(tags), tagged, _distinct_per_clip_counts(codes.astype(np.uint32), lens)
 
     def add(self, part: tuple[int, int, np.ndarray]) -> None:
         clips, tagged, df = part
@@ -119,14 +149,11 @@ class DocumentFrequency:
         self.df[:len(df)] += df
 
     def frame(self) -> pl.DataFrame:
-        """``frame[tags, df]`` of every tag seen (df > 0)."""
-        names = self.categories.to_series()
-        n = min(len(names), len(self.df))
-        table = pl.DataFrame({"tags": names[:n].cast(pl.Utf8), "df": pl.Series(self.df[:n], dtype=pl.Int64)})
-        table = table.filter(pl.col("df") > 0)
-        if table["tags"].null_count():  # a code without its string: never expected, but not worth a wrong count
-            raise FastPathUnavailable("incomplete category table")
-        return table
+        """``frame[tags, df]`` of every normalised tag seen (df > 0)."""
+        n = len(self.df)
+        table = pl.DataFrame({"tags": pl.Series(self.names[:n], dtype=pl.Utf8),
+                              "df": pl.Series(self.df, dtype=pl.Int64)})
+        return table.filter(pl.col("df") > 0)
 
 
 def _distinct_per_clip_counts(codes: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -178,20 +205,21 @@ def _run(chunks: Iterable, work, counter: DocumentFrequency) -> None:
                 future.cancel()
 
 
-def count_jsonl(path: Path, clean: bool = False, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
-    """``(clips, clips with a tag, frame[tags, df])`` of a plain JSON Lines tags file. Raises
-    polars' error for a file it cannot decode (the caller then takes the general path)."""
-    counter = DocumentFrequency(clean)
+def count_jsonl(path: Path, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
+    """``(clips, clips with a tag, frame[tags, df])`` of a plain JSON Lines tags file, tags
+    normalised. Raises polars' error for a file it cannot decode (the caller then takes the
+    general path)."""
+    counter = DocumentFrequency()
     _run(scan_lines(path).collect_batches(chunk_size=rows), decode_tags, counter)
     return counter.clips, counter.tagged, counter.frame()
 
 
-def count_parquet(path: Path, clean: bool = False, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
+def count_parquet(path: Path, rows: int = BATCH_ROWS) -> tuple[int, int, pl.DataFrame]:
     """The same for a Parquet file whose ``tags`` column is a list of strings."""
     lf = pl.scan_parquet(path).select("tags")
     if lf.collect_schema()["tags"] != _TAGS:
         raise FastPathUnavailable("tags column is not a list of strings")
-    counter = DocumentFrequency(clean)
+    counter = DocumentFrequency()
     batches = (frame["tags"] for frame in lf.collect_batches(chunk_size=rows))
     _run(batches, lambda s: s, counter)
     return counter.clips, counter.tagged, counter.frame()

@@ -25,7 +25,7 @@ from uts.ontology.model import Ontology
 from uts.ontology.normalize import singular
 from uts.ontology.resolve import Mention, Resolver, surface
 
-from .io import VocabError, iter_jsonl
+from .io import VocabError, atomic_write_text, iter_jsonl
 from .resolve import EmbeddingMatcher
 
 
@@ -96,10 +96,33 @@ def _load_done(out: Path, retry_failed: bool) -> set[str]:
         done.add(str(obj["id"]))
         keep.append(line if line.endswith("\n") else line + "\n")
     if dirty:
-        from uts.ontology.io import atomic_write_text
-
         atomic_write_text(out, "".join(keep))
     return done
+
+
+def _restore_input_order(out: Path, ids: Sequence[str]) -> None:
+    """Rewrite ``out`` (atomically) with its records in input order, so a run that was interrupted
+    and resumed ends with the same file as one that never stopped. Ids not in the input (from an
+    earlier captions file) keep their place after the others."""
+    position = {clip_id: n for n, clip_id in enumerate(ids)}
+    lines = [(position.get(str(obj["id"]), len(position)), n, line if line.endswith("\n") else line + "\n")
+             for n, (_, line, obj) in enumerate(iter_jsonl(out)) if obj is not None]
+    if any(a[:2] > b[:2] for a, b in zip(lines, lines[1:])):
+        atomic_write_text(out, "".join(line for *_, line in sorted(lines)))
+
+
+def _progress(enabled: bool):
+    """A progress bar with clips done, rate and time left (on stderr; off when not wanted)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed:.1f} clips/s" if task.speed else "-- clips/s")
+
+    return Progress(TextColumn("extracting tags"), BarColumn(), MofNCompleteColumn(), Rate(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled, transient=True)
 
 
 def run_extraction(
@@ -111,10 +134,12 @@ def run_extraction(
     retry_failed: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Extract tags for ``(id, caption)`` items into the JSON Lines file ``out``.
+    """Extract tags for ``(id, caption)`` items into the JSON Lines file ``out``, in input order.
 
-    Each finished batch is appended and flushed, so an interrupted run loses at most one batch;
-    with ``resume`` the ids already in ``out`` are skipped. Returns counts for the report.
+    Each finished batch is appended, flushed and fsync'ed, so an interrupted run (even killed with
+    SIGKILL) loses at most the batch in flight; with ``resume`` the ids already in ``out`` are
+    skipped (a torn last line is redone), and the file is put back in input order at the end.
+    Returns counts for the report.
     """
     out = Path(out)
     if out.exists() and not resume:
@@ -127,23 +152,24 @@ def run_extraction(
     stats = {"captions": len(items), "skipped": len(items) - len(todo), "written": 0, "failed": 0,
              "tags": 0, "unresolved_tags": 0}
     out.parent.mkdir(parents=True, exist_ok=True)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("extracting tags"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with open(out, "a", encoding="utf-8") as fh, Progress(*columns, disable=not progress, transient=True) as bar:
+    with open(out, "a", encoding="utf-8") as fh, _progress(progress) as bar:
         task = bar.add_task("extract", total=len(todo))
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
             results = extractor.extract([c for _, c in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"extractor returned {len(results)} records for {len(batch)} captions")
-            for (clip_id, _), result in zip(batch, results):
-                fh.write(json.dumps({"id": clip_id, **result}, ensure_ascii=False) + "\n")
+            fh.write("".join(json.dumps({"id": clip_id, **result}, ensure_ascii=False) + "\n"
+                             for (clip_id, _), result in zip(batch, results)))
+            fh.flush()
+            os.fsync(fh.fileno())
+            for result in results:
                 stats["written"] += 1
                 if result.get("error"):
                     stats["failed"] += 1
                 stats["tags"] += len(result.get("tags", []))
                 stats["unresolved_tags"] += sum(1 for ids in result.get("concept_ids", []) if not ids)
-            fh.flush()
             bar.advance(task, len(batch))
+    if done and todo:
+        _restore_input_order(out, ids)
     return stats

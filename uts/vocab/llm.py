@@ -6,8 +6,10 @@ An unparsable answer is asked again (sampling, so the retry can differ) and, if 
 recorded as a failure for that clip — extraction never stops on a bad answer.
 
 The model is any transformers causal LM in a local directory (nothing is downloaded); it runs on
-the GPU when one is present. The generator is a plain callable, so tests (and other back ends)
-can stand in for it.
+the GPU when one is present. The generator is a plain callable, so tests and other back ends
+(:mod:`.serving`: an OpenAI-compatible server, vLLM's offline engine) can stand in for it. A
+generator may answer an exception in place of one prompt's text; that clip alone is retried and
+then recorded as failed. A :class:`~.io.VocabError` from it stops the run (every clip would fail).
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ class LLMExtractor:
             if len(answers) != len(prompts):
                 raise RuntimeError(f"generator returned {len(answers)} answers for {len(prompts)} prompts")
             return answers
+        except VocabError:  # a configuration mistake (e.g. a server that does not serve the model)
+            raise
         except Exception as exc:  # noqa: BLE001 - a failing batch is recorded, never fatal
             return [exc] * len(prompts)
 
