@@ -5,12 +5,17 @@
     .venv/bin/python benchmarks/mapping_bench.py --part quality --fit   # refit reranker on tune split
     .venv/bin/python benchmarks/mapping_bench.py --part match --labels 10000
     .venv/bin/python benchmarks/mapping_bench.py --part apply --clips 1000000
+    .venv/bin/python benchmarks/mapping_bench.py --part unseen   # whole label sets never tuned on
 
 quality  The gold sets in mapping/gold map real label sets (ESC-50, UrbanSound8K, MTG-Jamendo tags,
          paraphrased AudioSet names, negated/non-content labels) onto AudioSet's ontology.json.
          Each label is in the tune or the test split; weights and thresholds were fitted on tune
          only. Baselines, same run, same embeddings: normalised exact match; nearest neighbour
          (always maps); nearest neighbour with a similarity threshold tuned on the tune split.
+unseen   Whole public label sets judged onto AudioSet and onto UTS (mapping/gold/sets.tsv):
+         dev/ may be tuned on, unseen/ never. Per set and pooled F1 of uts map next to
+         normalised exact match, plain nearest neighbour and nearest neighbour with a
+         similarity threshold tuned on the tunable gold (dev, plus the old tune split for AudioSet).
 match    Time spent mapping N labels beyond computing their embeddings, as a share of the
          embedding time (embedding cache off so every text is really embedded).
 apply    AudioSet eval segments repeated to N clips; the polars apply vs a straightforward
@@ -294,9 +299,101 @@ def apply_speed(n: int, repeats: int, fmt: str = "jsonl") -> None:
             raise SystemExit("outputs differ")
 
 
+def whole_sets() -> list[dict]:
+    """The rows of mapping/gold/sets.tsv with the label file's path."""
+    rows = list(csv.DictReader((GOLD / "sets.tsv").open(encoding="utf-8"), delimiter="\t"))
+    for r in rows:
+        r["path"] = next(p for p in (GOLD / r["split"]).glob(r["set"] + ".*") if p.suffix in (".txt", ".tsv")
+                         and not p.stem.endswith(("_audioset", "_uts")))
+    return rows
+
+
+def _target(which: str):
+    from uts.mapping.labelsets import read_labelset, uts_target
+    return read_labelset(DATA / "audioset" / "ontology.json") if which == "audioset" else uts_target()
+
+
+def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
+    """F1 per whole label set (dev and unseen) against baselines; returns the figures."""
+    from uts.mapping.evaluate import read_gold
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import Matcher
+    from uts.mapping.text import key
+
+    sets = whole_sets()
+    seen = {key(lab.label) for src_name, _ in GOLD_SETS for lab in read_labelset(GOLD / src_name)}
+    seen |= {key(lab.label) for r in sets if r["split"] == "dev" for lab in read_labelset(r["path"])}
+    unseen_keys = [key(lab.label) for r in sets if r["split"] == "unseen" for lab in read_labelset(r["path"])]
+    print(f"unseen labels whose normalised form also occurs in dev/ or the older gold: "
+          f"{sum(k in seen for k in unseen_keys)} of {len(unseen_keys)}")
+    out = {}
+    for which in targets:
+        target = _target(which)
+        matcher = Matcher(target)
+        keys: dict[str, set[str]] = {}
+        for lab in target:
+            for t in lab.texts():
+                keys.setdefault(key(t), set()).add(lab.id)
+        plain_texts = [(lab.id, t) for lab in target for t in lab.texts()]
+        plain_vecs = matcher.embedder.encode([t for _, t in plain_texts])
+        per_set, nn_sim, ours, exact = {}, {}, {}, {}
+        tunable: dict = {}
+        if which == "audioset":  # the old gold's tune split is tunable too
+            for src_name, gold_name in GOLD_SETS:
+                g = read_gold(GOLD / gold_name)
+                src = read_labelset(GOLD / src_name)
+                tunable.update({k: v for k, v in g.items() if v.split == "tune"})
+                _nn(matcher, src, plain_texts, plain_vecs, nn_sim)
+        for row in sets:
+            src = read_labelset(row["path"])
+            g = read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
+            kwargs = {"context": row["context"]} if with_context else {}
+            res = matcher.match(src, **kwargs)
+            ours.update({r.subject.id: (r.decided.object_id if r.decided else None) for r in res})
+            _nn(matcher, src, plain_texts, plain_vecs, nn_sim)
+            for sid, e in g.items():
+                hits = keys.get(key(e.subject_label or ""), set())
+                exact[sid] = sorted(hits)[0] if hits else None
+            per_set[row["set"]] = (row["split"], g)
+            if row["split"] == "dev":
+                tunable.update(g)
+        grid = np.round(np.arange(0.30, 0.96, 0.01), 2)
+        nn_t = max((_f1({s: (o if sim >= t else None) for s, (o, sim) in nn_sim.items()}, tunable)[2], t) for t in grid)[1]
+        nn = {s: o for s, (o, _) in nn_sim.items()}
+        nn_thr = {s: (o if sim >= nn_t else None) for s, (o, sim) in nn_sim.items()}
+        methods = {"ours": ours, "exact": exact, "nn": nn, "nn_thr": nn_thr}
+        print(f"\nwhole label sets -> {which} ({len(target)} concepts){' with stated context' if with_context else ''}; "
+              f"NN threshold {nn_t:.2f} tuned on {len(tunable)} tunable labels")
+        print(f"  {'set':24s} {'split':6s} {'n':>3s} {'ours':>6s} {'exact':>6s} {'NN':>6s} {'NN+thr':>6s}")
+        fig = {"nn_threshold": float(nn_t), "sets": {}, "pooled": {}}
+        for name, (split, g) in per_set.items():
+            f = {m: _f1(d, g)[2] for m, d in methods.items()}
+            fig["sets"][name] = {"split": split, "n": len(g), **f}
+            print(f"  {name:24s} {split:6s} {len(g):3d} " + " ".join(f"{f[m]:6.3f}" for m in methods))
+        for split in ("dev", "unseen"):
+            pooled = {k: v for name, (s, g) in per_set.items() if s == split for k, v in g.items()}
+            prf = {m: _f1(d, pooled) for m, d in methods.items()}
+            fig["pooled"][split] = {m: dict(zip("prf", v)) for m, v in prf.items()}
+            print(f"  {'POOLED ' + split:24s} {'':6s} {len(pooled):3d} " + " ".join(f"{prf[m][2]:6.3f}" for m in methods)
+                  + f"   (ours P {prf['ours'][0]:.3f} R {prf['ours'][1]:.3f}; margin over NN+thr {prf['ours'][2] - prf['nn_thr'][2]:+.3f})")
+        out[which] = fig
+    return out
+
+
+def _nn(matcher, src, plain_texts, plain_vecs, nn_sim) -> None:
+    """Plain nearest neighbour: the raw label against target labels and synonyms."""
+    labels = src.mappable()
+    sims = matcher.embedder.encode([lab.label for lab in labels]) @ plain_vecs.T
+    for lab, row in zip(labels, sims):
+        b = int(row.argmax())
+        nn_sim[lab.id] = (plain_texts[b][0], float(row[b]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["quality", "match", "apply", "all"], default="all")
+    ap.add_argument("--part", choices=["quality", "unseen", "match", "apply", "all"], default="all")
+    ap.add_argument("--targets", default="audioset,uts", help="targets of --part unseen (audioset, uts)")
+    ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
     ap.add_argument("--clips", type=int, default=1_000_000)
@@ -306,6 +403,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.part in ("quality", "all"):
         quality(args.fit)
+    if args.part in ("unseen", "all"):
+        unseen_quality(args.targets.split(","), args.context)
     if args.part in ("match", "all"):
         match_speed(args.labels)
     if args.part in ("apply", "all"):
