@@ -183,6 +183,7 @@ def read_text(path: str | Path, name: str | None = None) -> LabelSet:
 
 _LABEL_COLUMNS = ("display_name", "label", "name", "tag", "class", "category", "class_name")
 _ID_COLUMNS = ("mid", "id", "class_id", "label_id")
+_DESCRIPTION_COLUMNS = ("description", "definition", "meaning")
 
 
 def read_table(path: str | Path, column: str | None = None, id_column: str | None = None,
@@ -190,7 +191,9 @@ def read_table(path: str | Path, column: str | None = None, id_column: str | Non
                separator: str | None = None) -> LabelSet:
     """A CSV/TSV with a header; ``column`` holds the labels (default: the first of
     display_name/label/name/tag/class/category), ``id_column`` optional ids (``mid``/``id``).
-    A cell with several labels separated by ``;`` or ``|`` counts each."""
+    A cell with several labels separated by ``;`` or ``|`` counts each. A ``description``
+    (or ``definition``/``meaning``) column, when present, is read as each label's description:
+    what an abbreviation such as IRMAS's ``gac`` stands for ("acoustic guitar")."""
     path = _check(path)
     sep = separator or ("\t" if ".tsv" in path.name else ",")
     with _open(path) as fh:
@@ -211,6 +214,8 @@ def read_table(path: str | Path, column: str | None = None, id_column: str | Non
         raise LabelSetError(f"{path}: no column {column!r}; columns: {', '.join(header)}")
     if id_column is None:
         id_column = next((lower[c] for c in _ID_COLUMNS if c in lower and lower[c] != column), None)
+    if description_column is None:
+        description_column = next((lower[c] for c in _DESCRIPTION_COLUMNS if c in lower and lower[c] != column), None)
     elif id_column not in header:
         raise LabelSetError(f"{path}: no id column {id_column!r}; columns: {', '.join(header)}")
     stem = name or _stem(path)
