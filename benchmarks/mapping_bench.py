@@ -380,6 +380,105 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
     return out
 
 
+def _collective_decisions(results, weights: dict, accept: float) -> dict[str, str | None]:
+    """Decisions had the set-level stage used ``weights`` (recomputed from stored features)."""
+    from uts.mapping.context import collective_logit
+    from uts.mapping.sssom import BACKGROUND
+
+    out = {}
+    for r in results:
+        best, best_p = None, -1.0
+        for c in r.candidates:
+            p = c.features.get("base", c.probability)
+            if c.justification != BACKGROUND and "prof_gap" in c.features:
+                p = 1.0 / (1.0 + np.exp(-collective_logit(p, c.features, weights)))
+            if p > best_p:
+                best, best_p = c, p
+        out[r.subject.id] = best.object_id if best is not None and best_p >= accept else None
+    return out
+
+
+def fit_collective() -> None:
+    """Choose the set-level stage's weights on the tunable gold - the old tune split (AudioSet)
+    and the dev label sets onto AudioSet and UTS, each dev set without and with its stated
+    context - by F1 of the decisions over a small grid (a log-loss fit over candidate pairs is
+    dominated by easy pairs and moved decisions little). Leave-one-label-set-out F1 says how
+    well the choice carries to a set it was not chosen on. unseen/ is not read."""
+    import itertools
+
+    from uts.mapping.context import COLLECTIVE_FEATURES
+    from uts.mapping.evaluate import read_gold
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import DEFAULT_ACCEPT, MatchConfig, Matcher
+
+    zero = {f: 0.0 for f in COLLECTIVE_FEATURES}
+    groups: dict[str, list] = {}
+    for which in ("audioset", "uts"):
+        m = Matcher(_target(which), config=MatchConfig(accept=0.0, candidates=10, repair=False, collective_weights=zero))
+        if which == "audioset":
+            for src_name, gold_name in GOLD_SETS:
+                g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == "tune"}
+                groups[f"{which}:{src_name}"] = [(m.match(read_labelset(GOLD / src_name)), g)]
+        for row in whole_sets():
+            if row["split"] != "dev":
+                continue
+            src, g = read_labelset(row["path"]), read_gold(GOLD / "dev" / f"{row['set']}_{which}.tsv")
+            groups[f"{which}:{row['set']}"] = [(m.match(src), g), (m.match(src, context=row["context"]), g)]
+
+    # per group, per label: first-stage logits, set-level features and whether each candidate
+    # is right; decisions under any weights are then a few array operations
+    from uts.mapping.sssom import BACKGROUND
+    packed = {}
+    for name, runs in groups.items():
+        rows = []
+        for res, g in runs:
+            for r in res:
+                e = g.get(r.subject.id)
+                if e is None:
+                    continue
+                cs = [c for c in r.candidates]
+                base = np.array([min(max(c.features.get("base", c.probability), 1e-6), 1 - 1e-6) for c in cs])
+                fixed = np.array([c.justification == BACKGROUND or "prof_gap" not in c.features for c in cs], dtype=bool)
+                F = np.array([[c.features.get(f, 0.0) for f in COLLECTIVE_FEATURES] for c in cs]).reshape(len(cs), len(COLLECTIVE_FEATURES))
+                right = np.array([c.object_id in e.targets for c in cs], dtype=bool)
+                rows.append((np.log(base / (1 - base)), fixed, F, right, bool(e.targets)))
+        packed[name] = rows
+
+    def counts(weights) -> dict[str, np.ndarray]:  # per group: tp, fp, fn
+        w = np.array([weights.get(f, 0.0) for f in COLLECTIVE_FEATURES])
+        thr = np.log(DEFAULT_ACCEPT / (1 - DEFAULT_ACCEPT))
+        out = {}
+        for name, rows in packed.items():
+            c = np.zeros(3)
+            for logit, fixed, F, right, has_target in rows:
+                z = np.where(fixed, logit, logit + (F @ w if len(F) else 0.0)) if len(logit) else logit
+                k = int(np.argmax(z)) if len(z) else -1
+                mapped = k >= 0 and z[k] >= thr
+                if has_target:
+                    c += (1, 0, 0) if mapped and right[k] else (0, float(mapped), 1)
+                else:
+                    c += (0, 1, 0) if mapped else (1, 0, 0)
+            out[name] = c
+        return out
+
+    keys = ("prof_gap", "prof_fit", "has_prof", "ctx_gap", "ctx_fit", "has_ctx")
+    grid = [dict(zip(keys, v)) for v in itertools.product((0, 10, 20, 40), (0, 5, 10, 20), (0, -5, -10),
+                                                           (0, 20, 40), (0, 5, 10), (0, -5, -10))]
+    table = [(w, counts({**zero, **w})) for w in grid]
+    f1 = lambda c: 2 * c[0] / (2 * c[0] + c[1] + c[2])  # noqa: E731
+    size = lambda w: sum(abs(v) for v in w.values())  # noqa: E731 - ties: the smaller weights
+    names = sorted(groups)
+    pick = lambda keep: max(table, key=lambda t: (round(f1(sum(t[1][n] for n in keep)), 6), -size(t[0])))  # noqa: E731
+    loso = sum(pick([n for n in names if n != held])[1][held] for held in names)
+    off = sum(counts(zero).values())
+    best = pick(names)
+    print(f"tunable label sets: {len(names)} (each dev set with and without its stated context)")
+    print(f"  F1 with the set-level stage off: {f1(off):.4f}")
+    print(f"  leave-one-label-set-out F1 with weights chosen on the others: {f1(loso):.4f}")
+    print(f"  in-sample F1 of the chosen weights: {f1(sum(best[1].values())):.4f}")
+    print(f"  DEFAULT_COLLECTIVE = {dict(zero, **best[0])}")
+
+
 def _nn(matcher, src, plain_texts, plain_vecs, nn_sim) -> None:
     """Plain nearest neighbour: the raw label against target labels and synonyms."""
     labels = src.mappable()
@@ -393,6 +492,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["quality", "unseen", "match", "apply", "all"], default="all")
     ap.add_argument("--targets", default="audioset,uts", help="targets of --part unseen (audioset, uts)")
+    ap.add_argument("--fit-collective", action="store_true",
+                    help="fit the set-level stage on the tunable gold (old tune split + dev/), print the weights")
     ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
@@ -401,6 +502,9 @@ def main() -> None:
     ap.add_argument("--apply-format", choices=["jsonl", "parquet"], default="jsonl",
                     help="output format of both apply implementations")
     args = ap.parse_args()
+    if args.fit_collective:
+        fit_collective()
+        return
     if args.part in ("quality", "all"):
         quality(args.fit)
     if args.part in ("unseen", "all"):

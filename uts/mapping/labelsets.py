@@ -56,6 +56,9 @@ class LabelSet:
     curie_map: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # path or IRI it was read from
     kind: str = "text"
+    # what the labels are, in the user's words ("acoustic scenes"): a "# context: ..." line of a
+    # text file, or --context; the matcher uses it as set-level evidence (uts.mapping.context)
+    context: str | None = None
     _children: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -171,14 +174,23 @@ def _open(path: Path):
 
 
 # -- readers ---------------------------------------------------------------------------------
+_CONTEXT_LINE = re.compile(r"^\s*#\s*(?:context|description)\s*:\s*(.+?)\s*$", re.I)
+
+
 def read_text(path: str | Path, name: str | None = None) -> LabelSet:
-    """One label per line; blank lines and ``#`` comments skipped; labels kept as written."""
+    """One label per line; blank lines and ``#`` comments skipped; labels kept as written.
+    A comment ``# context: acoustic scenes`` (or ``# description: ...``) says what the labels
+    are; it becomes the set's :attr:`LabelSet.context`."""
     path = _check(path)
     with _open(path) as fh:
-        lines = [ln.rstrip("\n") for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+        raw = [ln.rstrip("\n") for ln in fh if ln.strip()]
+    lines = [ln for ln in raw if not ln.lstrip().startswith("#")]
     if not lines:
         raise LabelSetError(f"{path}: no labels found")
-    return from_texts(lines, name or _stem(path), source=str(path))
+    out = from_texts(lines, name or _stem(path), source=str(path))
+    context = [m.group(1) for m in map(_CONTEXT_LINE.match, raw) if m]
+    out.context = "; ".join(context) or None
+    return out
 
 
 _LABEL_COLUMNS = ("display_name", "label", "name", "tag", "class", "category", "class_name")

@@ -41,6 +41,8 @@ import numpy as np
 
 from uts import __version__
 
+from .context import (CONTEXT_POOL, DEFAULT_COLLECTIVE, MIN_VOTES, align_context, aligned_members,
+                      collective_logit, context_fit, explain, infer_profile, set_features)
 from .labelsets import Label, LabelSet
 from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
                     default_metadata)
@@ -87,6 +89,9 @@ class MatchConfig:
     repair: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bias: float = DEFAULT_BIAS
+    # set-level evidence (uts.mapping.context): the set's profile and any stated context
+    collective: bool = True
+    collective_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_COLLECTIVE))
 
 
 @dataclass
@@ -241,12 +246,18 @@ class Matcher:
 
     # -- matching ----------------------------------------------------------------------------
     def match(self, source: LabelSet, rejected: set[tuple[str, str]] | None = None,
-              progress: bool = False) -> list[MatchResult]:
-        """Decide one mapping (or abstention) for every mappable label of ``source``."""
+              progress: bool = False, context: str | None = None, domain: str | None = None) -> list[MatchResult]:
+        """Decide one mapping (or abstention) for every mappable label of ``source``.
+
+        ``context`` says what the labels are ("acoustic scenes"; default: the set's own
+        ``context`` line), ``domain`` names the target concept they fall under ("speech");
+        see :mod:`uts.mapping.context`."""
         rejected = rejected or set()
         labels = source.mappable()
         if not labels:
             return []
+        context = context or source.context
+        context_scores = align_context(self, context, domain) if self.config.collective else None
         context_labels = {p for lab in labels for p in source.parents(lab.id)}
         all_labels = labels + [source.get(p) for p in sorted(context_labels) if p not in {x.id for x in labels}]
         pos = {lab.id: i for i, lab in enumerate(all_labels)}
@@ -273,9 +284,57 @@ class Matcher:
                 kid_rows = [pos[c] for c in source.children(lab.id) if c in pos]
                 kid_sims = src_label_vecs[kid_rows] @ self.label_vecs.T if kid_rows else None
                 results.append(self._decide(lab, top[j], per_pair[j], desc[j], ctx_sims, rejected, kid_sims))
+        if self.config.collective:
+            flat = not context_labels
+            self._collective(results, context_scores, context, (name_vecs, owner, desc_vecs) if flat else None, rejected)
+        for r in results:
+            del r.candidates[max(self.config.candidates, 1):]
         if self.config.repair:
             self._repair(results, source)
         return results
+
+    def _collective(self, results: list[MatchResult], context_scores, context: str | None,
+                    source_vecs, rejected) -> None:
+        """Second pass with set-level evidence (:mod:`uts.mapping.context`): the concepts of the
+        favoured branches join each label's candidates (flat sources), then every candidate's
+        probability is recomputed from its first-pass logit plus the set's profile and the
+        stated context, and decisions are settled again."""
+        profile = infer_profile(results, self)
+        fit_ctx = context_fit(self, context_scores) if context_scores is not None else None
+        if profile.n < MIN_VOTES and fit_ctx is None:
+            return
+        if source_vecs is not None:
+            branch = profile.branch(self)
+            if context_scores is not None:
+                branch = np.union1d(branch, aligned_members(self, context_scores))
+            if len(branch):
+                self._add_candidates(results, branch, *source_vecs, rejected)
+        note = explain(profile, self, context, fit_ctx, context_scores)
+        weights = self.config.collective_weights
+        for r in results:
+            if not r.candidates:
+                continue
+            before = r.decided
+            feats = set_features(profile, fit_ctx, self, r.subject.id, [self.index[c.object_id] for c in r.candidates],
+                                 [c.features["emb"] for c in r.candidates])
+            for c, f in zip(r.candidates, feats):
+                c.features.setdefault("base", c.probability)
+                c.features.update(f)
+                if c.justification == BACKGROUND:
+                    continue  # a recorded cross-reference stands
+                c.probability = float(_sigmoid(collective_logit(c.features["base"], f, weights)))
+                if c.predicate in (CLOSE, RELATED):
+                    c.predicate = RELATED if c.probability < self.config.related_below else CLOSE
+            r.candidates.sort(key=lambda c: (c.justification != BACKGROUND, -c.probability))
+            self._settle(r)
+            if (before and before.object_id) != (r.decided and r.decided.object_id):
+                was = f"{before.object_label} {before.features['base']:.2f}" if before else "abstained"
+                if r.decided:
+                    r.comment = f"{note}; first pass without set evidence: {was}"
+                else:  # the unmapped report says why
+                    r.reason = f"{r.reason}; {note}; first pass without set evidence: {was}"
+            elif r.decided:
+                r.comment = note
 
     def _xref_hits(self, lab: Label) -> set[int]:
         """Targets that name the source label in their xrefs, or that the source label names."""
@@ -373,16 +432,49 @@ class Matcher:
         # A recorded cross-reference outranks any computed guess, even a lexical one scored above
         # XREF_CONFIDENCE (AudioSet "Mouse" is the animal its xref names, not "computer mouse").
         cands.sort(key=lambda c: (c.justification != BACKGROUND, -c.probability))
-        cands = cands[: max(self.config.candidates, 1)]
-        result = MatchResult(lab, cands)
+        # keep a few more than asked for: set-level evidence may promote one of them
+        cands = cands[: max(self.config.candidates, 10 if self.config.collective else 1)]
+        result = MatchResult(lab, cands, reason=("negated label" if negated else "non-content label" if empty
+                                                 else "no candidate"))
+        self._settle(result)
+        return result
+
+    def _add_candidates(self, results: list[MatchResult], branch: np.ndarray, name_vecs, owner, desc_vecs,
+                        rejected) -> None:
+        """Add each label's :data:`CONTEXT_POOL` nearest concepts of ``branch`` to its candidates
+        (a scene list's *car* meets *car interior*; a flat source, labels in ``results`` order)."""
+        rows = np.concatenate([np.arange(self.group_starts[t], self.group_starts[t + 1] if t + 1 < len(self.ids)
+                                         else len(self.name_owner)) for t in branch])
+        starts = np.searchsorted(self.name_owner[rows], branch)
+        bounds = np.searchsorted(owner, np.arange(len(results) + 1))  # owner is sorted
+        branch_names = self.name_vecs[rows].T
+        for i, r in enumerate(results):
+            if r.reason in ("negated label", "non-content label"):
+                continue
+            mine = name_vecs[bounds[i]:bounds[i + 1]]
+            sims = np.maximum.reduceat((mine @ branch_names).max(axis=0), starts)
+            score = sims + 0.5 * (desc_vecs[i] @ self.desc_vecs[branch].T)
+            have = {c.object_id for c in r.candidates}
+            best_sim = max([c.features["emb"] for c in r.candidates] + [float(sims.max())])
+            exact, variant, short = self._lexical_hits(r.subject)
+            for k in np.argsort(-score)[:CONTEXT_POOL]:
+                t = int(branch[k])
+                if self.ids[t] in have or (r.subject.id, self.ids[t]) in rejected or self.negative[t]:
+                    continue
+                feats = self.features(r.subject, t, sims[k], float(desc_vecs[i] @ self.desc_vecs[t]), None,
+                                      exact, variant, short, best_sim)
+                r.candidates.append(self._candidate(t, feats))
+
+    def _settle(self, result: MatchResult) -> None:
+        """Decide the best candidate, or abstain below ``accept``."""
+        cands = result.candidates
+        result.decided = None
         if not cands:
-            result.reason = ("negated label" if negated else "non-content label" if empty
-                             else "no candidate")
-        elif cands[0].probability < self.config.accept:
+            return
+        if cands[0].probability < self.config.accept:
             result.reason = f"best candidate below threshold ({cands[0].probability:.2f} < {self.config.accept})"
         else:
-            result.decided = cands[0]
-        return result
+            result.decided, result.reason = cands[0], None
 
     def _candidate(self, t: int, feats: dict[str, float]) -> Candidate:
         lexical = feats["lex"] or feats["variant"] or feats["acronym"]
