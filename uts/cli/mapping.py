@@ -71,11 +71,23 @@ def match_cmd(
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                               help="Abstain when the best candidate's calibrated probability is below this [default: tuned value]."),
     no_repair: bool = typer.Option(False, "--no-repair", help="Skip hierarchy-aware repair."),
+    context: Optional[str] = typer.Option(None, "--context", help="What the labels are, in your words "
+                                          "(\"acoustic scenes\", \"music tags\"): evidence for ambiguous labels "
+                                          "[default: a '# context: ...' line of the label file]."),
+    domain: Optional[str] = typer.Option(None, "--domain", help="The target concept the labels fall under, by "
+                                         "its label (e.g. 'speech', 'acoustic scene'): like --context, but exact."),
+    no_context: bool = typer.Option(False, "--no-context", help="Judge every label alone: no set profile, "
+                                    "no stated context."),
 ) -> None:
     """Match SOURCE's labels onto the target and write one decided mapping per label (SSSOM).
 
     Labels that fit nothing, and negated or non-content labels ("no vocals", "other"), are left
-    unmapped and listed in OUT.unmapped.tsv with the reason."""
+    unmapped and listed in OUT.unmapped.tsv with the reason. The set is read as a whole: labels
+    mapped confidently say what kind of set it is (music tags, acoustic scenes), and that decides
+    between the senses of ambiguous ones (in a music tag set 'female' is not a female speaker).
+
+    \b
+    uts map scenes.txt --context "acoustic scenes"     # 'bus' -> bus interior, not the vehicle"""
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import MatchConfig
     from uts.mapping.pipeline import load_target, match_files
@@ -84,10 +96,11 @@ def match_cmd(
     with _user_errors():
         src = read_labelset(source, fmt, column=column, id_column=id_column, name=name)
         tgt = load_target(target, target_format)
-        config = MatchConfig(repair=not no_repair)
+        config = MatchConfig(repair=not no_repair, collective=not no_context)
         if threshold is not None:
             config.accept = threshold
-        summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True)
+        summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True,
+                              context=context, domain=domain)
     typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
                + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else "")
                + (f" ({summary.kept_elsewhere} of them for ids not in this source: made with another --name?)"
