@@ -320,6 +320,8 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
     from uts.mapping.match import Matcher
     from uts.mapping.text import key
 
+    from uts.mapping.pivot import match_via_uts
+
     sets = whole_sets()
     seen = {key(lab.label) for src_name, _ in GOLD_SETS for lab in read_labelset(GOLD / src_name)}
     seen |= {key(lab.label) for r in sets if r["split"] == "dev" for lab in read_labelset(r["path"])}
@@ -330,13 +332,14 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
     for which in targets:
         target = _target(which)
         matcher = Matcher(target)
+        uts = Matcher(_target("uts"), matcher.embedder) if which != "uts" else None
         keys: dict[str, set[str]] = {}
         for lab in target:
             for t in lab.texts():
                 keys.setdefault(key(t), set()).add(lab.id)
         plain_texts = [(lab.id, t) for lab in target for t in lab.texts()]
         plain_vecs = matcher.embedder.encode([t for _, t in plain_texts])
-        per_set, nn_sim, ours, exact = {}, {}, {}, {}
+        per_set, nn_sim, ours, exact, chained = {}, {}, {}, {}, {}
         tunable: dict = {}
         if which == "audioset":  # the old gold's tune split is tunable too
             for src_name, gold_name in GOLD_SETS:
@@ -350,6 +353,9 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
             kwargs = {"context": row["context"]} if with_context else {}
             res = matcher.match(src, **kwargs)
             ours.update({r.subject.id: (r.decided.object_id if r.decided else None) for r in res})
+            if uts is not None:  # source -> UTS -> target (uts.mapping.pivot)
+                res = match_via_uts(matcher, uts, src, **kwargs)
+                chained.update({r.subject.id: (r.decided.object_id if r.decided else None) for r in res})
             _nn(matcher, src, plain_texts, plain_vecs, nn_sim)
             for sid, e in g.items():
                 hits = keys.get(key(e.subject_label or ""), set())
@@ -362,9 +368,11 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
         nn = {s: o for s, (o, _) in nn_sim.items()}
         nn_thr = {s: (o if sim >= nn_t else None) for s, (o, sim) in nn_sim.items()}
         methods = {"ours": ours, "exact": exact, "nn": nn, "nn_thr": nn_thr}
+        if uts is not None:
+            methods["ours+UTS"] = chained
         print(f"\nwhole label sets -> {which} ({len(target)} concepts){' with stated context' if with_context else ''}; "
               f"NN threshold {nn_t:.2f} tuned on {len(tunable)} tunable labels")
-        print(f"  {'set':24s} {'split':6s} {'n':>3s} {'ours':>6s} {'exact':>6s} {'NN':>6s} {'NN+thr':>6s}")
+        print(f"  {'set':24s} {'split':6s} {'n':>3s} " + " ".join(f"{m:>6s}" for m in methods))
         fig = {"nn_threshold": float(nn_t), "sets": {}, "pooled": {}}
         for name, (split, g) in per_set.items():
             f = {m: _f1(d, g)[2] for m, d in methods.items()}
@@ -375,7 +383,8 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
             prf = {m: _f1(d, pooled) for m, d in methods.items()}
             fig["pooled"][split] = {m: dict(zip("prf", v)) for m, v in prf.items()}
             print(f"  {'POOLED ' + split:24s} {'':6s} {len(pooled):3d} " + " ".join(f"{prf[m][2]:6.3f}" for m in methods)
-                  + f"   (ours P {prf['ours'][0]:.3f} R {prf['ours'][1]:.3f}; margin over NN+thr {prf['ours'][2] - prf['nn_thr'][2]:+.3f})")
+                  + f"   (ours P {prf['ours'][0]:.3f} R {prf['ours'][1]:.3f}; margin over NN+thr {prf['ours'][2] - prf['nn_thr'][2]:+.3f}"
+                  + (f"; ours+UTS {prf['ours+UTS'][2] - prf['nn_thr'][2]:+.3f}" if "ours+UTS" in prf else "") + ")")
         out[which] = fig
     return out
 

@@ -117,3 +117,32 @@ def test_unknown_domain_is_a_clear_error(target):
 def test_domain_names_the_branch(target):
     got, _, _ = _decide(target, ["bus", "car"], domain="acoustic scene")
     assert got["bus"].decided.object_label == "bus interior"
+
+
+def test_mapping_through_uts_follows_cross_references(tmp_path):
+    """source -> UTS -> AudioSet: the UTS concept's xref names the target class; written as
+    semapv:MappingChaining with the chain in the comment."""
+    from _mapping_helpers import mini_target
+
+    from uts.mapping.labelsets import Label, LabelSet
+    from uts.mapping.pivot import CHAINING, match_via_uts
+
+    embedder = Embedder(cache_dir=tmp_path / "emb")
+    audioset = LabelSet("AudioSet", {
+        "AudioSet:/m/05tny_": Label("AudioSet:/m/05tny_", "Class B7"),
+        "AudioSet:/m/06mb1": Label("AudioSet:/m/06mb1", "Rain"),
+    }, {"AudioSet": "http://example.org/audioset/"})
+    direct = Matcher(audioset, embedder)
+    uts = Matcher(mini_target(), embedder)
+    src = from_texts(["barking", "rain", "no vocals"], "src")
+    alone = {r.subject.label: r for r in direct.match(src)}
+    assert alone["barking"].decided is None  # an opaque name: nothing to match directly
+    got = {r.subject.label: r for r in match_via_uts(direct, uts, src)}
+    bark = got["barking"]
+    assert bark.decided.object_id == "AudioSet:/m/05tny_" and bark.decided.justification == CHAINING
+    assert "via UTS" in bark.comment and "bark" in bark.comment
+    assert got["rain"].decided.object_id == "AudioSet:/m/06mb1"
+    assert got["no vocals"].decided is None  # guards hold through the chain too
+    rejected = {("src:barking", "AudioSet:/m/05tny_")}
+    again = {r.subject.label: r for r in match_via_uts(direct, uts, src, rejected)}
+    assert again["barking"].decided is None or again["barking"].decided.object_id != "AudioSet:/m/05tny_"

@@ -78,6 +78,9 @@ def match_cmd(
                                          "its label (e.g. 'speech', 'acoustic scene'): like --context, but exact."),
     no_context: bool = typer.Option(False, "--no-context", help="Judge every label alone: no set profile, "
                                     "no stated context."),
+    via_uts: bool = typer.Option(False, "--via-uts", help="For a target other than UTS: also map through UTS "
+                                 "(its synonyms, definitions and cross-references) and take the chained mapping "
+                                 "where it is more probable. Embeds UTS once (minutes on a cold cache)."),
 ) -> None:
     """Match SOURCE's labels onto the target and write one decided mapping per label (SSSOM).
 
@@ -100,7 +103,7 @@ def match_cmd(
         if threshold is not None:
             config.accept = threshold
         summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True,
-                              context=context, domain=domain)
+                              context=context, domain=domain, via_uts=via_uts)
     typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
                + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else "")
                + (f" ({summary.kept_elsewhere} of them for ids not in this source: made with another --name?)"

@@ -66,9 +66,10 @@ def write_unmapped(path: Path, results: list[MatchResult], decided: set[str] | N
 
 def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_k: int = 0,
                 model: str | None = None, config: MatchConfig | None = None,
-                progress: bool = False, context: str | None = None, domain: str | None = None) -> MatchSummary:
+                progress: bool = False, context: str | None = None, domain: str | None = None,
+                via_uts: bool = False) -> MatchSummary:
     """Match ``source`` onto ``target`` and write ``out`` (SSSOM); ``context``/``domain`` as in
-    :meth:`Matcher.match`. An existing ``out`` is read
+    :meth:`Matcher.match`; ``via_uts`` also maps through UTS (:mod:`uts.mapping.pivot`). An existing ``out`` is read
     first: its reviewed rows are kept and its rejected pairs are never proposed again."""
     from uts.embedding import Embedder
 
@@ -85,7 +86,13 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
         config.candidates = max(config.candidates, candidates_k)
     matcher = Matcher(target, Embedder(model), config)
     rejected = previous.rejected_pairs() if previous else set()
-    results = matcher.match(source, rejected=rejected, progress=progress, context=context, domain=domain)
+    if via_uts and "UTS" not in target.curie_map:  # mapping onto UTS itself needs no pivot
+        from .pivot import match_via_uts
+
+        uts = Matcher(uts_target(), matcher.embedder, MatchConfig(collective=config.collective))
+        results = match_via_uts(matcher, uts, source, rejected, progress, context=context, domain=domain)
+    else:
+        results = matcher.match(source, rejected=rejected, progress=progress, context=context, domain=domain)
     mset = to_mapping_set(results, source, target, model=str(model) if model else None)
     merged = merge_reviewed(mset, previous)
     write_sssom(out, merged)
