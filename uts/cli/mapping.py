@@ -81,6 +81,12 @@ def match_cmd(
     via_uts: bool = typer.Option(False, "--via-uts", help="For a target other than UTS: also map through UTS "
                                  "(its synonyms, definitions and cross-references) and take the chained mapping "
                                  "where it is more probable. Embeds UTS once (minutes on a cold cache)."),
+    verify: Optional[str] = typer.Option(None, "--verify", help="Optional verifier (off by default): an "
+                                         "OpenAI-compatible endpoint URL (with --verify-model) or a local "
+                                         "transformers model directory; confirms or rejects each label's top "
+                                         "candidates. Costs one request per label (reported)."),
+    verify_model: Optional[str] = typer.Option(None, "--verify-model", help="Model name the --verify endpoint serves."),
+    verify_k: int = typer.Option(3, "--verify-k", min=1, help="Candidates shown to the verifier per label."),
 ) -> None:
     """Match SOURCE's labels onto the target and write one decided mapping per label (SSSOM).
 
@@ -102,12 +108,19 @@ def match_cmd(
         config = MatchConfig(repair=not no_repair, collective=not no_context)
         if threshold is not None:
             config.accept = threshold
+        verifier = None
+        if verify:
+            from uts.mapping.verify import load_verifier
+
+            verifier = load_verifier(verify, verify_model)
         summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True,
-                              context=context, domain=domain, via_uts=via_uts)
+                              context=context, domain=domain, via_uts=via_uts, verifier=verifier, verify_k=verify_k)
     typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
                + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else "")
                + (f" ({summary.kept_elsewhere} of them for ids not in this source: made with another --name?)"
                   if summary.kept_elsewhere else ""))
+    if summary.verified is not None:
+        typer.echo(summary.verified.summary())
     typer.echo(f"mappings:   {summary.output}")
     if summary.candidates:
         typer.echo(f"candidates: {summary.candidates}")
