@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/mapping_bench.py --part match --labels 10000
     .venv/bin/python benchmarks/mapping_bench.py --part apply --clips 1000000
     .venv/bin/python benchmarks/mapping_bench.py --part unseen   # whole label sets never tuned on
+    .venv/bin/python benchmarks/mapping_bench.py --part calibration --plot docs/img/mapping-reliability.png
 
 quality  The gold sets in mapping/gold map real label sets (ESC-50, UrbanSound8K, MTG-Jamendo tags,
          paraphrased AudioSet names, negated/non-content labels) onto AudioSet's ontology.json.
@@ -16,6 +17,7 @@ unseen   Whole public label sets judged onto AudioSet and onto UTS (mapping/gold
          dev/ may be tuned on, unseen/ never. Per set and pooled F1 of uts map next to
          normalised exact match, plain nearest neighbour and nearest neighbour with a
          similarity threshold tuned on the tunable gold (dev, plus the old tune split for AudioSet).
+calibration  ECE and a reliability diagram of the decided confidences on held-out labels.
 match    Time spent mapping N labels beyond computing their embeddings, as a share of the
          embedding time (embedding cache off so every text is really embedded).
 apply    AudioSet eval segments repeated to N clips; the polars apply vs a straightforward
@@ -418,12 +420,13 @@ def fit_collective() -> None:
     from uts.mapping.context import COLLECTIVE_FEATURES
     from uts.mapping.evaluate import read_gold
     from uts.mapping.labelsets import read_labelset
-    from uts.mapping.match import DEFAULT_ACCEPT, MatchConfig, Matcher
+    from uts.mapping.match import RAW_ACCEPT, MatchConfig, Matcher
 
     zero = {f: 0.0 for f in COLLECTIVE_FEATURES}
     groups: dict[str, list] = {}
     for which in ("audioset", "uts"):
-        m = Matcher(_target(which), config=MatchConfig(accept=0.0, candidates=10, repair=False, collective_weights=zero))
+        m = Matcher(_target(which), config=MatchConfig(accept=0.0, candidates=10, repair=False, collective_weights=zero,
+                                                       calibration=(1.0, 0.0)))
         if which == "audioset":
             for src_name, gold_name in GOLD_SETS:
                 g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == "tune"}
@@ -455,7 +458,7 @@ def fit_collective() -> None:
 
     def counts(weights) -> dict[str, np.ndarray]:  # per group: tp, fp, fn
         w = np.array([weights.get(f, 0.0) for f in COLLECTIVE_FEATURES])
-        thr = np.log(DEFAULT_ACCEPT / (1 - DEFAULT_ACCEPT))
+        thr = np.log(RAW_ACCEPT / (1 - RAW_ACCEPT))
         out = {}
         for name, rows in packed.items():
             c = np.zeros(3)
@@ -488,6 +491,119 @@ def fit_collective() -> None:
     print(f"  DEFAULT_COLLECTIVE = {dict(zero, **best[0])}")
 
 
+def _top1(which: str, runs, calibration=None) -> tuple[list[float], list[bool]]:
+    """Confidence of each decided mapping and whether it is right, over (source, gold, context)
+    runs; ``calibration`` overrides the shipped one ((1, 0): the reranker's own probability)."""
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import RAW_ACCEPT, MatchConfig, Matcher
+
+    config = MatchConfig() if calibration is None else MatchConfig(calibration=calibration, accept=RAW_ACCEPT)
+    m = Matcher(_target(which), config=config)
+    conf, ok = [], []
+    for src_path, g, context in runs:
+        for r in m.match(read_labelset(src_path), context=context):
+            e = g.get(r.subject.id)
+            if e is not None and r.decided is not None and r.decided.justification != "semapv:BackgroundKnowledgeBasedMatching":
+                conf.append(r.decided.probability)
+                ok.append(r.decided.object_id in e.targets)
+    return conf, ok
+
+
+def _calibration_runs(which: str, split: str):
+    """(label file, gold, stated context) triples of the tunable ('tune') or held-out ('test')
+    gold; dev sets count as tunable, unseen sets as held out, each with and without context."""
+    from uts.mapping.evaluate import read_gold
+
+    runs = []
+    if which == "audioset":
+        for src_name, gold_name in GOLD_SETS:
+            g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == split}
+            runs.append((GOLD / src_name, g, None))
+    for row in whole_sets():
+        if row["split"] == ("dev" if split == "tune" else "unseen"):
+            g = read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
+            runs += [(row["path"], g, None), (row["path"], g, row["context"])]
+    return runs
+
+
+def fit_calibration() -> None:
+    """Platt scaling of the decided mapping's probability, fitted on the tunable gold (old tune
+    split, dev sets with and without context; both targets) with the shipped calibration
+    switched off; prints the constants and the tunable ECE before and after."""
+    from uts.mapping.evaluate import expected_calibration_error
+    from uts.mapping.match import RAW_ACCEPT, calibrated
+
+    conf, ok = [], []
+    for which in ("audioset", "uts"):
+        c, o = _top1(which, _calibration_runs(which, "tune"), calibration=(1.0, 0.0))
+        conf, ok = conf + c, ok + o
+    x = np.log(np.clip(conf, 1e-9, 1 - 1e-9) / (1 - np.clip(conf, 1e-9, 1 - 1e-9)))
+    y = np.asarray(ok, dtype=float)
+    from scipy.optimize import minimize
+
+    def loss(w):
+        z = w[0] * x + w[1]
+        return np.sum(np.logaddexp(0.0, z) - y * z)
+
+    a, b = minimize(loss, np.array([1.0, 0.0]), method="L-BFGS-B").x
+    cal = (round(float(a), 4), round(float(b), 4))
+    after = [calibrated(p, cal) for p in conf]
+    print(f"decided mappings on the tunable gold: {len(conf)}, right {int(y.sum())}")
+    print(f"  ECE of the reranker's probability: {expected_calibration_error(conf, ok):.4f}")
+    print(f"  ECE after Platt scaling (in-sample): {expected_calibration_error(after, ok):.4f}")
+    print(f"  DEFAULT_CALIBRATION = {cal}; RAW_ACCEPT {RAW_ACCEPT} -> DEFAULT_ACCEPT {calibrated(RAW_ACCEPT, cal):.3f}")
+
+
+def calibration_report(plot: str | None) -> None:
+    """ECE and reliability of the decided confidences on held-out labels (old test split,
+    unseen sets with and without context; both targets), with and without the shipped Platt
+    scaling; optionally a reliability diagram."""
+    from uts.mapping.evaluate import expected_calibration_error
+
+    raw, cal = ([], []), ([], [])
+    for which in ("audioset", "uts"):
+        runs = _calibration_runs(which, "test")
+        for store, c in ((raw, (1.0, 0.0)), (cal, None)):
+            conf, ok = _top1(which, runs, calibration=c)
+            store[0].extend(conf)
+            store[1].extend(ok)
+    print(f"\ncalibration on held-out labels (old test split; unseen sets with and without context; both targets): "
+          f"{len(cal[0])} decided mappings")
+    print(f"  ECE, reranker probability: {expected_calibration_error(*raw):.4f}")
+    print(f"  ECE, calibrated confidence (shipped): {expected_calibration_error(*cal):.4f}")
+    bins = np.linspace(0, 1, 11)
+    for name, (conf, ok) in (("reranker", raw), ("calibrated", cal)):
+        conf, ok = np.asarray(conf), np.asarray(ok, dtype=float)
+        which = np.minimum((conf * 10).astype(int), 9)
+        cells = [f"{bins[b]:.1f}-{bins[b + 1]:.1f}: {ok[which == b].mean():.2f} (n={int((which == b).sum())})"
+                 for b in range(10) if (which == b).any()]
+        print(f"  {name:10s} fraction right per confidence bin: " + "; ".join(cells))
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 4.2))
+        ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect")
+        for name, (conf, ok) in (("reranker probability", raw), ("calibrated confidence", cal)):
+            conf, ok = np.asarray(conf), np.asarray(ok, dtype=float)
+            which = np.minimum((conf * 10).astype(int), 9)
+            xs = [conf[which == b].mean() for b in range(10) if (which == b).any()]
+            ys = [ok[which == b].mean() for b in range(10) if (which == b).any()]
+            ax.plot(xs, ys, "o-", label=f"{name} (ECE {expected_calibration_error(conf, ok):.3f})")
+        ax.set_xlabel("confidence of the decided mapping")
+        ax.set_ylabel("fraction right")
+        ax.set_title(f"held-out labels, {len(cal[0])} decided mappings")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        plt.close(fig)
+        print(f"  reliability diagram: {plot}")
+
+
 def _nn(matcher, src, plain_texts, plain_vecs, nn_sim) -> None:
     """Plain nearest neighbour: the raw label against target labels and synonyms."""
     labels = src.mappable()
@@ -499,10 +615,13 @@ def _nn(matcher, src, plain_texts, plain_vecs, nn_sim) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["quality", "unseen", "match", "apply", "all"], default="all")
+    ap.add_argument("--part", choices=["quality", "unseen", "calibration", "match", "apply", "all"], default="all")
+    ap.add_argument("--plot", help="--part calibration: write the reliability diagram here (PNG)")
     ap.add_argument("--targets", default="audioset,uts", help="targets of --part unseen (audioset, uts)")
     ap.add_argument("--fit-collective", action="store_true",
                     help="fit the set-level stage on the tunable gold (old tune split + dev/), print the weights")
+    ap.add_argument("--fit-calibration", action="store_true",
+                    help="fit the Platt scaling of decided confidences on the tunable gold, print the constants")
     ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
@@ -514,10 +633,15 @@ def main() -> None:
     if args.fit_collective:
         fit_collective()
         return
+    if args.fit_calibration:
+        fit_calibration()
+        return
     if args.part in ("quality", "all"):
         quality(args.fit)
     if args.part in ("unseen", "all"):
         unseen_quality(args.targets.split(","), args.context)
+    if args.part in ("calibration", "all"):
+        calibration_report(args.plot)
     if args.part in ("match", "all"):
         match_speed(args.labels)
     if args.part in ("apply", "all"):
