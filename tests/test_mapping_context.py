@@ -146,3 +146,24 @@ def test_mapping_through_uts_follows_cross_references(tmp_path):
     rejected = {("src:barking", "AudioSet:/m/05tny_")}
     again = {r.subject.label: r for r in match_via_uts(direct, uts, src, rejected)}
     assert again["barking"].decided is None or again["barking"].decided.object_id != "AudioSet:/m/05tny_"
+
+
+def test_a_tables_description_column_explains_abbreviations(tmp_path):
+    path = tmp_path / "irmas.tsv"
+    path.write_text("label\tdescription\ncel\tcello\ngac\tacoustic guitar\n", encoding="utf-8")
+    src = read_labelset(path)
+    assert [(lab.label, lab.description) for lab in src] == [("cel", "cello"), ("gac", "acoustic guitar")]
+
+
+def test_calibration_is_monotone_and_its_threshold_keeps_the_old_decisions():
+    from uts.mapping.evaluate import expected_calibration_error
+    from uts.mapping.match import DEFAULT_ACCEPT, RAW_ACCEPT, calibrated, uncalibrated
+
+    ps = [0.01, 0.2, 0.3, 0.5, 0.9, 0.999]
+    qs = [calibrated(p) for p in ps]
+    assert qs == sorted(qs) and all(abs(uncalibrated(q) - p) < 1e-9 for p, q in zip(ps, qs))
+    assert abs(uncalibrated(DEFAULT_ACCEPT) - RAW_ACCEPT) < 1e-3
+    assert MatchConfig(accept=0.0).raw_accept == 0.0
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([0.9] * 10, [False] * 10) == pytest.approx(0.9)
+    assert expected_calibration_error([0.15, 0.95], [False, True]) == pytest.approx(0.1)
