@@ -33,7 +33,8 @@ import numpy as np
 COLLECTIVE_FEATURES = ("prof_gap", "prof_fit", "has_prof", "ctx_gap", "ctx_fit", "has_ctx")
 # Chosen by F1 of the decisions on the tunable gold (old tune split + mapping/gold/dev, with and
 # without stated context): benchmarks/mapping_bench.py --fit-collective. Leave-one-label-set-out
-# F1 0.845 against 0.817 with the stage off. prof_fit and has_prof were left at 0 (not searched).
+# F1 0.825 against 0.817 with the stage off, in-sample 0.849; the grid also offered prof_fit and
+# has_prof, and F1 chose 0 for both.
 DEFAULT_COLLECTIVE = {"prof_gap": 20.0, "prof_fit": 0.0, "has_prof": 0.0,
                       "ctx_gap": 40.0, "ctx_fit": 10.0, "has_ctx": -5.0}
 CONFIDENT = 0.9  # first-pass probability at which a label votes for the set's profile
@@ -132,8 +133,11 @@ def under(matcher, nodes: np.ndarray) -> np.ndarray:
 
 
 def set_features(profile: SetProfile | None, fit_ctx: np.ndarray | None, matcher, label_id: str,
-                 targets: list[int], sims: list[float]) -> list[dict[str, float]]:
-    """Collective features of one label's candidates (``targets``, target indices)."""
+                 targets: list[int], sims: list[float], named: list[bool]) -> list[dict[str, float]]:
+    """Collective features of one label's candidates (``targets``, target indices). A candidate
+    whose own preferred label is the source label (``named``: *speech* for "Speech") is not
+    demoted by the inferred profile, only by a stated context: the profile overrides synonym
+    hits and semantic guesses, the weaker senses of a word, not the concept named outright."""
     own = matcher.ancestors[profile.votes[label_id]] if profile and label_id in profile.votes else None
     prof = [profile.fit(label_id, matcher.ancestors[t], own) for t in targets] if profile else [0.0] * len(targets)
     has_prof = 1.0 if profile and profile.n - (own is not None) >= MIN_VOTES else 0.0
@@ -142,9 +146,9 @@ def set_features(profile: SetProfile | None, fit_ctx: np.ndarray | None, matcher
     # alike by name ("female singing" for "female"), not any concept of the favoured branch
     senses = [k for k, s in enumerate(sims) if s >= SENSE_SIMILARITY] or list(range(len(targets)))
     best_prof, best_ctx = max(prof[k] for k in senses), max(ctx[k] for k in senses)
-    return [{"prof_gap": min(0.0, p - best_prof) * has_prof, "prof_fit": p * has_prof, "has_prof": has_prof,
+    return [{"prof_gap": 0.0 if own_name else min(0.0, p - best_prof) * has_prof, "prof_fit": p * has_prof, "has_prof": has_prof,
              "ctx_gap": min(0.0, c - best_ctx) if fit_ctx is not None else 0.0, "ctx_fit": c,
-             "has_ctx": 1.0 if fit_ctx is not None else 0.0} for p, c in zip(prof, ctx)]
+             "has_ctx": 1.0 if fit_ctx is not None else 0.0} for p, c, own_name in zip(prof, ctx, named)]
 
 
 def collective_logit(base_probability: float, feats: dict[str, float], weights: dict[str, float]) -> float:

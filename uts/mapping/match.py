@@ -354,8 +354,10 @@ class Matcher:
             if not r.candidates:
                 continue
             before = r.decided
+            own = key(r.subject.label)
             feats = set_features(profile, fit_ctx, self, r.subject.id, [self.index[c.object_id] for c in r.candidates],
-                                 [c.features["emb"] for c in r.candidates])
+                                 [c.features["emb"] for c in r.candidates],
+                                 [key(self.target.get(c.object_id).label) == own for c in r.candidates])
             for c, f in zip(r.candidates, feats):
                 c.features.setdefault("base", c.probability)
                 c.features.update(f)
