@@ -60,7 +60,7 @@ def build_corpora(root: Path, onto, clips: int, seed: int, noise: float, left_ou
     import polars as pl
 
     from uts.training.data import read_manifest, write_manifest
-    from uts.training.synth import SynthConfig, _apply_label_mode, most_specific, synthesize
+    from uts.synth.corpus import SynthConfig, _apply_label_mode, most_specific, synthesize
     from uts.training.text import caption_from_labels
 
     def synth(name, n, s, exclude=()):
@@ -121,7 +121,7 @@ def evaluate_run(run_dir: Path, corpora: dict[str, Path], onto) -> dict:
         scores = torch.zeros(len(truth), len(common))
         for j, cid in enumerate(common):
             if cid in space:
-                scores[:, j] = test["scores"][:, space.index_of(cid)]
+                scores[:, j] = test["scores"][:, space.index[cid]]
         rep = hierarchical_report(scores, truth, hierarchy)
         res.update(tagging_map=rep["macro_map"], tagging_hf1=rep["hierarchical_f1"])
     if "audio" in test:

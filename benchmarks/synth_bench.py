@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from uts.ontology import load
-from uts.training import synth as S
+from uts.synth import corpus as S
 
 
 def main() -> None:

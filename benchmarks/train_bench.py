@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from uts.training.config import load_config  # noqa: E402
 from uts.training.encoders import build_model  # noqa: E402
 from uts.training.hierarchy import Hierarchy  # noqa: E402
-from uts.training.losses import Objective  # noqa: E402
+from uts.training.objectives import Objective  # noqa: E402
 
 RECIPE = Path(__file__).resolve().parents[1] / "training" / "demo.yaml"
 
@@ -87,7 +87,7 @@ def time_steps(cfg: dict, hierarchy: Hierarchy, steps: int, batch: int, seconds:
 def time_loading(cfg: dict, batch: int, workers: int, clips: int) -> float:
     from uts.ontology import load
     from uts.training.data import ClipDataset, LabelSpace, make_loader, read_manifest, validate_manifest
-    from uts.training.synth import SynthConfig, synthesize
+    from uts.synth import SynthConfig, synthesize
 
     onto = load()
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,13 +38,14 @@ def main() -> None:
     args = ap.parse_args()
 
     from uts.ontology import load
-    from uts.vocab.resolve import ConceptResolver, EmbeddingMatcher
+    from uts.ontology.resolve import Resolver
+    from uts.vocab.resolve import EmbeddingMatcher
 
     onto = load()
-    resolver = ConceptResolver(onto)
+    resolver = Resolver(onto)
     gold = curated(args.gold)
     tags = list(dict.fromkeys(json.loads(args.tags.read_text()).values()))
-    todo = [t for t in tags if not resolver.resolve_tag(t) and t in gold]
+    todo = [t for t in tags if not resolver.ids(t) and t in gold]
     near = EmbeddingMatcher(onto).nearest(todo, k=2)
     rows = []  # (words, cosine, margin, right)
     for tag, best in zip(todo, near):

@@ -38,7 +38,7 @@ def write_ontology(tmp: Path) -> Path:
 
 def tiny_corpus(tmp: Path, n: int = 24, labels: str = "leaf-only", seed: int = 0, seconds: float = 1.0,
                 name: str = "corpus") -> Path:
-    from uts.training.synth import SynthConfig, synthesize
+    from uts.synth import SynthConfig, synthesize
 
     res = synthesize(tmp / name, tiny_ontology(), SynthConfig(
         n=n, seed=seed, sample_rate=16000, seconds=seconds, label_mode=labels,

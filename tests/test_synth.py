@@ -12,9 +12,9 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from uts.ontology import Concept, Ontology, save
-from uts.training import synth as S
+from uts.synth import corpus as S
 from uts.training.data import read_manifest, validate_manifest
-from uts.training.synth import SynthConfig, SynthError, closure, most_specific, synthesize
+from uts.synth import SynthConfig, SynthError, closure, most_specific, synthesize
 
 # (label, parent labels, domain)
 TREE = [

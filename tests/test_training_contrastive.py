@@ -16,7 +16,7 @@ from uts.cli.main import app
 from uts.training.config import ConfigError, load_config
 from uts.training.contrastive import info_nce, label_overlap, soft_targets
 from uts.training.hierarchy import Hierarchy
-from uts.training.losses import Objective
+from uts.training.objectives import Objective
 from uts.training.text import TEMPLATES, TextTower, caption_from_labels, concept_prompts, fill_captions
 from uts.training.trainer import train
 

@@ -61,7 +61,8 @@ def test_flat_jsonl_fills_defaults_and_resolves_relative_paths(tmp_path):
          "labels": ["UTS:0000005"], "inferred": ["UTS:0000001"], "caption": "a piano"},
     ])
     df = read_manifest(m)
-    assert df.columns[:8] == ["id", "audio_path", "start", "duration", "labels", "inferred", "caption", "unmapped_tags"]
+    assert df.columns[:9] == ["id", "audio_path", "start", "duration", "labels", "inferred", "caption",
+                             "source_labels", "unmapped_tags"]
     assert df["audio_path"].to_list() == [str(tmp_path / "audio" / "a.wav")] * 2
     assert df["start"].to_list() == [0.0, 0.5]
     assert df["inferred"].to_list() == [[], ["UTS:0000001"]]
@@ -79,15 +80,16 @@ def test_write_then_read_round_trips(tmp_path, suffix):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_flat_labels_are_brought_up_to_date_with_the_ontology(tmp_path):
+def test_flat_ids_are_brought_up_to_date_but_text_is_never_resolved_again(tmp_path):
     m = _jsonl(tmp_path / "m.jsonl", [
         {"id": "a", "audio_path": "a.wav", "labels": ["UTS:0000008", "UTS:0000004"], "inferred": ["UTS:0000003", "UTS:0000999"]},
         {"id": "b", "audio_path": "b.wav", "labels": ["Acoustic Guitar", "UTS:0000999", "kazoo"]},
     ])
     df = read_manifest(m, onto=_onto())
-    assert df["labels"].to_list() == [["UTS:0000005", "UTS:0000004"], ["UTS:0000007"]]  # deprecated -> successor
+    assert df["labels"].to_list() == [["UTS:0000005", "UTS:0000004"], []]  # deprecated -> successor
     assert df["inferred"].to_list() == [["UTS:0000003"], []]
-    assert df["unmapped_tags"].to_list() == [[], ["UTS:0000999", "kazoo"]]
+    # text in a manifest is reported, not resolved: `uts map apply` is the one way text becomes ids
+    assert df["unmapped_tags"].to_list() == [[], ["Acoustic Guitar", "UTS:0000999", "kazoo"]]
     assert read_manifest(m)["labels"].to_list()[1] == ["Acoustic Guitar", "UTS:0000999", "kazoo"]  # no ontology: as given
 
 
@@ -119,36 +121,38 @@ def _cut(cid, path, tags, caption="cap"):
                               "custom": {"caption": caption, "audio_tag": tags}}]}
 
 
-def test_lhotse_cuts_resolve_tags_through_alignment_then_ontology(tmp_path):
+def test_lhotse_cuts_are_labelled_by_the_mapping_engine(tmp_path):
     _tone(tmp_path / "a.wav")
     align = tmp_path / "paper.sssom.tsv"
     align.write_text(
         "# curie_map:\n#   UTS: https://w3id.org/uts/\n"
-        "subject_id\tsubject_label\tpredicate_id\tobject_id\tobject_label\tmapping_justification\n"
-        "paper:1\tdrums\tskos:exactMatch\tUTS:0000003\tdrum\tsemapv:ManualMappingCuration\n"
-        "paper:2\tsnare\tskos:broadMatch\tUTS:0000003\tdrum\tsemapv:ManualMappingCuration\n"
-        "paper:3\tstrings\tskos:narrowMatch\tUTS:0000007\tacoustic guitar\tsemapv:ManualMappingCuration\n"
-        "paper:4\tkeys\tskos:exactMatch\tUTS:0000008\told piano\tsemapv:ManualMappingCuration\n")
+        "subject_id\tsubject_label\tpredicate_id\tobject_id\tobject_label\tmapping_justification\tpredicate_modifier\n"
+        "paper:1\tdrums\tskos:exactMatch\tUTS:0000003\tdrum\tsemapv:ManualMappingCuration\t\n"
+        "paper:2\tsnare\tskos:broadMatch\tUTS:0000003\tdrum\tsemapv:ManualMappingCuration\t\n"
+        "paper:3\tstrings\tskos:narrowMatch\tUTS:0000007\tacoustic guitar\tsemapv:ManualMappingCuration\t\n"
+        "paper:5\tpiano\tskos:exactMatch\tUTS:0000005\tpiano\tsemapv:ManualMappingCuration\t\n"
+        "paper:6\tguitar\tskos:exactMatch\tUTS:0000007\tacoustic guitar\tsemapv:ManualMappingCuration\tNot\n")
     m = _jsonl(tmp_path / "cuts.jsonl.gz", [
         _cut("c1", "a.wav", ["Drums", "snare", "piano"]),
-        _cut("c2", "a.wav", ["strings", "keys", "theremin"]),
+        _cut("c2", "a.wav", ["strings", "guitar", "theremin"]),
     ], gz=True)
     df = read_manifest(m, onto=_onto(), alignment=align)
-    assert df["labels"].to_list() == [["UTS:0000003", "UTS:0000005"], ["UTS:0000005"]]
-    # narrowMatch would over-claim, unknown tags resolve to nothing: both reported, not guessed.
-    assert df["unmapped_tags"].to_list() == [[], ["strings", "theremin"]]
+    assert df["labels"].to_list() == [["UTS:0000003", "UTS:0000005"], []]
+    # narrowMatch would over-claim, a rejected row (Not) is no mapping, unknown tags are not
+    # guessed: all three reported.
+    assert df["unmapped_tags"].to_list() == [[], ["strings", "guitar", "theremin"]]
     assert df["caption"].to_list() == ["cap", "cap"]
-    assert df["audio_tag"].to_list()[0] == ["Drums", "snare", "piano"]
+    assert df["source_labels"].to_list()[0] == ["Drums", "snare", "piano"]
     assert df["audio_path"][0] == str(tmp_path / "a.wav")
     good, report = validate_manifest(df)
-    assert good.height == 2 and report.unmapped_tags == {"strings": 1, "theremin": 1}
-    assert "2 tags (2 distinct) resolved to no UTS concept" in report.summary()
+    assert good.height == 2 and report.unmapped_tags == {"strings": 1, "guitar": 1, "theremin": 1}
+    assert "3 tags (3 distinct) resolved to no UTS concept" in report.summary()
 
 
-def test_lhotse_without_alignment_falls_back_to_lookup(tmp_path):
+def test_lhotse_without_alignment_is_a_clear_error(tmp_path):
     m = _jsonl(tmp_path / "cuts.jsonl", [_cut("c1", "/a.wav", ["drums", "Piano", "snare drum"])])
-    df = read_manifest(m, onto=_onto(), alignment=tmp_path / "absent.tsv")
-    assert df["labels"].to_list() == [["UTS:0000003", "UTS:0000005", "UTS:0000004"]]
+    with pytest.raises(ManifestError, match="uts map apply"):
+        read_manifest(m, onto=_onto())
 
 
 # -- validation and bad items -------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from uts.ontology.model import Concept, Ontology
 from uts.training.hierarchy import Hierarchy, HierarchyError
-from uts.training.losses import Objective, ObjectiveError
+from uts.training.objectives import Objective, ObjectiveError
 
 # a DAG with a shared child:  0 -> 1 -> 3, 0 -> 2 -> 3, 2 -> 4, 5 (separate root) -> 6
 EDGES = [(1, 0), (2, 0), (3, 1), (3, 2), (4, 2), (6, 5)]

@@ -88,3 +88,24 @@ def test_linear_probe_separates_separable_data_and_not_noise():
     assert good["probe_map"] > 0.95
     noise = linear_probe(torch.randn(100, 8, generator=g), y[:100], torch.randn(100, 8, generator=g), y[100:])
     assert noise["probe_map"] < 0.8
+
+
+def _ap_by_hand(s, y):
+    """The formula the toolkit used before scikit-learn: sum over distinct thresholds of
+    (R_n - R_n-1) * P_n, a tie group counted as one threshold."""
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tps = np.cumsum(y)[last]
+    return float(np.sum(np.diff(np.r_[0.0, tps / tps[-1]]) * tps / (last + 1)))
+
+
+def test_average_precision_is_scikit_learns_and_equals_the_hand_formula_on_random_data():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 20, size=(300, 12)) / 20  # coarse scores: many ties
+    targets = rng.random((300, 12)) < 0.2
+    targets[:, 3] = False  # a class without positives: NaN
+    ap = average_precision(scores, targets)
+    assert np.isnan(ap[3])
+    expected = [_ap_by_hand(scores[:, c], targets[:, c]) for c in range(12) if c != 3]
+    np.testing.assert_allclose(np.delete(ap, 3), expected, rtol=1e-12)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from test_vocab_support import small_ontology
 
-from uts.vocab.resolve import ConceptResolver, lemma, lemma_key
+from uts.ontology.resolve import Resolver, lemma, lemma_key
 
 
 @pytest.fixture(scope="module")
 def resolver():
-    return ConceptResolver(small_ontology())
+    return Resolver(small_ontology())
 
 
 @pytest.mark.parametrize("words", [
@@ -35,17 +35,17 @@ def test_lemma_key_ignores_separators_and_plurals():
 
 
 def test_resolve_tag_variants_and_deprecated_replacement(resolver):
-    assert resolver.resolve_tag("drums") == ("UTS:0000021",)
-    assert resolver.resolve_tag("Drumming") == ("UTS:0000021",)
-    assert resolver.resolve_tag("drum kit") == ("UTS:0000021",)  # deprecated -> its replacement
-    assert resolver.resolve_tag("reverb") == ("UTS:0000040",)  # synonym
-    assert resolver.resolve_tag("hi_hats") == ("UTS:0000023",)
-    assert resolver.resolve_tag("saxophone") == ()
-    assert resolver.resolve_tag("") == ()
+    assert resolver.ids("drums") == ("UTS:0000021",)
+    assert resolver.ids("Drumming") == ("UTS:0000021",)
+    assert resolver.ids("drum kit") == ("UTS:0000021",)  # deprecated -> its replacement
+    assert resolver.ids("reverb") == ("UTS:0000040",)  # synonym
+    assert resolver.ids("hi_hats") == ("UTS:0000023",)
+    assert resolver.ids("saxophone") == ()
+    assert resolver.ids("") == ()
 
 
 def test_find_mentions_prefers_the_longest_ngram(resolver):
-    mentions, leftovers = resolver.find_mentions("A snare drum and an electric guitar, then drums.")
+    mentions, leftovers = resolver.mentions("A snare drum and an electric guitar, then drums.")
     found = {(m.tag, m.concept_ids) for m in mentions}
     assert ("snare drum", ("UTS:0000022",)) in found
     assert ("electric guitar", ("UTS:0000025",)) in found
@@ -56,13 +56,13 @@ def test_find_mentions_prefers_the_longest_ngram(resolver):
 
 def test_find_mentions_does_not_cross_punctuation(resolver):
     # "electric, guitar" must not match "electric guitar"
-    mentions, leftovers = resolver.find_mentions("electric, guitar")
+    mentions, leftovers = resolver.mentions("electric, guitar")
     assert [m.concept_ids for m in mentions] == [("UTS:0000024",)]
     assert leftovers == [["electric"]]
 
 
 def test_leftovers_are_content_word_runs_split_at_stopwords(resolver):
-    mentions, leftovers = resolver.find_mentions("A loud engine rumble can be heard in the old garage while dogs bark")
+    mentions, leftovers = resolver.mentions("A loud engine rumble can be heard in the old garage while dogs bark")
     assert {m.concept_ids for m in mentions} == {("UTS:0000033",), ("UTS:0000034",)}
     assert ["loud", "engine", "rumble"] in leftovers
     assert ["old", "garage"] in leftovers
@@ -79,10 +79,10 @@ def test_a_live_concept_owns_its_label_over_a_deprecated_namesake():
         Concept("UTS:0000004", "bass", parents=["UTS:0000001"], deprecated=True, replaced_by=["UTS:0000003"]),
         Concept("UTS:0000005", "sub", parents=["UTS:0000001"], deprecated=True, replaced_by=["UTS:0000003"]),
     ])
-    r = ConceptResolver(onto)
-    assert r.resolve_tag("bass") == ("UTS:0000002",) == r.resolve_tag("basses")
-    assert r.find_mentions("deep bass")[0][0].concept_ids == ("UTS:0000002",)
-    assert r.resolve_tag("sub") == ("UTS:0000003",)  # a deprecated label alone leads to its replacement
+    r = Resolver(onto)
+    assert r.ids("bass") == ("UTS:0000002",) == r.ids("basses")
+    assert r.mentions("deep bass")[0][0].concept_ids == ("UTS:0000002",)
+    assert r.ids("sub") == ("UTS:0000003",)  # a deprecated label alone leads to its replacement
 
 
 def test_the_closest_form_wins_over_a_shared_lemma():
@@ -93,17 +93,17 @@ def test_the_closest_form_wins_over_a_shared_lemma():
         Concept("UTS:0000002", "drum kit", ["drum"], parents=["UTS:0000001"]),
         Concept("UTS:0000003", "drumming technique", ["drumming"], parents=["UTS:0000001"]),
     ])
-    r = ConceptResolver(onto)
-    ids = {m.tag: m.concept_ids for m in r.find_mentions("drums and drumming, one drum")[0]}
+    r = Resolver(onto)
+    ids = {m.tag: m.concept_ids for m in r.mentions("drums and drumming, one drum")[0]}
     assert ids == {"drum": ("UTS:0000002",), "drumming": ("UTS:0000003",)}
-    assert r.resolve_tag("drums") == ("UTS:0000002",)
-    assert r.resolve_tag("drummed") == ("UTS:0000002", "UTS:0000003")  # only the lemma is left: both
+    assert r.ids("drums") == ("UTS:0000002",)
+    assert r.ids("drummed") == ("UTS:0000002", "UTS:0000003")  # only the lemma is left: both
 
 
 @pytest.mark.parametrize("text", ["Hi-Hats", "snare_drum rolls", "DOG  barking!", "tag01234", "rock'n'roll",
                                   "a-b_c d9 X", "  Ünïcödé Café  ", "straße", "ﬁddle", "", "___", "Ⅻ bells"])
 def test_ascii_shortcut_tokens_equal_the_shared_tokeniser(text):
     from uts.ontology.normalize import tokens
-    from uts.vocab.resolve import _tokens
+    from uts.ontology.resolve import words
 
-    assert _tokens(text) == tokens(text)
+    assert words(text) == tokens(text)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import typer
 
 from uts import __version__
-from uts.cli import mapping, ontology, training, vocab
+from uts.cli import mapping, ontology, synth, train, vocab
+from uts.cli.errors import ErrorGroup, set_debug
 
 app = typer.Typer(
     name="uts",
@@ -14,11 +15,13 @@ app = typer.Typer(
     "build tag vocabularies from captions and pre-train audio encoders against it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorGroup,  # the one error table (uts/cli/errors.py) for every command
 )
 app.add_typer(ontology.app, name="ontology")
 app.add_typer(mapping.app, name="map")
 app.add_typer(vocab.app, name="vocab")
-training.register(app)
+synth.register(app)  # uts synth
+train.register(app)  # uts train, uts eval, uts demo
 
 
 def _version(value: bool) -> None:
@@ -31,8 +34,11 @@ def _version(value: bool) -> None:
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the toolkit version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error "
+                               "(same as UTS_DEBUG=1)."),
 ) -> None:
     """Unified Tag System toolkit."""
+    set_debug(debug)
 
 
 if __name__ == "__main__":

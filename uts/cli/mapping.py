@@ -7,7 +7,6 @@ arguments and call :mod:`uts.mapping`; heavy imports happen inside them.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -42,14 +41,7 @@ app = typer.Typer(cls=_DefaultToMatch, help=SUBCOMMAND_HELP, no_args_is_help=Tru
                   rich_markup_mode=None)
 
 
-_USER_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, FileNotFoundError, RuntimeError)
-
-
-@contextmanager
-def _user_errors():
-    """Report library errors as one line and exit 1 (no traceback for a user's mistake)."""
-    with user_errors(*_USER_ERRORS):
-        yield
+_user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 @app.command("match")
@@ -146,7 +138,7 @@ def review_cmd(
                       uts map review m.sssom.tsv --decisions todo.tsv -r orcid:...
     Decisions are stored with reviewer_id and date; rejected pairs stay rejected."""
     from uts.mapping.pipeline import sibling
-    from uts.mapping.review import apply_decisions, export_review_table, read_decisions
+    from uts.mapping.review import apply_decisions, count_decisions, export_review_table, read_decisions
     from uts.mapping.sssom import read_sssom, write_sssom
 
     with _user_errors():
@@ -165,7 +157,7 @@ def review_cmd(
             todo = read_decisions(decisions)
             updated = apply_decisions(mset, todo, reviewer, cands)
             write_sssom(mapping, updated)
-            typer.echo(f"{sum(d.action != 'skip' for d in todo)} decisions applied to {mapping}")
+            typer.echo(f"{count_decisions(todo)} decisions applied to {mapping}")
             return
         _interactive(mapping, mset, reviewer, cands)
 
@@ -175,7 +167,7 @@ def _interactive(path: Path, mset, reviewer: str, cands) -> None:
     from rich.prompt import Prompt
     from rich.table import Table
 
-    from uts.mapping.review import Decision, review_interactively
+    from uts.mapping.review import KEYS_HELP, decision_for_key, review_interactively
     from uts.mapping.sssom import write_sssom
 
     console = Console()
@@ -192,23 +184,7 @@ def _interactive(path: Path, mset, reviewer: str, cands) -> None:
         for i, alt in enumerate(row["alternatives"], 1):
             table.add_row(str(i), alt.object_id, alt.object_label or "", f"{alt.confidence or 0:.2f}")
         console.print(table)
-        choices = "[a]ccept [r]eject [1-9] pick [e/c/b/n] exact/close/broad/narrow [s]kip [q]uit"
-        answer = Prompt.ask(choices, default="s").strip().lower()
-        if answer == "q":
-            return None
-        if answer == "a" and row["object_id"]:
-            return Decision(row["subject_id"], "accept")
-        if answer == "r" and row["object_id"]:
-            return Decision(row["subject_id"], "reject")
-        if answer.isdigit() and 1 <= int(answer) <= len(row["alternatives"]):
-            alt = row["alternatives"][int(answer) - 1]
-            if alt.object_id == row["object_id"]:
-                return Decision(row["subject_id"], "accept")
-            return Decision(row["subject_id"], "pick", alt.object_id, alt.predicate_id)
-        if answer in ("e", "c", "b", "n") and row["object_id"]:
-            pred = {"e": "exact", "c": "close", "b": "broad", "n": "narrow"}[answer]
-            return Decision(row["subject_id"], "predicate", predicate_id=pred)
-        return Decision(row["subject_id"], "skip")
+        return decision_for_key(row, Prompt.ask(KEYS_HELP, default="s"))
 
     _, done = review_interactively(mset, reviewer, ask, lambda m: write_sssom(path, m), cands)
     console.print(f"{done} decisions saved to {path}")
@@ -271,21 +247,34 @@ def apply_cmd(
     a report counts unmapped labels and clips left with none."""
     from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
-    from uts.mapping.sssom import PREDICATES, read_sssom
+    from uts.mapping.sssom import parse_predicates, read_sssom
 
     with _user_errors():
+        preds = parse_predicates(predicates)
         mset = read_sssom(mapping)
         tgt = load_target(target)
-        preds = tuple(f"skos:{p.strip().removeprefix('skos:').removesuffix('Match')}Match" for p in predicates.split(","))
-        unknown = [p for p in preds if p not in PREDICATES]
-        if unknown:
-            _fail(f"unknown predicate(s) {', '.join(unknown)}; use exact, close, broad, narrow, related")
         rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator)
     figures = rep.as_dict()
-    typer.echo(f"{rep.clips} clips written to {output}; {rep.clips_without_labels} left without labels")
-    typer.echo(f"{rep.label_occurrences} label occurrences, {rep.unmapped_occurrences} unmapped "
-               f"({len(rep.unmapped_labels)} distinct labels)")
-    for label, n in list(rep.unmapped_labels.items())[:10]:
-        typer.echo(f"  unmapped {label}: {n}")
+    typer.echo(rep.summary(output))
     if report_path:
         report_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+@app.command("upgrade")
+def upgrade_cmd(
+    mappings: list[Path] = typer.Argument(..., help="SSSOM files whose objects are UTS concepts (rewritten in place)."),
+    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="The UTS release to upgrade to "
+                                            "(default: $UTS_ONTOLOGY or ontology/uts.ttl)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would change, write nothing."),
+) -> None:
+    """Point alignments made for an older UTS release at the concepts that carry their meaning now.
+
+    A deprecated object goes to its replacement; relabelled objects get their new label. Rows
+    whose object was split or retired are refused by name (a person picks). Example:
+    uts map upgrade mapping/*.sssom.tsv -O ontology/releases/uts-1.1.0.ttl"""
+    from uts.mapping.upgrade import upgrade_files
+    from uts.ontology import load
+
+    with _user_errors():
+        lines = upgrade_files(mappings, load(ontology), dry_run)
+    typer.echo("\n".join(lines))

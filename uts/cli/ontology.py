@@ -7,7 +7,6 @@ Thin layer: every command parses its arguments, calls :mod:`uts.ontology` and pr
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -28,14 +27,7 @@ EditorOpt = typer.Option(None, "--editor", help="Name recorded in the change log
 DryRunOpt = typer.Option(False, "--dry-run", help="Check the edit and show it, write nothing.")
 
 
-@contextmanager
-def _user_errors():
-    from uts.ontology.edit import EditError
-    from uts.ontology.io import OntologyFormatError
-    from uts.ontology.release import ReleaseError
-
-    with user_errors(EditError, ReleaseError, OntologyFormatError, FileNotFoundError, ValueError, KeyError):
-        yield
+_user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 def _load(path: Optional[Path]):
@@ -58,23 +50,14 @@ def lookup(
     and plurals folded); deprecated concepts are followed to their replacements.
     Example: uts ontology lookup "Hi-Hats" drums --json
     """
+    from uts.ontology.resolve import format_lookups, lookup_many, read_tags
+
     with _user_errors():
-        tags = list(text or [])
-        if file is not None:
-            tags += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        tags = read_tags(text, file)
         if not tags:
             _fail("give tags as arguments or with --file")
-        onto = _load(ontology)
-        results = [{"input": t, "matches": [m.as_dict() for m in onto.lookup(t)]} for t in tags]
-    if as_json:
-        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
-        return
-    for r in results:
-        if r["matches"]:
-            found = "; ".join(f"{m['id']} {m['label']!r} ({m['matched_by']})" for m in r["matches"])
-        else:
-            found = "no match"
-        typer.echo(f"{r['input']}\t{found}")
+        results = lookup_many(_load(ontology), tags)
+    typer.echo(json.dumps(results, indent=2, ensure_ascii=False) if as_json else format_lookups(results))
 
 
 @app.command()
@@ -97,6 +80,7 @@ def show(
             ("definition", c.definition or "-"), ("domain / facet", f"{c.domain or '-'} / {c.facet or '-'}"),
             ("parents", "\n".join(map(name, c.parents)) or ("- (declared root)" if c.root else "-")),
             ("children", "\n".join(map(name, onto.children(c.id))) or "-"),
+            ("links (not is-a)", "\n".join(onto.link_lines(c.id)) or "-"),
             ("depth", str(onto.depth(c.id))),
             ("xrefs", ", ".join(c.xrefs) or "-"), ("sources", ", ".join(c.sources) or "-")]
     for k, v in rows:
@@ -272,6 +256,28 @@ def remove_parent(
 
 
 @app.command()
+def link(
+    action: str = typer.Argument(..., help="add or remove."),
+    concept: str = typer.Argument(..., help="Id or label."),
+    relation: str = typer.Argument(..., help="part_of, source_of, typical_of, technique_of or related."),
+    target: str = typer.Argument(..., help="Id or label the link points to."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the change log."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Add or remove a typed link that is NOT is-a; closure never follows it.
+
+    Reads "CONCEPT RELATION TARGET": uts ontology link add "snare drum" part_of "drum kit"
+    (see docs/taxonomy-rules.md for when to use a link instead of a parent).
+    """
+    if action not in ("add", "remove"):
+        _fail("action must be add or remove")
+    op = {"op": f"{action}_link", "id": concept, "relation": relation, "target": target}
+    if reason:
+        op["reason"] = reason
+    _edit(op, ontology, editor, dry_run)
+
+
+@app.command()
 def merge(
     source: str = typer.Argument(..., help="Concept that goes away (deprecated)."),
     target: str = typer.Argument(..., help="Concept that absorbs it."),
@@ -334,20 +340,26 @@ def release(
     ontology: Optional[Path] = OntologyOpt,
     releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder (default: releases/ beside the file)."),
     changelog: Optional[Path] = typer.Option(None, "--changelog", help="CHANGELOG.md to extend (default: beside the file)."),
+    justify: Optional[str] = typer.Option(None, "--justify", help="Allow a smaller --version than the "
+                                          "rule requires; this reason is published in the CHANGELOG."),
     editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
     """Write an immutable release uts-X.Y.Z.ttl (+ .sha256) and a CHANGELOG entry.
 
     The version must fit the changes: deprecations, merges, splits, lost names or ancestors need
-    a major release, additions a minor one, text-only edits a patch.
+    a major release, additions a minor one, text-only edits a patch (unless --justify says why
+    not, in the CHANGELOG for every user to read).
     """
     from uts.ontology.release import release as do_release
 
     with _user_errors():
-        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run)
+        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run,
+                       justification=justify)
     verb = "would release" if dry_run else "released"
     typer.echo(f"{verb} {r.version} (previous: {r.previous or 'none'}, changes need: "
                f"{r.required_bump or 'nothing'}) -> {r.path}")
+    if r.justification:
+        typer.echo(f"version rule overridden (changes need {r.required_bump}): {r.justification}")
     if not dry_run:
         typer.echo(f"checksum: {r.checksum_path}\nchangelog: {r.changelog}")
 
@@ -416,25 +428,18 @@ def upgrade(
 
     Follows merges, splits and deprecations. Example: uts ontology upgrade --from 1.0.0 drums
     """
-    from dataclasses import asdict
-
     from uts.ontology import load
-    from uts.ontology.diff import upgrade_labels
+    from uts.ontology.diff import format_upgrades, upgrade_labels
+    from uts.ontology.resolve import read_tags
 
     with _user_errors():
-        items = list(tags or [])
-        if file is not None:
-            items += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        items = read_tags(tags, file)
         if not items:
             _fail("give tags as arguments or with --file")
         a = load(_resolve_version_or_path(old, releases, ontology))
         b = load(_resolve_version_or_path(new, releases, ontology))
         result = upgrade_labels(items, b, a)
-    if as_json:
-        typer.echo(json.dumps([asdict(u) for u in result], indent=2, ensure_ascii=False))
-        return
-    for u in result:
-        typer.echo(f"{u.input}\t{u.old_id or '-'}\t{' '.join(u.current_ids) or 'no current concept'}")
+    typer.echo(format_upgrades(result, as_json))
 
 
 @app.command()

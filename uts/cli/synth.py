@@ -1,4 +1,4 @@
-"""``uts synth``: write a synthetic, UTS-labelled audio corpus (see uts/training/synth.py)."""
+"""``uts synth``: write a synthetic, UTS-labelled audio corpus (see uts/synth/corpus.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from uts.cli.errors import fail
+from uts.cli.errors import user_errors
 
 
 class LabelMode(str, Enum):
@@ -56,18 +56,16 @@ def synth(
 
     Example: uts synth --out corpus -n 200 --labels leaf-only --exclude-domain speech
     """
-    from uts.ontology import OntologyFormatError, load
-    from uts.training.synth import SynthConfig, SynthError, synthesize
+    from uts.ontology import load
+    from uts.synth import SynthConfig, synthesize
 
-    try:
+    with user_errors():
         onto = load(ontology)
         result = synthesize(out, onto, SynthConfig(
             n=n, seed=seed, sample_rate=sample_rate, seconds=seconds, label_mode=labels.value,
             drop_rate=drop_rate, wrong_rate=wrong_rate, exclude_domains=tuple(d.value for d in exclude_domain),
             max_sources=max_sources, speech_backend=speech.value, skip_missing_labels=skip_missing_labels,
         ), progress=True, overwrite=overwrite)
-    except (SynthError, OntologyFormatError, FileNotFoundError) as exc:
-        fail(str(exc))
     if result.skipped_keys:
         typer.echo(f"left out (labels missing from the ontology): {', '.join(sorted(result.skipped_keys))}", err=True)
     speech_note = "no speech" if result.speech_backend == "none" else f"{result.speech_backend} speech"

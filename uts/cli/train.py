@@ -7,24 +7,7 @@ from pathlib import Path
 
 import typer
 
-from uts.cli.errors import fail
-
-
-def _fail(exc: Exception) -> None:
-    fail(str(exc))
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from uts.ontology import OntologyFormatError
-    from uts.training.config import ConfigError
-    from uts.training.data import ManifestError
-    from uts.training.evaluate import EvalError
-    from uts.training.hierarchy import HierarchyError
-    from uts.training.losses import ObjectiveError
-    from uts.training.trainer import TrainError
-
-    return (ConfigError, TrainError, EvalError, ManifestError, ObjectiveError, HierarchyError,
-            OntologyFormatError, FileNotFoundError)
+from uts.cli.errors import user_errors
 
 
 def train(
@@ -52,29 +35,20 @@ def train(
     torchrun --nproc_per_node 2 -m uts.cli.main train RECIPE --out runs/x
     """
     from uts.training.config import load_config
+    from uts.training.trainer import end_worker, is_main_process
     from uts.training.trainer import train as run_train
 
     overrides = list(set_) + ([f"run.out={out}"] if out else [])
-    try:
+    with user_errors():
         if resume is not None:
             if recipe is not None:
                 raise typer.BadParameter("give either a recipe or --resume, not both")
             run_dir = run_train(resume=resume, overrides=tuple(overrides))
         else:
             run_dir = run_train(load_config(recipe, overrides))
-    except _user_errors() as exc:
-        _fail(exc)
-    import os
-    import sys
-    if os.environ.get("RANK", "0") == "0":
+    if is_main_process():
         typer.echo(f"run finished -> {run_dir} (model.safetensors, metrics.csv, curves.png)")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # Everything is written and the process group is gone. A torchrun worker ends here
-        # without running C++ static destructors: gloo/c10d threads torn down at interpreter
-        # exit have aborted a finished run (SIGABRT, and torchrun reports the job as failed).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    end_worker()
 
 
 def evaluate(
@@ -99,22 +73,12 @@ def evaluate(
     """
     from uts.training.evaluate import evaluate as run_eval
 
-    try:
+    with user_errors():
         res = run_eval(run, manifest, out, probe=probe, probe_manifest=probe_manifest,
                        threshold=threshold, device=device, progress=True)
-    except _user_errors() as exc:
-        _fail(exc)
-    keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
-    if res.get("scores_from") == "zero-shot":
-        typer.echo("(contrastive-only objective: tagging figures are zero-shot)")
-    typer.echo("  ".join(f"{k}={res[k]:.3f}" for k in keys))
-    if "zero_shot" in res:
-        typer.echo("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
-                                            for k in ("macro_map", "parent_map", "hierarchical_f1")))
-    ret = res.get("retrieval", {})
-    if "captions" in ret:
-        typer.echo(f"retrieval ({ret['clips']} clips, {ret['captions']} captions) " + "  ".join(
-            f"{k}={ret[k]:.3f}" for k in ("t2a_R@1", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@10", "a2t_mAP@10")))
+    from uts.training.report import headline
+
+    typer.echo(headline(res))
     typer.echo(f"report -> {(out or run / 'eval') / 'report.md'}")
 
 
@@ -138,13 +102,11 @@ def demo(
 
     Example: uts demo --out runs/demo
     """
-    from uts.training.demo import DemoError, run_demo
+    from uts.training.demo import run_demo
 
-    try:
+    with user_errors():
         report = run_demo(out, clips=clips, steps=steps, recipe=recipe, overwrite=overwrite,
                           with_contrastive=with_contrastive)
-    except (DemoError, *_user_errors()) as exc:
-        _fail(exc)
     typer.echo(f"demo report -> {report}")
 
 

@@ -26,25 +26,21 @@ OntologyOpt = typer.Option(
     None, "--ontology", "-O", show_default=False,
     help="Ontology to resolve tags against (default: $UTS_ONTOLOGY or ontology/uts.ttl); "
     "'none' keeps plain strings, as in the paper.")
+AlignmentOpt = typer.Option(
+    None, "--alignment", show_default=False,
+    help="A reviewed SSSOM alignment of these tags (e.g. mapping/uts-paper.sssom.tsv): its decisions "
+    "beat the ontology's own labels ('pops' -> popping sounds), exactly as `uts map apply` uses them.")
 
 
-@contextmanager
-def _user_errors():
-    from uts.vocab.io import VocabError
+def _curated(alignment: Optional[Path]):
+    if alignment is None:
+        return None
+    from uts.mapping.sssom import read_sssom
 
-    try:
-        with user_errors(VocabError, OSError):  # OSError: unreadable/unwritable paths
-            yield
-    except (ValueError, RuntimeError) as exc:
-        # A malformed ontology file or a missing embedding model. Their modules are imported only
-        # by commands that use them (so `uts vocab build --ontology none` never loads them).
-        ontology_io = sys.modules.get("uts.ontology.io")
-        if ontology_io is not None and isinstance(exc, ontology_io.OntologyFormatError):
-            _fail(str(exc))
-        embedding = sys.modules.get("uts.embedding")
-        if embedding is not None and isinstance(exc, embedding.EmbeddingModelError):
-            _fail(str(exc))
-        raise
+    return read_sssom(alignment).curated_labels()
+
+
+_user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 def _ontology_loader(value: Optional[str]):
@@ -148,16 +144,6 @@ def _status(message: str):
         yield
 
 
-def _parse_size(token: str) -> int | None:
-    """``800`` -> 800, ``1.5k`` -> 1500; None when ``token`` is not a size."""
-    text = token.strip().lower()
-    try:
-        value = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
-    except ValueError:
-        return None
-    return int(value) if value > 0 and value == int(value) else None
-
-
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
 def build(
     ctx: typer.Context,
@@ -175,6 +161,7 @@ def build(
                                   "clips each vocabulary keeps (what `uts vocab filter` would leave)."),
     plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw vocab_stats.png."),
     ontology: Optional[str] = OntologyOpt,
+    alignment: Optional[Path] = AlignmentOpt,
 ) -> None:
     """Rank tags by TF-IDF, Score = df * log((N+1)/(df+1)), and write one vocabulary per size.
 
@@ -182,33 +169,25 @@ def build(
 
     Example: uts vocab build tags.jsonl --sizes 800 1000 1500 2000 3000 --out vocab/
     """
-    # Click options take one value each; the further sizes of "--sizes 800 1000" arrive as extra
-    # arguments, told apart from INPUT by being numbers.
-    tokens = [input, *ctx.args]
-    paths = [t for t in tokens if _parse_size(t) is None]
-    numbers = [*sizes, *(t for t in tokens if _parse_size(t) is not None)]
-    if len(paths) != 1:
-        _fail(f"expected one INPUT file, got {paths or 'none'}")
-    bad = [t for t in numbers if _parse_size(t) is None]
-    if bad:
-        _fail(f"not a vocabulary size: {bad[0]!r}")
-    sizes_int = sorted({_parse_size(t) for t in numbers})
     with _user_errors():
+        from uts.vocab.build import split_sizes
+
+        # Click options take one value each: "--sizes 800 1000" leaves 1000 among the arguments.
+        path, sizes_int = split_sizes(sizes, [input, *ctx.args])
         import uts.vocab.count  # noqa: F401  (numpy and polars imported here, before the threads start)
         from uts.vocab.build import build_vocabulary, in_background, load_ontology_in_background, write_outputs
 
         # Loading the ontology and importing matplotlib are pure Python; started on threads now,
         # they run while polars counts the tags (outside the GIL) instead of before or after.
         loader = _ontology_loader(ontology)
-        pending = load_ontology_in_background(loader) if loader is not None else None
+        pending = load_ontology_in_background(loader, _curated(alignment)) if loader is not None else None
         if plot:
             in_background(_import_matplotlib)
-        with _status(f"counting and ranking the tags of {paths[0]} ..."):
-            result = build_vocabulary(Path(paths[0]), sizes_int, onto=pending, unit=unit, balance=balance,
+        with _status(f"counting and ranking the tags of {path} ..."):
+            result = build_vocabulary(Path(path), sizes_int, onto=pending, unit=unit, balance=balance,
                                       closure=closure, coverage=coverage)
             write_outputs(result, out, pending.result()[0] if pending is not None else None, plot=plot)
-    cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in result.selections.items() if c.height)
-    typer.echo(f"{result.n_clips} clips, {result.ranking.height} {unit}s ranked; {cuts} -> {out}")
+    typer.echo(f"{result.summary()} -> {out}")
 
 
 @app.command("filter")
@@ -221,6 +200,7 @@ def filter_(
     out: Path = typer.Option(..., "--out", "-o", help="Filtered manifest (same format as the input)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the counts as JSON here."),
     ontology: Optional[str] = OntologyOpt,
+    alignment: Optional[Path] = AlignmentOpt,
 ) -> None:
     """Keep only in-vocabulary tags; drop clips left with none (the paper's step 4).
 
@@ -229,9 +209,10 @@ def filter_(
     with _user_errors():
         from uts.vocab.filter import Vocabulary, filter_manifest
 
-        is_concepts = '"concepts"' in vocab.read_text(encoding="utf-8")[:4096] if vocab.is_file() else False
-        onto = _ontology(ontology) if is_concepts else None
-        stats = filter_manifest(input, Vocabulary(vocab, onto), out)
+        from uts.vocab.filter import needs_ontology
+
+        onto = _ontology(ontology) if needs_ontology(vocab) else None
+        stats = filter_manifest(input, Vocabulary(vocab, onto, _curated(alignment)), out)
         if report is not None:
             from uts.vocab.io import write_json
 

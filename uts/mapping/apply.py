@@ -23,14 +23,14 @@ from pathlib import Path
 
 import polars as pl
 
-from uts.ontology.normalize import normalize_label
+from uts.manifest import OPTIONAL_COLUMNS
+from uts.ontology.graph import inferred
+from uts.ontology.resolve import Curated
 
-from .labelsets import LabelSet
-from .sssom import BROAD, CLOSE, EXACT, NO_TERM_FOUND, MappingSet
+from .labelsets import LabelSet, from_ontology
+from .sssom import APPLY_PREDICATES, MappingSet, read_sssom
 
-APPLY_PREDICATES = (EXACT, CLOSE, BROAD)
 ANNOTATION_FORMATS = ("audioset", "mtg-jamendo", "lhotse", "table")
-OPTIONAL_COLUMNS = ("audio_path", "start", "duration", "caption")
 _AUDIO_ALIASES = ("audio_path", "audio_filepath", "audio", "path", "file", "filename", "wav")
 _LINE = "__line"
 
@@ -60,6 +60,14 @@ class ApplyReport:
     label_occurrences: int = 0
     unmapped_occurrences: int = 0
     unmapped_labels: dict[str, int] = field(default_factory=dict)  # label -> occurrences
+
+    def summary(self, out: str | Path, top: int = 10) -> str:
+        """What ``uts map apply`` prints: counts, then the ``top`` most frequent unmapped labels."""
+        lines = [f"{self.clips} clips written to {out}; {self.clips_without_labels} left without labels",
+                 f"{self.label_occurrences} label occurrences, {self.unmapped_occurrences} unmapped "
+                 f"({len(self.unmapped_labels)} distinct labels)"]
+        lines += [f"  unmapped {label}: {n}" for label, n in list(self.unmapped_labels.items())[:top]]
+        return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"clips": self.clips, "clips_without_labels": self.clips_without_labels,
@@ -135,8 +143,8 @@ def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
 
 
 def read_lhotse_annotations(path: str | Path) -> Annotations:
-    """Lhotse cut manifests (tags in ``supervisions[0].custom.audio_tag``), via :mod:`uts.lhotse`."""
-    from uts.lhotse import read_cuts
+    """Lhotse cut manifests (tags in ``supervisions[0].custom.audio_tag``), via :mod:`uts.cuts`."""
+    from uts.cuts import read_cuts
 
     frame = read_cuts(path).rename({"audio_tag": "source_labels"})
     return Annotations(frame.lazy(), "text", "lhotse")
@@ -216,36 +224,29 @@ def read_annotations(path: str | Path, format: str | None = None, tags_column: s
 # -- mapping tables --------------------------------------------------------------------------
 def mapping_table(mapping: MappingSet, predicates=APPLY_PREDICATES) -> dict[str, str]:
     """subject_id -> object_id for the rows to apply (one decided mapping per subject)."""
-    table: dict[str, str] = {}
-    for m in mapping.mappings:
-        if m.negated or m.object_id == NO_TERM_FOUND or m.predicate_id not in predicates:
-            continue
-        table.setdefault(m.subject_id, m.object_id)
-    return table
+    return mapping.applied(predicates)
 
 
 def text_table(mapping: MappingSet, labels: list[str], predicates=APPLY_PREDICATES) -> dict[str, str]:
-    """Label text as found in a dataset -> object_id, matching subject labels exactly first and
-    then by normalised form (``Hi-Hats`` finds a mapping made for ``hi_hat``)."""
-    by_id = mapping_table(mapping, predicates)
-    exact: dict[str, str] = {}
-    normal: dict[str, str] = {}
-    for m in mapping.mappings:
-        if m.subject_id in by_id and m.subject_label:
-            exact.setdefault(m.subject_label, by_id[m.subject_id])
-            normal.setdefault(normalize_label(m.subject_label), by_id[m.subject_id])
+    """Label text as found in a dataset -> object_id, through the one resolver's curated tier
+    (:class:`uts.ontology.resolve.Curated`): subject label or id exactly (case folded), then by
+    normalised form (``Hi-Hats`` finds a mapping made for ``hi_hat``). A subject decided as
+    NoTermFound stays unmapped even when another subject normalises like it. Labels the mapping
+    does not know stay unmapped (and are reported): apply never guesses past a reviewed mapping."""
+    curated = Curated(mapping.curated_labels(predicates))
     out = {}
     for text in labels:
-        hit = exact.get(text) or by_id.get(text) or normal.get(normalize_label(text))
-        if hit:
-            out[text] = hit
+        ids = curated.lookup(text)
+        if ids:
+            out[text] = ids[0]
     return out
 
 
 def closure(target: LabelSet, ids=None) -> dict[str, list[str]]:
-    """id -> sorted ancestor ids in the target hierarchy."""
+    """id -> sorted ancestor ids in the target hierarchy (:func:`uts.ontology.graph.inferred`,
+    the one closure rule)."""
     ids = target.labels if ids is None else ids
-    return {i: sorted(target.ancestors(i)) for i in ids if i in target}
+    return {i: inferred(target.graph, [i]) for i in ids if i in target}
 
 
 # -- applying --------------------------------------------------------------------------------
@@ -390,11 +391,8 @@ def report(combos: pl.DataFrame, table: dict[str, str]) -> ApplyReport:
     )
 
 
-def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelSet, out: str | Path,
-               format: str | None = None, predicates=APPLY_PREDICATES, tags_column: str = "tags",
-               id_column: str = "id", separator: str = ",") -> ApplyReport:
-    """Read annotations, map them, write ``out`` and return the report."""
-    ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
+def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet,
+                         predicates=APPLY_PREDICATES) -> tuple[pl.DataFrame, dict[str, str]]:
     combos = label_combinations(ann)
     if ann.key == "text":
         values = combos["source_labels"].explode().drop_nulls().unique().to_list()
@@ -405,6 +403,31 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
     if missing:
         raise ApplyError(f"{len(missing)} mapped target id(s) are not in the target {target.name} "
                          f"(e.g. {missing[0]}); pass the target the mapping was made for (--target)")
-    combos = resolve_combinations(combos, table, closure(target, set(table.values())))
+    return resolve_combinations(combos, table, closure(target, set(table.values()))), table
+
+
+def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelSet, out: str | Path,
+               format: str | None = None, predicates=APPLY_PREDICATES, tags_column: str = "tags",
+               id_column: str = "id", separator: str = ",") -> ApplyReport:
+    """Read annotations, map them, write ``out`` and return the report."""
+    ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
+    combos, table = _mapped_combinations(ann, mapping, target, predicates)
     write_applied(ann, combos, out)
     return report(combos, table)
+
+
+def map_annotations(annotations_path: str | Path, mapping: MappingSet | str | Path, onto,
+                    format: str | None = None, predicates=APPLY_PREDICATES) -> pl.DataFrame:
+    """What :func:`apply_file` writes, in memory, onto the UTS ontology ``onto``, plus an
+    ``unmapped`` column (the clip's source labels the mapping does not map). Training uses this
+    for Lhotse cuts, so a cut gets the same labels as ``uts map apply`` would give it."""
+    if not isinstance(mapping, MappingSet):
+        mapping = read_sssom(mapping)
+    ann = read_annotations(annotations_path, format)
+    combos, table = _mapped_combinations(ann, mapping, from_ontology(onto), predicates)
+    combos = combos.with_columns(unmapped=pl.col("source_labels").list.eval(
+        pl.element().filter(~pl.element().is_in(list(table)))))
+    labels, inferred, source, unmapped = (pl.lit(combos[c]).gather(pl.col("_i")).alias(c)
+                                          for c in ("labels", "inferred", "source_labels", "unmapped"))
+    return (_with_combination(ann, combos)
+            .select("id", labels, inferred, *_optional_columns(ann), source, unmapped).collect())

@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import networkx as nx
+
+from uts.ontology.graph import ancestor_sets
+from uts.ontology.graph import closure as _closure
 from uts.ontology.model import Ontology
 
 from .sssom import DEFAULT_CURIE_MAP
@@ -59,7 +63,8 @@ class LabelSet:
     # what the labels are, in the user's words ("acoustic scenes"): a "# context: ..." line of a
     # text file, or --context; the matcher uses it as set-level evidence (uts.mapping.context)
     context: str | None = None
-    _children: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
+    _graph: nx.DiGraph | None = field(default=None, init=False, repr=False, compare=False)
+    _ancestors: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -82,24 +87,31 @@ class LabelSet:
     def parents(self, label_id: str) -> list[str]:
         return [p for p in self.get(label_id).parents if p in self.labels]
 
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The label hierarchy, edges parent -> child (as ``Ontology.graph``)."""
+        if self._graph is None:
+            g = nx.DiGraph()
+            g.add_nodes_from(self.labels)
+            g.add_edges_from((p, lab.id) for lab in self.labels.values() for p in lab.parents if p in self.labels)
+            self._graph = g
+        return self._graph
+
     def children(self, label_id: str) -> list[str]:
-        if self._children is None:
-            kids: dict[str, list[str]] = {}
-            for lab in self.labels.values():
-                for p in lab.parents:
-                    kids.setdefault(p, []).append(lab.id)
-            self._children = kids
-        return list(self._children.get(label_id, []))
+        return list(self.graph.successors(label_id)) if label_id in self.labels else []
 
     def ancestors(self, label_id: str) -> set[str]:
-        seen: set[str] = set()
-        stack = list(self.parents(label_id))
-        while stack:
-            p = stack.pop()
-            if p not in seen:
-                seen.add(p)
-                stack.extend(self.parents(p))
-        return seen
+        """Strict ancestors, by the shared closure rule: every label's set is computed once, in
+        one topological pass (:func:`uts.ontology.graph.ancestor_sets`); a label set with a
+        cycle falls back to a walk per call (:func:`uts.ontology.graph.closure`)."""
+        self.get(label_id)
+        if self._ancestors is None:
+            try:
+                self._ancestors = ancestor_sets(self.graph)
+            except nx.NetworkXUnfeasible:
+                self._ancestors = {}
+        known = self._ancestors.get(label_id)
+        return set(known) if known is not None else _closure(self.graph, [label_id]) - {label_id}
 
     def by_label(self) -> dict[str, str]:
         """Label and synonym text (as written) -> id, first wins."""
@@ -226,10 +238,10 @@ def read_table(path: str | Path, column: str | None = None, id_column: str | Non
         raise LabelSetError(f"{path}: no column {column!r}; columns: {', '.join(header)}")
     if id_column is None:
         id_column = next((lower[c] for c in _ID_COLUMNS if c in lower and lower[c] != column), None)
-    if description_column is None:
-        description_column = next((lower[c] for c in _DESCRIPTION_COLUMNS if c in lower and lower[c] != column), None)
     elif id_column not in header:
         raise LabelSetError(f"{path}: no id column {id_column!r}; columns: {', '.join(header)}")
+    if description_column is None:
+        description_column = next((lower[c] for c in _DESCRIPTION_COLUMNS if c in lower and lower[c] != column), None)
     stem = name or _stem(path)
     if id_column is None:
         texts = [t for row in rows for t in re.split(r"[;|]", row.get(column) or "")]
@@ -456,7 +468,7 @@ def read_mtg_jamendo(path: str | Path, name: str = "MTGJamendo") -> LabelSet:
 
 def read_lhotse(path: str | Path, name: str | None = None) -> LabelSet:
     """The tag values (``supervisions[0].custom.audio_tag``) found in a Lhotse cut manifest."""
-    from uts.lhotse import ManifestFormatError, iter_cuts
+    from uts.cuts import ManifestFormatError, iter_cuts
 
     path = _check(path)
     try:

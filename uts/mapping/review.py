@@ -48,6 +48,35 @@ class Decision:
     comment: str | None = None
 
 
+KEYS_HELP = "[a]ccept [r]eject [1-9] pick [e/c/b/n] exact/close/broad/narrow [s]kip [q]uit"
+
+
+def decision_for_key(row: dict, answer: str) -> Decision | None:
+    """What a reviewer's keystroke means for one row of :func:`review_interactively` (``None``:
+    quit). Anything unknown, or accept/reject/predicate on a row without a target, is a skip."""
+    answer = answer.strip().lower()
+    if answer == "q":
+        return None
+    if answer == "a" and row["object_id"]:
+        return Decision(row["subject_id"], "accept")
+    if answer == "r" and row["object_id"]:
+        return Decision(row["subject_id"], "reject")
+    if answer.isdigit() and 1 <= int(answer) <= len(row["alternatives"]):
+        alt = row["alternatives"][int(answer) - 1]
+        if alt.object_id == row["object_id"]:
+            return Decision(row["subject_id"], "accept")
+        return Decision(row["subject_id"], "pick", alt.object_id, alt.predicate_id)
+    if answer in ("e", "c", "b", "n") and row["object_id"]:
+        pred = {"e": "exact", "c": "close", "b": "broad", "n": "narrow"}[answer]
+        return Decision(row["subject_id"], "predicate", predicate_id=pred)
+    return Decision(row["subject_id"], "skip")
+
+
+def count_decisions(decisions: list[Decision]) -> int:
+    """How many of ``decisions`` change something (skips left out)."""
+    return sum(d.action != "skip" for d in decisions)
+
+
 def _today() -> str:
     return date.today().isoformat()
 

@@ -20,7 +20,6 @@ import csv
 import io
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 
@@ -31,6 +30,20 @@ EXACT, CLOSE, BROAD, NARROW, RELATED = (
     "skos:exactMatch", "skos:closeMatch", "skos:broadMatch", "skos:narrowMatch", "skos:relatedMatch",
 )
 PREDICATES = (EXACT, CLOSE, BROAD, NARROW, RELATED)
+# The rows under which a source label may be given the object as a label: exact and close
+# matches, and broadMatch (a clip tagged "acid jazz" is a Jazz clip). narrowMatch (a clip tagged
+# "drum" is not necessarily a snare-drum clip) and relatedMatch (weak guesses, for review) would
+# claim more than the tag says. The one definition; apply and curated_labels use it.
+APPLY_PREDICATES = (EXACT, CLOSE, BROAD)
+
+
+def parse_predicates(text: str) -> tuple[str, ...]:
+    """``"exact,close,broad"`` (shorthand, ``skos:`` CURIEs or ``closeMatch``) -> SKOS CURIEs."""
+    preds = tuple(f"skos:{p.strip().removeprefix('skos:').removesuffix('Match')}Match" for p in text.split(","))
+    unknown = [p for p in preds if p not in PREDICATES]
+    if unknown:
+        raise SSSOMError(f"unknown predicate(s) {', '.join(unknown)}; use exact, close, broad, narrow, related")
+    return preds
 LEXICAL = "semapv:LexicalMatching"
 SEMANTIC = "semapv:SemanticSimilarityThresholdMatching"
 MANUAL = "semapv:ManualMappingCuration"
@@ -110,18 +123,38 @@ class MappingSet:
     mappings: list[Mapping] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
 
-    def by_subject(self) -> dict[str, list[Mapping]]:
-        out: dict[str, list[Mapping]] = {}
-        for m in self.mappings:
-            out.setdefault(m.subject_id, []).append(m)
-        return out
-
     def decided(self) -> dict[str, Mapping]:
         """The positive mapping of each subject (first row wins), rejected rows left out."""
         out: dict[str, Mapping] = {}
         for m in self.mappings:
             if not m.negated and m.object_id != NO_TERM_FOUND:
                 out.setdefault(m.subject_id, m)
+        return out
+
+    def applied(self, predicates=APPLY_PREDICATES) -> dict[str, str]:
+        """subject_id -> object_id for the rows to apply: one decided mapping per subject (the
+        first usable row), rejected rows (``predicate_modifier: Not``) and NoTermFound left out."""
+        table: dict[str, str] = {}
+        for m in self.mappings:
+            if not m.negated and m.object_id != NO_TERM_FOUND and m.predicate_id in predicates:
+                table.setdefault(m.subject_id, m.object_id)
+        return table
+
+    def curated_labels(self, predicates=APPLY_PREDICATES) -> dict[str, list[str]]:
+        """Subject label (and subject id) -> the object ids to apply, for
+        :class:`uts.ontology.resolve.Curated`: the context rule a reviewed alignment adds to
+        the one resolver. A subject decided as ``sssom:NoTermFound`` maps to ``[]`` (resolves
+        to nothing); one with only rejected rows is left out (no decision)."""
+        applied = self.applied(predicates)
+        out: dict[str, list[str]] = {}
+        for m in self.mappings:
+            decided_none = m.object_id == NO_TERM_FOUND and not m.negated
+            if m.subject_id not in applied and not decided_none:
+                continue
+            ids = [applied[m.subject_id]] if m.subject_id in applied else []
+            for text in dict.fromkeys(t for t in (m.subject_label, m.subject_id) if t):
+                have = out.setdefault(text, [])
+                have.extend(i for i in ids if i not in have)
         return out
 
     def rejected_pairs(self) -> set[tuple[str, str]]:
@@ -272,7 +305,3 @@ def validate_sssom(path: str | Path) -> list[str]:
         root.removeHandler(handler)
     return records
 
-
-def mappings_from(rows: Iterable[dict]) -> list[Mapping]:
-    known = {f.name for f in fields(Mapping)}
-    return [Mapping(**{k: v for k, v in r.items() if k in known}) for r in rows]

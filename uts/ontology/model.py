@@ -14,10 +14,14 @@ from typing import Iterable, Iterator
 import networkx as nx
 
 from .normalize import normalize_label
+from .resolve import Match, Resolver
 
 ID_PREFIX = "UTS:"
 ID_PATTERN = re.compile(r"^UTS:\d{7}$")
 DOMAINS = ("speech", "music", "sound", "general")
+# Typed links that are not is-a (docs/taxonomy-rules.md). "A part_of B" reads "A is part of B";
+# closure, ancestors and the graph view never follow them.
+LINK_RELATIONS = ("part_of", "source_of", "typical_of", "technique_of", "related")
 
 
 def format_id(number: int) -> str:
@@ -44,6 +48,8 @@ class Concept:
     sources: list[str] = field(default_factory=list)  # provenance: where the idea came from
     xrefs: list[str] = field(default_factory=list)  # e.g. "ISO639-1:en", "AudioSet:/m/09x0r"
     root: bool = False  # declared top-level concept (not an orphan)
+    # Non-is-a links as sorted (relation, target id) pairs; never part of the hierarchy.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -51,18 +57,6 @@ class Concept:
 
     def all_labels(self) -> list[str]:
         return [self.label, *self.synonyms]
-
-
-@dataclass(frozen=True)
-class Match:
-    """How a free-text tag resolved to a concept."""
-
-    id: str
-    label: str
-    matched_by: str  # "label" | "synonym" | "normalized" | "id" | "replaced"
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "label": self.label, "matched_by": self.matched_by}
 
 
 @dataclass
@@ -89,14 +83,13 @@ class Ontology:
         # preferred labels): (code, id, message) tuples, reported by validation.
         self.load_issues: list[tuple[str, str, str]] = []
         self._graph: nx.DiGraph | None = None
-        self._exact: dict[str, list[tuple[str, str]]] | None = None
-        self._normalized: dict[str, list[str]] | None = None
+        self._resolver: Resolver | None = None
         self._depth: dict[str, int] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
     def touch(self) -> None:
         """Drop derived views after a mutation."""
-        self._graph = self._exact = self._normalized = self._depth = None
+        self._graph = self._resolver = self._depth = None
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -142,6 +135,11 @@ class Ontology:
         kids = self.graph.successors(concept_id)
         return sorted(k for k in kids if include_deprecated or not self.concepts[k].deprecated)
 
+    def link_lines(self, concept_id: str) -> list[str]:
+        """A concept's typed non-is-a links as "relation TARGET_ID target label" lines."""
+        return [f"{rel} {t} {self.concepts[t].label if t in self.concepts else '(missing)'}"
+                for rel, t in self.get(concept_id).links]
+
     def ancestors(self, concept_id: str) -> set[str]:
         self.get(concept_id)
         return nx.ancestors(self.graph, concept_id)
@@ -175,65 +173,28 @@ class Ontology:
             return [[concept_id]]
         return [[concept_id, *path] for p in parents for path in self.paths_to_root(p)]
 
-    # -- lookup ------------------------------------------------------------------------------
-    def _build_index(self) -> None:
-        exact: dict[str, list[tuple[str, str]]] = {}
-        normalized: dict[str, list[str]] = {}
-        # Active concepts first so that, for a shared key, the live concept wins.
-        ordered = sorted(self.concepts.values(), key=lambda c: (c.deprecated, c.id))
-        for c in ordered:
-            for kind, text in [("label", c.label)] + [("synonym", s) for s in c.synonyms]:
-                exact.setdefault(text.casefold().strip(), []).append((c.id, kind))
-                key = normalize_label(text)
-                if key:
-                    ids = normalized.setdefault(key, [])
-                    if c.id not in ids:
-                        ids.append(c.id)
-        self._exact, self._normalized = exact, normalized
+    # -- lookup (through the one resolver, uts.ontology.resolve) ---------------------------------
+    @property
+    def resolver(self) -> Resolver:
+        """The ontology's own :class:`~uts.ontology.resolve.Resolver` (no curated alignment),
+        rebuilt after :meth:`touch`."""
+        if self._resolver is None:
+            self._resolver = Resolver(self)
+        return self._resolver
 
     def lookup(self, text: str, include_deprecated: bool = False) -> list[Match]:
-        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant.
+        """Resolve a free-text tag: by id, exact label, exact synonym, then normalised variant
+        (no lemma tier: naming a concept wants no stemming).
 
         A hit on a deprecated concept is followed to its replacement(s) and reported as
         ``replaced`` unless ``include_deprecated`` is set.
         """
-        query = text.strip()
-        if query in self.concepts:
-            return self._matches([(query, "id")], include_deprecated)
-        if self._exact is None:
-            self._build_index()
-        hits = self._exact.get(query.casefold())
-        if hits:
-            return self._matches(hits, include_deprecated)
-        ids = self._normalized.get(normalize_label(query))
-        if ids:
-            return self._matches([(i, "normalized") for i in ids], include_deprecated)
-        return []
+        return self.resolver.resolve(text, include_deprecated, lemmas=False)
 
     def ids_with_normalized(self, text: str) -> list[str]:
         """Ids of all concepts (deprecated too) having a label or synonym that normalises like
         ``text``."""
-        if self._normalized is None:
-            self._build_index()
-        return list(self._normalized.get(normalize_label(text), ()))
-
-    def _matches(self, hits: list[tuple[str, str]], include_deprecated: bool) -> list[Match]:
-        out: list[Match] = []
-        seen: set[str] = set()
-        for cid, how in hits:
-            c = self.concepts[cid]
-            if c.deprecated and not include_deprecated:
-                for rid in self.current_ids(cid):
-                    if rid not in seen:
-                        seen.add(rid)
-                        out.append(Match(rid, self.concepts[rid].label, "replaced"))
-                continue
-            if cid not in seen:
-                seen.add(cid)
-                out.append(Match(cid, c.label, how))
-        # A live concept that matched directly beats one reached through a replacement.
-        direct = [m for m in out if m.matched_by != "replaced"]
-        return direct or out
+        return list(self.resolver.lexicon.normalized.get(normalize_label(text), ()))
 
     def current_ids(self, concept_id: str) -> list[str]:
         """Follow replacement pointers from a (possibly deprecated) concept to active ones."""

@@ -55,7 +55,7 @@ def read_segment(path: str, start: float = 0.0, duration: float | None = None,
     """Mono float32 samples of ``path`` from ``start`` for ``duration`` seconds (all when None),
     resampled to ``sample_rate`` (native when None). Raises :class:`AudioError` (with a reason
     code) when the file is unreadable, the segment empty, or any sample not finite."""
-    from .manifest import NON_FINITE, UNREADABLE, ZERO_LENGTH
+    from uts.manifest import NON_FINITE, UNREADABLE, ZERO_LENGTH
 
     try:
         with sf.SoundFile(path) as f:

@@ -1,25 +1,28 @@
 """Run recipes: YAML files in ``training/`` on top of :data:`DEFAULTS`, overridable from the
-command line with dotted ``key=value`` pairs (``optim.lr=3e-4``, ``model.encoder=transformer``).
+command line with dotted ``key=value`` pairs (``optim.lr=3e-4``, ``model.encoder=transformer``),
+both read with OmegaConf.
 
 A config is a plain nested dict (it is written as JSON beside every checkpoint). Unknown keys
 and values of the wrong type are rejected with the list of valid keys, so a typo never trains a
 silently different model. Values are parsed as YAML (``3e-4``, ``true``, ``[32, 64]``, ``null``).
+OmegaConf reads and parses; the checks against :data:`DEFAULTS` (unknown keys with the valid
+ones listed, types) stay ours, because OmegaConf's struct mode reports neither as clearly.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from omegaconf import OmegaConf
 
 DEFAULTS: dict[str, Any] = {
     "data": {
         "train": None,  # flat or Lhotse manifest (path, relative to the recipe file)
         "val": None,  # optional held-out manifest, evaluated after every epoch
+        "alignment": None,  # reviewed SSSOM for Lhotse input (e.g. mapping/uts-paper.sssom.tsv)
         "sample_rate": 16000,
         "clip_seconds": 2.0,  # random crop / zero pad to this length (null: whole segments)
         "batch_size": 32,  # clips per batch and per process ...
@@ -63,26 +66,17 @@ DEFAULTS: dict[str, Any] = {
 }
 # Sections whose sub-keys are free-form (passed through to a builder).
 FREE_FORM = {("model", "encoder_args")}
-PATH_KEYS = {("data", "train"), ("data", "val"), ("labels", "ontology"), ("text", "model")}
+PATH_KEYS = {("data", "train"), ("data", "val"), ("data", "alignment"), ("labels", "ontology"), ("text", "model")}
 
 
 class ConfigError(ValueError):
     pass
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``3e-4`` (no dot) as a string; accept it as the float people mean."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?$|^[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$"),
-    list("-+0123456789."),
-)
-
-
-def _yaml(text: str):
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+def _container(conf) -> Any:
+    """A plain Python value (dicts and lists) from an OmegaConf node; ``${...}`` interpolations
+    are resolved."""
+    return OmegaConf.to_container(conf, resolve=True)
 
 
 def _check(value: Any, default: Any, key: str) -> Any:
@@ -138,23 +132,17 @@ DEFAULTS_LOOKUP = _flatten(DEFAULTS)
 
 
 def parse_override(text: str) -> dict:
-    """``"optim.lr=3e-4"`` -> ``{"optim": {"lr": 0.0003}}``."""
+    """``"optim.lr=3e-4"`` -> ``{"optim": {"lr": 0.0003}}`` (OmegaConf's dotlist grammar: values
+    are YAML-like, ``{channels: [32, 64]}`` is a mapping, an empty value is null)."""
+    key = text.split("=", 1)[0]
     if "=" not in text:
         raise ConfigError(f"override {text!r} is not of the form key=value (e.g. optim.lr=3e-4)")
-    key, raw = text.split("=", 1)
-    try:
-        value = _yaml(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: cannot parse value ({exc})") from None
-    out: dict = {}
-    node = out
-    parts = key.strip().split(".")
-    if not all(parts):
+    if not all(key.strip().split(".")):
         raise ConfigError(f"override {text!r}: empty key part")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
+    try:
+        return _container(OmegaConf.from_dotlist([text.strip()]))
+    except Exception as exc:  # omegaconf raises its grammar's own errors
+        raise ConfigError(f"override {text!r}: cannot parse value ({str(exc).splitlines()[0]})") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict:
@@ -166,9 +154,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not path.is_file():
             raise ConfigError(f"recipe not found: {path}")
         try:
-            recipe = _yaml(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+            recipe = _container(OmegaConf.load(path)) or {}
+        except Exception as exc:  # yaml's and omegaconf's errors
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
         if not isinstance(recipe, dict):
             raise ConfigError(f"{path}: a recipe is a mapping of sections (data, model, ...)")
         cfg = merge(cfg, recipe)
@@ -192,7 +180,7 @@ def validate(cfg: dict) -> None:
     """Cross-field checks that single types cannot express."""
     from .encoders import ENCODERS
     from .contrastive import TARGET_MODES
-    from .losses import ANCESTOR_MODES, OBJECTIVES
+    from .objectives import ANCESTOR_MODES, OBJECTIVES
     from .text import CAPTION_MODES
 
     d, o, r = cfg["data"], cfg["optim"], cfg["run"]

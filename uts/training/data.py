@@ -31,21 +31,36 @@ import polars as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from uts.ontology import Ontology
+from uts.manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError, conform, is_lhotse,
+                          validate_manifest, write_manifest)
+from uts.manifest import read_manifest as read_flat_manifest
+from uts.mapping.apply import map_annotations
+from uts.ontology import Ontology, load
 
 from .audio import AudioError, crop_or_pad, read_segment, resample
-from .manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError, read_alignment,
-                       read_manifest, validate_manifest, write_manifest)
 
 __all__ = [
     "FLAT_COLUMNS", "AudioError", "BadEntry", "BadEntryReport", "BadItem", "ClipDataset",
     "DurationBatchSampler", "LabelSpace", "ManifestError", "collate_clips", "crop_or_pad",
-    "make_loader", "read_alignment", "read_manifest", "read_segment", "resample",
+    "make_loader", "read_manifest", "read_segment", "resample",
     "validate_manifest", "write_manifest",
 ]
 
 
 # -- label space -----------------------------------------------------------------------------
+def read_manifest(path: str | Path, onto: Ontology | None = None,
+                  alignment: str | Path | None = None) -> pl.DataFrame:
+    """What training reads: a manifest (:func:`uts.manifest.read_manifest`), or Lhotse cuts
+    labelled by the mapping engine with the reviewed SSSOM ``alignment``
+    (:func:`uts.mapping.apply.map_annotations`), exactly as ``uts map apply`` would label them.
+    Training resolves no text itself."""
+    path = Path(path)
+    if path.is_file() and alignment is not None and is_lhotse(path):
+        mapped = map_annotations(path, alignment, onto if onto is not None else load(), format="lhotse")
+        return conform(mapped.rename({"unmapped": "unmapped_tags"}), path)
+    return read_flat_manifest(path, onto)
+
+
 class LabelSpace:
     """The ordered set of UTS ids a model predicts: index <-> id.
 
@@ -70,15 +85,6 @@ class LabelSpace:
 
     def __repr__(self) -> str:
         return f"LabelSpace({len(self)} labels)"
-
-    def id_of(self, i: int) -> str:
-        return self.ids[i]
-
-    def index_of(self, cid: str) -> int:
-        try:
-            return self.index[cid]
-        except KeyError:
-            raise KeyError(f"{cid!r} is not in the label space") from None
 
     def encode(self, labels: Iterable[str], strict: bool = False) -> np.ndarray:
         """Multi-hot float32 vector of ``labels``; ids outside the space are ignored unless

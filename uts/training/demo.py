@@ -30,8 +30,9 @@ class DemoError(RuntimeError):
 
 
 def map_tags_to_uts(manifest: Path, onto, out: Path) -> dict:
-    """Publish the corpus' labels as text tags (concept labels), map them back to UTS with the
-    ontology's lookup (labels, synonyms, normalised variants), and write the mapped manifest.
+    """Map the corpus' published text tags (``source_labels``, what a dataset would give) to UTS
+    with the one resolver (:meth:`uts.ontology.resolve.Resolver.one`: a tag must name exactly
+    one concept), and write the mapped manifest. The generator's own ids are only used to count.
 
     Returns counts: tags seen, mapped, unmapped, and mapped to a different concept than the
     generator intended (should be 0; the synthetic corpus knows its truth).
@@ -43,19 +44,13 @@ def map_tags_to_uts(manifest: Path, onto, out: Path) -> dict:
     df = read_manifest(manifest)
     stats = {"tags": 0, "mapped": 0, "unmapped": 0, "changed": 0}
     mapped_rows = []
-    for ids in df["labels"].to_list():
-        out_ids = []
-        for cid in ids:
-            tag = onto.get(cid).label  # what a dataset would publish
-            hits = onto.lookup(tag)
-            stats["tags"] += 1
-            if len(hits) == 1:
-                stats["mapped"] += 1
-                stats["changed"] += hits[0].id != cid
-                out_ids.append(hits[0].id)
-            else:
-                stats["unmapped"] += 1
-        mapped_rows.append(out_ids)
+    for tags, intended in df.select("source_labels", "labels").iter_rows():
+        hits = [onto.resolver.one(tag) for tag in tags]
+        stats["tags"] += len(tags)
+        stats["mapped"] += sum(h is not None for h in hits)
+        stats["changed"] += sum(h is not None and h != i for h, i in zip(hits, intended))
+        mapped_rows.append([h for h in hits if h is not None])
+    stats["unmapped"] = stats["tags"] - stats["mapped"]
     df = df.with_columns(pl.Series("labels", mapped_rows, dtype=pl.List(pl.Utf8)))
     # paths are absolute after read_manifest, so the mapped manifest can live anywhere
     write_manifest(df, out)
@@ -72,7 +67,7 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
     from .config import load_config
     from .evaluate import evaluate
     from .report import write_comparison
-    from .synth import SynthConfig, SynthError, synthesize
+    from uts.synth import SynthConfig, SynthError, synthesize
     from .trainer import train
 
     console = console or Console()

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
+from uts.ontology.graph import label_domains
+
 from .encoders import Tagger, build_model
 from .hierarchy import Hierarchy
-from .losses import Objective
+from .objectives import Objective
 from .metrics import hierarchical_report, linear_probe
 
 DOMAINS = ("speech", "music", "sound")
@@ -115,19 +117,13 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
 
 
 def domain_targets(df, onto) -> np.ndarray:
-    """Clips x (speech, music, sound): from a ``domains`` column, else the labels' concept domains."""
+    """Clips x (speech, music, sound): from a ``domains`` column, else the labels' domains by the
+    one domain rule (:func:`uts.ontology.graph.label_domains`)."""
     if "domains" in df.columns:
         rows = [set(d or []) for d in df["domains"].to_list()]
     else:
         col = "labels_complete" if "labels_complete" in df.columns else "labels"
-        rows = []
-        for labels in df[col].to_list():
-            ds = set()
-            for cid in labels or []:
-                if cid in onto:
-                    for a in onto.ancestors(cid) | {cid}:
-                        ds.add(onto.get(a).domain)
-            rows.append(ds)
+        rows = [label_domains(onto, labels or []) for labels in df[col].to_list()]
     return np.array([[float(d in r) for d in DOMAINS] for r in rows], dtype=np.float32)
 
 

@@ -9,7 +9,6 @@ in the model's state dict, so a checkpoint computes exactly the features it was 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -145,7 +144,3 @@ class SpecAugment(nn.Module):
             | self._masks(b, f, c.freq_masks, c.freq_width, x.device).unsqueeze(1)
         fill = x.mean(dim=(1, 2), keepdim=True).expand_as(x)
         return torch.where(mask, fill, x)
-
-
-def frames_for(seconds: float, cfg: FeatureConfig) -> int:
-    return int(math.floor(seconds * cfg.sample_rate)) // cfg.hop_length + 1

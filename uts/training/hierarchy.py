@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
+import networkx as nx
 import torch
+
+from uts.ontology.export import hierarchy_edges
+from uts.ontology.graph import ancestor_sets
 
 
 class HierarchyError(ValueError):
@@ -35,13 +39,17 @@ class Hierarchy:
         for c, ps in enumerate(parents):
             for p in ps:
                 self.children[p].append(c)
-        order = self._topological_order()  # parents before children
-        # Ancestor sets in topological order: ancestors(c) = U over parents p of {p} | ancestors(p).
-        ancestors: list[set[int]] = [set() for _ in range(n)]
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(n))
+        graph.add_edges_from((p, c) for c, ps in enumerate(parents) for p in ps)
+        try:
+            by_node = ancestor_sets(graph)  # the one closure rule, in topological order
+        except nx.NetworkXUnfeasible:
+            cyc = sorted({self.ids[a] for a, _ in nx.find_cycle(graph)})[:5]
+            raise HierarchyError(f"hierarchy has a cycle through {', '.join(cyc)}") from None
+        ancestors = [by_node[i] for i in range(n)]
         depth = [0] * n  # shortest number of steps to a root
-        for c in order:
-            for p in parents[c]:
-                ancestors[c] |= ancestors[p] | {p}
+        for c in nx.topological_sort(graph):
             depth[c] = min((depth[p] + 1 for p in parents[c]), default=0)
         self.ancestors = ancestors
         self.depth = torch.tensor(depth, dtype=torch.long)
@@ -51,29 +59,10 @@ class Hierarchy:
         pair_t = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
         self.pair_desc, self.pair_anc = pair_t[:, 0].contiguous(), pair_t[:, 1].contiguous()
 
-    def _topological_order(self) -> list[int]:
-        n = len(self.ids)
-        indeg = [len(ps) for ps in self.parents]
-        queue = deque(i for i in range(n) if indeg[i] == 0)
-        order: list[int] = []
-        while queue:
-            p = queue.popleft()
-            order.append(p)
-            for c in self.children[p]:
-                indeg[c] -= 1
-                if indeg[c] == 0:
-                    queue.append(c)
-        if len(order) != n:
-            cyc = [self.ids[i] for i in range(n) if indeg[i] > 0][:5]
-            raise HierarchyError(f"hierarchy has a cycle through {', '.join(cyc)}")
-        return order
-
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_ontology(cls, onto, ids: Sequence[str]) -> "Hierarchy":
         """The hierarchy the ontology induces on ``ids`` (nearest selected ancestors become parents)."""
-        from uts.ontology.export import hierarchy_edges
-
         return cls(ids, hierarchy_edges(onto, ids))
 
     def to_dict(self) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.metrics import average_precision_score as sklearn_ap
 import torch
 
 from .hierarchy import Hierarchy
@@ -33,22 +34,15 @@ def _np(x) -> np.ndarray:
 
 
 def average_precision(scores, targets) -> np.ndarray:
-    """AP per class (column); NaN for classes without positives."""
+    """AP per class (column), scikit-learn's ``average_precision_score`` (ties scored as one
+    threshold); NaN for classes without positives."""
     s_all, y_all = _np(scores), _np(targets) > 0.5
     if s_all.ndim == 1:
         s_all, y_all = s_all[:, None], y_all[:, None]
     out = np.full(s_all.shape[1], np.nan)
-    for c in range(s_all.shape[1]):
-        y = y_all[:, c]
-        if not y.any():
-            continue
-        order = np.argsort(-s_all[:, c], kind="mergesort")
-        s, y = s_all[order, c], y[order]
-        last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # end of each tie group
-        tps = np.cumsum(y)[last]
-        precision = tps / (last + 1)
-        recall = tps / tps[-1]
-        out[c] = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    has_pos = y_all.any(axis=0)
+    if has_pos.any():
+        out[has_pos] = sklearn_ap(y_all[:, has_pos], s_all[:, has_pos], average=None)
     return out
 
 

@@ -24,6 +24,21 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def headline(res: dict) -> str:
+    """What ``uts eval`` prints: the tagging figures, zero-shot and retrieval when present."""
+    keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
+    lines = ["(contrastive-only objective: tagging figures are zero-shot)"] if res.get("scores_from") == "zero-shot" else []
+    lines.append("  ".join(f"{k}={res[k]:.3f}" for k in keys))
+    if "zero_shot" in res:
+        lines.append("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
+                                              for k in ("macro_map", "parent_map", "hierarchical_f1")))
+    ret = res.get("retrieval", {})
+    if "captions" in ret:
+        lines.append(f"retrieval ({ret['clips']} clips, {ret['captions']} captions) " + "  ".join(
+            f"{k}={ret[k]:.3f}" for k in ("t2a_R@1", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@10", "a2t_mAP@10")))
+    return "\n".join(lines)
+
+
 def read_metrics(csv_path: Path) -> list[dict]:
     if not Path(csv_path).is_file():
         return []

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -39,7 +40,7 @@ from .config import DEFAULTS, load_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
 from .contrastive import MAX_LOGIT_SCALE
-from .losses import Objective
+from .objectives import Objective
 
 CHECKPOINT_FORMAT = "uts-checkpoint/1"
 CSV_FIELDS = ["step", "epoch", "split", "loss", "lr", "macro_map", "parent_map", "violation_rate",
@@ -267,7 +268,7 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
         raise TrainError("no training manifest: set data.train in the recipe or with --set data.train=PATH")
     try:
         onto = onto or load(cfg["labels"]["ontology"])
-        df = read_manifest(cfg["data"]["train"], onto=onto)
+        df = read_manifest(cfg["data"]["train"], onto=onto, alignment=cfg["data"]["alignment"])
         df, report = validate_manifest(df, progress=progress)
     except (ManifestError, FileNotFoundError) as exc:
         raise TrainError(str(exc)) from None
@@ -552,7 +553,7 @@ class _Validator:
     def __init__(self, cfg, onto, space, hierarchy, objective, ctx):
         from .data import ClipDataset, read_manifest, validate_manifest
 
-        df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto))
+        df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto, alignment=cfg["data"]["alignment"]))
         self.ds = ClipDataset(df, space, sample_rate=cfg["data"]["sample_rate"],
                               clip_seconds=cfg["data"]["clip_seconds"], train=False, seed=cfg["run"]["seed"])
         self.cfg, self.hierarchy, self.objective, self.ctx, self.onto = cfg, hierarchy, objective, ctx, onto
@@ -575,3 +576,18 @@ class _Validator:
         rep = hierarchical_report(scores, out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
         return {"loss": out["loss"], "macro_map": rep["macro_map"], "parent_map": rep["parent_map"],
                 "violation_rate": rep["violation_rate"]}
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a plain single process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def end_worker() -> None:
+    """End a torchrun worker once everything is written and the process group is gone, without
+    running C++ static destructors: gloo/c10d threads torn down at interpreter exit have aborted
+    a finished run (SIGABRT, and torchrun reports the job as failed). A single process returns."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -10,12 +10,12 @@ stack (rdflib, networkx) and starts fast.
 from importlib import import_module
 
 _EXPORTS = {
-    "PAPER_SIZES": "build", "VocabResult": "build", "build_vocabulary": "build", "size_name": "build",
-    "tf_idf": "build", "write_outputs": "build",
+    "PAPER_SIZES": "build", "VocabResult": "build", "build_vocabulary": "build",
+    "tf_idf": "build", "size_name": "io", "write_outputs": "build",
     "OntologyExtractor": "extract", "run_extraction": "extract",
     "Vocabulary": "filter", "filter_manifest": "filter",
     "VocabError": "io", "detect_kind": "io", "read_captions": "io", "scan_tags": "io",
-    "ConceptResolver": "resolve", "EmbeddingMatcher": "resolve", "lemma": "resolve", "lemma_key": "resolve",
+    "EmbeddingMatcher": "resolve",
     "propose": "propose", "write_proposals": "propose",
 }
 __all__ = sorted(_EXPORTS)

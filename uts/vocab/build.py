@@ -24,21 +24,37 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from .io import VocabError, scan_tags, write_json
+from .io import VocabError, scan_tags, size_name, write_json
 
 if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an ontology is used
     from uts.ontology.model import Ontology
-    from .resolve import ConceptResolver
+    from uts.ontology.resolve import Resolver
 
 PAPER_SIZES = (800, 1000, 1500, 2000, 3000)
 BALANCED_DOMAINS = ("speech", "music", "sound")
 
 
-def size_name(size: int) -> str:
-    """The paper's file naming: 800 -> ``800``, 1000 -> ``1k``, 1500 -> ``1.5k``."""
-    if size >= 1000 and size % 100 == 0:
-        return f"{size / 1000:g}k"
-    return str(size)
+def parse_size(token: str) -> int | None:
+    """``800`` -> 800, ``1.5k`` -> 1500; None when ``token`` is not a size."""
+    text = token.strip().lower()
+    try:
+        value = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+    except ValueError:
+        return None
+    return int(value) if value > 0 and value == int(value) else None
+
+
+def split_sizes(sizes: list[str], tokens: list[str]) -> tuple[str, list[int]]:
+    """``(input path, sorted sizes)`` from the ``--sizes`` values and the positional tokens, where
+    further sizes of ``--sizes 800 1000`` land (told apart from the path by being sizes)."""
+    paths = [t for t in tokens if parse_size(t) is None]
+    numbers = [*sizes, *(t for t in tokens if parse_size(t) is not None)]
+    if len(paths) != 1:
+        raise VocabError(f"expected one INPUT file, got {paths or 'none'}")
+    bad = [t for t in numbers if parse_size(t) is None]
+    if bad:
+        raise VocabError(f"not a vocabulary size: {bad[0]!r}")
+    return paths[0], sorted({parse_size(t) for t in numbers})
 
 
 def tf_idf(df: int, n_clips: int) -> float:
@@ -125,23 +141,6 @@ def rank(table: pl.DataFrame, key: str, n_clips: int) -> pl.DataFrame:
             .with_row_index("rank"))
 
 
-def concept_domain(onto: Ontology, concept_id: str, _cache: dict | None = None) -> str:
-    """A concept's domain, inherited from the nearest ancestor that declares one."""
-    frontier, seen = [concept_id], set()
-    while frontier:
-        nxt = []
-        for cid in sorted(frontier):
-            if cid in seen or cid not in onto.concepts:
-                continue
-            seen.add(cid)
-            c = onto.concepts[cid]
-            if c.domain:
-                return c.domain
-            nxt.extend(c.parents)
-        frontier = nxt
-    return "general"
-
-
 @dataclass
 class VocabResult:
     n_clips: int
@@ -153,8 +152,13 @@ class VocabResult:
     tag_table: pl.DataFrame | None = None  # tag, df, concept_ids (always tag-level)
     coverage: dict[int, int] = field(default_factory=dict)  # size -> clips keeping >= 1 tag
 
+    def summary(self) -> str:
+        """One line: clips, items ranked, and each size's document-frequency cut."""
+        cuts = ", ".join(f"{s}: df>={c.tail(1)['df'][0]}" for s, c in self.selections.items() if c.height)
+        return f"{self.n_clips} clips, {self.ranking.height} {self.unit}s ranked; {cuts}"
 
-def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | None,
+
+def tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,
                  has_ids: bool) -> pl.DataFrame:
     """``tag -> concept`` pairs: taken from the input's ``concept_ids`` when it has them (they may
     include embedding matches), else from resolving each distinct tag lexically."""
@@ -172,7 +176,7 @@ def _tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: ConceptResolver | 
         onto = resolver.onto
         rows = sorted({(t, cur) for t, cid in pairs.iter_rows() for cur in onto.current_ids(cid)})
     else:
-        rows = [(t, cid) for t in tags.to_list() for cid in resolver.resolve_tag(t)] if resolver else []
+        rows = [(t, cid) for t in tags.to_list() for cid in resolver.ids(t)] if resolver else []
     return pl.DataFrame(rows, schema={"tag": pl.Utf8, "concept": pl.Utf8}, orient="row")
 
 
@@ -204,14 +208,16 @@ def in_background(job: Callable[[], object]) -> Future:
         pool.shutdown(wait=False)
 
 
-def load_ontology_in_background(loader: Callable[[], Ontology]) -> Future:
-    """``Future[(ontology, its ConceptResolver)]``: pass it as ``onto`` to
-    :func:`build_vocabulary`, which waits for it only once the tags are counted."""
+def load_ontology_in_background(loader: Callable[[], Ontology], curated: dict | None = None) -> Future:
+    """``Future[(ontology, its Resolver)]``: pass it as ``onto`` to
+    :func:`build_vocabulary`, which waits for it only once the tags are counted. ``curated``:
+    a reviewed alignment's tag -> ids (``MappingSet.curated_labels()``), the resolver's context
+    rule for this data set's tags."""
     def job():
-        from .resolve import ConceptResolver
+        from uts.ontology.resolve import Resolver
 
         onto = loader()
-        return onto, ConceptResolver(onto)
+        return onto, Resolver(onto, curated)
     return in_background(job)
 
 
@@ -223,6 +229,7 @@ def build_vocabulary(
     balance: float | None = None,
     closure: bool = False,
     coverage: bool = False,
+    curated: dict | None = None,
 ) -> VocabResult:
     """Count, rank and cut. ``balance`` is the minimum share of each size reserved for each of
     speech, music and sound (e.g. 0.15); ``closure`` adds the ancestors of selected concepts;
@@ -246,13 +253,15 @@ def build_vocabulary(
     if isinstance(onto, Future):
         onto, resolver = onto.result()
     elif onto is not None:
-        from .resolve import ConceptResolver
+        from uts.ontology.resolve import Resolver  # lazy: --ontology none never loads the stack
 
-        resolver = ConceptResolver(onto)
-    mapping = _tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
+        resolver = Resolver(onto, curated)
+    mapping = tag_mapping(lf, tag_df["tag"], resolver, has_ids) if onto is not None else None
     domains: dict[str, str] = {}
 
     def domain(cid: str) -> str:
+        from uts.ontology.graph import concept_domain  # lazy, as above
+
         if cid not in domains:
             domains[cid] = concept_domain(onto, cid)
         return domains[cid]

@@ -4,7 +4,7 @@ Two extractors share one interface, ``extract(captions) -> list[dict]`` (one rec
 with ``tags`` and the parallel ``concept_ids``; ``error`` instead when a caption failed):
 
 - :class:`OntologyExtractor` (default, offline, deterministic): the concepts a caption mentions,
-  found lexically by :class:`~uts.vocab.resolve.ConceptResolver`, then the leftover content words
+  found lexically by :class:`~uts.ontology.resolve.Resolver`, then the leftover content words
   matched by embeddings (optional); words nothing matched stay as unresolved tags.
 - :class:`~uts.vocab.llm.LLMExtractor`: the paper's approach, a local causal LM prompted with the
   paper's rules; its tags are resolved to concepts afterwards.
@@ -23,9 +23,10 @@ from typing import Protocol
 
 from uts.ontology.model import Ontology
 from uts.ontology.normalize import singular
+from uts.ontology.resolve import Mention, Resolver, surface
 
 from .io import VocabError, iter_jsonl
-from .resolve import ConceptResolver, EmbeddingMatcher, Mention, surface
+from .resolve import EmbeddingMatcher
 
 
 class Extractor(Protocol):
@@ -49,12 +50,12 @@ class OntologyExtractor:
 
     def __init__(self, onto: Ontology, embed_threshold: float | None = 0.8, model: str | None = None,
                  embed_min_words: int = 2):
-        self.resolver = ConceptResolver(onto)
+        self.resolver = Resolver(onto)
         self.matcher = (EmbeddingMatcher(onto, embed_threshold, model, min_words=embed_min_words)
                         if embed_threshold is not None else None)
 
     def extract(self, captions: Sequence[str]) -> list[dict]:
-        found = [self.resolver.find_mentions(c) for c in captions]
+        found = [self.resolver.mentions(c) for c in captions]
         matched: dict[str, tuple[str, float] | None] = {}
         if self.matcher is not None:
             phrases = []

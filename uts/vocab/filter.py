@@ -23,15 +23,25 @@ from pathlib import Path
 import polars as pl
 
 from uts.ontology.model import Ontology
+from uts.ontology.resolve import Resolver
 
 from .io import VocabError, detect_kind, iter_jsonl
-from .resolve import ConceptResolver
+
+
+def needs_ontology(path: str | os.PathLike) -> bool:
+    """Whether a vocabulary file is a concepts file (``{"concepts": [...]}``, resolved against
+    the ontology) rather than the paper's id2label JSON (kept by string)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return False  # Vocabulary() reports the unreadable file
+    return isinstance(data, dict) and isinstance(data.get("concepts"), list)
 
 
 class Vocabulary:
     """Decides, per tag, whether it stays and what it is written as."""
 
-    def __init__(self, path: str | os.PathLike, onto: Ontology | None = None):
+    def __init__(self, path: str | os.PathLike, onto: Ontology | None = None, curated: dict | None = None):
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -42,7 +52,7 @@ class Vocabulary:
             self.concepts = {e["id"]: e["label"] for e in data["concepts"]}
             if onto is None:
                 raise VocabError("a concept vocabulary needs an ontology to resolve tags (not --ontology none)")
-            self.resolver = ConceptResolver(onto)
+            self.resolver = Resolver(onto, curated)
         elif isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
             self.labels = {v.strip().lower() for v in data.values()}
         else:
@@ -63,7 +73,7 @@ class Vocabulary:
                     # ids recorded by `extract`, perhaps against an older ontology: follow replacements
                     ids = [cur for c in concept_ids[i] or [] for cur in self.resolver.onto.current_ids(c)]
                 else:
-                    ids = self.resolver.resolve_tag(clean)
+                    ids = self.resolver.ids(clean)
                 kept = [self.concepts[c] for c in ids if c in self.concepts]
             out.extend(k for k in kept if k not in out)
         return out

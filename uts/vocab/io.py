@@ -6,7 +6,7 @@ Three kinds of file, as JSON Lines (optionally gzipped) or Parquet:
 - ``tags``: ``{"id": ..., "tags": [...]}`` (the paper's step-2 output, or ``uts vocab extract``'s,
   which adds ``concept_ids``: one list of UTS ids per tag, empty when the tag resolved to nothing);
 - ``lhotse``: Lhotse ``MonoCut`` manifests, caption and ``audio_tag`` in
-  ``supervisions[0].custom`` (read by :mod:`uts.lhotse`).
+  ``supervisions[0].custom`` (read by :mod:`uts.cuts`).
 
 The kind is detected from the first record. Tag tables are read lazily with polars so counting
 streams over files far larger than memory.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from uts.lhotse import ManifestFormatError, iter_cuts
+from uts.cuts import ManifestFormatError, iter_cuts
 
 
 class VocabError(ValueError):
@@ -200,3 +200,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def size_name(size: int) -> str:
+    """The paper's file naming: 800 -> ``800``, 1000 -> ``1k``, 1500 -> ``1.5k``."""
+    if size >= 1000 and size % 100 == 0:
+        return f"{size / 1000:g}k"
+    return str(size)

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from uts.ontology.model import Ontology
+from uts.ontology.resolve import Resolver
 
 from .io import VocabError
-from .resolve import ConceptResolver
 
 # The rules of the paper's step 2 (arXiv 2603.25767), as an instruction.
 PROMPT = """You extract tags from a description of an audio clip.
@@ -99,7 +99,7 @@ class LLMExtractor:
     def __init__(self, generate: Generate, onto: Ontology | None = None, retries: int = 2,
                  prompt: str = PROMPT, matcher=None):
         self.generate = generate
-        self.resolver = ConceptResolver(onto) if onto is not None else None
+        self.resolver = Resolver(onto) if onto is not None else None
         self.matcher = matcher  # optional EmbeddingMatcher for tags no label or synonym names
         self.retries = retries
         self.prompt = prompt
@@ -133,7 +133,7 @@ class LLMExtractor:
                     errors[i] = f"{exc}: {snippet[:200]!r}" if snippet else str(exc)
                     still.append(i)
                     continue
-                ids = [list(self.resolver.resolve_tag(t)) if self.resolver else [] for t in tags]
+                ids = [list(self.resolver.ids(t)) if self.resolver else [] for t in tags]
                 results[i] = {"tags": tags, "concept_ids": ids}
             pending = still
         if self.matcher is not None:

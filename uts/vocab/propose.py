@@ -22,12 +22,16 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.mapping.labelsets import from_ontology, from_texts
+from uts.mapping.match import Matcher
+from uts.mapping.sssom import BROAD, EXACT
 from uts.ontology.model import Ontology
 from uts.ontology.normalize import normalize_label, tokens
+from uts.ontology.resolve import STOPWORDS, Resolver, lemma_key
 
-from .build import _tag_mapping, count_tags
+from .build import tag_mapping, count_tags
 from .io import VocabError, scan_tags
-from .resolve import STOPWORDS, ConceptResolver, EmbeddingMatcher, lemma_key
+from .resolve import EmbeddingMatcher
 
 
 WEAK_MATCH = 0.5  # below this cosine the nearest concept says little about where a tag belongs
@@ -58,7 +62,7 @@ def unresolved_tags(input_path: str | os.PathLike, onto: Ontology) -> pl.DataFra
     lf = scan_tags(input_path)
     has_ids = "concept_ids" in lf.collect_schema().names()
     _, _, tags = count_tags(lf, input_path)
-    mapping = _tag_mapping(lf, tags["tag"], ConceptResolver(onto), has_ids)
+    mapping = tag_mapping(lf, tags["tag"], Resolver(onto), has_ids)
     return (tags.join(mapping.select("tag").unique(), on="tag", how="anti")
             .sort(["df", "tag"], descending=[True, False]))
 
@@ -102,12 +106,8 @@ def propose(input_path: str | os.PathLike, onto: Ontology, min_df: int = 2, top:
     if not proposals:
         return proposals
     if matcher is None and suggest in ("auto", "mapping"):
-        try:
-            _suggest_by_mapping(onto, proposals)
-            return proposals
-        except (ImportError, AttributeError, TypeError) as exc:  # the mapping engine's API moved
-            if suggest == "mapping":
-                raise VocabError(f"the mapping engine cannot suggest parents here: {exc}") from None
+        _suggest_by_mapping(onto, proposals)
+        return proposals
     _suggest_by_embedding(onto, proposals, matcher or EmbeddingMatcher(onto))
     return proposals
 
@@ -124,10 +124,6 @@ def _suggest_by_embedding(onto: Ontology, proposals: list[Proposal], matcher) ->
 def _suggest_by_mapping(onto: Ontology, proposals: list[Proposal]) -> None:
     """Ask the mapping engine (:mod:`uts.mapping`), whose calibrated reranker also tells a kind of
     a concept (broadMatch: ``acid jazz`` -> jazz, which is then the parent) from a near one."""
-    from uts.mapping.labelsets import from_ontology, from_texts
-    from uts.mapping.match import Matcher
-    from uts.mapping.sssom import BROAD, EXACT
-
     results = Matcher(from_ontology(onto)).match(from_texts([p.label for p in proposals], "vocab-tags"))
     by_label = {r.subject.label: r for r in results}
     for p in proposals:

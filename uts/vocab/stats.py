@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .io import atomic_write_text, write_json
+from .io import atomic_write_text, size_name, write_json
 
 DOMAIN_ORDER = ("speech", "music", "sound", "general", "unresolved")
 DOMAIN_COLOURS = {"speech": "#4c72b0", "music": "#dd8452", "sound": "#55a868", "general": "#8c8c8c",
@@ -15,8 +15,6 @@ DOMAIN_COLOURS = {"speech": "#4c72b0", "music": "#dd8452", "sound": "#55a868", "
 
 
 def compute_stats(result) -> dict:
-    from .build import size_name
-
     tags = result.tag_table
     resolved = tags.filter(pl.col("concept_ids").list.len() > 0)
     total_mass = int(tags["df"].sum())

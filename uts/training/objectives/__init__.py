@@ -1,16 +1,7 @@
-"""Training objectives: ``flat`` (the paper's BCE baseline), ``hier`` (C-HMCNN's MCM + MCLoss),
-``contrastive`` (caption InfoNCE, see :mod:`uts.training.contrastive`) and ``hier+contrastive``.
-
-``hier`` follows Giunchiglia & Lukasiewicz (NeurIPS 2020). With raw probabilities ``h`` and
-targets ``y`` closed over ancestors, the max-constraint module gives every class the max of its
-descendants' raw probabilities, MCM(h), so that a parent is never scored below its child -- at
-inference this holds *by construction*. MCLoss trains through the constraint:
-
-    positive class A:  BCE(max over positive descendants B of h_B, 1)
-    negative class A:  BCE(max over all descendants B of h_B, 0)
-
-We compute it on logits (sigmoid is monotone, so max and sigmoid commute) with
-``binary_cross_entropy_with_logits``, which is numerically stable and safe under autocast.
+"""Training objectives, open_clip style: each loss is an ``nn.Module`` with one ``forward``
+(:mod:`.tagging`: :class:`FlatBCE`, :class:`MCLoss`; :mod:`.contrastive`: :class:`CaptionInfoNCE`),
+apart from the model and the training loop. :class:`Objective` picks and weighs them for one of
+:data:`OBJECTIVES` (``flat``, ``hier``, ``contrastive``, ``hier+contrastive``).
 
 ``ancestors`` says what an ancestor of an annotated label that is not itself annotated means
 (real datasets often tag "snare drum" without "drum"):
@@ -24,32 +15,38 @@ We compute it on logits (sigmoid is monotone, so max and sigmoid commute) with
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from .hierarchy import Hierarchy
+from ..hierarchy import Hierarchy
+from .contrastive import CaptionInfoNCE
+from .tagging import FlatBCE, MCLoss
 
 OBJECTIVES = ("flat", "hier", "contrastive", "hier+contrastive")
 TAGGING = {"flat": "flat", "hier": "hier", "contrastive": None, "hier+contrastive": "hier"}
 ANCESTOR_MODES = ("negative", "positive", "unknown")
 DEFAULT_ANCESTORS = {"flat": "negative", "hier": "positive", None: "positive"}
 
+__all__ = ["ANCESTOR_MODES", "OBJECTIVES", "CaptionInfoNCE", "FlatBCE", "MCLoss", "Objective", "ObjectiveError"]
+
 
 class ObjectiveError(ValueError):
     pass
 
 
-class Objective:
-    """Turns model outputs into a loss and logits into scores, for one of :data:`OBJECTIVES`.
+class Objective(nn.Module):
+    """One of :data:`OBJECTIVES`: ``forward(out, labels)`` -> ``(loss, parts)`` for a model
+    output dict (``logits``; ``audio``/``text``/``logit_scale`` with a text tower).
 
-    ``tagging`` is the multi-label part (``flat``, ``hier`` or None); ``contrastive`` (a dict of
-    the ``contrastive`` config section, or None) adds the caption-contrastive InfoNCE of
-    :mod:`uts.training.contrastive`. ``hier+contrastive`` trains both in one run:
+    ``tagging`` names the multi-label part (``flat``, ``hier`` or None) and ``tagging_loss`` is
+    its module; ``contrastive`` (the ``contrastive`` config section, or None) adds
+    ``contrastive_loss``, a :class:`CaptionInfoNCE`. ``hier+contrastive`` trains both:
     ``tagging_weight * tagging + contrastive_weight * contrastive``.
     """
 
     def __init__(self, name: str, hierarchy: Hierarchy, ancestors: str | None = None,
                  contrastive: dict | None = None, tagging_weight: float = 1.0,
                  contrastive_weight: float = 1.0):
+        super().__init__()
         if name not in OBJECTIVES:
             raise ObjectiveError(f"unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}")
         self.tagging = TAGGING[name]
@@ -61,9 +58,12 @@ class Objective:
                                  "constraint scores a parent at least as high as its child; use "
                                  "'positive' or 'unknown'")
         self.name, self.hierarchy, self.ancestors = name, hierarchy, ancestors
+        self.tagging_loss = {"flat": FlatBCE, "hier": lambda: MCLoss(hierarchy), None: lambda: None}[self.tagging]()
         self.contrastive = None
+        self.contrastive_loss = None
         if "contrastive" in name:
             self.contrastive = {"targets": "soft", "mask_threshold": 1.0, **(contrastive or {})}
+            self.contrastive_loss = CaptionInfoNCE(self.contrastive["targets"], self.contrastive["mask_threshold"])
         self.tagging_weight, self.contrastive_weight = float(tagging_weight), float(contrastive_weight)
 
     @classmethod
@@ -73,7 +73,9 @@ class Objective:
                    tagging_weight=o.get("tagging_weight", 1.0), contrastive_weight=o.get("contrastive_weight", 1.0))
 
     def targets(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(target, mask)`` from the given binary labels; mask 0 = not in the loss."""
+        """``(target, mask)`` from the given binary labels; mask 0 = not in the loss. Closure
+        over ancestors is the one rule (:func:`uts.ontology.graph.ancestor_sets`), here as
+        :meth:`Hierarchy.close`."""
         labels = labels.float()
         mask = torch.ones_like(labels)
         if self.ancestors == "negative":
@@ -83,44 +85,33 @@ class Objective:
             return closed, mask
         return labels, mask - (closed - labels)  # unknown: drop implied-but-unannotated entries
 
+    def forward(self, out: dict, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted sum of the parts, and the parts as floats."""
+        parts: dict[str, torch.Tensor] = {}
+        total = None
+        if self.tagging_loss is not None:
+            parts["tagging"] = self.tagging_loss(out["logits"], *self.targets(labels))
+            total = self.tagging_weight * parts["tagging"]
+        if self.contrastive_loss is not None:
+            parts["contrastive"] = self.contrastive_loss(out["audio"], out["text"], out["logit_scale"],
+                                                         self.hierarchy.close(labels.float()))
+            c = self.contrastive_weight * parts["contrastive"]
+            total = c if total is None else total + c
+        return total, {k: float(v.detach()) for k, v in parts.items()}
+
+    # -- the parts, for the trainer's tagging-only batches and for evaluation ----------------
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The tagging loss (``flat`` BCE or ``hier`` MCLoss)."""
-        if self.tagging is None:
+        """The tagging loss alone (``flat`` BCE or ``hier`` MCLoss)."""
+        if self.tagging_loss is None:
             raise ObjectiveError(f"objective {self.name!r} has no tagging loss")
-        logits = logits.float()
-        target, mask = self.targets(labels)
-        if self.tagging == "hier":
-            neg = torch.finfo(logits.dtype).min / 2
-            pos_branch = self.hierarchy.max_constraint(logits.masked_fill(target <= 0, neg))
-            neg_branch = self.hierarchy.max_constraint(logits)
-            logits = torch.where(target > 0, pos_branch, neg_branch)
-        per_entry = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return (per_entry * mask).sum() / mask.sum().clamp(min=1.0)
-
-    def contrastive_loss(self, out: dict, labels: torch.Tensor) -> torch.Tensor:
-        """InfoNCE of the projected audio and caption embeddings over the global batch; the
-        clips' labels, closed over ancestors, give the soft targets or the masks."""
-        from .contrastive import contrastive_loss
-
-        c = self.contrastive
-        closed = self.hierarchy.close(labels.float())
-        return contrastive_loss(out["audio"], out["text"], out["logit_scale"], closed,
-                                c["targets"], c["mask_threshold"])
+        return self.tagging_loss(logits, *self.targets(labels))
 
     def total_loss(self, out: dict, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted sum of the parts for a ``forward(wave, captions)`` output, and the parts."""
-        parts: dict[str, torch.Tensor] = {}
-        total = out["audio"].new_zeros(())
-        if self.tagging is not None:
-            parts["tagging"] = self.loss(out["logits"], labels)
-            total = total + self.tagging_weight * parts["tagging"]
-        parts["contrastive"] = self.contrastive_loss(out, labels)
-        total = total + self.contrastive_weight * parts["contrastive"]
-        return total, {k: float(v.detach()) for k, v in parts.items()}
+        """Same as calling the module (kept for the trainer's readability)."""
+        return self(out, labels)
 
     def scores(self, logits: torch.Tensor) -> torch.Tensor:
         """Probabilities; for ``hier`` they obey parent >= child exactly."""
-        logits = logits.float()
-        if self.tagging == "hier":
-            logits = self.hierarchy.max_constraint(logits)
-        return torch.sigmoid(logits)
+        if self.tagging_loss is None:
+            return torch.sigmoid(logits.float())
+        return self.tagging_loss.scores(logits)

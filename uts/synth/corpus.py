@@ -38,10 +38,11 @@ import polars as pl
 import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
+from uts.manifest import write_manifest
 from uts.ontology import Ontology
+from uts.ontology.graph import closure as graph_closure
+from uts.training.audio import resample
 
-from .audio import resample
-from .manifest import write_manifest
 
 # -- the label table: generator key -> UTS labels to try, most specific first ---------------------
 # Each key is resolved to the first label that names exactly one concept. Keep this table in
@@ -471,24 +472,21 @@ def resolve_labels(onto: Ontology, keys: Sequence[str] | None = None) -> tuple[d
     for key in keys if keys is not None else LABEL_TABLE:
         why = []
         for label in LABEL_TABLE[key]:
-            matches = onto.lookup(label)
-            exact = [m for m in matches if m.matched_by in ("label", "synonym", "id")]
-            pick = exact if exact else matches
-            if len(pick) == 1:
-                resolved[key] = pick[0].id
+            cid = onto.resolver.one(label, lemmas=False)
+            if cid is not None:
+                resolved[key] = cid
                 break
-            why.append(f"'{label}' " + ("not found" if not pick else "is ambiguous: " + ", ".join(m.id for m in pick)))
+            matches = onto.lookup(label)
+            why.append(f"'{label}' " + ("not found" if not matches else
+                                        "is ambiguous: " + ", ".join(m.id for m in matches)))
         else:
             problems[key] = "; ".join(why)
     return resolved, problems
 
 
 def closure(onto: Ontology, ids: Sequence[str]) -> list[str]:
-    """``ids`` and all their ancestors, sorted."""
-    out = set(ids)
-    for cid in ids:
-        out |= onto.ancestors(cid)
-    return sorted(out)
+    """``ids`` and all their ancestors, sorted (:func:`uts.ontology.graph.closure`)."""
+    return sorted(graph_closure(onto.graph, ids))
 
 
 def most_specific(onto: Ontology, ids: Sequence[str]) -> list[str]:
@@ -593,7 +591,7 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
     if problems and not cfg.skip_missing_labels:
         lines = "\n".join(f"  {k}: {why}" for k, why in problems.items())
         raise SynthError(f"{len(problems)} synth label(s) resolve to no single concept in the ontology:\n{lines}\n"
-                         "Align LABEL_TABLE in uts/training/synth.py with the ontology, or pass "
+                         "Align LABEL_TABLE in uts/synth/corpus.py with the ontology, or pass "
                          "--skip-missing-labels to leave those sources out.")
     # Sources whose labels are all resolved (with skip_missing_labels some may be left out).
     languages = [lang for lang in LANGUAGES if lang in resolved]
@@ -658,14 +656,17 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
         rel = f"audio/{cid}.wav"
         sf.write(out_dir / rel, mix.astype(np.float32), cfg.sample_rate, subtype="PCM_16")
         truth = closure(onto, [resolved[key] for key in keys])
+        given = _apply_label_mode(rng, onto, truth, cfg, wrong_pool)
         rows.append({
             "id": cid, "audio_path": rel, "start": 0.0, "duration": n / cfg.sample_rate,
-            "labels": _apply_label_mode(rng, onto, truth, cfg, wrong_pool),
+            # the given labels as ids, and as the text tags a dataset would publish
+            "labels": given, "source_labels": [onto.get(c).label for c in given],
             "labels_complete": truth, "caption": _caption(parts, names),
             "sources": [g for _, g in picked], "domains": sorted({d for d, _ in picked}),
         })
     schema = {"id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
-              "labels": pl.List(pl.Utf8), "labels_complete": pl.List(pl.Utf8), "caption": pl.Utf8,
+              "labels": pl.List(pl.Utf8), "source_labels": pl.List(pl.Utf8),
+              "labels_complete": pl.List(pl.Utf8), "caption": pl.Utf8,
               "sources": pl.List(pl.Utf8), "domains": pl.List(pl.Utf8)}
     write_manifest(pl.DataFrame(rows, schema=schema), manifest_path)
     skipped = {k: v for k, v in problems.items()}

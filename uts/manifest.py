@@ -1,24 +1,27 @@
-"""Training manifests: reading, writing and validating them.
+"""THE clip manifest: the one schema every command that writes clips writes (``uts map apply``,
+``uts synth``, the demo) and every command that reads them reads (``uts train``, ``uts eval``),
+with read, write and validate.
 
-Two forms are read into one flat polars frame (:data:`FLAT_COLUMNS`):
+Schema (:data:`FLAT_COLUMNS`), JSON Lines (optionally gzipped) or Parquet:
 
-* the **flat** form (what ``uts map apply`` and ``uts synth`` write): JSON Lines (optionally
-  gzipped) or Parquet with ``id``, ``audio_path``, ``start`` (s, default 0), ``duration`` (s),
-  ``labels`` (annotated UTS ids), optional ``inferred`` (ancestors added by closure), optional
-  ``caption``; other columns are passed through;
-* Lhotse ``MonoCut`` manifests as published for the paper's data, whose free-text ``audio_tag``
-  strings are resolved to UTS ids through the shipped paper alignment
-  (``mapping/uts-paper.sssom.tsv``) and, failing that, by ontology lookup. Tags that resolve to
-  nothing are kept in ``unmapped_tags`` so that :func:`validate_manifest` can report them.
+``id``             unique clip id
+``audio_path``     audio file; a relative path is resolved against the manifest's folder
+``start``          seconds into the file (default 0)
+``duration``       seconds (default: the rest of the file, filled by :func:`validate_manifest`)
+``labels``         UTS concept ids the source annotates (after mapping)
+``inferred``       ancestors closure adds (:func:`uts.ontology.graph.inferred`), minus ``labels``
+``caption``        free-text caption, when the source has one
+``source_labels``  the source's own tags as it wrote them (provenance; never resolved again)
+``unmapped_tags``  labels that are no concept id (reported by :func:`validate_manifest`)
 
-Relative audio paths are resolved against the manifest's folder, so a corpus can be moved.
+Other columns are passed through. Once a manifest carries UTS ids nothing downstream turns them
+back into text: reading only follows deprecated ids to their replacements.
 :func:`validate_manifest` checks each entry cheaply (``soundfile.info``) and returns the good rows
 plus a :class:`BadEntryReport`; bad entries are skipped with a reason, never silently kept.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import json
@@ -30,23 +33,19 @@ from pathlib import Path
 import polars as pl
 import soundfile as sf
 
-from uts.lhotse import read_cuts
-from uts.ontology import Ontology, normalize_label
+from uts.ontology import Ontology
 
 FLAT_COLUMNS = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
     "labels": pl.List(pl.Utf8), "inferred": pl.List(pl.Utf8), "caption": pl.Utf8,
-    "unmapped_tags": pl.List(pl.Utf8),
+    "source_labels": pl.List(pl.Utf8), "unmapped_tags": pl.List(pl.Utf8),
 }
+# Per-clip fields besides id and the label lists, in the order `uts map apply` writes them.
+OPTIONAL_COLUMNS = ("audio_path", "start", "duration", "caption")
 REQUIRED_COLUMNS = ("id", "audio_path")
 # Alternative spellings accepted for the flat form's columns.
-COLUMN_ALIASES = {"path": "audio_path", "audio_filepath": "audio_path", "uts_labels": "labels"}
-# SSSOM predicates under which a paper tag may be labelled with the UTS object: exact and close
-# matches, and broadMatch (the tag is narrower, so the broader UTS concept is still true).
-# narrowMatch/relatedMatch would claim more than the tag says, so they are not used.
-USABLE_PREDICATES = {"skos:exactMatch", "skos:closeMatch", "skos:broadMatch"}
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PAPER_ALIGNMENT = REPO_ROOT / "mapping" / "uts-paper.sssom.tsv"
+COLUMN_ALIASES = {"path": "audio_path", "audio_filepath": "audio_path", "uts_labels": "labels",
+                  "audio_tag": "source_labels"}
 
 # Reasons an entry is rejected (keys of BadEntryReport.counts).
 MISSING_FILE = "missing_file"
@@ -162,7 +161,8 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
             pl.col("id").cast(pl.Utf8), pl.col("audio_path").cast(pl.Utf8),
             pl.col("start").cast(pl.Float64).fill_null(0.0), pl.col("duration").cast(pl.Float64),
             pl.col("caption").cast(pl.Utf8),
-            *[pl.col(c).cast(pl.List(pl.Utf8)).fill_null([]) for c in ("labels", "inferred", "unmapped_tags")],
+            *[pl.col(c).cast(pl.List(pl.Utf8)).fill_null([])
+              for c in ("labels", "inferred", "source_labels", "unmapped_tags")],
         )
     except Exception as exc:
         raise ManifestError(f"{source}: columns have the wrong types ({exc})") from exc
@@ -176,121 +176,63 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
     return df.select(ordered)
 
 
-def read_alignment(path: str | Path | None = None) -> dict[str, list[str]]:
-    """Paper tag (normalised label) -> UTS ids from an SSSOM TSV alignment.
-
-    Only rows whose predicate says the UTS concept is true of the tag (:data:`USABLE_PREDICATES`)
-    are used; ``#`` metadata lines are skipped. A missing default file yields an empty mapping.
-    """
-    path = Path(path) if path is not None else PAPER_ALIGNMENT
-    if not path.exists():
-        return {}
-    with open(path, encoding="utf-8") as fh:
-        rows = csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t")
-        if not rows.fieldnames or not {"subject_label", "object_id"} <= set(rows.fieldnames):
-            raise ManifestError(f"{path}: an SSSOM alignment needs subject_label and object_id columns")
-        table: dict[str, list[str]] = {}
-        for row in rows:
-            pred, obj = (row.get("predicate_id") or "skos:exactMatch").strip(), (row["object_id"] or "").strip()
-            if pred not in USABLE_PREDICATES or not obj or obj == "sssom:NoTermFound":
-                continue
-            ids = table.setdefault(normalize_label(row["subject_label"] or ""), [])
-            if obj not in ids:
-                ids.append(obj)
-    return table
-
-
-class TagResolver:
-    """Free-text tag -> UTS ids: the alignment first, then an unambiguous ontology lookup.
-    Deprecated ids are followed to their replacements."""
-
-    def __init__(self, onto: Ontology, alignment: dict[str, list[str]] | None = None):
-        self.onto, self.alignment = onto, alignment or {}
-        self._cache: dict[str, list[str]] = {}
-
-    def __call__(self, tag: str) -> list[str]:
-        if tag not in self._cache:
-            ids = self.alignment.get(normalize_label(tag))
-            if ids is None:
-                matches = self.onto.lookup(tag)
-                ids = [matches[0].id] if len(matches) == 1 else []
-            out: list[str] = []
-            for cid in ids:
-                for cur in self.onto.current_ids(cid):
-                    if cur not in out:
-                        out.append(cur)
-            self._cache[tag] = out
-        return self._cache[tag]
-
-
-def _from_cuts(path: Path, onto: Ontology | None, alignment: str | Path | None) -> pl.DataFrame:
-    from uts.ontology import load
-
-    cuts = read_cuts(path)
-    resolver = TagResolver(onto if onto is not None else load(), read_alignment(alignment))
-    labels, unmapped = [], []
-    for tags in cuts["audio_tag"].to_list():
-        got, miss = _resolve_all(tags, resolver)
-        labels.append(got)
-        unmapped.append(miss)
-    return cuts.with_columns(pl.Series("labels", labels, dtype=pl.List(pl.Utf8)),
-                             pl.Series("unmapped_tags", unmapped, dtype=pl.List(pl.Utf8)))
-
-
-def _resolve_all(tags, resolve) -> tuple[list[str], list[str]]:
-    """Concept ids of ``tags`` (in order, without repeats) and the tags that resolve to nothing."""
-    got, missing = [], []
-    for tag in tags:
-        ids = resolve(tag)
-        if not ids:
-            missing.append(tag)
-        got.extend(i for i in ids if i not in got)
-    return got, missing
-
-
-def _check_flat_labels(df: pl.DataFrame, onto: Ontology, alignment: str | Path | None) -> pl.DataFrame:
-    """Bring a flat manifest's labels up to date with ``onto``: deprecated ids follow their
-    replacements; anything that is not an id (a hand-written "piano") is resolved like a tag;
-    what resolves to nothing moves to ``unmapped_tags`` (reported by :func:`validate_manifest`)."""
-    resolver = TagResolver(onto, read_alignment(alignment) if alignment is not None else None)
+def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:
+    """Bring a flat manifest's ids up to date with ``onto``: deprecated ids follow their
+    replacements. Labels are never resolved again here: anything that is not a concept id (a
+    hand-written "piano") moves to ``unmapped_tags`` and is reported by
+    :func:`validate_manifest` (map such a file with ``uts map apply``)."""
     cache: dict[str, list[str]] = {}
 
-    def fix(label: str) -> list[str]:
+    def current(label: str) -> list[str]:
         if label not in cache:
-            cache[label] = onto.current_ids(label) if label in onto else resolver(label)
+            cache[label] = onto.current_ids(label) if label in onto else []
         return cache[label]
 
     labels, inferred, unmapped = [], [], []
     for given, inf, miss in df.select("labels", "inferred", "unmapped_tags").iter_rows():
-        got, lost = _resolve_all(given, fix)
-        labels.append(got)
-        unmapped.append(list(miss) + lost)
-        inferred.append(list(dict.fromkeys(i for label in inf for i in (onto.current_ids(label) if label in onto else []))))
+        labels.append(list(dict.fromkeys(i for label in given for i in current(label))))
+        unmapped.append(list(miss) + [label for label in given if not current(label)])
+        inferred.append(list(dict.fromkeys(i for label in inf for i in current(label))))
     return df.with_columns(pl.Series("labels", labels, dtype=pl.List(pl.Utf8)),
                            pl.Series("inferred", inferred, dtype=pl.List(pl.Utf8)),
                            pl.Series("unmapped_tags", unmapped, dtype=pl.List(pl.Utf8)))
 
 
-def read_manifest(path: str | Path, onto: Ontology | None = None,
-                  alignment: str | Path | None = None) -> pl.DataFrame:
-    """Read a flat (JSONL, .jsonl.gz, Parquet) or Lhotse MonoCut manifest into the flat schema.
+def is_lhotse(path: str | Path) -> bool:
+    """Whether a JSON Lines file holds Lhotse cuts (judged by its first record)."""
+    path = Path(path)
+    if _is_parquet(path):
+        return False
+    first = _first_json(path)
+    return first is not None and ("supervisions" in first or "recording" in first)
+
+
+def conform(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
+    """Bring a frame into the schema (aliases renamed, required columns checked, optional ones
+    filled, types fixed, relative audio paths resolved against ``source``'s folder)."""
+    return _conform(df, Path(source))
+
+
+def read_manifest(path: str | Path, onto: Ontology | None = None) -> pl.DataFrame:
+    """Read a manifest (JSONL, .jsonl.gz, Parquet) into the schema.
 
     Returns a frame whose first columns are :data:`FLAT_COLUMNS` (absolute ``audio_path``;
     ``start`` filled with 0; ``labels``/``inferred``/``unmapped_tags`` empty lists when absent),
-    followed by any extra columns. For Lhotse input, ``onto`` (default: the shipped ontology)
-    and ``alignment`` (default :data:`PAPER_ALIGNMENT`) resolve ``audio_tag`` strings; the
-    original tags stay in ``audio_tag``. For flat input with ``onto`` given, deprecated ids are
-    replaced by their successors and labels that are not ids are resolved by lookup (and the
-    ``alignment``, when one is given); unresolvable labels move to ``unmapped_tags``.
+    followed by any extra columns. With ``onto`` given, deprecated ids are replaced by their
+    successors; labels that are not ids are not resolved but moved to ``unmapped_tags``. Lhotse
+    cuts are refused with a pointer to ``uts map apply`` (training maps them itself:
+    :func:`uts.training.data.read_manifest`).
     Raises :class:`ManifestError` on unreadable input.
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
     if not _is_parquet(path):
-        first = _first_json(path)
-        if first is not None and ("supervisions" in first or "recording" in first):
-            return _conform(_from_cuts(path, onto, alignment), path)
+        if is_lhotse(path):
+            raise ManifestError(
+                f"{path}: Lhotse cuts carry free-text tags; map them with the reviewed alignment "
+                "first (uts map apply CUTS --mapping mapping/uts-paper.sssom.tsv --out manifest.jsonl) "
+                "or, for uts train, name it in the recipe (data.alignment)")
         df = _read_jsonl(path)
     else:
         try:
@@ -298,7 +240,7 @@ def read_manifest(path: str | Path, onto: Ontology | None = None,
         except Exception as exc:
             raise ManifestError(f"{path}: not a Parquet manifest ({exc})") from exc
     df = _conform(df, path)
-    return _check_flat_labels(df, onto, alignment) if onto is not None else df
+    return _update_ids(df, onto) if onto is not None else df
 
 
 def write_manifest(df: pl.DataFrame, path: str | Path) -> Path:

@@ -1,0 +1,53 @@
+"""The one error table (uts/cli/errors.py): a user's mistake is one line and exit 1, a bug is
+one line saying how to see the traceback, --debug / UTS_DEBUG=1 shows it, usage errors exit 2."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from uts.cli.errors import USER_ERRORS, is_user_error, message
+from uts.cli.main import app
+from uts.manifest import ManifestError
+
+
+def test_the_table_names_classes_that_exist():
+    import importlib
+
+    for name in USER_ERRORS:
+        module, _, cls = name.rpartition(".")
+        assert isinstance(getattr(importlib.import_module(module), cls), type), name
+
+
+def test_user_errors_and_bugs_are_told_apart():
+    assert is_user_error(ManifestError("m.jsonl: bad")) and message(ManifestError("x")) == "x"
+    assert message(KeyError("no concept matches 'zzz'")) == "no concept matches 'zzz'"
+    assert not is_user_error(RuntimeError("boom"))
+    assert message(RuntimeError("boom")).startswith("unexpected RuntimeError: boom (run with --debug")
+
+
+def test_cli_one_line_exit_1_and_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.delenv("UTS_DEBUG", raising=False)
+    runner = CliRunner()
+    missing = tmp_path / "nope.ttl"
+    res = runner.invoke(app, ["ontology", "lookup", "drum", "--ontology", str(missing)])
+    assert res.exit_code == 1
+    assert "error:" in res.output and "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    res = runner.invoke(app, ["--debug", "ontology", "lookup", "drum", "--ontology", str(missing)])
+    assert res.exit_code == 1 and isinstance(res.exception, FileNotFoundError)  # raised, not reported
+
+
+def test_usage_errors_exit_2():
+    assert CliRunner().invoke(app, ["ontology", "lookup", "--no-such-option"]).exit_code == 2
+
+
+def test_debug_lasts_one_invocation(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("UTS_DEBUG", raising=False)
+    runner = CliRunner()
+    missing = str(tmp_path / "nope.ttl")
+    runner.invoke(app, ["--debug", "ontology", "lookup", "drum", "--ontology", missing])
+    assert "UTS_DEBUG" not in os.environ
+    res = runner.invoke(app, ["ontology", "lookup", "drum", "--ontology", missing])
+    assert res.exit_code == 1 and "error:" in res.output and res.exception is None or isinstance(res.exception, SystemExit)

@@ -1,0 +1,100 @@
+"""Layering, checked over the source with ``ast`` (every import, module level or lazy; those
+under ``if TYPE_CHECKING:`` are annotations only and do not count):
+
+* no import cycle between modules of ``uts``;
+* ``uts.ontology`` imports nothing else of ``uts`` (everything builds on it);
+* no library module imports ``uts.cli`` (the CLI only parses and prints).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import networkx as nx
+
+PKG = Path(__file__).resolve().parents[1] / "uts"
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The ``uts`` modules ``path`` imports (``from .x import y`` resolved; a name that is a
+    submodule counts as that submodule)."""
+    name = _module(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for block in ast.walk(tree):  # `if TYPE_CHECKING:` imports never run: not a dependency
+        if isinstance(block, ast.If) and ast.unparse(block.test).endswith("TYPE_CHECKING"):
+            block.body = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        else:
+            continue
+        out.update(t for t in targets if t in modules and t != name)
+    return out
+
+
+def _graph() -> nx.DiGraph:
+    files = sorted(PKG.rglob("*.py"))
+    modules = {_module(f) for f in files}
+    g = nx.DiGraph()
+    g.add_nodes_from(modules)
+    for f in files:
+        g.add_edges_from((_module(f), t) for t in _imports(f, modules))
+    return g
+
+
+def _package_edges(g: nx.DiGraph) -> nx.DiGraph:
+    """Edges between modules, without a package's own ``__init__`` re-exports (importing a
+    package's name from its ``__init__`` is not a dependency of the package on itself)."""
+    return nx.DiGraph((a, b) for a, b in g.edges if not b == a.rpartition(".")[0])
+
+
+def test_no_import_cycles():
+    cycles = list(nx.simple_cycles(_package_edges(_graph())))
+    assert not cycles, f"import cycles: {cycles[:5]}"
+
+
+def test_ontology_imports_nothing_else_of_uts():
+    bad = [(a, b) for a, b in _graph().edges
+           if a.startswith("uts.ontology") and not b.startswith("uts.ontology") and b != "uts"]
+    assert not bad, bad
+
+
+def test_library_never_imports_the_cli():
+    bad = [(a, b) for a, b in _graph().edges
+           if not a.startswith("uts.cli") and b.startswith("uts.cli")]
+    assert not bad, bad
+
+
+def test_the_check_sees_a_cycle(tmp_path, monkeypatch):
+    """The checker itself works: a planted cycle is found."""
+    pkg = tmp_path / "uts"
+    (pkg / "a").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a" / "__init__.py").write_text("")
+    (pkg / "a" / "x.py").write_text("from . import y\n")
+    (pkg / "a" / "y.py").write_text("def f():\n    from uts.a.x import g\n")
+    monkeypatch.setattr(__import__(__name__), "PKG", pkg)
+    assert list(nx.simple_cycles(_package_edges(_graph())))
+
+
+def test_the_cli_holds_at_most_ten_loops():
+    """The CLI parses and prints; loops mean logic that belongs in the library."""
+    loops = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    found = [f"{p.name}:{n.lineno}" for p in sorted((PKG / "cli").glob("*.py"))
+             for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, loops)]
+    assert len(found) <= 10, found
