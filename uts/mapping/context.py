@@ -102,8 +102,7 @@ def align_context(matcher, text: str | None, domain: str | None = None) -> np.nd
     context to the concept's names and description (the better of the two); with ``domain``, 1
     for the target concept of that name and 0 elsewhere. None without either."""
     if domain:
-        hits = [i for i, cid in enumerate(matcher.ids)
-                if any(t.casefold() == domain.casefold() for t in matcher.target.get(cid).texts())]
+        hits = [matcher.index[cid] for cid, _ in matcher.lexicon.lookup(domain, lemmas=False)]
         if not hits:
             raise ValueError(f"--domain {domain!r} names no concept of {matcher.target.name} "
                              "(give a concept's label, e.g. a root such as 'speech' or 'music')")

@@ -2,9 +2,11 @@
 
 Pipeline, per source label:
 
-1. **Lexical index** - exact key (case/separator/plural folded, :func:`uts.ontology.normalize_label`)
-   and a looser variant key (generic heads such as "music"/"sound" and parentheticals dropped)
-   over every target label and synonym; run-together tags are split first (``acousticguitar``).
+1. **Lexical index** - the ontology resolver's :class:`uts.ontology.resolve.Lexicon` (exact
+   case-folded text, then :func:`uts.ontology.normalize_label`; no lemma tier) over every target
+   label and synonym, plus two more lexicons of the same kind: a looser variant of each name
+   (generic heads such as "music"/"sound" and parentheticals dropped) and its initialisms
+   ("edm"); run-together tags are split first (``acousticguitar``).
 2. **Embedding retrieval** - sentence embeddings of labels and synonyms (max over them) and of
    ``label: description`` texts; a label under a source category aligned to a target branch
    whose concepts share a generic head is also embedded with it ("film" under mood/theme ~
@@ -40,14 +42,16 @@ from datetime import date
 import numpy as np
 
 from uts import __version__
+from uts.ontology.normalize import normalize_label
+from uts.ontology.resolve import Lexicon
 
 from .context import (CONTEXT_POOL, DEFAULT_COLLECTIVE, MIN_VOTES, align_context, aligned_members,
                       collective_logit, context_fit, explain, infer_profile, set_features)
 from .labelsets import Label, LabelSet
 from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
                     default_metadata)
-from .text import (Segmenter, acronyms, alternatives, branch_head, compound_heads, core_tokens, key, non_content, polarity_negative, same_word,
-                   tokens, variant_key, wordpiece_words)
+from .text import (Segmenter, acronyms, alternatives, branch_head, compound_heads, core_tokens, non_content, polarity_negative, same_word,
+                   tokens, wordpiece_words)
 
 TOOL = "uts-map"
 
@@ -163,9 +167,10 @@ class Matcher:
         self.index = {cid: i for i, cid in enumerate(self.ids)}
         vocab: set[str] = set()  # words of target names: never split
         prose: set[str] = set()  # words of target descriptions: pieces only
-        self.exact: dict[str, list[int]] = {}
-        self.variant: dict[str, list[int]] = {}
-        self.acronym: dict[str, list[int]] = {}
+        # the resolver's tier machinery over the target's ids: names, their variants without
+        # generic heads ("Rock music" -> "rock"), their initialisms ("edm"); preferred labels
+        # alone say whether a candidate is the concept a label names outright
+        self.lexicon, self.variants, self.acronyms, self.preferred = Lexicon(), Lexicon(), Lexicon(), Lexicon()
         self.xref: dict[str, list[int]] = {}
         self.core: list[list[tuple[str, ...]]] = []
         self.negative = np.zeros(len(self.ids), dtype=bool)
@@ -174,11 +179,12 @@ class Matcher:
             for x in lab.xrefs:
                 self.xref.setdefault(x, []).append(i)
             cores = []
-            for text in lab.texts():
-                self.exact.setdefault(key(text), []).append(i)
-                self.variant.setdefault(variant_key(text), []).append(i)
+            self.preferred.add(lab.id, lab.label)
+            for kind, text in [("label", lab.label)] + [("synonym", t) for t in lab.texts()[1:]]:
+                self.lexicon.add(lab.id, text, kind)
+                self.variants.add(lab.id, " ".join(core_tokens(text)), "variant")
                 for short in acronyms(text):  # "Electronic dance music" -> edm
-                    self.acronym.setdefault(short, []).append(i)
+                    self.acronyms.add(lab.id, short, "acronym")
                 cores.append(core_tokens(text))
                 name_texts.append(text)
                 name_owner.append(i)
@@ -354,10 +360,10 @@ class Matcher:
             if not r.candidates:
                 continue
             before = r.decided
-            own = key(r.subject.label)
+            named = {cid for cid, _ in self.preferred.lookup(r.subject.label, lemmas=False)}
             feats = set_features(profile, fit_ctx, self, r.subject.id, [self.index[c.object_id] for c in r.candidates],
                                  [c.features["emb"] for c in r.candidates],
-                                 [key(self.target.get(c.object_id).label) == own for c in r.candidates])
+                                 [c.object_id in named for c in r.candidates])
             for c, f in zip(r.candidates, feats):
                 c.features.setdefault("base", c.probability)
                 c.features.update(f)
@@ -384,13 +390,18 @@ class Matcher:
         return hits
 
     def _lexical_hits(self, lab: Label) -> tuple[set[int], set[int], set[int]]:
+        """Target indices the label's names hit in the three lexicons (strictest tier first)."""
         exact, variant, short = set(), set(), set()
+
+        def hits(lexicon: Lexicon, text: str) -> list[int]:
+            return [self.index[cid] for cid, _ in lexicon.lookup(text, lemmas=False)]
+
         for t in lab.texts():
             for text in {t, self.segment(t)}:
-                exact.update(self.exact.get(key(text), ()))
-                variant.update(self.variant.get(variant_key(text), ()))
-            if 2 <= len(key(t)) <= 5 and " " not in t.strip():
-                short.update(self.acronym.get(key(t), ()))
+                exact.update(hits(self.lexicon, text))
+                variant.update(hits(self.variants, " ".join(core_tokens(text))))
+            if 2 <= len(normalize_label(t)) <= 5 and " " not in t.strip():
+                short.update(hits(self.acronyms, t))
         return exact, variant, short
 
     def _heads(self, toks: tuple[str, ...]):
