@@ -240,11 +240,14 @@ def apply_cmd(
                                    help="Mapping predicates to apply. narrowMatch is off by default (a 'drum' clip is not "
                                         "necessarily a 'snare drum' clip), relatedMatch too (weak guesses awaiting review)."),
     report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here too."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source id recorded in the sidecar "
+                                         "[default: the annotation file's name]."),
 ) -> None:
     """Turn a dataset's annotations into target labels (streamed with polars).
 
     Each clip gets `labels` (mapped) and `inferred` (their ancestors), plus its `source_labels`;
-    a report counts unmapped labels and clips left with none."""
+    a report counts unmapped labels and clips left with none. The concepts this source
+    annotates are recorded once in OUTPUT's sidecar NAME.sources.json, for `uts pool`."""
     from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
     from uts.mapping.sssom import parse_predicates, read_sssom
@@ -253,7 +256,7 @@ def apply_cmd(
         preds = parse_predicates(predicates)
         mset = read_sssom(mapping)
         tgt = load_target(target)
-        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator)
+        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator, source)
     figures = rep.as_dict()
     typer.echo(rep.summary(output))
     if report_path:

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "max_seconds": None,  # ... or audio seconds per batch (duration batching)
         "num_workers": 2,
         "num_buckets": 10,
+        "source_weights": True,  # pooled manifest: draw clips by its sources' sampling weights
     },
     "labels": {
         "ontology": None,  # default: $UTS_ONTOLOGY or the shipped ontology/uts.ttl
@@ -40,7 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "model": {"encoder": "cnn10", "encoder_args": {}},
     # name: flat | hier | contrastive | hier+contrastive; ancestors: negative | positive | unknown;
     # the weights combine the two losses of hier+contrastive (total = w_t * tagging + w_c * contrastive)
-    "objective": {"name": "hier", "ancestors": None, "tagging_weight": 1.0, "contrastive_weight": 1.0},
+    # mask_unannotated: with a sources sidecar (pooled data), concepts outside a clip's source's
+    # annotated space are left out of the loss (false: every absent label is a negative)
+    "objective": {"name": "hier", "ancestors": None, "tagging_weight": 1.0, "contrastive_weight": 1.0,
+                  "mask_unannotated": True},
     "contrastive": {
         "targets": "soft",  # hard (CLIP) | soft (label-overlap targets) | mask (drop same-label negatives)
         "mask_threshold": 1.0,  # mask: label overlap (Jaccard) at or above which a pair is no negative
