@@ -5,12 +5,19 @@
     .venv/bin/python benchmarks/mapping_bench.py --part quality --fit   # refit reranker on tune split
     .venv/bin/python benchmarks/mapping_bench.py --part match --labels 10000
     .venv/bin/python benchmarks/mapping_bench.py --part apply --clips 1000000
+    .venv/bin/python benchmarks/mapping_bench.py --part unseen   # whole label sets never tuned on
+    .venv/bin/python benchmarks/mapping_bench.py --part calibration --plot docs/img/mapping-reliability.png
 
 quality  The gold sets in mapping/gold map real label sets (ESC-50, UrbanSound8K, MTG-Jamendo tags,
          paraphrased AudioSet names, negated/non-content labels) onto AudioSet's ontology.json.
          Each label is in the tune or the test split; weights and thresholds were fitted on tune
          only. Baselines, same run, same embeddings: normalised exact match; nearest neighbour
          (always maps); nearest neighbour with a similarity threshold tuned on the tune split.
+unseen   Whole public label sets judged onto AudioSet and onto UTS (mapping/gold/sets.tsv):
+         dev/ may be tuned on, unseen/ never. Per set and pooled F1 of uts map next to
+         normalised exact match, plain nearest neighbour and nearest neighbour with a
+         similarity threshold tuned on the tunable gold (dev, plus the old tune split for AudioSet).
+calibration  ECE and a reliability diagram of the decided confidences on held-out labels.
 match    Time spent mapping N labels beyond computing their embeddings, as a share of the
          embedding time (embedding cache off so every text is really embedded).
 apply    AudioSet eval segments repeated to N clips; the polars apply vs a straightforward
@@ -66,7 +73,7 @@ def quality(fit: bool) -> None:
     from uts.mapping.evaluate import read_gold
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import MatchConfig, Matcher
-    from uts.mapping.text import key
+    from uts.ontology.normalize import normalize_label as key  # the baseline: normalised exact match
 
     target = read_labelset(DATA / "audioset" / "ontology.json")
     config = MatchConfig()
@@ -294,9 +301,328 @@ def apply_speed(n: int, repeats: int, fmt: str = "jsonl") -> None:
             raise SystemExit("outputs differ")
 
 
+def whole_sets() -> list[dict]:
+    """The rows of mapping/gold/sets.tsv with the label file's path."""
+    rows = list(csv.DictReader((GOLD / "sets.tsv").open(encoding="utf-8"), delimiter="\t"))
+    for r in rows:
+        r["path"] = next(p for p in (GOLD / r["split"]).glob(r["set"] + ".*") if p.suffix in (".txt", ".tsv")
+                         and not p.stem.endswith(("_audioset", "_uts")))
+    return rows
+
+
+def _target(which: str):
+    from uts.mapping.labelsets import read_labelset, uts_target
+    return read_labelset(DATA / "audioset" / "ontology.json") if which == "audioset" else uts_target()
+
+
+def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
+    """F1 per whole label set (dev and unseen) against baselines; returns the figures."""
+    from uts.mapping.evaluate import read_gold
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import Matcher
+    from uts.ontology.normalize import normalize_label as key  # the baseline: normalised exact match
+
+    from uts.mapping.pivot import match_via_uts
+
+    sets = whole_sets()
+    seen = {key(lab.label) for src_name, _ in GOLD_SETS for lab in read_labelset(GOLD / src_name)}
+    seen |= {key(lab.label) for r in sets if r["split"] == "dev" for lab in read_labelset(r["path"])}
+    unseen_keys = [key(lab.label) for r in sets if r["split"] == "unseen" for lab in read_labelset(r["path"])]
+    print(f"unseen labels whose normalised form also occurs in dev/ or the older gold: "
+          f"{sum(k in seen for k in unseen_keys)} of {len(unseen_keys)}")
+    out = {}
+    for which in targets:
+        target = _target(which)
+        matcher = Matcher(target)
+        uts = Matcher(_target("uts"), matcher.embedder) if which != "uts" else None
+        keys: dict[str, set[str]] = {}
+        for lab in target:
+            for t in lab.texts():
+                keys.setdefault(key(t), set()).add(lab.id)
+        plain_texts = [(lab.id, t) for lab in target for t in lab.texts()]
+        plain_vecs = matcher.embedder.encode([t for _, t in plain_texts])
+        per_set, nn_sim, ours, exact, chained = {}, {}, {}, {}, {}
+        tunable: dict = {}
+        if which == "audioset":  # the old gold's tune split is tunable too
+            for src_name, gold_name in GOLD_SETS:
+                g = read_gold(GOLD / gold_name)
+                src = read_labelset(GOLD / src_name)
+                tunable.update({k: v for k, v in g.items() if v.split == "tune"})
+                _nn(matcher, src, plain_texts, plain_vecs, nn_sim)
+        for row in sets:
+            src = read_labelset(row["path"])
+            g = read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
+            kwargs = {"context": row["context"]} if with_context else {}
+            res = matcher.match(src, **kwargs)
+            ours.update({r.subject.id: (r.decided.object_id if r.decided else None) for r in res})
+            if uts is not None:  # source -> UTS -> target (uts.mapping.pivot)
+                res = match_via_uts(matcher, uts, src, **kwargs)
+                chained.update({r.subject.id: (r.decided.object_id if r.decided else None) for r in res})
+            _nn(matcher, src, plain_texts, plain_vecs, nn_sim)
+            for sid, e in g.items():
+                hits = keys.get(key(e.subject_label or ""), set())
+                exact[sid] = sorted(hits)[0] if hits else None
+            per_set[row["set"]] = (row["split"], g)
+            if row["split"] == "dev":
+                tunable.update(g)
+        grid = np.round(np.arange(0.30, 0.96, 0.01), 2)
+        nn_t = max((_f1({s: (o if sim >= t else None) for s, (o, sim) in nn_sim.items()}, tunable)[2], t) for t in grid)[1]
+        nn = {s: o for s, (o, _) in nn_sim.items()}
+        nn_thr = {s: (o if sim >= nn_t else None) for s, (o, sim) in nn_sim.items()}
+        methods = {"ours": ours, "exact": exact, "nn": nn, "nn_thr": nn_thr}
+        if uts is not None:
+            methods["ours+UTS"] = chained
+        print(f"\nwhole label sets -> {which} ({len(target)} concepts){' with stated context' if with_context else ''}; "
+              f"NN threshold {nn_t:.2f} tuned on {len(tunable)} tunable labels")
+        print(f"  {'set':24s} {'split':6s} {'n':>3s} " + " ".join(f"{m:>6s}" for m in methods))
+        fig = {"nn_threshold": float(nn_t), "sets": {}, "pooled": {}}
+        for name, (split, g) in per_set.items():
+            f = {m: _f1(d, g)[2] for m, d in methods.items()}
+            fig["sets"][name] = {"split": split, "n": len(g), **f}
+            print(f"  {name:24s} {split:6s} {len(g):3d} " + " ".join(f"{f[m]:6.3f}" for m in methods))
+        for split in ("dev", "unseen"):
+            pooled = {k: v for name, (s, g) in per_set.items() if s == split for k, v in g.items()}
+            prf = {m: _f1(d, pooled) for m, d in methods.items()}
+            fig["pooled"][split] = {m: dict(zip("prf", v)) for m, v in prf.items()}
+            print(f"  {'POOLED ' + split:24s} {'':6s} {len(pooled):3d} " + " ".join(f"{prf[m][2]:6.3f}" for m in methods)
+                  + f"   (ours P {prf['ours'][0]:.3f} R {prf['ours'][1]:.3f}; margin over NN+thr {prf['ours'][2] - prf['nn_thr'][2]:+.3f}"
+                  + (f"; ours+UTS {prf['ours+UTS'][2] - prf['nn_thr'][2]:+.3f}" if "ours+UTS" in prf else "") + ")")
+        out[which] = fig
+    return out
+
+
+def _collective_decisions(results, weights: dict, accept: float) -> dict[str, str | None]:
+    """Decisions had the set-level stage used ``weights`` (recomputed from stored features)."""
+    from uts.mapping.context import collective_logit
+    from uts.mapping.sssom import BACKGROUND
+
+    out = {}
+    for r in results:
+        best, best_p = None, -1.0
+        for c in r.candidates:
+            p = c.features.get("base", c.probability)
+            if c.justification != BACKGROUND and "prof_gap" in c.features:
+                p = 1.0 / (1.0 + np.exp(-collective_logit(p, c.features, weights)))
+            if p > best_p:
+                best, best_p = c, p
+        out[r.subject.id] = best.object_id if best is not None and best_p >= accept else None
+    return out
+
+
+def fit_collective() -> None:
+    """Choose the set-level stage's weights on the tunable gold - the old tune split (AudioSet)
+    and the dev label sets onto AudioSet and UTS, each dev set without and with its stated
+    context - by F1 of the decisions over a small grid (a log-loss fit over candidate pairs is
+    dominated by easy pairs and moved decisions little). Leave-one-label-set-out F1 says how
+    well the choice carries to a set it was not chosen on. unseen/ is not read."""
+    import itertools
+
+    from uts.mapping.context import COLLECTIVE_FEATURES
+    from uts.mapping.evaluate import read_gold
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import RAW_ACCEPT, MatchConfig, Matcher
+
+    zero = {f: 0.0 for f in COLLECTIVE_FEATURES}
+    groups: dict[str, list] = {}
+    for which in ("audioset", "uts"):
+        m = Matcher(_target(which), config=MatchConfig(accept=0.0, candidates=10, repair=False, collective_weights=zero,
+                                                       calibration=(1.0, 0.0)))
+        if which == "audioset":
+            for src_name, gold_name in GOLD_SETS:
+                g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == "tune"}
+                groups[f"{which}:{src_name}"] = [(m.match(read_labelset(GOLD / src_name)), g)]
+        for row in whole_sets():
+            if row["split"] != "dev":
+                continue
+            src, g = read_labelset(row["path"]), read_gold(GOLD / "dev" / f"{row['set']}_{which}.tsv")
+            groups[f"{which}:{row['set']}"] = [(m.match(src), g), (m.match(src, context=row["context"]), g)]
+
+    # per group, per label: first-stage logits, set-level features and whether each candidate
+    # is right; decisions under any weights are then a few array operations
+    from uts.mapping.sssom import BACKGROUND
+    packed = {}
+    for name, runs in groups.items():
+        rows = []
+        for res, g in runs:
+            for r in res:
+                e = g.get(r.subject.id)
+                if e is None:
+                    continue
+                cs = [c for c in r.candidates]
+                base = np.array([min(max(c.features.get("base", c.probability), 1e-6), 1 - 1e-6) for c in cs])
+                fixed = np.array([c.justification == BACKGROUND or "prof_gap" not in c.features for c in cs], dtype=bool)
+                F = np.array([[c.features.get(f, 0.0) for f in COLLECTIVE_FEATURES] for c in cs]).reshape(len(cs), len(COLLECTIVE_FEATURES))
+                right = np.array([c.object_id in e.targets for c in cs], dtype=bool)
+                rows.append((np.log(base / (1 - base)), fixed, F, right, bool(e.targets)))
+        packed[name] = rows
+
+    def counts(weights) -> dict[str, np.ndarray]:  # per group: tp, fp, fn
+        w = np.array([weights.get(f, 0.0) for f in COLLECTIVE_FEATURES])
+        thr = np.log(RAW_ACCEPT / (1 - RAW_ACCEPT))
+        out = {}
+        for name, rows in packed.items():
+            c = np.zeros(3)
+            for logit, fixed, F, right, has_target in rows:
+                z = np.where(fixed, logit, logit + (F @ w if len(F) else 0.0)) if len(logit) else logit
+                k = int(np.argmax(z)) if len(z) else -1
+                mapped = k >= 0 and z[k] >= thr
+                if has_target:
+                    c += (1, 0, 0) if mapped and right[k] else (0, float(mapped), 1)
+                else:
+                    c += (0, 1, 0) if mapped else (1, 0, 0)
+            out[name] = c
+        return out
+
+    keys = ("prof_gap", "prof_fit", "has_prof", "ctx_gap", "ctx_fit", "has_ctx")
+    grid = [dict(zip(keys, v)) for v in itertools.product((0, 10, 20, 40), (0, 5, 10, 20), (0, -5, -10),
+                                                           (0, 20, 40), (0, 5, 10), (0, -5, -10))]
+    table = [(w, counts({**zero, **w})) for w in grid]
+    f1 = lambda c: 2 * c[0] / (2 * c[0] + c[1] + c[2])  # noqa: E731
+    size = lambda w: sum(abs(v) for v in w.values())  # noqa: E731 - ties: the smaller weights
+    names = sorted(groups)
+    pick = lambda keep: max(table, key=lambda t: (round(f1(sum(t[1][n] for n in keep)), 6), -size(t[0])))  # noqa: E731
+    loso = sum(pick([n for n in names if n != held])[1][held] for held in names)
+    off = sum(counts(zero).values())
+    best = pick(names)
+    print(f"tunable label sets: {len(names)} (each dev set with and without its stated context)")
+    print(f"  F1 with the set-level stage off: {f1(off):.4f}")
+    print(f"  leave-one-label-set-out F1 with weights chosen on the others: {f1(loso):.4f}")
+    print(f"  in-sample F1 of the chosen weights: {f1(sum(best[1].values())):.4f}")
+    print(f"  DEFAULT_COLLECTIVE = {dict(zero, **best[0])}")
+
+
+def _top1(which: str, runs, calibration=None) -> tuple[list[float], list[bool]]:
+    """Confidence of each decided mapping and whether it is right, over (source, gold, context)
+    runs; ``calibration`` overrides the shipped one ((1, 0): the reranker's own probability)."""
+    from uts.mapping.labelsets import read_labelset
+    from uts.mapping.match import RAW_ACCEPT, MatchConfig, Matcher
+
+    config = MatchConfig() if calibration is None else MatchConfig(calibration=calibration, accept=RAW_ACCEPT)
+    m = Matcher(_target(which), config=config)
+    conf, ok = [], []
+    for src_path, g, context in runs:
+        for r in m.match(read_labelset(src_path), context=context):
+            e = g.get(r.subject.id)
+            if e is not None and r.decided is not None and r.decided.justification != "semapv:BackgroundKnowledgeBasedMatching":
+                conf.append(r.decided.probability)
+                ok.append(r.decided.object_id in e.targets)
+    return conf, ok
+
+
+def _calibration_runs(which: str, split: str):
+    """(label file, gold, stated context) triples of the tunable ('tune') or held-out ('test')
+    gold; dev sets count as tunable, unseen sets as held out, each with and without context."""
+    from uts.mapping.evaluate import read_gold
+
+    runs = []
+    if which == "audioset":
+        for src_name, gold_name in GOLD_SETS:
+            g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == split}
+            runs.append((GOLD / src_name, g, None))
+    for row in whole_sets():
+        if row["split"] == ("dev" if split == "tune" else "unseen"):
+            g = read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
+            runs += [(row["path"], g, None), (row["path"], g, row["context"])]
+    return runs
+
+
+def fit_calibration() -> None:
+    """Platt scaling of the decided mapping's probability, fitted on the tunable gold (old tune
+    split, dev sets with and without context; both targets) with the shipped calibration
+    switched off; prints the constants and the tunable ECE before and after."""
+    from uts.mapping.evaluate import expected_calibration_error
+    from uts.mapping.match import RAW_ACCEPT, calibrated
+
+    conf, ok = [], []
+    for which in ("audioset", "uts"):
+        c, o = _top1(which, _calibration_runs(which, "tune"), calibration=(1.0, 0.0))
+        conf, ok = conf + c, ok + o
+    x = np.log(np.clip(conf, 1e-9, 1 - 1e-9) / (1 - np.clip(conf, 1e-9, 1 - 1e-9)))
+    y = np.asarray(ok, dtype=float)
+    from scipy.optimize import minimize
+
+    def loss(w):
+        z = w[0] * x + w[1]
+        return np.sum(np.logaddexp(0.0, z) - y * z)
+
+    a, b = minimize(loss, np.array([1.0, 0.0]), method="L-BFGS-B").x
+    cal = (round(float(a), 4), round(float(b), 4))
+    after = [calibrated(p, cal) for p in conf]
+    print(f"decided mappings on the tunable gold: {len(conf)}, right {int(y.sum())}")
+    print(f"  ECE of the reranker's probability: {expected_calibration_error(conf, ok):.4f}")
+    print(f"  ECE after Platt scaling (in-sample): {expected_calibration_error(after, ok):.4f}")
+    print(f"  DEFAULT_CALIBRATION = {cal}; RAW_ACCEPT {RAW_ACCEPT} -> DEFAULT_ACCEPT {calibrated(RAW_ACCEPT, cal):.3f}")
+
+
+def calibration_report(plot: str | None) -> None:
+    """ECE and reliability of the decided confidences on held-out labels (old test split,
+    unseen sets with and without context; both targets), with and without the shipped Platt
+    scaling; optionally a reliability diagram."""
+    from uts.mapping.evaluate import expected_calibration_error
+
+    raw, cal = ([], []), ([], [])
+    for which in ("audioset", "uts"):
+        runs = _calibration_runs(which, "test")
+        for store, c in ((raw, (1.0, 0.0)), (cal, None)):
+            conf, ok = _top1(which, runs, calibration=c)
+            store[0].extend(conf)
+            store[1].extend(ok)
+    print(f"\ncalibration on held-out labels (old test split; unseen sets with and without context; both targets): "
+          f"{len(cal[0])} decided mappings")
+    print(f"  ECE, reranker probability: {expected_calibration_error(*raw):.4f}")
+    print(f"  ECE, calibrated confidence (shipped): {expected_calibration_error(*cal):.4f}")
+    bins = np.linspace(0, 1, 11)
+    for name, (conf, ok) in (("reranker", raw), ("calibrated", cal)):
+        conf, ok = np.asarray(conf), np.asarray(ok, dtype=float)
+        which = np.minimum((conf * 10).astype(int), 9)
+        cells = [f"{bins[b]:.1f}-{bins[b + 1]:.1f}: {ok[which == b].mean():.2f} (n={int((which == b).sum())})"
+                 for b in range(10) if (which == b).any()]
+        print(f"  {name:10s} fraction right per confidence bin: " + "; ".join(cells))
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 4.2))
+        ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect")
+        for name, (conf, ok) in (("reranker probability", raw), ("calibrated confidence", cal)):
+            conf, ok = np.asarray(conf), np.asarray(ok, dtype=float)
+            which = np.minimum((conf * 10).astype(int), 9)
+            xs = [conf[which == b].mean() for b in range(10) if (which == b).any()]
+            ys = [ok[which == b].mean() for b in range(10) if (which == b).any()]
+            ax.plot(xs, ys, "o-", label=f"{name} (ECE {expected_calibration_error(conf, ok):.3f})")
+        ax.set_xlabel("confidence of the decided mapping")
+        ax.set_ylabel("fraction right")
+        ax.set_title(f"held-out labels, {len(cal[0])} decided mappings")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        plt.close(fig)
+        print(f"  reliability diagram: {plot}")
+
+
+def _nn(matcher, src, plain_texts, plain_vecs, nn_sim) -> None:
+    """Plain nearest neighbour: the raw label against target labels and synonyms."""
+    labels = src.mappable()
+    sims = matcher.embedder.encode([lab.label for lab in labels]) @ plain_vecs.T
+    for lab, row in zip(labels, sims):
+        b = int(row.argmax())
+        nn_sim[lab.id] = (plain_texts[b][0], float(row[b]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["quality", "match", "apply", "all"], default="all")
+    ap.add_argument("--part", choices=["quality", "unseen", "calibration", "match", "apply", "all"], default="all")
+    ap.add_argument("--plot", help="--part calibration: write the reliability diagram here (PNG)")
+    ap.add_argument("--targets", default="audioset,uts", help="targets of --part unseen (audioset, uts)")
+    ap.add_argument("--fit-collective", action="store_true",
+                    help="fit the set-level stage on the tunable gold (old tune split + dev/), print the weights")
+    ap.add_argument("--fit-calibration", action="store_true",
+                    help="fit the Platt scaling of decided confidences on the tunable gold, print the constants")
+    ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
     ap.add_argument("--clips", type=int, default=1_000_000)
@@ -304,8 +630,18 @@ def main() -> None:
     ap.add_argument("--apply-format", choices=["jsonl", "parquet"], default="jsonl",
                     help="output format of both apply implementations")
     args = ap.parse_args()
+    if args.fit_collective:
+        fit_collective()
+        return
+    if args.fit_calibration:
+        fit_calibration()
+        return
     if args.part in ("quality", "all"):
         quality(args.fit)
+    if args.part in ("unseen", "all"):
+        unseen_quality(args.targets.split(","), args.context)
+    if args.part in ("calibration", "all"):
+        calibration_report(args.plot)
     if args.part in ("match", "all"):
         match_speed(args.labels)
     if args.part in ("apply", "all"):

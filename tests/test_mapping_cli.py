@@ -116,3 +116,19 @@ def test_interactive_review_saves_each_answer(tmp_path):
     assert back.decided()["UTS:0000100"].object_id == "UTS:0000003"
     assert back.decided()["UTS:0000101"].reviewer_id == "orcid:0000-0002-1825-0097"
     assert ("UTS:0000100", "UTS:0000002") in back.rejected_pairs()
+
+
+def test_context_options_reach_the_matcher_and_bad_ones_fail_cleanly(workspace):
+    w = workspace
+    out = w / "ctx.sssom.tsv"
+    res = runner.invoke(app, ["map", str(w / "tags.txt"), "--target", str(w / "uts.ttl"), "-o", str(out),
+                              "--domain", "spoken words"])
+    assert res.exit_code == 1 and "--domain 'spoken words' names no concept" in res.output
+    assert "Traceback" not in res.output and not out.exists()
+    res = runner.invoke(app, ["map", str(w / "tags.txt"), "--target", str(w / "uts.ttl"), "-o", str(out),
+                              "--verify", "http://localhost:9/v1"])
+    assert res.exit_code == 1 and "needs --verify-model" in res.output and not out.exists()
+    res = _run("map", w / "tags.txt", "--target", w / "uts.ttl", "-o", out, "--context", "music tags", "--domain", "music")
+    assert res.exit_code == 0 and validate_sssom(out) == []
+    drums = next(m for m in read_sssom(out).mappings if m.subject_label == "Drums")
+    assert drums.object_id == DRUM and "stated context" in (drums.comment or "")

@@ -125,3 +125,12 @@ def test_from_texts_and_unknown_format(tmp_path):
     (tmp_path / "l.txt").write_text("a\n")
     with pytest.raises(LabelSetError, match="unknown label set format"):
         read_labelset(tmp_path / "l.txt", format="yaml")
+
+
+def test_named_id_column_that_is_missing_fails_by_name_even_with_a_description_column(tmp_path):
+    # the description-column default must not swallow the check of a named id column
+    path = tmp_path / "codes.tsv"
+    path.write_text("label\tdescription\ngac\tacoustic guitar\n", encoding="utf-8")
+    with pytest.raises(LabelSetError, match="no id column 'code'"):
+        read_table(path, id_column="code")
+    assert [lab.description for lab in read_table(path)] == ["acoustic guitar"]

@@ -260,3 +260,13 @@ def test_leaf_siblings_give_context_and_theme_tags_reach_the_role_branch(music_m
     assert results["s:film"].candidates[0].object_id == "t:soundtrack"
     assert results["s:happy"].candidates[0].object_id == "t:happy"
     assert results["s:rock"].candidates[0].object_id == "t:rock"
+
+
+def test_lexical_index_is_the_resolvers_lexicon_strictest_tier_first(matcher):
+    # the matcher keeps no key tables of its own: names resolve through the resolver's tiers
+    from uts.ontology.resolve import Lexicon
+
+    assert isinstance(matcher.lexicon, Lexicon)
+    assert matcher.lexicon.lookup("Hi-Hats", lemmas=False) == [(HIHAT, "normalized")]
+    exact, _, _ = matcher._lexical_hits(Label("s:1", "hi-hat"))
+    assert exact == {matcher.index[HIHAT]}

@@ -63,11 +63,32 @@ def match_cmd(
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                               help="Abstain when the best candidate's calibrated probability is below this [default: tuned value]."),
     no_repair: bool = typer.Option(False, "--no-repair", help="Skip hierarchy-aware repair."),
+    context: Optional[str] = typer.Option(None, "--context", help="What the labels are, in your words "
+                                          "(\"acoustic scenes\", \"music tags\"): evidence for ambiguous labels "
+                                          "[default: a '# context: ...' line of the label file]."),
+    domain: Optional[str] = typer.Option(None, "--domain", help="The target concept the labels fall under, by "
+                                         "its label (e.g. 'speech', 'acoustic scene'): like --context, but exact."),
+    no_context: bool = typer.Option(False, "--no-context", help="Judge every label alone: no set profile, "
+                                    "no stated context."),
+    via_uts: bool = typer.Option(False, "--via-uts", help="For a target other than UTS: also map through UTS "
+                                 "(its synonyms, definitions and cross-references) and take the chained mapping "
+                                 "where it is more probable. Embeds UTS once (minutes on a cold cache)."),
+    verify: Optional[str] = typer.Option(None, "--verify", help="Optional verifier (off by default): an "
+                                         "OpenAI-compatible endpoint URL (with --verify-model) or a local "
+                                         "transformers model directory; confirms or rejects each label's top "
+                                         "candidates. Costs one request per label (reported)."),
+    verify_model: Optional[str] = typer.Option(None, "--verify-model", help="Model name the --verify endpoint serves."),
+    verify_k: int = typer.Option(3, "--verify-k", min=1, help="Candidates shown to the verifier per label."),
 ) -> None:
     """Match SOURCE's labels onto the target and write one decided mapping per label (SSSOM).
 
     Labels that fit nothing, and negated or non-content labels ("no vocals", "other"), are left
-    unmapped and listed in OUT.unmapped.tsv with the reason."""
+    unmapped and listed in OUT.unmapped.tsv with the reason. The set is read as a whole: labels
+    mapped confidently say what kind of set it is (music tags, acoustic scenes), and that decides
+    between the senses of ambiguous ones (in a music tag set 'female' is not a female speaker).
+
+    \b
+    uts map scenes.txt --context "acoustic scenes"     # 'bus' -> bus interior, not the vehicle"""
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import MatchConfig
     from uts.mapping.pipeline import load_target, match_files
@@ -76,14 +97,22 @@ def match_cmd(
     with _user_errors():
         src = read_labelset(source, fmt, column=column, id_column=id_column, name=name)
         tgt = load_target(target, target_format)
-        config = MatchConfig(repair=not no_repair)
+        config = MatchConfig(repair=not no_repair, collective=not no_context)
         if threshold is not None:
             config.accept = threshold
-        summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True)
+        verifier = None
+        if verify:
+            from uts.mapping.verify import load_verifier
+
+            verifier = load_verifier(verify, verify_model)
+        summary = match_files(src, tgt, out, candidates, str(model) if model else None, config, progress=True,
+                              context=context, domain=domain, via_uts=via_uts, verifier=verifier, verify_k=verify_k)
     typer.echo(f"{summary.labels} labels: {summary.mapped} mapped, {summary.unmapped} unmapped"
                + (f", {summary.kept_reviewed} reviewed rows kept" if summary.kept_reviewed else "")
                + (f" ({summary.kept_elsewhere} of them for ids not in this source: made with another --name?)"
                   if summary.kept_elsewhere else ""))
+    if summary.verified is not None:
+        typer.echo(summary.verified.summary())
     typer.echo(f"mappings:   {summary.output}")
     if summary.candidates:
         typer.echo(f"candidates: {summary.candidates}")

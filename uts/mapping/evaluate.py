@@ -180,6 +180,19 @@ def reliability(pred: MappingSet, gold: dict[str, GoldEntry], split: str | None 
     return out
 
 
+def expected_calibration_error(confidences, correct, bins: int = 10) -> float:
+    """ECE: the confidence-weighted gap between stated confidence and the fraction right, over
+    equal-width bins (0 for perfect calibration)."""
+    import numpy as np
+
+    conf, ok = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
+    if not len(conf):
+        return 0.0
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    return float(sum(abs(ok[which == b].mean() - conf[which == b].mean()) * (which == b).sum()
+                     for b in range(bins) if (which == b).any()) / len(conf))
+
+
 def plot_evaluation(pred: MappingSet, gold: dict[str, GoldEntry], path, split: str | None = None) -> None:
     """Two panels: P/R/F1 against the abstention threshold, and a reliability diagram."""
     import matplotlib

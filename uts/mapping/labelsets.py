@@ -60,6 +60,9 @@ class LabelSet:
     curie_map: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # path or IRI it was read from
     kind: str = "text"
+    # what the labels are, in the user's words ("acoustic scenes"): a "# context: ..." line of a
+    # text file, or --context; the matcher uses it as set-level evidence (uts.mapping.context)
+    context: str | None = None
     _graph: nx.DiGraph | None = field(default=None, init=False, repr=False, compare=False)
     _ancestors: dict | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -183,18 +186,28 @@ def _open(path: Path):
 
 
 # -- readers ---------------------------------------------------------------------------------
+_CONTEXT_LINE = re.compile(r"^\s*#\s*(?:context|description)\s*:\s*(.+?)\s*$", re.I)
+
+
 def read_text(path: str | Path, name: str | None = None) -> LabelSet:
-    """One label per line; blank lines and ``#`` comments skipped; labels kept as written."""
+    """One label per line; blank lines and ``#`` comments skipped; labels kept as written.
+    A comment ``# context: acoustic scenes`` (or ``# description: ...``) says what the labels
+    are; it becomes the set's :attr:`LabelSet.context`."""
     path = _check(path)
     with _open(path) as fh:
-        lines = [ln.rstrip("\n") for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+        raw = [ln.rstrip("\n") for ln in fh if ln.strip()]
+    lines = [ln for ln in raw if not ln.lstrip().startswith("#")]
     if not lines:
         raise LabelSetError(f"{path}: no labels found")
-    return from_texts(lines, name or _stem(path), source=str(path))
+    out = from_texts(lines, name or _stem(path), source=str(path))
+    context = [m.group(1) for m in map(_CONTEXT_LINE.match, raw) if m]
+    out.context = "; ".join(context) or None
+    return out
 
 
 _LABEL_COLUMNS = ("display_name", "label", "name", "tag", "class", "category", "class_name")
 _ID_COLUMNS = ("mid", "id", "class_id", "label_id")
+_DESCRIPTION_COLUMNS = ("description", "definition", "meaning")
 
 
 def read_table(path: str | Path, column: str | None = None, id_column: str | None = None,
@@ -202,7 +215,9 @@ def read_table(path: str | Path, column: str | None = None, id_column: str | Non
                separator: str | None = None) -> LabelSet:
     """A CSV/TSV with a header; ``column`` holds the labels (default: the first of
     display_name/label/name/tag/class/category), ``id_column`` optional ids (``mid``/``id``).
-    A cell with several labels separated by ``;`` or ``|`` counts each."""
+    A cell with several labels separated by ``;`` or ``|`` counts each. A ``description``
+    (or ``definition``/``meaning``) column, when present, is read as each label's description:
+    what an abbreviation such as IRMAS's ``gac`` stands for ("acoustic guitar")."""
     path = _check(path)
     sep = separator or ("\t" if ".tsv" in path.name else ",")
     with _open(path) as fh:
@@ -225,6 +240,8 @@ def read_table(path: str | Path, column: str | None = None, id_column: str | Non
         id_column = next((lower[c] for c in _ID_COLUMNS if c in lower and lower[c] != column), None)
     elif id_column not in header:
         raise LabelSetError(f"{path}: no id column {id_column!r}; columns: {', '.join(header)}")
+    if description_column is None:
+        description_column = next((lower[c] for c in _DESCRIPTION_COLUMNS if c in lower and lower[c] != column), None)
     stem = name or _stem(path)
     if id_column is None:
         texts = [t for row in rows for t in re.split(r"[;|]", row.get(column) or "")]

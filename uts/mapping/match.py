@@ -2,9 +2,11 @@
 
 Pipeline, per source label:
 
-1. **Lexical index** - exact key (case/separator/plural folded, :func:`uts.ontology.normalize_label`)
-   and a looser variant key (generic heads such as "music"/"sound" and parentheticals dropped)
-   over every target label and synonym; run-together tags are split first (``acousticguitar``).
+1. **Lexical index** - the ontology resolver's :class:`uts.ontology.resolve.Lexicon` (exact
+   case-folded text, then :func:`uts.ontology.normalize_label`; no lemma tier) over every target
+   label and synonym, plus two more lexicons of the same kind: a looser variant of each name
+   (generic heads such as "music"/"sound" and parentheticals dropped) and its initialisms
+   ("edm"); run-together tags are split first (``acousticguitar``).
 2. **Embedding retrieval** - sentence embeddings of labels and synonyms (max over them) and of
    ``label: description`` texts; a label under a source category aligned to a target branch
    whose concepts share a generic head is also embedded with it ("film" under mood/theme ~
@@ -40,14 +42,24 @@ from datetime import date
 import numpy as np
 
 from uts import __version__
+from uts.ontology.normalize import normalize_label
+from uts.ontology.resolve import Lexicon
 
+from .context import (CONTEXT_POOL, DEFAULT_COLLECTIVE, MIN_VOTES, align_context, aligned_members,
+                      collective_logit, context_fit, explain, infer_profile, set_features)
 from .labelsets import Label, LabelSet
 from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
                     default_metadata)
-from .text import (Segmenter, acronyms, alternatives, branch_head, compound_heads, core_tokens, key, non_content, polarity_negative, same_word,
-                   tokens, variant_key, wordpiece_words)
+from .text import (Segmenter, acronyms, alternatives, branch_head, compound_heads, core_tokens, non_content, polarity_negative, same_word,
+                   tokens, wordpiece_words)
 
 TOOL = "uts-map"
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 FEATURES = ("emb", "desc", "gap", "tok", "lex", "variant", "acronym", "ctx", "ctx_gap", "has_ctx",
             "src_more", "tgt_more", "head", "modifier_only", "kids", "has_kids")
 # Hand-set prior weights: the fit is regularised towards these (a feature the tuning gold never
@@ -66,14 +78,33 @@ DEFAULT_WEIGHTS = {
 }
 DEFAULT_BIAS = -5.459
 XREF_CONFIDENCE = 0.99  # a recorded cross-reference (UTS xref "AudioSet:/m/09x0r") decides the mapping
-DEFAULT_ACCEPT = 0.3  # abstention threshold with the best F1 on the tune split
+RAW_ACCEPT = 0.3  # abstention threshold on the reranker's scale with the best F1 on the tune split
+# Platt scaling of the decided candidate's probability: P(the mapping is right) =
+# sigmoid(a * logit(p) + b), fitted on the tunable gold (benchmarks/mapping_bench.py
+# --fit-calibration; 491 decided mappings: ECE 0.057 -> 0.019 in-sample). (1, 0) is the identity.
+# The slope under 1 says the reranker is overconfident at the top (a synonym hit at 0.999 is
+# right about 96% of the time) and underconfident near the threshold.
+DEFAULT_CALIBRATION = (0.406, 0.2886)
+
+
+def calibrated(p: float, calibration: tuple[float, float] = DEFAULT_CALIBRATION) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(_sigmoid(calibration[0] * np.log(p / (1 - p)) + calibration[1]))
+
+
+def uncalibrated(q: float, calibration: tuple[float, float] = DEFAULT_CALIBRATION) -> float:
+    q = min(max(q, 1e-9), 1 - 1e-9)
+    return float(_sigmoid((np.log(q / (1 - q)) - calibration[1]) / calibration[0]))
+
+
+DEFAULT_ACCEPT = round(calibrated(RAW_ACCEPT), 3)  # the same decisions, on the calibrated scale
 
 
 @dataclass
 class MatchConfig:
     """Matcher settings; thresholds are probabilities from the calibrated reranker."""
 
-    accept: float = DEFAULT_ACCEPT  # below this the label is left unmapped (abstention)
+    accept: float = DEFAULT_ACCEPT  # calibrated probability below which the label is left unmapped
     exact_similarity: float = 0.88  # name similarity at which a non-lexical match is exactMatch
     related_below: float = 0.35  # a semantic closeMatch less probable than this becomes relatedMatch
     repair_margin: float = 0.15  # a hierarchy-consistent candidate may be this much less probable
@@ -87,6 +118,15 @@ class MatchConfig:
     repair: bool = True
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     bias: float = DEFAULT_BIAS
+    # set-level evidence (uts.mapping.context): the set's profile and any stated context
+    collective: bool = True
+    collective_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_COLLECTIVE))
+    calibration: tuple[float, float] = DEFAULT_CALIBRATION  # maps reranker probabilities to P(right)
+
+    @property
+    def raw_accept(self) -> float:
+        """``accept`` on the reranker's (uncalibrated) scale, where decisions are made."""
+        return uncalibrated(self.accept, self.calibration) if 0 < self.accept < 1 else self.accept
 
 
 @dataclass
@@ -112,10 +152,6 @@ class MatchResult:
         return self.decided is not None
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 class Matcher:
     """Match label sets onto one target. Build once per target; embeddings are cached."""
 
@@ -131,9 +167,10 @@ class Matcher:
         self.index = {cid: i for i, cid in enumerate(self.ids)}
         vocab: set[str] = set()  # words of target names: never split
         prose: set[str] = set()  # words of target descriptions: pieces only
-        self.exact: dict[str, list[int]] = {}
-        self.variant: dict[str, list[int]] = {}
-        self.acronym: dict[str, list[int]] = {}
+        # the resolver's tier machinery over the target's ids: names, their variants without
+        # generic heads ("Rock music" -> "rock"), their initialisms ("edm"); preferred labels
+        # alone say whether a candidate is the concept a label names outright
+        self.lexicon, self.variants, self.acronyms, self.preferred = Lexicon(), Lexicon(), Lexicon(), Lexicon()
         self.xref: dict[str, list[int]] = {}
         self.core: list[list[tuple[str, ...]]] = []
         self.negative = np.zeros(len(self.ids), dtype=bool)
@@ -142,11 +179,12 @@ class Matcher:
             for x in lab.xrefs:
                 self.xref.setdefault(x, []).append(i)
             cores = []
-            for text in lab.texts():
-                self.exact.setdefault(key(text), []).append(i)
-                self.variant.setdefault(variant_key(text), []).append(i)
+            self.preferred.add(lab.id, lab.label)
+            for kind, text in [("label", lab.label)] + [("synonym", t) for t in lab.texts()[1:]]:
+                self.lexicon.add(lab.id, text, kind)
+                self.variants.add(lab.id, " ".join(core_tokens(text)), "variant")
                 for short in acronyms(text):  # "Electronic dance music" -> edm
-                    self.acronym.setdefault(short, []).append(i)
+                    self.acronyms.add(lab.id, short, "acronym")
                 cores.append(core_tokens(text))
                 name_texts.append(text)
                 name_owner.append(i)
@@ -241,12 +279,18 @@ class Matcher:
 
     # -- matching ----------------------------------------------------------------------------
     def match(self, source: LabelSet, rejected: set[tuple[str, str]] | None = None,
-              progress: bool = False) -> list[MatchResult]:
-        """Decide one mapping (or abstention) for every mappable label of ``source``."""
+              progress: bool = False, context: str | None = None, domain: str | None = None) -> list[MatchResult]:
+        """Decide one mapping (or abstention) for every mappable label of ``source``.
+
+        ``context`` says what the labels are ("acoustic scenes"; default: the set's own
+        ``context`` line), ``domain`` names the target concept they fall under ("speech");
+        see :mod:`uts.mapping.context`."""
         rejected = rejected or set()
         labels = source.mappable()
         if not labels:
             return []
+        context = context or source.context
+        context_scores = align_context(self, context, domain) if self.config.collective else None
         context_labels = {p for lab in labels for p in source.parents(lab.id)}
         all_labels = labels + [source.get(p) for p in sorted(context_labels) if p not in {x.id for x in labels}]
         pos = {lab.id: i for i, lab in enumerate(all_labels)}
@@ -273,9 +317,71 @@ class Matcher:
                 kid_rows = [pos[c] for c in source.children(lab.id) if c in pos]
                 kid_sims = src_label_vecs[kid_rows] @ self.label_vecs.T if kid_rows else None
                 results.append(self._decide(lab, top[j], per_pair[j], desc[j], ctx_sims, rejected, kid_sims))
+        if self.config.collective:
+            flat = not context_labels
+            self._collective(results, context_scores, context, (name_vecs, owner, desc_vecs) if flat else None, rejected)
+        for r in results:
+            del r.candidates[max(self.config.candidates, 1):]
         if self.config.repair:
             self._repair(results, source)
+        self._calibrate(results)
         return results
+
+    def _calibrate(self, results: list[MatchResult]) -> None:
+        """Reranker probabilities become calibrated probabilities that the mapping is right
+        (a monotone map: no decision changes); recorded cross-references keep theirs."""
+        for r in results:
+            for c in r.candidates:
+                if c.justification != BACKGROUND:
+                    c.probability = calibrated(c.probability, self.config.calibration)
+            if r.decided is None and r.candidates and r.reason and r.reason.startswith("best candidate below"):
+                rest = r.reason.split(")", 1)[1] if ")" in r.reason else ""
+                r.reason = f"best candidate below threshold ({r.candidates[0].probability:.2f} < {self.config.accept}){rest}"
+
+    def _collective(self, results: list[MatchResult], context_scores, context: str | None,
+                    source_vecs, rejected) -> None:
+        """Second pass with set-level evidence (:mod:`uts.mapping.context`): the concepts of the
+        favoured branches join each label's candidates (flat sources), then every candidate's
+        probability is recomputed from its first-pass logit plus the set's profile and the
+        stated context, and decisions are settled again."""
+        profile = infer_profile(results, self)
+        fit_ctx = context_fit(self, context_scores) if context_scores is not None else None
+        if profile.n < MIN_VOTES and fit_ctx is None:
+            return
+        if source_vecs is not None:
+            branch = profile.branch(self)
+            if context_scores is not None:
+                branch = np.union1d(branch, aligned_members(self, context_scores))
+            if len(branch):
+                self._add_candidates(results, branch, *source_vecs, rejected)
+        note = explain(profile, self, context, fit_ctx, context_scores)
+        weights = self.config.collective_weights
+        for r in results:
+            if not r.candidates:
+                continue
+            before = r.decided
+            named = {cid for cid, _ in self.preferred.lookup(r.subject.label, lemmas=False)}
+            feats = set_features(profile, fit_ctx, self, r.subject.id, [self.index[c.object_id] for c in r.candidates],
+                                 [c.features["emb"] for c in r.candidates],
+                                 [c.object_id in named for c in r.candidates])
+            for c, f in zip(r.candidates, feats):
+                c.features.setdefault("base", c.probability)
+                c.features.update(f)
+                if c.justification == BACKGROUND:
+                    continue  # a recorded cross-reference stands
+                c.probability = float(_sigmoid(collective_logit(c.features["base"], f, weights)))
+                if c.predicate in (CLOSE, RELATED):
+                    c.predicate = RELATED if c.probability < self.config.related_below else CLOSE
+            r.candidates.sort(key=lambda c: (c.justification != BACKGROUND, -c.probability))
+            self._settle(r)
+            if (before and before.object_id) != (r.decided and r.decided.object_id):
+                was = f"{before.object_label} {before.features['base']:.2f}" if before else "abstained"
+                if r.decided:
+                    r.comment = f"{note}; first pass without set evidence: {was}"
+                else:  # the unmapped report says why
+                    r.reason = f"{r.reason}; {note}; first pass without set evidence: {was}"
+            elif r.decided:
+                r.comment = note
 
     def _xref_hits(self, lab: Label) -> set[int]:
         """Targets that name the source label in their xrefs, or that the source label names."""
@@ -284,13 +390,18 @@ class Matcher:
         return hits
 
     def _lexical_hits(self, lab: Label) -> tuple[set[int], set[int], set[int]]:
+        """Target indices the label's names hit in the three lexicons (strictest tier first)."""
         exact, variant, short = set(), set(), set()
+
+        def hits(lexicon: Lexicon, text: str) -> list[int]:
+            return [self.index[cid] for cid, _ in lexicon.lookup(text, lemmas=False)]
+
         for t in lab.texts():
             for text in {t, self.segment(t)}:
-                exact.update(self.exact.get(key(text), ()))
-                variant.update(self.variant.get(variant_key(text), ()))
-            if 2 <= len(key(t)) <= 5 and " " not in t.strip():
-                short.update(self.acronym.get(key(t), ()))
+                exact.update(hits(self.lexicon, text))
+                variant.update(hits(self.variants, " ".join(core_tokens(text))))
+            if 2 <= len(normalize_label(t)) <= 5 and " " not in t.strip():
+                short.update(hits(self.acronyms, t))
         return exact, variant, short
 
     def _heads(self, toks: tuple[str, ...]):
@@ -373,16 +484,49 @@ class Matcher:
         # A recorded cross-reference outranks any computed guess, even a lexical one scored above
         # XREF_CONFIDENCE (AudioSet "Mouse" is the animal its xref names, not "computer mouse").
         cands.sort(key=lambda c: (c.justification != BACKGROUND, -c.probability))
-        cands = cands[: max(self.config.candidates, 1)]
-        result = MatchResult(lab, cands)
-        if not cands:
-            result.reason = ("negated label" if negated else "non-content label" if empty
-                             else "no candidate")
-        elif cands[0].probability < self.config.accept:
-            result.reason = f"best candidate below threshold ({cands[0].probability:.2f} < {self.config.accept})"
-        else:
-            result.decided = cands[0]
+        # keep a few more than asked for: set-level evidence may promote one of them
+        cands = cands[: max(self.config.candidates, 10 if self.config.collective else 1)]
+        result = MatchResult(lab, cands, reason=("negated label" if negated else "non-content label" if empty
+                                                 else "no candidate"))
+        self._settle(result)
         return result
+
+    def _add_candidates(self, results: list[MatchResult], branch: np.ndarray, name_vecs, owner, desc_vecs,
+                        rejected) -> None:
+        """Add each label's :data:`CONTEXT_POOL` nearest concepts of ``branch`` to its candidates
+        (a scene list's *car* meets *car interior*; a flat source, labels in ``results`` order)."""
+        rows = np.concatenate([np.arange(self.group_starts[t], self.group_starts[t + 1] if t + 1 < len(self.ids)
+                                         else len(self.name_owner)) for t in branch])
+        starts = np.searchsorted(self.name_owner[rows], branch)
+        bounds = np.searchsorted(owner, np.arange(len(results) + 1))  # owner is sorted
+        branch_names = self.name_vecs[rows].T
+        for i, r in enumerate(results):
+            if r.reason in ("negated label", "non-content label"):
+                continue
+            mine = name_vecs[bounds[i]:bounds[i + 1]]
+            sims = np.maximum.reduceat((mine @ branch_names).max(axis=0), starts)
+            score = sims + 0.5 * (desc_vecs[i] @ self.desc_vecs[branch].T)
+            have = {c.object_id for c in r.candidates}
+            best_sim = max([c.features["emb"] for c in r.candidates] + [float(sims.max())])
+            exact, variant, short = self._lexical_hits(r.subject)
+            for k in np.argsort(-score)[:CONTEXT_POOL]:
+                t = int(branch[k])
+                if self.ids[t] in have or (r.subject.id, self.ids[t]) in rejected or self.negative[t]:
+                    continue
+                feats = self.features(r.subject, t, sims[k], float(desc_vecs[i] @ self.desc_vecs[t]), None,
+                                      exact, variant, short, best_sim)
+                r.candidates.append(self._candidate(t, feats))
+
+    def _settle(self, result: MatchResult) -> None:
+        """Decide the best candidate, or abstain below ``accept``."""
+        cands = result.candidates
+        result.decided = None
+        if not cands:
+            return
+        if cands[0].probability < self.config.raw_accept:
+            result.reason = f"best candidate below threshold ({cands[0].probability:.2f} < {self.config.raw_accept:.2f})"
+        else:
+            result.decided, result.reason = cands[0], None
 
     def _candidate(self, t: int, feats: dict[str, float]) -> Candidate:
         lexical = feats["lex"] or feats["variant"] or feats["acronym"]
@@ -418,7 +562,7 @@ class Matcher:
                     continue
                 fitting = [c for c in r.candidates
                            if tp in self.ancestors[self.index[c.object_id]]
-                           and c.probability >= max(self.config.accept, r.decided.probability - self.config.repair_margin)]
+                           and c.probability >= max(self.config.raw_accept, r.decided.probability - self.config.repair_margin)]
                 if fitting:
                     r.comment = (f"hierarchy repair: {r.decided.object_id} replaced by {fitting[0].object_id} "
                                  f"to sit under the parent's target {parent.decided.object_id}")

@@ -28,6 +28,7 @@ class MatchSummary:
     # Reviewed rows kept for subjects that are not labels of this source: usually the file was
     # made with other ids (another --name), so its reviewed rows did not apply.
     kept_elsewhere: int = 0
+    verified: object | None = None  # uts.mapping.verify.VerifyStats when a verifier ran
 
     @property
     def unmapped(self) -> int:
@@ -66,8 +67,11 @@ def write_unmapped(path: Path, results: list[MatchResult], decided: set[str] | N
 
 def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_k: int = 0,
                 model: str | None = None, config: MatchConfig | None = None,
-                progress: bool = False) -> MatchSummary:
-    """Match ``source`` onto ``target`` and write ``out`` (SSSOM). An existing ``out`` is read
+                progress: bool = False, context: str | None = None, domain: str | None = None,
+                via_uts: bool = False, verifier=None, verify_k: int = 3) -> MatchSummary:
+    """Match ``source`` onto ``target`` and write ``out`` (SSSOM); ``context``/``domain`` as in
+    :meth:`Matcher.match`; ``via_uts`` also maps through UTS (:mod:`uts.mapping.pivot`);
+    ``verifier`` (:mod:`uts.mapping.verify`) confirms or rejects each label's top ``verify_k``. An existing ``out`` is read
     first: its reviewed rows are kept and its rejected pairs are never proposed again."""
     from uts.embedding import Embedder
 
@@ -84,7 +88,18 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
         config.candidates = max(config.candidates, candidates_k)
     matcher = Matcher(target, Embedder(model), config)
     rejected = previous.rejected_pairs() if previous else set()
-    results = matcher.match(source, rejected=rejected, progress=progress)
+    if via_uts and "UTS" not in target.curie_map:  # mapping onto UTS itself needs no pivot
+        from .pivot import match_via_uts
+
+        uts = Matcher(uts_target(), matcher.embedder, MatchConfig(collective=config.collective))
+        results = match_via_uts(matcher, uts, source, rejected, progress, context=context, domain=domain)
+    else:
+        results = matcher.match(source, rejected=rejected, progress=progress, context=context, domain=domain)
+    verified = None
+    if verifier is not None:
+        from .verify import verify
+
+        verified = verify(results, verifier, target, config.accept, verify_k, context or source.context)
     mset = to_mapping_set(results, source, target, model=str(model) if model else None)
     merged = merge_reviewed(mset, previous)
     write_sssom(out, merged)
@@ -98,7 +113,7 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
     kept = [m for m in merged.mappings if m.reviewed]
     return MatchSummary(out, cand_path, unmapped_path, len(results),
                         len(source_ids & set(merged.decided())), len(kept), results,
-                        sum(1 for m in kept if m.subject_id not in source_ids))
+                        sum(1 for m in kept if m.subject_id not in source_ids), verified)
 
 
 __all__ = ["MatchSummary", "match_files", "load_target", "sibling", "unmapped"]

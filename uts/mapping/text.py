@@ -1,4 +1,5 @@
-"""Text handling for matching: lexical keys, compound splitting and the negation guard.
+"""Text handling for matching: compound splitting, head words and the negation guard (the
+lexical index itself is the ontology resolver's :class:`uts.ontology.resolve.Lexicon`).
 
 Dataset tags are often written as one word (``acousticbassguitar``, ``drumnbass``), with generic
 heads (``Rock music`` vs ``rock``) or as negations (``no vocals``). These helpers turn labels into
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from uts.ontology.normalize import normalize_label, singular, tokens
+from uts.ontology.normalize import singular, tokens
 
 # Heads that add nothing to the identity of a sound/music concept: "Rock music" == "rock".
 GENERIC_HEADS = frozenset({"music", "sound", "sounds", "noise", "noises", "genre", "instrument", "audio"})
@@ -24,11 +25,6 @@ NONCONTENT = frozenset({
 })
 _NONCONTENT_FILLERS = frozenset({"sound", "sounds", "noise", "noises", "label", "labels", "class", "tag", "category"})
 _PAREN = re.compile(r"\([^)]*\)")
-
-
-def key(text: str) -> str:
-    """Exact lexical key (case, accents, separators, plural folded)."""
-    return normalize_label(text)
 
 
 def core_tokens(text: str) -> tuple[str, ...]:
@@ -114,11 +110,6 @@ def branch_head(labels, share: float = 0.5, minimum: int = 3) -> str | None:
         return None
     head, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     return head if n >= share * len(labels) else None
-
-
-def variant_key(text: str) -> str:
-    """Looser key: generic heads and parentheticals dropped ("Rock music" -> "rock")."""
-    return "".join(core_tokens(text))
 
 
 def acronyms(text: str) -> set[str]:
