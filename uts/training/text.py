@@ -154,6 +154,14 @@ def caption_from_labels(onto, label_ids: Sequence[str], seed: int | str = 0) -> 
     return template.format(items=text, Items=text[:1].upper() + text[1:])
 
 
+def tag_caption(tags: Sequence[str]) -> str:
+    """A *weak* caption: a dataset's flat tags put into one fixed template, in the given order,
+    with no hierarchy and no detail ("The sound of dog, rain and piano."), as a script writes
+    captions for a tag-only dataset. The objective study contrasts it with rich captions."""
+    names = [t.strip() for t in dict.fromkeys(tags) if t and t.strip()]
+    return f"The sound of {_join(names)}." if names else ""
+
+
 CAPTION_MODES = ("manifest", "labels", "auto")
 
 
