@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uts.training.caption import CaptionDecoder, CaptionLoss, likelihood_matrix
+from uts.training.caption import CaptionDecoder, likelihood_matrix
+from uts.training.objectives.caption import CaptionLoss
 from uts.training.tokenizer import CaptionTokenizer, TokenizerError, default_vocab_file
 
 CAPTIONS = ["A dog barks twice.", "Rain falls on a tin roof", "the snare drum plays a fast roll"]
@@ -77,7 +78,7 @@ def test_loss_is_label_smoothed_cross_entropy_without_padding(tok):
     dec = _decoder(tok)
     ids = tok.encode(CAPTIONS)
     logits = dec(torch.randn(3, 5, 8), ids[:, :-1])
-    loss = CaptionLoss(tok.pad_id, label_smoothing=0.1)(logits, ids[:, 1:])
+    loss = CaptionLoss(0.1, ignore_index=tok.pad_id)(logits, ids[:, 1:])
     keep = ids[:, 1:] != tok.pad_id
     ref = F.cross_entropy(logits[keep], ids[:, 1:][keep], label_smoothing=0.1)
     assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
@@ -88,7 +89,7 @@ def test_a_trained_decoder_writes_each_clips_caption_greedy_and_beam(tok):
     frames = torch.randn(3, 5, 8)
     ids = tok.encode(CAPTIONS)
     opt = torch.optim.Adam(dec.parameters(), lr=1e-2)
-    loss_fn = CaptionLoss(tok.pad_id, label_smoothing=0.0)
+    loss_fn = CaptionLoss(0.0, ignore_index=tok.pad_id)
     for _ in range(80):
         loss = loss_fn(dec(frames, ids[:, :-1]), ids[:, 1:])
         opt.zero_grad()

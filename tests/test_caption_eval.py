@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from uts.training.caption import CaptionDecoder, CaptionLoss
+from uts.training.caption import CaptionDecoder
+from uts.training.objectives.caption import CaptionLoss
 from uts.training.caption_eval import (caption_retrieval, generated_captions, held_out_loss,
                                        zero_shot_caption_scores)
 from uts.training.hierarchy import Hierarchy
@@ -26,7 +27,7 @@ def trained():
     ids = tok.encode(CAPTIONS)
     opt = torch.optim.Adam(dec.parameters(), lr=1e-2)
     for _ in range(80):
-        loss = CaptionLoss(tok.pad_id, 0.0)(dec(frames, ids[:, :-1]), ids[:, 1:])
+        loss = CaptionLoss(0.0, ignore_index=tok.pad_id)(dec(frames, ids[:, :-1]), ids[:, 1:])
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -7,8 +7,8 @@ cross-attention over the encoder's frame sequence, trained with teacher forcing.
   layers (causal self-attention, cross-attention over the projected encoder frames, which carry
   sinusoidal time positions), a final norm and an output layer tied to the token embedding.
   ``forward(frames, tokens)`` returns next-token logits for teacher forcing.
-- :class:`CaptionLoss` -- the objective: token cross-entropy with label smoothing, padding left
-  out, mean over real tokens.
+- the loss is the objective :class:`uts.training.objectives.caption.CaptionLoss` (token
+  cross-entropy with label smoothing, padding left out).
 - :meth:`CaptionDecoder.generate` -- greedy (``beam_size=1``) and beam search (length-normalised
   log-probability, ``(5 + len)^alpha / 6^alpha`` as GNMT).
 - :meth:`CaptionDecoder.sequence_logprob` -- the summed log-likelihood of given token sequences
@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -172,18 +171,6 @@ class CaptionDecoder(nn.Module):
         for b, r in enumerate(rows):
             out[b, : len(r)] = torch.tensor(r, dtype=torch.long)
         return out
-
-
-class CaptionLoss(nn.Module):
-    """Teacher-forced token cross-entropy with label smoothing; padding is not a target."""
-
-    def __init__(self, pad_id: int, label_smoothing: float = 0.1):
-        super().__init__()
-        self.pad_id, self.label_smoothing = pad_id, float(label_smoothing)
-
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=self.pad_id,
-                               label_smoothing=self.label_smoothing)
 
 
 @torch.no_grad()

@@ -155,12 +155,18 @@ class Tagger(nn.Module):
     joint space (``audio_proj``, ``text_proj``: two-layer MLPs, as in CLAP) and a learnable
     ``logit_scale`` (log of the inverse temperature); ``forward(wave, captions)`` then returns a
     dict with the logits and both projected embeddings.
+
+    With a caption ``decoder`` (:class:`uts.training.caption.CaptionDecoder`, and its
+    ``tokenizer``) the dict also holds ``caption_logits`` (teacher forcing over the encoder's
+    frame sequence) and ``caption_targets`` (the captions shifted by one, padding = -100).
     """
 
     def __init__(self, frontend: nn.Module, encoder: nn.Module, num_classes: int,
                  augment: nn.Module | None = None, text: nn.Module | None = None,
-                 joint_dim: int = 256, init_temperature: float = 0.07, learn_temperature: bool = True):
+                 joint_dim: int = 256, init_temperature: float = 0.07, learn_temperature: bool = True,
+                 decoder: nn.Module | None = None, tokenizer=None):
         super().__init__()
+        self.decoder, self.tokenizer = decoder, tokenizer
         self.frontend, self.encoder = frontend, encoder
         self.augment = augment if augment is not None else nn.Identity()
         self.head = nn.Linear(encoder.embed_dim, num_classes)
@@ -183,12 +189,17 @@ class Tagger(nn.Module):
         return self.text_proj(self.text(captions))
 
     def forward(self, wave: torch.Tensor, captions: Sequence[str] | None = None):
-        emb = self.embed(wave)
-        logits = self.head(emb)
         if captions is None:
-            return logits
-        return {"logits": logits, "audio": self.audio_proj(emb), "text": self.encode_text(captions),
-                "logit_scale": self.logit_scale}
+            return self.head(self.embed(wave))
+        frames, emb = self.encode(wave)
+        out = {"logits": self.head(emb)}
+        if self.text is not None:
+            out.update(audio=self.audio_proj(emb), text=self.encode_text(captions), logit_scale=self.logit_scale)
+        if self.decoder is not None:
+            tokens = self.tokenizer.encode(captions).to(wave.device)
+            out["caption_logits"] = self.decoder(frames, tokens[:, :-1])
+            out["caption_targets"] = tokens[:, 1:].masked_fill(tokens[:, 1:] == self.tokenizer.pad_id, -100)
+        return out
 
     # Weights of a frozen text tower are not part of the run: they are rebuilt from its path.
     def _frozen_text_key(self, key: str) -> bool:
@@ -225,11 +236,31 @@ def build_model(cfg: dict, num_classes: int) -> Tagger:
         frontend = encoder.feature_frontend()
         if encoder.kind in ("hubert", "wav2vec2"):
             augment = None  # SpecAugment masks (time x mel) features; these take the waveform
-    if "contrastive" not in cfg["objective"]["name"]:
-        return Tagger(frontend, encoder, num_classes, augment)
+    parts = cfg["objective"]["name"].split("+")
+    decoder = tokenizer = None
+    if "caption" in parts:
+        decoder, tokenizer = build_caption_decoder(cfg["caption"], encoder.frame_dim)
+    if "contrastive" not in parts:
+        return Tagger(frontend, encoder, num_classes, augment, decoder=decoder, tokenizer=tokenizer)
     from .text import TextTower
 
     t, c = cfg["text"], cfg["contrastive"]
     text = TextTower(t["model"], trainable=t["trainable"], max_length=t["max_length"])
     return Tagger(frontend, encoder, num_classes, augment, text=text, joint_dim=c["embed_dim"],
-                  init_temperature=c["init_temperature"], learn_temperature=c["learn_temperature"])
+                  init_temperature=c["init_temperature"], learn_temperature=c["learn_temperature"],
+                  decoder=decoder, tokenizer=tokenizer)
+
+
+def build_caption_decoder(c: dict, memory_dim: int):
+    """The caption decoder and tokenizer of a ``caption`` config section; ``pieces`` (the id
+    space the run was trained with) must be filled in, or ``vocabulary: full``."""
+    from .caption import CaptionDecoder
+    from .tokenizer import CaptionTokenizer
+
+    if c["pieces"] is None and c["vocabulary"] != "full":
+        raise ValueError("caption.pieces is not set: the trainer fills it from the training captions")
+    tok = CaptionTokenizer(c["vocab_file"], keep=c["pieces"], max_length=c["max_length"])
+    dec = CaptionDecoder(len(tok), memory_dim, dim=c["dim"], depth=c["depth"], heads=c["heads"],
+                         max_length=c["max_length"], dropout=c["dropout"], pad_id=tok.pad_id,
+                         unk_id=tok.unk_id, bos_id=tok.bos_id, eos_id=tok.eos_id)
+    return dec, tok
