@@ -582,10 +582,15 @@ class _Validator:
         model.train()
         torch.set_rng_state(state)
         scores = out["scores"]
-        if self.objective.tagging is None:  # contrastive only: the head is untrained, tag zero-shot
+        if self.objective.tagging is None and "audio" in out:  # no tagging head: zero-shot
             from .zeroshot import zero_shot_scores
 
             scores = zero_shot_scores(model, out["audio"], self.hierarchy, self.onto)
+        elif self.objective.tagging is None:  # captioning only: zero-shot by decoder likelihood
+            from .caption_eval import zero_shot_caption_scores
+
+            scores = zero_shot_caption_scores(model.decoder, model.tokenizer, out["frames"].to(self.ctx.device),
+                                              self.hierarchy, self.onto)
         rep = hierarchical_report(scores, out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
         return {"loss": out["loss"], "macro_map": rep["macro_map"], "parent_map": rep["parent_map"],
                 "violation_rate": rep["violation_rate"]}
