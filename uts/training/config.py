@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "contrastive": {
         "targets": "soft",  # hard (CLIP) | soft (label-overlap targets) | mask (drop same-label negatives)
         "mask_threshold": 1.0,  # mask: label overlap (Jaccard) at or above which a pair is no negative
-        "captions": "auto",  # manifest | labels (written from UTS labels) | auto (labels where missing)
+        "captions": "auto",  # manifest | labels (written from UTS labels) | auto (labels where missing) | tags
         "embed_dim": 256,  # joint audio-text space
         "init_temperature": 0.07, "learn_temperature": True,
     },
@@ -194,7 +194,7 @@ def validate(cfg: dict) -> None:
     from .encoders import ENCODERS
     from .contrastive import TARGET_MODES
     from .objectives import ANCESTOR_MODES, OBJECTIVES
-    from .text import CAPTION_MODES, CAPTION_SOURCES
+    from .text import CAPTION_MODES
 
     d, o, r = cfg["data"], cfg["optim"], cfg["run"]
     if (d["batch_size"] is None) == (d["max_seconds"] is None):
@@ -212,8 +212,8 @@ def validate(cfg: dict) -> None:
     if len(parts) > 1 and not any(weights[p] > 0 for p in parts):
         raise ConfigError(f"objective {ob['name']} needs a positive weight for at least one of its parts")
     cap = cfg["caption"]
-    if cap["captions"] not in CAPTION_SOURCES:
-        raise ConfigError(f"caption.captions must be one of {', '.join(CAPTION_SOURCES)}")
+    if cap["captions"] not in CAPTION_MODES:
+        raise ConfigError(f"caption.captions must be one of {', '.join(CAPTION_MODES)}")
     if cap["vocabulary"] not in ("corpus", "full"):
         raise ConfigError("caption.vocabulary must be corpus or full")
     if cap["max_length"] < 3 or cap["depth"] < 1 or cap["beam_size"] < 1 or cap["dim"] % cap["heads"]:

@@ -162,8 +162,7 @@ def tag_caption(tags: Sequence[str]) -> str:
     return f"The sound of {_join(names)}." if names else ""
 
 
-CAPTION_MODES = ("manifest", "labels", "auto")
-CAPTION_SOURCES = (*CAPTION_MODES, "tags")  # the captioning objective may also train on weak captions
+CAPTION_MODES = ("manifest", "labels", "auto", "tags")
 
 
 def fill_captions(df, onto, mode: str = "auto", seed: int = 0):
@@ -176,8 +175,8 @@ def fill_captions(df, onto, mode: str = "auto", seed: int = 0):
     """
     import polars as pl
 
-    if mode not in CAPTION_SOURCES:
-        raise ValueError(f"caption mode must be one of {', '.join(CAPTION_SOURCES)}")
+    if mode not in CAPTION_MODES:
+        raise ValueError(f"caption mode must be one of {', '.join(CAPTION_MODES)}")
     given = df["caption"].to_list() if "caption" in df.columns else [None] * df.height
     if mode == "tags":
         sources = df["source_labels"].to_list() if "source_labels" in df.columns else [None] * df.height
