@@ -19,11 +19,16 @@ Special tokens: ``[CLS]`` starts a caption (BOS), ``[SEP]`` ends it (EOS), ``[PA
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import torch
-from tokenizers import BertWordPieceTokenizer
+# Captions are tokenized in the training process, which then forks data-loader workers; with the
+# Rust tokenizer's thread pool already used, every fork prints a warning and disables it anyway.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from tokenizers import BertWordPieceTokenizer  # noqa: E402
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
