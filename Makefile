@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/hier_vs_flat.py --seeds 0
 	$(BIN)/python benchmarks/train_bench.py
 	$(BIN)/python benchmarks/objective_study.py --seeds 0
+	$(BIN)/python benchmarks/pool_bench.py --real
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

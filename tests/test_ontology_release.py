@@ -12,7 +12,7 @@ from _ontology_helpers import build_small
 from uts.cli.main import app
 from uts.ontology import load, save
 from uts.ontology.diff import diff, migration_table, upgrade_labels, write_migration_tsv
-from uts.ontology.edit import apply_ops, edit_file
+from uts.ontology.edit import apply_ops, edit_file, read_changelog
 from uts.ontology.release import ReleaseError, list_releases, release
 from uts.ontology.validate import validate_path
 
@@ -212,3 +212,22 @@ def test_cli_upgrade_tags_from_an_old_release(work):
                    "drum": ["UTS:0000004"], "violin": []}
     r = runner.invoke(app, ["ontology", "upgrade", "--from", "7.0.0", "car", "-O", str(work)])
     assert r.exit_code == 1 and "no release 7.0.0" in r.stderr
+
+
+def test_a_smaller_bump_than_the_rule_needs_a_published_justification(work):
+    release("1.0.0", work)
+    edit_file([{"op": "move", "id": "car", "to": ["machine"]}], work)  # an ancestor lost: major
+    with pytest.raises(ReleaseError, match="need a major release"):
+        release("1.1.0", work)
+    with pytest.raises(ReleaseError, match="must say why"):
+        release("1.1.0", work, justification="  ")
+    assert list_releases(work.parent / "releases") == ["1.0.0"]
+    r = release("1.1.0", work, justification="corrects edges that were false")
+    assert r.required_bump == "major" and r.justification == "corrects edges that were false"
+    entry = (work.parent / "CHANGELOG.md").read_text()
+    assert "**Version rule overridden:** 1 change(s) below need a **major** release" in entry
+    assert "because: corrects edges that were false" in entry
+    assert read_changelog(work)[-1]["what"]["version_rule"] == {
+        "required": "major", "reason": "corrects edges that were false"}
+    edit_file([{"op": "add", "label": "gong", "parents": ["percussion"]}], work)
+    assert release("1.2.0", work, justification="not needed").justification is None

@@ -55,8 +55,8 @@ def test_domain_breadth(uts):
     assert len(_under(uts, "musical instrument")) >= 120
     for label in ("whispering", "laughter", "cough", "sneeze", "news", "podcast", "interview", "lecture"):
         assert uts.lookup(label), label
-    singing = uts.resolve("singing")
-    assert len(singing.parents) >= 2, "singing is both a vocal sound and a musical element"
+    singing = uts.resolve("singing")  # music, and never speech (UTS 1.1: it carries words but is not speech)
+    assert "UTS:0000002" in uts.ancestors(singing.id) and "UTS:0000001" not in uts.ancestors(singing.id)
 
 
 def test_shipped_ontology_validates_and_release_1_0_0_is_intact():
@@ -74,7 +74,10 @@ def test_paper_vocabulary_alignment(shared_data, uts):
     tags2k = list(json.loads((shared_data / "uts-paper" / "label_2k.json").read_text()).values())
     decided = {m.subject_label: m for m in read_sssom(MAPPING / "uts-paper.sssom.tsv").mappings}
     assert sum(t in decided for t in tags3k) / len(tags3k) >= 0.98
-    assert sum(bool(uts.lookup(t)) for t in tags2k) / len(tags2k) >= 0.90
+    # UTS 1.1 took bare ambiguous words ("metal", "house", "british", "game"...) off the concepts
+    # they wrongly named: 129 of the 2k tags stopped resolving by lookup (91.2% -> 84.8%), and the
+    # paper's own alignment above still decides them in that vocabulary's context.
+    assert sum(bool(uts.lookup(t)) for t in tags2k) / len(tags2k) >= 0.84
     # Variants of one idea land on one concept.
     for group in (["drum", "drums"], ["hi_hats", "hi-hat", "hihat", "hi-hats"],
                   ["high-fidelity", "high_fidelity", "highfidelity"], ["melancholic", "melancholy"],

@@ -26,7 +26,7 @@ USER_ERRORS = frozenset({
     # manifests, mapping, vocabularies
     "uts.manifest.ManifestError", "uts.cuts.ManifestFormatError",
     "uts.mapping.apply.ApplyError", "uts.mapping.sssom.SSSOMError", "uts.mapping.labelsets.LabelSetError",
-    "uts.mapping.review.ReviewError", "uts.mapping.evaluate.GoldFormatError",
+    "uts.mapping.review.ReviewError", "uts.mapping.evaluate.GoldFormatError", "uts.pool.PoolError",
     "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
     # corpus generation and training
     "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",

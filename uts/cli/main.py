@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from uts import __version__
-from uts.cli import mapping, ontology, synth, train, vocab
+from uts.cli import mapping, ontology, pool, synth, train, vocab
 from uts.cli.errors import ErrorGroup, set_debug
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(mapping.app, name="map")
 app.add_typer(vocab.app, name="vocab")
 synth.register(app)  # uts synth
 train.register(app)  # uts train, uts eval, uts demo
+pool.register(app)  # uts pool
 
 
 def _version(value: bool) -> None:

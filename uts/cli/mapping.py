@@ -211,11 +211,14 @@ def apply_cmd(
                                    help="Mapping predicates to apply. narrowMatch is off by default (a 'drum' clip is not "
                                         "necessarily a 'snare drum' clip), relatedMatch too (weak guesses awaiting review)."),
     report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here too."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source id recorded in the sidecar "
+                                         "[default: the annotation file's name]."),
 ) -> None:
     """Turn a dataset's annotations into target labels (streamed with polars).
 
     Each clip gets `labels` (mapped) and `inferred` (their ancestors), plus its `source_labels`;
-    a report counts unmapped labels and clips left with none."""
+    a report counts unmapped labels and clips left with none. The concepts this source
+    annotates are recorded once in OUTPUT's sidecar NAME.sources.json, for `uts pool`."""
     from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
     from uts.mapping.sssom import parse_predicates, read_sssom
@@ -224,8 +227,28 @@ def apply_cmd(
         preds = parse_predicates(predicates)
         mset = read_sssom(mapping)
         tgt = load_target(target)
-        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator)
+        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator, source)
     figures = rep.as_dict()
     typer.echo(rep.summary(output))
     if report_path:
         report_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+@app.command("upgrade")
+def upgrade_cmd(
+    mappings: list[Path] = typer.Argument(..., help="SSSOM files whose objects are UTS concepts (rewritten in place)."),
+    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="The UTS release to upgrade to "
+                                            "(default: $UTS_ONTOLOGY or ontology/uts.ttl)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would change, write nothing."),
+) -> None:
+    """Point alignments made for an older UTS release at the concepts that carry their meaning now.
+
+    A deprecated object goes to its replacement; relabelled objects get their new label. Rows
+    whose object was split or retired are refused by name (a person picks). Example:
+    uts map upgrade mapping/*.sssom.tsv -O ontology/releases/uts-1.1.0.ttl"""
+    from uts.mapping.upgrade import upgrade_files
+    from uts.ontology import load
+
+    with _user_errors():
+        lines = upgrade_files(mappings, load(ontology), dry_run)
+    typer.echo("\n".join(lines))

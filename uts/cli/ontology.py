@@ -80,6 +80,7 @@ def show(
             ("definition", c.definition or "-"), ("domain / facet", f"{c.domain or '-'} / {c.facet or '-'}"),
             ("parents", "\n".join(map(name, c.parents)) or ("- (declared root)" if c.root else "-")),
             ("children", "\n".join(map(name, onto.children(c.id))) or "-"),
+            ("links (not is-a)", "\n".join(onto.link_lines(c.id)) or "-"),
             ("depth", str(onto.depth(c.id))),
             ("xrefs", ", ".join(c.xrefs) or "-"), ("sources", ", ".join(c.sources) or "-")]
     for k, v in rows:
@@ -255,6 +256,28 @@ def remove_parent(
 
 
 @app.command()
+def link(
+    action: str = typer.Argument(..., help="add or remove."),
+    concept: str = typer.Argument(..., help="Id or label."),
+    relation: str = typer.Argument(..., help="part_of, source_of, typical_of, technique_of or related."),
+    target: str = typer.Argument(..., help="Id or label the link points to."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Recorded in the change log."),
+    ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
+) -> None:
+    """Add or remove a typed link that is NOT is-a; closure never follows it.
+
+    Reads "CONCEPT RELATION TARGET": uts ontology link add "snare drum" part_of "drum kit"
+    (see docs/taxonomy-rules.md for when to use a link instead of a parent).
+    """
+    if action not in ("add", "remove"):
+        _fail("action must be add or remove")
+    op = {"op": f"{action}_link", "id": concept, "relation": relation, "target": target}
+    if reason:
+        op["reason"] = reason
+    _edit(op, ontology, editor, dry_run)
+
+
+@app.command()
 def merge(
     source: str = typer.Argument(..., help="Concept that goes away (deprecated)."),
     target: str = typer.Argument(..., help="Concept that absorbs it."),
@@ -317,20 +340,26 @@ def release(
     ontology: Optional[Path] = OntologyOpt,
     releases: Optional[Path] = typer.Option(None, "--releases", help="Releases folder (default: releases/ beside the file)."),
     changelog: Optional[Path] = typer.Option(None, "--changelog", help="CHANGELOG.md to extend (default: beside the file)."),
+    justify: Optional[str] = typer.Option(None, "--justify", help="Allow a smaller --version than the "
+                                          "rule requires; this reason is published in the CHANGELOG."),
     editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
     """Write an immutable release uts-X.Y.Z.ttl (+ .sha256) and a CHANGELOG entry.
 
     The version must fit the changes: deprecations, merges, splits, lost names or ancestors need
-    a major release, additions a minor one, text-only edits a patch.
+    a major release, additions a minor one, text-only edits a patch (unless --justify says why
+    not, in the CHANGELOG for every user to read).
     """
     from uts.ontology.release import release as do_release
 
     with _user_errors():
-        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run)
+        r = do_release(version, ontology, releases, changelog, editor=editor, dry_run=dry_run,
+                       justification=justify)
     verb = "would release" if dry_run else "released"
     typer.echo(f"{verb} {r.version} (previous: {r.previous or 'none'}, changes need: "
                f"{r.required_bump or 'nothing'}) -> {r.path}")
+    if r.justification:
+        typer.echo(f"version rule overridden (changes need {r.required_bump}): {r.justification}")
     if not dry_run:
         typer.echo(f"checksum: {r.checksum_path}\nchangelog: {r.changelog}")
 

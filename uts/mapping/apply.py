@@ -60,6 +60,7 @@ class ApplyReport:
     label_occurrences: int = 0
     unmapped_occurrences: int = 0
     unmapped_labels: dict[str, int] = field(default_factory=dict)  # label -> occurrences
+    source: dict | None = None  # id, mapped and annotated concept counts (apply_file's sidecar)
 
     def summary(self, out: str | Path, top: int = 10) -> str:
         """What ``uts map apply`` prints: counts, then the ``top`` most frequent unmapped labels."""
@@ -67,13 +68,18 @@ class ApplyReport:
                  f"{self.label_occurrences} label occurrences, {self.unmapped_occurrences} unmapped "
                  f"({len(self.unmapped_labels)} distinct labels)"]
         lines += [f"  unmapped {label}: {n}" for label, n in list(self.unmapped_labels.items())[:top]]
+        if self.source:
+            from uts.pool import sources_path
+
+            lines.append(f"source {self.source['id']}: annotates {self.source['annotated']} concepts "
+                         f"({self.source['mapped']} mapped, the rest whole branches) -> {sources_path(out)}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"clips": self.clips, "clips_without_labels": self.clips_without_labels,
                 "label_occurrences": self.label_occurrences,
                 "unmapped_occurrences": self.unmapped_occurrences,
-                "unmapped_labels": self.unmapped_labels}
+                "unmapped_labels": self.unmapped_labels, "source": self.source}
 
 
 # -- reading annotations ---------------------------------------------------------------------
@@ -408,12 +414,37 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
 
 def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelSet, out: str | Path,
                format: str | None = None, predicates=APPLY_PREDICATES, tags_column: str = "tags",
-               id_column: str = "id", separator: str = ",") -> ApplyReport:
-    """Read annotations, map them, write ``out`` and return the report."""
+               id_column: str = "id", separator: str = ",", source_id: str | None = None) -> ApplyReport:
+    """Read annotations, map them, write ``out`` and return the report.
+
+    Beside ``out`` goes its sidecar (:func:`uts.pool.sources_path`): the source's annotated
+    label space, i.e. the target concepts its clips' labels map to, plus the ancestors whose
+    whole branch those cover (:func:`uts.ontology.annotated.annotated_concepts`), under
+    ``source_id`` (default: the annotation file's name without extension)."""
+    from uts.pool import Sources, describe_source, write_sources
+
     ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
     combos, table = _mapped_combinations(ann, mapping, target, predicates)
+    rep = report(combos, table)
+    mapped = combos["labels"].explode().drop_nulls().unique().to_list()
+    source = describe_source(source_id or source_name(annotations_path), mapped, target.graph, rep.clips,
+                             str(annotations_path))
     write_applied(ann, combos, out)
-    return report(combos, table)
+    try:
+        write_sources(out, Sources([source]))
+    except OSError:
+        Path(out).unlink(missing_ok=True)  # a manifest without its label space would pool wrongly
+        raise
+    rep.source = {"id": source.id, "mapped": len(source.mapped), "annotated": len(source.annotated)}
+    return rep
+
+
+def source_name(path: str | Path) -> str:
+    """A source id from an annotation file's name: ``eval_segments.csv`` -> ``eval_segments``."""
+    name = Path(path).name
+    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"):
+        name = name.removesuffix(suffix)
+    return name or "source"
 
 
 def map_annotations(annotations_path: str | Path, mapping: MappingSet | str | Path, onto,

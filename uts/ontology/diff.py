@@ -4,7 +4,8 @@ migration of labels made with an older release.
 Change kinds: ``added``, ``deprecated`` (no or new replacement), ``merged`` (replaced by one
 concept that already existed), ``split`` (replaced by several), ``undeprecated``, ``removed``
 (an id vanished: never allowed, ids are permanent), ``relabelled``, ``synonyms_changed``,
-``moved`` (parents changed), ``definition_changed``, ``recategorised`` (domain or facet).
+``moved`` (parents changed), ``definition_changed``, ``recategorised`` (domain or facet),
+``links_changed`` (typed non-is-a links; closure never follows them, so they never break a label).
 
 Version rule (semantic versioning, see docs/ontology.md):
 * **major** — anything that can make an annotation made with the old release mean something
@@ -26,7 +27,7 @@ from .model import Ontology
 from .normalize import normalize_label
 
 KIND_ORDER = ["removed", "merged", "split", "deprecated", "undeprecated", "added", "moved",
-              "relabelled", "synonyms_changed", "definition_changed", "recategorised"]
+              "relabelled", "synonyms_changed", "definition_changed", "recategorised", "links_changed"]
 BUMPS = ("patch", "minor", "major")
 
 
@@ -57,6 +58,9 @@ class Change:
             return f"{head} parents {', '.join(d['old']) or '-'} -> {', '.join(d['new']) or '-'}"
         if self.kind == "definition_changed":
             return f"{head} definition changed"
+        if self.kind == "links_changed":
+            parts = [f"+{r} {t}" for r, t in d.get("added", [])] + [f"-{r} {t}" for r, t in d.get("removed", [])]
+            return f"{head} links {', '.join(parts)}"
         if self.kind == "recategorised":
             return f"{head} " + ", ".join(f"{k} {v[0]!r} -> {v[1]!r}" for k, v in d.items())
         return f"{head} {self.kind}"
@@ -164,6 +168,10 @@ def diff(old: Ontology, new: Ontology) -> OntologyDiff:
                  if getattr(a, k) != getattr(b, k)}
         if recat:
             changes.append(Change("recategorised", cid, b.label, recat, "minor"))
+        if set(a.links) != set(b.links):
+            changes.append(Change("links_changed", cid, b.label,
+                                  {"added": sorted(set(b.links) - set(a.links)),
+                                   "removed": sorted(set(a.links) - set(b.links))}, "patch"))
     changes.sort(key=lambda c: (KIND_ORDER.index(c.kind), c.id))
     return OntologyDiff(old.meta.version, new.meta.version, changes)
 

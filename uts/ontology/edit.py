@@ -15,7 +15,10 @@ Operations (see docs/ontology.md):
 ``relabel`` id, label (the old label becomes a synonym); ``add_synonym`` / ``remove_synonym`` id,
 synonym; ``set_definition`` id, definition; ``move`` id, to, [from]; ``add_parent`` /
 ``remove_parent`` id, parent; ``merge`` source, target; ``split`` id, into, [children_to];
-``deprecate`` id, [replaced_by, reparent_to, reason].
+``deprecate`` id, [replaced_by, reparent_to, reason]; ``add_link`` / ``remove_link`` id,
+relation, target (a typed non-is-a link, see docs/taxonomy-rules.md); ``recategorise`` id,
+[domain], [facet]; ``make_root`` id (drop every parent, declare a top-level concept). Every operation also takes
+an optional ``reason``, kept in the change-log record so reviewed edits stay explainable.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from .io import atomic_write_text, default_ontology_path, dumps, load
-from .model import DOMAINS, Concept, Ontology
+from .model import DOMAINS, LINK_RELATIONS, Concept, Ontology
 from .normalize import normalize_label
 
 
@@ -324,11 +327,73 @@ def op_deprecate(onto, id, replaced_by=(), reparent_to=None, reason=None) -> dic
     return record
 
 
+def op_make_root(onto, id) -> dict:
+    """Declare ``id`` a top-level concept: its parents go (closure loses them), its children stay.
+    For a concept no existing root holds for every clip (human voice: speech, song and laughter)."""
+    cid = _ref(onto, id)
+    c = onto.concepts[cid]
+    if c.root and not c.parents:
+        raise EditError(f"{cid} ({c.label}) is already a root")
+    old, c.parents, c.root = list(c.parents), [], True
+    onto.touch()
+    return {"op": "make_root", "id": cid, "old_parents": old}
+
+
+def op_recategorise(onto, id, domain=None, facet=None) -> dict:
+    """Change a concept's domain and/or facet (e.g. after a move out of the speech root)."""
+    cid = _ref(onto, id)
+    c = onto.concepts[cid]
+    if domain is None and facet is None:
+        raise EditError("recategorise needs a domain or a facet")
+    _check_domain(domain)
+    new_domain = domain if domain is not None else c.domain
+    new_facet = _text(facet, "facet") if facet is not None else c.facet
+    if (new_domain, new_facet) == (c.domain, c.facet):
+        raise EditError(f"{cid} ({c.label}) already has domain {c.domain!r} and facet {c.facet!r}")
+    record = {"op": "recategorise", "id": cid, "old": {"domain": c.domain, "facet": c.facet},
+              "domain": new_domain, "facet": new_facet}
+    c.domain, c.facet = new_domain, new_facet
+    return record
+
+
+def _link(onto, id, relation, target) -> tuple[str, str, str]:
+    cid = _ref(onto, id)
+    relation = str(relation).replace("-", "_")
+    if relation not in LINK_RELATIONS:
+        raise EditError(f"relation must be one of {', '.join(LINK_RELATIONS)}, got {relation!r}")
+    tid = _ref(onto, target, what="link target")
+    if tid == cid:
+        raise EditError(f"{cid} cannot be linked to itself")
+    return cid, relation, tid
+
+
+def op_add_link(onto, id, relation, target) -> dict:
+    """A typed non-is-a link ``id relation target`` (e.g. snare drum part_of drum kit). Links are
+    annotations only: closure and ancestors never follow them."""
+    cid, relation, tid = _link(onto, id, relation, target)
+    c = onto.concepts[cid]
+    if (relation, tid) in c.links:
+        raise EditError(f"{cid} ({c.label}) already has the link {relation} {tid}")
+    c.links = sorted(set(c.links) | {(relation, tid)},
+                     key=lambda l: (LINK_RELATIONS.index(l[0]), l[1]))
+    return {"op": "add_link", "id": cid, "relation": relation, "target": tid}
+
+
+def op_remove_link(onto, id, relation, target) -> dict:
+    cid, relation, tid = _link(onto, id, relation, target)
+    c = onto.concepts[cid]
+    if (relation, tid) not in c.links:
+        raise EditError(f"{cid} ({c.label}) has no link {relation} {tid}")
+    c.links = [l for l in c.links if l != (relation, tid)]
+    return {"op": "remove_link", "id": cid, "relation": relation, "target": tid}
+
+
 OPERATIONS: dict[str, Callable[..., dict]] = {
     "add": op_add, "relabel": op_relabel, "add_synonym": op_add_synonym,
     "remove_synonym": op_remove_synonym, "set_definition": op_set_definition, "move": op_move,
     "add_parent": op_add_parent, "remove_parent": op_remove_parent, "merge": op_merge,
-    "split": op_split, "deprecate": op_deprecate,
+    "split": op_split, "deprecate": op_deprecate, "add_link": op_add_link,
+    "remove_link": op_remove_link, "recategorise": op_recategorise, "make_root": op_make_root,
 }
 
 
@@ -341,11 +406,17 @@ def apply_op(onto: Ontology, op: dict) -> dict:
     fn = OPERATIONS.get(name)
     if fn is None:
         raise EditError(f"unknown operation {op['op']!r}; known: {', '.join(OPERATIONS)}")
-    args = {k: v for k, v in op.items() if k != "op"}
+    args = {k: v for k, v in op.items() if k not in ("op", "reason")}
+    reason = op.get("reason")
+    if reason is not None and not (isinstance(reason, str) and reason.strip()):
+        raise EditError(f"{name}: reason must be a non-empty string, got {reason!r}")
     try:
-        return fn(onto, **args)
+        record = fn(onto, **args)
     except TypeError as exc:  # missing or unexpected fields
         raise EditError(f"{name}: {exc}".replace(f"op_{name}() ", "")) from None
+    if reason:
+        record["reason"] = reason.strip()
+    return record
 
 
 def apply_ops(onto: Ontology, ops: list[dict], check: bool = True) -> tuple[Ontology, list[dict]]:

@@ -108,11 +108,13 @@ def concept_table(onto: Ontology, ids: Sequence[str] | None = None):
                      "definition": c.definition, "parents": list(c.parents),
                      "domain": c.domain, "facet": c.facet, "depth": onto.depth(cid),
                      "root": c.root, "deprecated": c.deprecated, "replaced_by": list(c.replaced_by),
-                     "xrefs": list(c.xrefs), "sources": list(c.sources)})
+                     "xrefs": list(c.xrefs), "sources": list(c.sources),
+                     "links": [f"{r} {t}" for r, t in c.links]})
     schema = {"index": pl.Int64, "id": pl.Utf8, "label": pl.Utf8, "synonyms": pl.List(pl.Utf8),
               "definition": pl.Utf8, "parents": pl.List(pl.Utf8), "domain": pl.Utf8,
               "facet": pl.Utf8, "depth": pl.Int64, "root": pl.Boolean, "deprecated": pl.Boolean,
-              "replaced_by": pl.List(pl.Utf8), "xrefs": pl.List(pl.Utf8), "sources": pl.List(pl.Utf8)}
+              "replaced_by": pl.List(pl.Utf8), "xrefs": pl.List(pl.Utf8), "sources": pl.List(pl.Utf8),
+              "links": pl.List(pl.Utf8)}  # "relation target" (not is-a; see docs/taxonomy-rules.md)
     return pl.DataFrame(rows, schema=schema)
 
 

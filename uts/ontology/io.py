@@ -5,7 +5,9 @@ Conventions (see docs/ontology.md): each concept is an ``owl:Class`` named ``UTS
 ``skos:definition`` carry the text; ``rdfs:subClassOf`` the parents; ``owl:deprecated`` and
 IAO:0100001 "term replaced by" the deprecation; ``dcterms:source`` the provenance and
 ``oboInOwl:hasDbXref`` the cross-references. ``utsp:domain``, ``utsp:facet`` and ``utsp:isRoot``
-are UTS's own annotation properties.
+are UTS's own annotation properties. Non-is-a links (part of, source of, typical of, technique
+of, related; docs/taxonomy-rules.md) are annotation properties too: ``skos:related`` and four
+``utsp:`` sub-properties of it, so OWL reasoners and closure never treat them as hierarchy.
 
 Parsing goes through rdflib, which never follows ``owl:imports``, so loading is offline. Writing
 is our own canonical serialiser: concepts sorted by id, properties in a fixed order, values
@@ -23,7 +25,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
-from .model import Concept, Ontology, OntologyMeta
+from .model import LINK_RELATIONS, Concept, Ontology, OntologyMeta
 
 UTS_NS = "https://w3id.org/uts/UTS_"
 UTSP_NS = "https://w3id.org/uts/schema#"
@@ -35,6 +37,13 @@ HAS_XREF = URIRef(OBOINOWL_NS + "hasDbXref")
 P_DOMAIN = URIRef(UTSP_NS + "domain")
 P_FACET = URIRef(UTSP_NS + "facet")
 P_ROOT = URIRef(UTSP_NS + "isRoot")
+# relation -> CURIE of its annotation property; every one but "related" is declared
+# rdfs:subPropertyOf skos:related, so a SKOS consumer sees them all as "related".
+LINK_PROPERTIES = {"part_of": "utsp:partOf", "source_of": "utsp:sourceOf",
+                   "typical_of": "utsp:typicalOf", "technique_of": "utsp:techniqueOf",
+                   "related": "skos:related"}
+LINK_BY_CURIE = {v: k for k, v in LINK_PROPERTIES.items()}
+assert tuple(LINK_PROPERTIES) == LINK_RELATIONS
 
 PREFIXES = {
     "UTS": UTS_NS,
@@ -51,8 +60,10 @@ PREFIXES = {
 
 ANNOTATION_PROPERTIES = [
     "dcterms:source", "oboInOwl:hasDbXref", "obo:IAO_0100001", "skos:altLabel",
-    "skos:definition", "skos:prefLabel", "utsp:domain", "utsp:facet", "utsp:isRoot",
+    "skos:definition", "skos:prefLabel", "skos:related", "utsp:domain", "utsp:facet", "utsp:isRoot",
 ]
+# The typed-link sub-properties, each declared with ``rdfs:subPropertyOf skos:related``.
+LINK_SUBPROPERTIES = sorted(v for v in LINK_PROPERTIES.values() if v != "skos:related")
 
 
 class OntologyFormatError(ValueError):
@@ -129,7 +140,7 @@ def _iri_or_curie_to_id(token: str) -> str | None:
 def _new_row() -> dict:
     return {"types": set(), "pref": [], "rdfs": [], "alt": [], "parents": [], "defs": [],
             "domain": None, "facet": None, "deprecated": False, "replaced": [], "sources": [],
-            "xrefs": [], "root": False}
+            "xrefs": [], "root": False, "links": []}
 
 
 def from_graph(graph: Graph) -> Ontology:
@@ -176,6 +187,10 @@ def from_graph(graph: Graph) -> Ontology:
             row["xrefs"].append(str(o))
         elif p == P_ROOT:
             row["root"] = _truthy(o)
+        elif _curie_of(p) in LINK_BY_CURIE:
+            tid = iri_to_id(str(o)) if isinstance(o, URIRef) else None
+            if tid is not None:
+                row["links"].append((LINK_BY_CURIE[_curie_of(p)], tid))
     if ontology_iri is not None:
         meta.iri = str(ontology_iri)
         v = graph.value(ontology_iri, OWL.versionInfo)
@@ -214,12 +229,25 @@ def _build(rows: dict[str, dict], meta: OntologyMeta, is_class) -> Ontology:
             parents=sorted(set(row["parents"])),
             domain=row["domain"], facet=row["facet"], deprecated=row["deprecated"],
             replaced_by=sorted(set(row["replaced"])), sources=sorted(set(row["sources"])),
-            xrefs=sorted(set(row["xrefs"])), root=row["root"],
+            xrefs=sorted(set(row["xrefs"])), root=row["root"], links=sort_links(row["links"]),
         ))
     concepts.sort(key=lambda c: c.id)
     onto = Ontology(concepts, meta)
     onto.load_issues.extend(sorted(issues, key=lambda i: (i[1], i[0])))
     return onto
+
+
+def sort_links(links) -> list[tuple[str, str]]:
+    """Links deduplicated, in relation order then target id (the canonical order)."""
+    return sorted(set(map(tuple, links)), key=lambda l: (LINK_RELATIONS.index(l[0]), l[1]))
+
+
+def _curie_of(iri) -> str:
+    text = str(iri)
+    for prefix in ("utsp", "skos"):
+        if text.startswith(PREFIXES[prefix]):
+            return f"{prefix}:{text[len(PREFIXES[prefix]):]}"
+    return text
 
 
 def _truthy(o) -> bool:
@@ -296,6 +324,11 @@ def _parse_canonical_body(lines: list[str]) -> Ontology:
         subject, _, rest = line.partition(" a ")
         if rest == "owl:AnnotationProperty .":
             continue
+        if rest == "owl:AnnotationProperty ;":  # a link property's rdfs:subPropertyOf skos:related
+            if i >= n or lines[i] != "    rdfs:subPropertyOf skos:related .":
+                raise _NotCanonical
+            i += 1
+            continue
         if rest not in ("owl:Class ;", "owl:Class .", "owl:Ontology ;", "owl:Ontology ."):
             raise _NotCanonical
         end = rest.endswith(".")
@@ -348,6 +381,10 @@ def _parse_canonical_body(lines: list[str]) -> Ontology:
                 row["domain"] = _literal(obj)
             elif pred == "utsp:facet":
                 row["facet"] = _literal(obj)
+            elif pred in LINK_BY_CURIE:
+                if not _CURIE_ID.fullmatch(obj):
+                    raise _NotCanonical
+                row["links"].append((LINK_BY_CURIE[pred], obj))
             elif pred in ("owl:deprecated", "utsp:isRoot"):
                 if obj not in ("true", "false"):
                     raise _NotCanonical
@@ -400,6 +437,8 @@ def dumps(onto: Ontology) -> str:
     out.append("")
     for prop in ANNOTATION_PROPERTIES:
         out.append(f"{prop} a owl:AnnotationProperty .")
+    for prop in LINK_SUBPROPERTIES:
+        out.append(f"{prop} a owl:AnnotationProperty ;\n    rdfs:subPropertyOf skos:related .")
     out.append("")
     for cid in sorted(onto.concepts):
         out.append(_concept_block(onto.concepts[cid]))
@@ -423,6 +462,8 @@ def _concept_block(c: Concept) -> str:
         lines.append(f"    utsp:facet {_lit(c.facet)}")
     if c.root:
         lines.append("    utsp:isRoot true")
+    for relation, target in sort_links(c.links):
+        lines.append(f"    {LINK_PROPERTIES[relation]} {_curie(target)}")
     for x in sorted(set(c.xrefs)):
         lines.append(f"    oboInOwl:hasDbXref {_lit(x)}")
     for s in sorted(set(c.sources)):

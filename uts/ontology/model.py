@@ -19,6 +19,9 @@ from .resolve import Match, Resolver
 ID_PREFIX = "UTS:"
 ID_PATTERN = re.compile(r"^UTS:\d{7}$")
 DOMAINS = ("speech", "music", "sound", "general")
+# Typed links that are not is-a (docs/taxonomy-rules.md). "A part_of B" reads "A is part of B";
+# closure, ancestors and the graph view never follow them.
+LINK_RELATIONS = ("part_of", "source_of", "typical_of", "technique_of", "related")
 
 
 def format_id(number: int) -> str:
@@ -45,6 +48,8 @@ class Concept:
     sources: list[str] = field(default_factory=list)  # provenance: where the idea came from
     xrefs: list[str] = field(default_factory=list)  # e.g. "ISO639-1:en", "AudioSet:/m/09x0r"
     root: bool = False  # declared top-level concept (not an orphan)
+    # Non-is-a links as sorted (relation, target id) pairs; never part of the hierarchy.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -129,6 +134,11 @@ class Ontology:
         self.get(concept_id)
         kids = self.graph.successors(concept_id)
         return sorted(k for k in kids if include_deprecated or not self.concepts[k].deprecated)
+
+    def link_lines(self, concept_id: str) -> list[str]:
+        """A concept's typed non-is-a links as "relation TARGET_ID target label" lines."""
+        return [f"{rel} {t} {self.concepts[t].label if t in self.concepts else '(missing)'}"
+                for rel, t in self.get(concept_id).links]
 
     def ancestors(self, concept_id: str) -> set[str]:
         self.get(concept_id)

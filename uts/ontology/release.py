@@ -5,6 +5,8 @@ version number against the rule in :mod:`uts.ontology.diff` (a release with depr
 major, additions at least minor), then writes ``releases/uts-X.Y.Z.ttl`` (with ``owl:versionIRI``
 and ``owl:versionInfo``), ``releases/uts-X.Y.Z.ttl.sha256`` (``sha256sum`` format) and a new
 CHANGELOG.md entry built from the diff and the change log. Release files are never overwritten.
+A smaller bump than the rule asks for is possible only with a written ``justification``, which the
+CHANGELOG entry and the change log then state next to the bump the rule required.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class ReleaseResult:
     previous: str | None
     diff: OntologyDiff
     required_bump: str | None
+    justification: str | None = None  # set when the version is smaller than the rule requires
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -102,20 +105,24 @@ def _write_new(path: Path, text: str) -> None:
 
 def release(version: str | None = None, path: str | Path | None = None,
             releases_dir: str | Path | None = None, changelog: str | Path | None = None,
-            *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
+            *, editor: str | None = None, dry_run: bool = False,
+            justification: str | None = None) -> ReleaseResult:
     """Release the working copy ``path`` as ``version`` (default: the smallest correct bump) into
     ``releases_dir`` (default: ``releases/`` beside it), extending ``changelog`` (default:
-    ``CHANGELOG.md`` beside it). Every refusal is a :class:`ReleaseError`; nothing is written."""
+    ``CHANGELOG.md`` beside it). Every refusal is a :class:`ReleaseError`; nothing is written.
+    ``justification`` allows a smaller bump than the version rule requires, and is published."""
     from filelock import Timeout
 
     try:
-        return _release(version, path, releases_dir, changelog, editor=editor, dry_run=dry_run)
+        return _release(version, path, releases_dir, changelog, editor=editor, dry_run=dry_run,
+                        justification=justification)
     except Timeout:
         raise ReleaseError("the ontology is locked by an editor; try again in a moment") from None
 
 
 def _release(version: str | None, path: str | Path | None, releases_dir: str | Path | None,
-             changelog: str | Path | None, *, editor: str | None = None, dry_run: bool = False) -> ReleaseResult:
+             changelog: str | Path | None, *, editor: str | None = None, dry_run: bool = False,
+             justification: str | None = None) -> ReleaseResult:
 
     path = Path(path) if path is not None else default_ontology_path()
     releases_dir = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
@@ -144,7 +151,11 @@ def _release(version: str | None, path: str | Path | None, releases_dir: str | P
             given = release_bump(previous, version)
             if given is None:
                 raise ReleaseError(f"version {version} is not later than the latest release {previous}")
-            if BUMPS.index(given) < BUMPS.index(required):
+            if justification is not None and not justification.strip():
+                raise ReleaseError("a justification must say why (it is published in the CHANGELOG)")
+            if BUMPS.index(given) >= BUMPS.index(required):
+                justification = None  # nothing to justify
+            elif not justification:
                 raise ReleaseError(
                     f"{version} is a {given} release but the changes since {previous} need a {required} "
                     f"release ({bump_version(previous, required)}): "
@@ -155,7 +166,8 @@ def _release(version: str | None, path: str | Path | None, releases_dir: str | P
         released = Ontology(onto.concepts.values(), dataclasses.replace(
             onto.meta, version=version, version_iri=version_iri(onto.meta.iri, version)))
         d.old_version, d.new_version = previous, version
-        result = ReleaseResult(version, target, Path(str(target) + ".sha256"), changelog, previous, d, required)
+        result = ReleaseResult(version, target, Path(str(target) + ".sha256"), changelog, previous, d, required,
+                               justification.strip() if justification else None)
         if dry_run:
             return result
         text = dumps(released)
@@ -163,9 +175,12 @@ def _release(version: str | None, path: str | Path | None, releases_dir: str | P
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         atomic_write_text(result.checksum_path, f"{digest}  {target.name}\n")
         os.chmod(target, 0o444)
-        entry = changelog_entry(d, version, previous, _edits_since_last_release(path))
+        entry = changelog_entry(d, version, previous, _edits_since_last_release(path), result.justification)
         _prepend_changelog(changelog, entry)
-        append_changelog(path, [{"op": "release", "version": version, "sha256": digest}], editor)
+        record = {"op": "release", "version": version, "sha256": digest}
+        if result.justification:
+            record["version_rule"] = {"required": required, "reason": result.justification}
+        append_changelog(path, [record], editor)
     return result
 
 
@@ -175,11 +190,16 @@ def _edits_since_last_release(path: Path) -> list[dict]:
     return records[last + 1:]
 
 
-def changelog_entry(d: OntologyDiff, version: str, previous: str | None, edits: list[dict]) -> str:
+def changelog_entry(d: OntologyDiff, version: str, previous: str | None, edits: list[dict],
+                    justification: str | None = None) -> str:
     date = datetime.now(timezone.utc).date().isoformat()
     lines = [f"## {version} — {date}", ""]
     lines.append(f"Previous release: {previous or 'none (first release)'}.")
     lines.append("")
+    if justification:
+        n = sum(1 for c in d.changes if c.bump == d.bump)
+        lines += [f"**Version rule overridden:** {n} change(s) below need a **{d.bump}** release under "
+                  f"the version rule; released as {version} because: {justification}", ""]
     if previous:
         body = d.to_markdown(heading_level=2, title=False).rstrip()
         lines += [body, ""]

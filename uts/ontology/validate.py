@@ -5,6 +5,17 @@ synonym, deprecated concepts used as parents, missing preferred labels, malforme
 domains, replacements that point nowhere or never reach an active concept, release files whose
 checksum no longer matches. Warnings: missing definitions, orphans that are not declared roots,
 deprecated concepts without a replacement, and style (stray spaces, underscores, casing).
+Taxonomy warnings (docs/taxonomy-rules.md, heuristics that point a reviewer at likely breaches
+of the closure rule): a synonym that names another concept once qualifiers are set aside
+in the same branch (``synonym_names_other``), three or more parents none of which subsumes another
+(``unrelated_parents``), a speech, music or sound domain that none of the concept's roots has
+(``domain_mismatch``). Informational notes (severity ``info``, counted but listed only in the
+JSON and Markdown reports): a definition that names neither a parent nor anything above it
+(``definition_ignores_parent``); UTS definitions are short and rarely restate their genus, so this
+one is a reviewing aid, not a defect. A heuristic warning a reviewer has judged and kept (oratorio
+really is classical music, a choral work and a musical form) is listed with its reason in
+``<name>.accepted.tsv`` beside the ontology file; :func:`validate_path` then reports it as
+accepted instead of warning, and warns about entries that no longer match anything.
 
 :func:`validate` checks an in-memory :class:`Ontology`; :func:`validate_path` also checks what only
 the file shows (an id declared twice) and the checksums of the releases beside it.
@@ -17,6 +28,7 @@ import json
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import networkx as nx
@@ -27,7 +39,7 @@ from .normalize import normalize_label
 
 @dataclass(frozen=True)
 class Issue:
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" | "accepted" (a reviewed warning, see accepted_path)
     code: str  # stable machine-readable kind, e.g. "cycle", "label_collision"
     message: str
     ids: tuple[str, ...] = ()
@@ -55,6 +67,14 @@ class Report:
         return [i for i in self.issues if i.severity == "warning"]
 
     @property
+    def infos(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "info"]
+
+    @property
+    def accepted(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "accepted"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -62,10 +82,22 @@ class Report:
         return (f"{self.source or 'ontology'}: {self.concepts} concepts, "
                 f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
 
+    def info_line(self) -> str | None:
+        """One line counting the informational notes by kind (None when there are none)."""
+        if not self.infos:
+            return None
+        kinds: dict[str, int] = {}
+        for i in self.infos:
+            kinds[i.code] = kinds.get(i.code, 0) + 1
+        return ("informational (heuristic; listed by --format json or md): "
+                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
     def as_dict(self) -> dict:
         return {"source": self.source, "concepts": self.concepts, "ok": self.ok,
                 "errors": [_issue_dict(i) for i in self.errors],
-                "warnings": [_issue_dict(i) for i in self.warnings], "notes": self.notes}
+                "warnings": [_issue_dict(i) for i in self.warnings],
+                "info": [_issue_dict(i) for i in self.infos],
+                "accepted": [_issue_dict(i) for i in self.accepted], "notes": self.notes}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
@@ -74,12 +106,15 @@ class Report:
         lines = [self.summary()]
         for i in self.errors + self.warnings:
             lines.append(f"  {i.severity.upper():7} {i.code}: {i.message}")
+        if self.info_line():
+            lines.append(f"  INFO    {self.info_line()}")
         lines.extend(f"  NOTE    {n}" for n in self.notes)
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
         lines = [f"# Validation report", "", f"**{self.summary()}**", ""]
-        for title, items in (("Errors", self.errors), ("Warnings", self.warnings)):
+        for title, items in (("Errors", self.errors), ("Warnings", self.warnings),
+                             ("Informational (heuristic)", self.infos), ("Accepted after review", self.accepted)):
             lines += [f"## {title} ({len(items)})", ""]
             if items:
                 lines += ["| code | ids | message |", "|---|---|---|"]
@@ -104,6 +139,7 @@ def validate(onto: Ontology) -> Report:
     issues: list[Issue] = []
     err = lambda code, msg, *ids: issues.append(Issue("error", code, msg, tuple(ids)))  # noqa: E731
     warn = lambda code, msg, *ids: issues.append(Issue("warning", code, msg, tuple(ids)))  # noqa: E731
+    info = lambda code, msg, *ids: issues.append(Issue("info", code, msg, tuple(ids)))  # noqa: E731
     concepts = onto.concepts
 
     for code, cid, msg in onto.load_issues:
@@ -152,7 +188,122 @@ def validate(onto: Ontology) -> Report:
 
     _check_cycles(onto, err)
     _check_label_collisions(onto, err)
+    if not any(i.code == "cycle" for i in issues):
+        check_taxonomy(onto, warn, info)
     return Report(issues=issues, concepts=len(concepts))
+
+
+# -- taxonomy heuristics (docs/taxonomy-rules.md) ---------------------------------------------
+_QUALIFIER = re.compile(r"\s*\([^()]*\)")
+# Words too general to show that a definition "mentions" its parent.
+_WEAK_WORDS = frozenset("""a an the of and or in on for to by with from as at its it is are be
+    that which who any one other some such this very sound noise audio made make making produced
+    produce used use using often usually typically kind type form piece part person people
+    something thing like when where while into their there than more most less can may""".split())
+
+
+def _loose_key(text: str) -> str:
+    """normalize_label without parenthesised qualifiers: 'drum (membranophone)' -> 'drum'."""
+    return normalize_label(_QUALIFIER.sub("", text)) or normalize_label(text)
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=262_144)
+def _stems(text: str) -> frozenset[str]:
+    """Content words cut to five letters, so 'laugh' meets 'laughter' and 'vocal' 'vocalist'.
+    (ASCII text skips the accent folding of :func:`tokens`; validation calls this ~100k times.)"""
+    from .normalize import singular, tokens
+
+    text = _QUALIFIER.sub("", text)
+    words = _WORD.findall(text.lower()) if text.isascii() else tokens(text)
+    return frozenset(singular(w)[:5] for w in words if w not in _WEAK_WORDS)
+
+
+def check_taxonomy(onto: Ontology, warn, info) -> None:
+    """The closure-rule heuristics; each warning names the concepts involved."""
+    active = {c.id: c for c in onto.active()}
+    g = onto.graph
+    tops = set(onto.roots())
+    above: dict[str, set[str]] = {}  # id -> ancestors, filled lazily (shared by the checks)
+
+    def ancestors(cid: str) -> set[str]:
+        if cid not in above:
+            above[cid] = nx.ancestors(g, cid)
+        return above[cid]
+
+    lineage = lambda cid: (ancestors(cid) | {cid}) - tops  # noqa: E731
+    stems_of: dict[str, set[str]] = {}
+
+    def name_stems(cid: str) -> set[str]:
+        if cid not in stems_of:
+            stems_of[cid] = {w for t in active[cid].all_labels() for w in _stems(t)}
+        return stems_of[cid]
+
+    # The roots above every concept, computed once parents-first (a BFS per concept is quadratic
+    # on deep multi-parent hierarchies).
+    roots_above: dict[str, frozenset[str]] = {}
+    for cid in nx.topological_sort(g):
+        roots_above[cid] = frozenset({cid} & tops).union(*(roots_above[p] for p in g.predecessors(cid)))
+    near: dict[str, frozenset[str]] = {}
+
+    def stems_near(cid: str) -> frozenset[str]:
+        """Name stems of ``cid`` and of what is up to three steps above it (a definition names
+        its genus, rarely a far ancestor), plus the roots above it."""
+        if cid not in near:
+            level, seen = {cid}, {cid}
+            for _ in range(3):
+                level = {p for x in level for p in g.predecessors(x)} - seen
+                seen |= level
+            near[cid] = frozenset().union(*(name_stems(x) for x in seen | roots_above[cid] if x in active))
+        return near[cid]
+    # 1. A synonym that is another concept's name once qualifiers are set aside ("drum" on drum
+    # kit while "drum (membranophone)" exists), the two in one branch (below the same non-root
+    # concept): a broader, narrower or sibling idea. Across branches a bare word given to one
+    # sense and a qualified label on the other ("rock" music, "rock (stone)") is deliberate.
+    # Two concepts with the same normalised name are already a label_collision error.
+    loose: dict[str, set[str]] = {}
+    for c in active.values():
+        for text in c.all_labels():
+            loose.setdefault(_loose_key(text), set()).add(c.id)
+    for c in active.values():
+        for syn in c.synonyms:
+            others = sorted(o for o in loose.get(_loose_key(syn), set()) - {c.id}
+                            if lineage(o) & lineage(c.id))
+            if others:
+                names = ", ".join(f"{o} ({active[o].label})" for o in others)
+                warn("synonym_names_other", f"{c.id} ({c.label}) has synonym {syn!r}, which also names "
+                     f"{names}", c.id, *others)
+    # 4. The domain says speech, music or sound but no root above the concept is of that domain
+    # (laughter kept domain "speech" after leaving the speech root).
+    for c in active.values():
+        if c.domain in ("speech", "music", "sound") and not c.root:
+            domains = {active[r].domain for r in roots_above[c.id] - {c.id} if r in active}
+            if domains and c.domain not in domains:
+                warn("domain_mismatch", f"{c.id} ({c.label}) has domain {c.domain!r} but sits only under "
+                     f"{', '.join(sorted(d or '-' for d in domains))} roots", c.id)
+    for c in active.values():
+        parents = [p for p in c.parents if p in active]
+        # 2. Three or more parents none of which subsumes another: usually several sources or a
+        # part-of posing as is-a (growling under dog, cat, bear and lion).
+        if len(parents) >= 3:
+            unrelated = [p for p in parents
+                         if not any(q != p and (q in ancestors(p) or p in ancestors(q))
+                                    for q in parents)]
+            if len(unrelated) >= 3:
+                names = ", ".join(f"{p} ({active[p].label})" for p in sorted(unrelated))
+                warn("unrelated_parents", f"{c.id} ({c.label}) has {len(unrelated)} parents from unrelated "
+                     f"branches: {names}; does every one hold for every clip?", c.id, *sorted(unrelated))
+        # 3. A definition that names neither the parent (label, synonyms, own definition) nor
+        # what is above it (three steps, and the roots): sometimes a part-of, source-of or
+        # thematic edge posing as is-a.
+        if c.definition and parents:
+            said = _stems(c.definition) | name_stems(c.id)
+            for p in parents:
+                if said.isdisjoint(stems_near(p)) and said.isdisjoint(_stems(active[p].definition or "")):
+                    info("definition_ignores_parent", f"{c.id} ({c.label}): the definition mentions "
+                         f"nothing of its parent {p} ({active[p].label}) or above", c.id, p)
 
 
 def _check_cycles(onto: Ontology, err) -> None:
@@ -226,6 +377,7 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
     onto = load(path)
     report = validate(onto)
     report.source = str(path)
+    apply_acceptances(report, accepted_path(path))
     releases = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
     if releases.is_dir():
         report.issues.extend(check_release_checksums(releases))
@@ -234,6 +386,45 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
         report.issues.extend(issues)
         report.notes.append(note)
     return report
+
+
+def accepted_path(ontology_path: str | Path) -> Path:
+    """``uts.ttl`` -> ``uts.accepted.tsv``: reviewed warnings that stay, with their reasons."""
+    ontology_path = Path(ontology_path)
+    return ontology_path.with_name(ontology_path.stem + ".accepted.tsv")
+
+
+def read_acceptances(path: str | Path) -> list[tuple[str, tuple[str, ...], str]]:
+    """Rows ``code<TAB>ids (space-separated)<TAB>reason``; ``#`` lines and blank lines skipped.
+    A row without a reason is refused: accepting a warning is a judgement that must be written."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(f"{path}:{n}: expected code<TAB>ids<TAB>reason, got {line[:80]!r}")
+        rows.append((parts[0].strip(), tuple(parts[1].split()), parts[2].strip()))
+    return rows
+
+
+def apply_acceptances(report: Report, path: Path) -> None:
+    """Turn warnings listed in ``path`` into severity ``accepted``; warn about stale entries."""
+    if not path.exists():
+        return
+    accepted = {(code, ids): reason for code, ids, reason in read_acceptances(path)}
+    used = set()
+    for n, issue in enumerate(report.issues):
+        if issue.severity == "warning" and issue.key in accepted:
+            report.issues[n] = Issue("accepted", issue.code, f"{issue.message} [accepted: {accepted[issue.key]}]",
+                                     issue.ids)
+            used.add(issue.key)
+    for code, ids in sorted(accepted.keys() - used):
+        report.issues.append(Issue("warning", "stale_acceptance", f"{path.name} accepts {code} for "
+                                   f"{' '.join(ids)}, which no longer occurs; remove the row", ids))
+    n_accepted = len(used)
+    if n_accepted:
+        report.notes.append(f"{n_accepted} reviewed warning(s) accepted in {path.name}")
 
 
 def check_release_checksums(releases_dir: str | Path) -> list[Issue]:

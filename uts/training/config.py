@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "max_seconds": None,  # ... or audio seconds per batch (duration batching)
         "num_workers": 2,
         "num_buckets": 10,
+        "source_weights": True,  # pooled manifest: draw clips by its sources' sampling weights
     },
     "labels": {
         "ontology": None,  # default: $UTS_ONTOLOGY or the shipped ontology/uts.ttl
@@ -39,10 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "specaugment": {"enabled": True, "time_masks": 2, "time_width": 20, "freq_masks": 2, "freq_width": 8},
     "model": {"encoder": "cnn10", "encoder_args": {}},
     # name: flat | hier | contrastive | caption and their combinations (hier+contrastive,
-    # hier+caption, ...: see losses.OBJECTIVES); ancestors: negative | positive | unknown; the
+    # hier+caption, ...: see objectives.OBJECTIVES); ancestors: negative | positive | unknown; the
     # weights combine the parts (total = w_t * tagging + w_c * contrastive + w_cap * caption)
+    # mask_unannotated: with a sources sidecar (pooled data), concepts outside a clip's source's
+    # annotated space are left out of the tagging and contrastive losses (false: every absent
+    # label is a negative); the caption loss is never masked (captions carry no label space)
     "objective": {"name": "hier", "ancestors": None, "tagging_weight": 1.0, "contrastive_weight": 1.0,
-                  "caption_weight": 1.0},
+                  "caption_weight": 1.0, "mask_unannotated": True},
     "contrastive": {
         "targets": "soft",  # hard (CLIP) | soft (label-overlap targets) | mask (drop same-label negatives)
         "mask_threshold": 1.0,  # mask: label overlap (Jaccard) at or above which a pair is no negative

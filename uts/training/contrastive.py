@@ -99,11 +99,18 @@ def soft_targets(labels: torch.Tensor) -> torch.Tensor:
 
 def info_nce(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
              labels: torch.Tensor | None = None, targets: str = "hard",
-             mask_threshold: float = 1.0) -> torch.Tensor:
+             mask_threshold: float = 1.0, known: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetric InfoNCE of L2-normalised ``audio`` and ``text`` (N x D, row i belongs to row i).
 
     ``labels`` (N x C, closed over ancestors) are needed for ``soft`` and ``mask`` targets.
+    ``known`` (N x C, pooled data): overlap counts only concepts known for both clips
+    (:func:`uts.training.masking.known_overlap`), so an unannotated label is no disagreement.
     """
+    overlap = label_overlap
+    if known is not None:
+        from .masking import known_overlap
+
+        overlap = lambda y: known_overlap(y, known)  # noqa: E731
     if targets not in TARGET_MODES:
         raise ValueError(f"contrastive targets must be one of {', '.join(TARGET_MODES)}")
     scale = logit_scale.float().exp()
@@ -116,10 +123,11 @@ def info_nce(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
         idx = torch.arange(n, device=logits.device)
         return (F.cross_entropy(logits, idx) + F.cross_entropy(logits.T, idx)) / 2
     if targets == "soft":
-        t = soft_targets(labels)
+        jac = overlap(labels)
+        t = jac / jac.sum(1, keepdim=True)
         return (F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t.T / t.T.sum(1, keepdim=True))) / 2
     # mask: same-label pairs (overlap >= threshold, off the diagonal) leave the softmax
-    false_neg = (label_overlap(labels) >= mask_threshold) & (eye < 0.5)
+    false_neg = (overlap(labels) >= mask_threshold) & (eye < 0.5)
     logits = logits.masked_fill(false_neg, float("-inf"))
     idx = torch.arange(n, device=logits.device)
     return (F.cross_entropy(logits, idx) + F.cross_entropy(logits.T, idx)) / 2
@@ -127,12 +135,14 @@ def info_nce(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
 
 def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
                      labels: torch.Tensor | None = None, targets: str = "hard",
-                     mask_threshold: float = 1.0) -> torch.Tensor:
+                     mask_threshold: float = 1.0, known: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`info_nce` over the global batch (all DDP ranks; see :func:`gather_features`)."""
     audio = F.normalize(audio.float(), dim=-1)
     text = F.normalize(text.float(), dim=-1)
     if labels is None:
         audio, text = gather_features(audio, text)
-    else:
+    elif known is None:
         audio, text, labels = gather_features(audio, text, labels.float())
-    return info_nce(audio, text, logit_scale, labels, targets, mask_threshold)
+    else:
+        audio, text, labels, known = gather_features(audio, text, labels.float(), known.float())
+    return info_nce(audio, text, logit_scale, labels, targets, mask_threshold, known)

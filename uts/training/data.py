@@ -169,7 +169,8 @@ class ClipDataset(Dataset):
     """
 
     def __init__(self, manifest: pl.DataFrame, label_space: LabelSpace, sample_rate: int = 16000,
-                 clip_seconds: float | None = 2.0, train: bool = True, seed: int = 0):
+                 clip_seconds: float | None = 2.0, train: bool = True, seed: int = 0,
+                 source_index: Sequence[int] | None = None):
         missing = [c for c in ("id", "audio_path", "start", "duration", "labels") if c not in manifest.columns]
         if missing:
             raise ManifestError(f"manifest lacks column(s) {', '.join(missing)}; "
@@ -190,6 +191,8 @@ class ClipDataset(Dataset):
         self.label_indices: list[np.ndarray] = [
             np.array(sorted({label_space.index[c] for c in (ls or []) if c in label_space}), dtype=np.int64)
             for ls in manifest["labels"].to_list()]
+        # pooled data: each clip's source (an index into the run's sources; 0 without any)
+        self.source_index = [0] * manifest.height if source_index is None else [int(i) for i in source_index]
         self.unknown_labels = sorted({cid for ls in manifest["labels"].to_list() for cid in (ls or [])
                                       if cid not in label_space})
 
@@ -230,7 +233,8 @@ class ClipDataset(Dataset):
             x, length = crop_or_pad(x, target_len), min(length, target_len)
         return {"waveform": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), "length": length,
                 "targets": self.targets(index),
-                "id": self.ids[index], "caption": self.captions[index], "index": index}
+                "id": self.ids[index], "caption": self.captions[index], "index": index,
+                "source": self.source_index[index]}
 
 
 def collate_clips(items: list[dict | BadItem]) -> dict:
@@ -244,14 +248,16 @@ def collate_clips(items: list[dict | BadItem]) -> dict:
     dropped = [(it.id, it.reason) for it in items if isinstance(it, BadItem)]
     if not good:
         return {"waveform": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.long),
-                "targets": torch.zeros(0, 0), "id": [], "caption": [], "index": [], "dropped": dropped}
+                "targets": torch.zeros(0, 0), "id": [], "caption": [], "index": [], "dropped": dropped,
+                "source": torch.zeros(0, dtype=torch.long)}
     lengths = torch.tensor([it["length"] for it in good], dtype=torch.long)
     wave = torch.zeros(len(good), max(it["waveform"].shape[-1] for it in good))
     for row, it in enumerate(good):
         wave[row, : it["waveform"].shape[-1]] = it["waveform"]
     return {"waveform": wave, "lengths": lengths, "targets": torch.stack([it["targets"] for it in good]),
             "id": [it["id"] for it in good], "caption": [it["caption"] for it in good],
-            "index": [it["index"] for it in good], "dropped": dropped}
+            "index": [it["index"] for it in good], "dropped": dropped,
+            "source": torch.tensor([it["source"] for it in good], dtype=torch.long)}
 
 
 # -- batching --------------------------------------------------------------------------------
@@ -265,12 +271,15 @@ class DurationBatchSampler(Sampler[list[int]]):
     ``world_size``-th batch starting at ``r``; ranks get equal counts by dropping the surplus
     batches (``drop_last``) or by repeating batches from the start (default, every item is
     seen). ``start_batch`` skips the first batches of this rank's epoch (resume).
+
+    ``weights`` (pooled data: per-item draw probabilities) replaces "every item once" with as
+    many items drawn with replacement by weight, again deterministic given ``(seed, epoch)``.
     """
 
     def __init__(self, durations: Sequence[float], batch_size: int | None = None,
                  max_seconds: float | None = None, seed: int = 0, epoch: int = 0,
                  shuffle: bool = True, num_buckets: int = 10, rank: int = 0, world_size: int = 1,
-                 start_batch: int = 0, drop_last: bool = False):
+                 start_batch: int = 0, drop_last: bool = False, weights: Sequence[float] | None = None):
         if (batch_size is None) == (max_seconds is None):
             raise ValueError("give exactly one of batch_size or max_seconds")
         if batch_size is not None and batch_size < 1:
@@ -286,6 +295,12 @@ class DurationBatchSampler(Sampler[list[int]]):
         self.seed, self.epoch, self.shuffle = seed, epoch, shuffle
         self.num_buckets = max(1, num_buckets)
         self.rank, self.world_size, self.start_batch, self.drop_last = rank, world_size, start_batch, drop_last
+        self.weights = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.shape != self.durations.shape or (w < 0).any() or not w.sum() > 0:
+                raise ValueError("weights must be one non-negative number per item, not all zero")
+            self.weights = w / w.sum()
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         self.epoch, self.start_batch = int(epoch), int(start_batch)
@@ -319,11 +334,14 @@ class DurationBatchSampler(Sampler[list[int]]):
         if n == 0:
             return []
         rng = np.random.default_rng([self.seed, self.epoch])
+        items = np.arange(n)
+        if self.weights is not None:  # an epoch of n draws by weight (sorted: buckets shuffle them)
+            items = np.sort(np.random.default_rng([self.seed, self.epoch, 1]).choice(n, n, p=self.weights))
         # Equal durations (e.g. fixed-length crops) always share a bucket.
-        bucket_of = np.searchsorted(self._bucket_edges(), self.durations, side="right")
+        bucket_of = np.searchsorted(self._bucket_edges(), self.durations[items], side="right")
         batches: list[list[int]] = []
         for b in range(int(bucket_of.max()) + 1):
-            members = np.flatnonzero(bucket_of == b)
+            members = items[bucket_of == b]
             if self.shuffle:
                 members = rng.permutation(members)
             batches.extend(self._cut(members))
@@ -353,7 +371,8 @@ class DurationBatchSampler(Sampler[list[int]]):
 def make_loader(dataset: ClipDataset, batch_size: int | None = None, max_seconds: float | None = None,
                 num_workers: int = 0, seed: int = 0, epoch: int = 0, rank: int = 0,
                 world_size: int = 1, start_batch: int = 0, shuffle: bool | None = None,
-                drop_last: bool = False, num_buckets: int = 10, pin_memory: bool = False) -> DataLoader:
+                drop_last: bool = False, num_buckets: int = 10, pin_memory: bool = False,
+                weights: Sequence[float] | None = None) -> DataLoader:
     """A DataLoader over ``dataset`` with a :class:`DurationBatchSampler` and
     :func:`collate_clips`. Build one per epoch (workers are not persistent, so the epoch's crop
     seeds reach them). ``shuffle`` defaults to ``dataset.train``. ``start_batch=k`` resumes the
@@ -362,7 +381,7 @@ def make_loader(dataset: ClipDataset, batch_size: int | None = None, max_seconds
     sampler = DurationBatchSampler(
         dataset.item_seconds(), batch_size=batch_size, max_seconds=max_seconds, seed=seed,
         epoch=epoch, shuffle=dataset.train if shuffle is None else shuffle, num_buckets=num_buckets,
-        rank=rank, world_size=world_size, start_batch=start_batch, drop_last=drop_last)
+        rank=rank, world_size=world_size, start_batch=start_batch, drop_last=drop_last, weights=weights)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_clips, num_workers=num_workers,
                       pin_memory=pin_memory, persistent_workers=False,
                       prefetch_factor=4 if num_workers > 0 else None)

@@ -185,6 +185,8 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
         result.update(hierarchical_report(out["scores"], truth, run.hierarchy, threshold))
     else:
         result.update(result["zero_shot"])
+    if run.objective.tagging is not None:
+        result.update(_per_source(run, manifest, df, out, truth, onto, threshold))
     result["class_labels"] = {cid: (onto.get(cid).label if cid in onto else cid) for cid in run.labels}
     if probe:
         result["probe"] = _probe(run, cfg, onto, df, out, probe_manifest or d["train"], space, device)
@@ -193,6 +195,26 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2))
     write_eval_report(result, out_dir, run.path)
     return result
+
+
+def _per_source(run: Run, manifest, df, out, truth, onto, threshold) -> dict:
+    """Pooled data, each source on its own label space: a pooled test manifest's sources on
+    their own clips, else the run's training sources on every clip (a fully labelled test set).
+    Empty for unpooled runs and test sets."""
+    from .pooling import per_source_report, pooled_sources, run_sources
+
+    try:
+        tested = pooled_sources(manifest, df, run.labels)
+    except ValueError as exc:
+        raise EvalError(str(exc)) from None
+    if tested is not None:
+        return {"per_source_clips": "own", "per_source": per_source_report(
+            out["scores"], truth, run.labels, tested.sources, tested.index[out["index"]], onto, threshold)}
+    trained = run_sources(run.path)
+    if trained is None:
+        return {}
+    return {"per_source_clips": "all", "per_source": per_source_report(
+        out["scores"], truth, run.labels, trained, None, onto, threshold)}
 
 
 @torch.no_grad()

@@ -32,6 +32,9 @@ def headline(res: dict) -> str:
     if "zero_shot" in res:
         lines.append("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
                                               for k in ("macro_map", "parent_map", "hierarchical_f1")))
+    for sid, rep in res.get("per_source", {}).items():  # pooled data: each source on its own labels
+        lines.append(f"source {sid}: " + (rep["skipped"] if "skipped" in rep else f"{rep['clips']} clips, "
+                     f"{rep['classes']} classes  macro_map={rep['macro_map']:.3f}  hierarchical_f1={rep['hierarchical_f1']:.3f}"))
     ret = res.get("retrieval", {})
     if "captions" in ret:
         lines.append(f"retrieval ({ret['clips']} clips, {ret['captions']} captions) " + "  ".join(

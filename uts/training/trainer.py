@@ -286,6 +286,22 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
     return onto, df, report, space, Hierarchy.from_ontology(onto, space.ids)
 
 
+def _pooled(cfg: dict, df, space, main: bool):
+    """The training manifest's sources (None without a sidecar), announced on the console."""
+    from .pooling import pooled_sources
+
+    try:
+        pooled = pooled_sources(cfg["data"]["train"], df, space.ids)
+    except ValueError as exc:
+        raise TrainError(str(exc)) from None
+    if pooled and main:
+        o, d = cfg["objective"], cfg["data"]
+        print(f"pooled data: {len(pooled.ids)} source(s) ({', '.join(pooled.ids)}); "
+              f"unannotated concepts {'masked' if o['mask_unannotated'] else 'NOT masked (objective.mask_unannotated=false)'}; "
+              f"clips drawn {'by source weight' if d['source_weights'] else 'once per epoch'}")
+    return pooled
+
+
 def build_optimizer(model, cfg: dict):
     """AdamW. Tagging-only models: one group. With a text tower: the audio side, a trainable
     text tower at ``text.lr``, and the logit scale without weight decay (as CLIP)."""
@@ -373,7 +389,11 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         # frozen tower: encode every caption once, up front
         model.text.precompute([c for c in df["caption"].to_list() if c])
     optimizer = build_optimizer(model, cfg)
-    ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=True, seed=r["seed"])
+    pooled = _pooled(cfg, df, space, ctx.main)
+    ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=True, seed=r["seed"],
+                     source_index=pooled.index if pooled else None)
+    mask_rows = pooled if pooled and cfg["objective"]["mask_unannotated"] else None
+    draw_weights = pooled.clip_weights() if pooled and d["source_weights"] else None
 
     # Fixed-length crops all cost the same: duration buckets would only make batches smaller.
     num_buckets = 1 if d["clip_seconds"] else d["num_buckets"]
@@ -382,7 +402,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         return make_loader(ds, batch_size=d["batch_size"], max_seconds=d["max_seconds"],
                            num_workers=d["num_workers"], seed=r["seed"], epoch=epoch, rank=ctx.rank,
                            world_size=ctx.world, start_batch=start_batch, num_buckets=num_buckets,
-                           pin_memory=ctx.device.type == "cuda")
+                           pin_memory=ctx.device.type == "cuda", weights=draw_weights)
 
     steps_per_epoch = len(loader_for(0))
     if steps_per_epoch == 0:
@@ -419,6 +439,9 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                 {"config": cfg, "labels": space.ids, "hierarchy": hierarchy.to_dict()["edges"],
                  "parameters": count_parameters(model), "world_size": ctx.world}, indent=2))
             space.save(run_dir / "labels.json")
+            if pooled:
+                from .pooling import save_run_sources
+                save_run_sources(d["train"], run_dir)
     ctx.barrier()
 
     net = model
@@ -466,11 +489,12 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                 dropped.extend(batch["dropped"])
                 wave = batch["waveform"].to(ctx.device, non_blocking=True)
                 targets = batch["targets"].to(ctx.device, non_blocking=True)
+                annotated = mask_rows.rows(batch["source"].to(ctx.device)) if mask_rows else None
                 with autocast():
                     if wave.shape[0] and objective.needs_captions:
-                        loss, parts = objective.total_loss(net(wave, batch["caption"]), targets)
+                        loss, parts = objective.total_loss(net(wave, batch["caption"]), targets, annotated)
                     elif wave.shape[0]:
-                        loss = objective.loss(net(wave), targets)
+                        loss = objective.loss(net(wave), targets, annotated)
                     else:  # every clip of this batch was bad: keep DDP ranks in step
                         loss = sum(p.sum() for p in net.parameters()) * 0.0
                         if objective.contrastive is not None:

@@ -11,6 +11,13 @@
   ``hier``, whose constraint makes it contradict the child);
 - ``positive``: it is a positive (targets closed over ancestors; the default for ``hier``);
 - ``unknown``: it is left out of the loss.
+
+Pooled datasets (``annotated`` given, one 0/1 row per clip: what its source annotates; see
+:mod:`uts.training.masking`): every concept outside the clip's known space is also left out of
+the loss, for ``flat`` and ``hier`` alike, and the contrastive soft targets count overlap only
+over concepts known for both clips; the caption loss is never masked (a caption carries no
+label space). ``scores`` never look at it: the max constraint holds at
+inference whatever was masked in training.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import torch
 from torch import nn
 
 from ..hierarchy import Hierarchy
+from ..masking import annotation_mask
 from .caption import CaptionLoss
 from .contrastive import CaptionInfoNCE
 from .tagging import FlatBCE, MCLoss
@@ -85,29 +93,35 @@ class Objective(nn.Module):
                    tagging_weight=o.get("tagging_weight", 1.0), contrastive_weight=o.get("contrastive_weight", 1.0),
                    caption=cfg.get("caption"), caption_weight=o.get("caption_weight", 1.0))
 
-    def targets(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def targets(self, labels: torch.Tensor, annotated: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(target, mask)`` from the given binary labels; mask 0 = not in the loss. Closure
         over ancestors is the one rule (:func:`uts.ontology.graph.ancestor_sets`), here as
-        :meth:`Hierarchy.close`."""
+        :meth:`Hierarchy.close`. With ``annotated`` (pooled data), entries outside the clip's
+        known space (:func:`uts.training.masking.annotation_mask`) are masked too."""
         labels = labels.float()
         mask = torch.ones_like(labels)
+        closed = self.hierarchy.close(labels)
+        if annotated is not None:
+            mask = annotation_mask(closed, annotated, self.hierarchy)
         if self.ancestors == "negative":
             return labels, mask
-        closed = self.hierarchy.close(labels)
         if self.ancestors == "positive":
             return closed, mask
-        return labels, mask - (closed - labels)  # unknown: drop implied-but-unannotated entries
+        return labels, mask * (1.0 - (closed - labels))  # unknown: drop implied-but-unannotated entries
 
-    def forward(self, out: dict, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted sum of the parts, and the parts as floats."""
+    def forward(self, out: dict, labels: torch.Tensor,
+                annotated: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted sum of the parts, and the parts as floats; ``annotated`` masks pooled data."""
         parts: dict[str, torch.Tensor] = {}
         total = None
         if self.tagging_loss is not None:
-            parts["tagging"] = self.tagging_loss(out["logits"], *self.targets(labels))
+            parts["tagging"] = self.tagging_loss(out["logits"], *self.targets(labels, annotated))
             total = self.tagging_weight * parts["tagging"]
         if self.contrastive_loss is not None:
+            closed = self.hierarchy.close(labels.float())
+            known = annotation_mask(closed, annotated, self.hierarchy) if annotated is not None else None
             parts["contrastive"] = self.contrastive_loss(out["audio"], out["text"], out["logit_scale"],
-                                                         self.hierarchy.close(labels.float()))
+                                                         closed, known)
             c = self.contrastive_weight * parts["contrastive"]
             total = c if total is None else total + c
         if self.caption_loss is not None:  # teacher forcing: the targets are the captions shifted by one
@@ -117,15 +131,16 @@ class Objective(nn.Module):
         return total, {k: float(v.detach()) for k, v in parts.items()}
 
     # -- the parts, for the trainer's tagging-only batches and for evaluation ----------------
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor, annotated: torch.Tensor | None = None) -> torch.Tensor:
         """The tagging loss alone (``flat`` BCE or ``hier`` MCLoss)."""
         if self.tagging_loss is None:
             raise ObjectiveError(f"objective {self.name!r} has no tagging loss")
-        return self.tagging_loss(logits, *self.targets(labels))
+        return self.tagging_loss(logits, *self.targets(labels, annotated))
 
-    def total_loss(self, out: dict, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def total_loss(self, out: dict, labels: torch.Tensor,
+                   annotated: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Same as calling the module (kept for the trainer's readability)."""
-        return self(out, labels)
+        return self(out, labels, annotated)
 
     def scores(self, logits: torch.Tensor) -> torch.Tensor:
         """Probabilities; for ``hier`` they obey parent >= child exactly."""

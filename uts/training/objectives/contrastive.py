@@ -19,5 +19,7 @@ class CaptionInfoNCE(nn.Module):
         self.targets, self.mask_threshold = targets, mask_threshold
 
     def forward(self, audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
-                closed_labels: torch.Tensor) -> torch.Tensor:
-        return contrastive_loss(audio, text, logit_scale, closed_labels, self.targets, self.mask_threshold)
+                closed_labels: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+        """``known`` (pooled data): the concepts known per clip; overlap counts only those."""
+        return contrastive_loss(audio, text, logit_scale, closed_labels, self.targets, self.mask_threshold,
+                                known=known)

@@ -16,15 +16,10 @@ We compute it on logits (sigmoid is monotone, so max and sigmoid commute) with
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..hierarchy import Hierarchy
-
-
-def _masked_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    per_entry = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    return (per_entry * mask).sum() / mask.sum().clamp(min=1.0)
+from ..masking import masked_bce as _masked_bce  # the one masked mean (tests/test_pool_masking.py)
 
 
 class FlatBCE(nn.Module):
