@@ -23,6 +23,7 @@ test: $(STAMP)
 # docs/benchmarks.md. Each script also runs alone: see its --help.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ontology_bench.py
+	$(BIN)/python benchmarks/site_bench.py
 	$(BIN)/python benchmarks/mapping_bench.py
 	$(BIN)/python benchmarks/vocab_bench.py --memory-clips 0
 	$(BIN)/python benchmarks/hier_vs_flat.py --seeds 0

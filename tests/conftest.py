@@ -25,3 +25,17 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def uts_site(tmp_path_factory):
+    """The static site of the shipped UTS, built once per session by running docs/web.md's bash
+    blocks as written (so the page's example is tested too): (ontology, site folder, output)."""
+    from test_docs_examples import bash_blocks, run_blocks
+
+    from uts.ontology import load
+
+    tmp = tmp_path_factory.mktemp("uts-web")
+    proc = run_blocks(bash_blocks((REPO / "docs" / "web.md").read_text()), REPO, tmp, "/tmp/uts-web", tmp / "web")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return load(REPO / "ontology" / "uts.ttl"), tmp / "web" / "site", proc.stdout

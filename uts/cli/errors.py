@@ -32,6 +32,8 @@ USER_ERRORS = frozenset({
     "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
     "uts.training.evaluate.EvalError", "uts.training.hierarchy.HierarchyError",
     "uts.training.objectives.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
+    # the static site and the web app (a bad bind, a mapping folder that is not there)
+    "uts.serve.mappings.ServeError",
     # an unknown concept id or label (Ontology.get / resolve), a path that is not there or not ours
     "builtins.KeyError", "builtins.FileNotFoundError", "builtins.IsADirectoryError",
     "builtins.NotADirectoryError", "builtins.PermissionError", "builtins.FileExistsError",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from uts import __version__
-from uts.cli import mapping, ontology, pool, synth, train, vocab
+from uts.cli import mapping, ontology, pool, serve, synth, train, vocab
 from uts.cli.errors import ErrorGroup, set_debug
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(vocab.app, name="vocab")
 synth.register(app)  # uts synth
 train.register(app)  # uts train, uts eval, uts demo
 pool.register(app)  # uts pool
+serve.register(app)  # uts serve
 
 
 def _version(value: bool) -> None:

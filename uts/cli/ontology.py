@@ -476,6 +476,36 @@ def export(
 
 
 @app.command()
+def site(
+    out: Path = typer.Argument(..., help="Folder to write the site into (an earlier site build there is replaced)."),
+    mappings: Optional[list[Path]] = typer.Option(None, "--mappings", "-m", help="Folder of SSSOM files whose "
+                                                  "dataset labels the concept pages list (repeatable) "
+                                                  "(default: mapping/ beside the ontology folder)."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Leave out the statistics plot on the home page."),
+    ontology: Optional[Path] = OntologyOpt,
+) -> None:
+    """Write the taxonomy as a static website: home page with roots and statistics, one page
+    per concept, a collapsible tree, an A-Z list and search (ranked like `lookup`).
+
+    Every asset is written into OUT (no network); links are relative, so the folder can be
+    published as it is or opened from disk. Example: uts ontology site out/uts-site
+    """
+    from rich.progress import track
+
+    from uts.ontology import default_ontology_path
+    from uts.serve.mappings import mapping_roots
+    from uts.serve.site import build_site
+
+    with _user_errors():
+        onto = _load(ontology)
+        roots = mapping_roots(ontology or default_ontology_path(), mappings)
+        summary = build_site(onto, out, roots, plot=not no_plot,
+                             progress=lambda ids: track(ids, description="concept pages", transient=True))
+    typer.echo(f"{summary.concepts} concept pages ({summary.active} active), {summary.files} files in {out}")
+    typer.echo(f"open {out / 'index.html'}")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("runs/ontology-demo"), "--out", help="Output folder."),
     ontology: Optional[Path] = OntologyOpt,
