@@ -6,8 +6,12 @@
 2. Data loading: seconds per batch from the loader (2 workers, decoding + resampling + cropping
    real WAV files of a synthetic corpus) against the training step. Target: loading at least 2x
    faster than the step, so the workers keep the model fed.
+3. Captioning: step time of ``caption`` and ``hier+caption`` against ``hier`` with the same
+   encoder, batch and head (the recipe's ``caption`` section: 2-layer decoder, width 256, id space
+   of the synthetic generator's captions); steps alternate, overhead = median of paired ratios.
 
 Prints one JSON line. Usage: .venv/bin/python benchmarks/train_bench.py [--classes 3000] [--steps 20]
+[--only caption]
 """
 
 from __future__ import annotations
@@ -84,6 +88,64 @@ def time_steps(cfg: dict, hierarchy: Hierarchy, steps: int, batch: int, seconds:
             "hier_loss_ms": 1e3 * statistics.median(loss_times["hier"])}
 
 
+def generator_captions(n: int, seed: int = 0) -> list[str]:
+    """``n`` captions from the synthetic corpus generator (what a caption run trains on)."""
+    from uts.ontology import load
+    from uts.synth import SynthConfig, synthesize
+    from uts.training.data import read_manifest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = synthesize(Path(tmp) / "c", load(), SynthConfig(n=n, seed=seed, seconds=0.5, skip_missing_labels=True,
+                                                              speech_backend="numpy"), progress=False)
+        return read_manifest(res.manifest)["caption"].to_list()
+
+
+def time_caption_steps(cfg: dict, hierarchy: Hierarchy, steps: int, batch: int, seconds: float) -> dict:
+    """``caption`` and ``hier+caption`` steps against ``hier`` steps, same encoder and batch."""
+    from uts.training.tokenizer import CaptionTokenizer
+
+    captions = generator_captions(max(64, batch * 4))
+    pieces = CaptionTokenizer.from_captions(captions).pieces()
+    n = len(hierarchy)
+    names = ("hier", "caption", "hier+caption")
+    models, objectives, opts = {}, {}, {}
+    for name in names:
+        c = {**cfg, "objective": {**cfg["objective"], "name": name},
+             "caption": {**cfg["caption"], "pieces": pieces}}
+        torch.manual_seed(0)  # the same encoder weights in every model
+        models[name] = build_model(c, n)
+        objectives[name] = Objective.from_config(c, hierarchy)
+        opts[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-3)
+    wave = torch.randn(batch, int(seconds * cfg["data"]["sample_rate"]))
+    labels = torch.zeros(batch, n)
+    for row in range(batch):
+        labels[row, torch.randint(0, n, (random.randint(1, 3),))] = 1
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for i in range(steps + 2):
+        caps = [captions[(i * batch + j) % len(captions)] for j in range(batch)]
+        order = names if i % 2 else names[::-1]
+        for name in order:
+            t0 = time.perf_counter()
+            if name == "hier":
+                loss = objectives[name].loss(models[name](wave), labels)
+            else:
+                loss, _ = objectives[name](models[name](wave, caps), labels)
+            opts[name].zero_grad()
+            loss.backward()
+            opts[name].step()
+            if i >= 2:
+                times[name].append(time.perf_counter() - t0)
+    tokens = CaptionTokenizer(keep=pieces).encode(captions)
+    out = {"caption_pieces": len(pieces), "caption_tokens_mean": float((tokens != 0).sum(1).float().mean()),
+           "caption_decoder_params": sum(p.numel() for p in models["caption"].decoder.parameters())}
+    for name in names:
+        out[f"{name}_step_s"] = statistics.median(times[name])
+    for name in ("caption", "hier+caption"):
+        out[f"{name}_overhead_vs_hier"] = statistics.median(
+            a / b for a, b in zip(times[name], times["hier"])) - 1.0
+    return out
+
+
 def time_loading(cfg: dict, batch: int, workers: int, clips: int) -> float:
     from uts.ontology import load
     from uts.training.data import ClipDataset, LabelSpace, make_loader, read_manifest, validate_manifest
@@ -118,7 +180,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads for the training step")
     ap.add_argument("--recipe", type=Path, default=RECIPE, help="recipe whose features and encoder to time")
     ap.add_argument("--seconds", type=float, default=None, help="clip length (default: the recipe's)")
+    ap.add_argument("--only", choices=("hier", "loading", "caption"), nargs="+", default=None,
+                    help="run only these parts (default: all)")
     args = ap.parse_args()
+    parts = set(args.only or ("hier", "loading", "caption"))
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.recipe)
@@ -129,10 +194,14 @@ def main() -> None:
            "max_depth": int(hierarchy.depth.max()), "batch": args.batch, "recipe": args.recipe.name,
            "encoder": cfg["model"]["encoder"], "clip_seconds": cfg["data"]["clip_seconds"],
            "device": "cpu", "torch_threads": torch.get_num_threads()}
-    out.update(time_steps(cfg, hierarchy, args.steps, args.batch, cfg["data"]["clip_seconds"]))
-    load_s = time_loading(cfg, args.batch, args.workers, args.clips)
-    out.update({"workers": args.workers, "load_batch_s": load_s,
-                "load_speedup_vs_step": out["flat_step_s"] / load_s})
+    if "hier" in parts or "loading" in parts:
+        out.update(time_steps(cfg, hierarchy, args.steps, args.batch, cfg["data"]["clip_seconds"]))
+    if "loading" in parts:
+        load_s = time_loading(cfg, args.batch, args.workers, args.clips)
+        out.update({"workers": args.workers, "load_batch_s": load_s,
+                    "load_speedup_vs_step": out["flat_step_s"] / load_s})
+    if "caption" in parts:
+        out.update(time_caption_steps(cfg, hierarchy, args.steps, args.batch, cfg["data"]["clip_seconds"]))
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}))
 
 

@@ -162,3 +162,51 @@ def test_pool_train_eval_end_to_end(tmp_path, capsys):
     assert result["per_source_clips"] == "all"
     music = result["per_source"]["music-set"]
     assert music["clips"] == 12 and music["classes"] < result["classes"]
+
+
+# -- pooling under the captioning objective ---------------------------------------------------
+def test_caption_loss_is_not_masked_by_the_label_space(hier):
+    """hier+caption on pooled data: the tagging part is masked, the caption part (captions carry
+    no label space) is the same with or without ``annotated``."""
+    obj = Objective("hier+caption", hier, caption={"label_smoothing": 0.1})
+    torch.manual_seed(0)
+    n, length, vocab = 2, 5, 11
+    out = {"logits": torch.randn(n, len(hier)), "caption_logits": torch.randn(n, length, vocab),
+           "caption_targets": torch.randint(0, vocab, (n, length))}
+    labels = torch.zeros(n, len(hier))
+    labels[0, hier.ids.index(uid(30))] = 1
+    annotated = torch.zeros(n, len(hier))
+    annotated[:, hier.ids.index(uid(30))] = 1
+    _, plain = obj(out, labels)
+    _, masked = obj(out, labels, annotated)
+    assert masked["caption"] == pytest.approx(plain["caption"])
+    assert masked["tagging"] != pytest.approx(plain["tagging"])
+
+
+def test_pooled_manifest_trains_and_evaluates_under_hier_plus_caption(tmp_path, capsys):
+    from uts.training.config import load_config
+    from uts.training.evaluate import evaluate
+    from uts.training.trainer import train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: far faster on a loaded machine
+    try:
+        onto_path = write_ontology(tmp_path)
+        manifest = tiny_corpus(tmp_path, n=24)
+        parts = _split_by_domain(manifest, tmp_path, onto_path)
+        pooled = tmp_path / "pooled.jsonl"
+        res = CliRunner().invoke(app, ["pool", *map(str, parts), "-o", str(pooled), "--ontology", str(onto_path)])
+        assert res.exit_code == 0, res.output
+        out = tmp_path / "run"
+        run = train(load_config(None, tiny_overrides(tmp_path, pooled, out, onto_path, **{
+            "optim.max_steps": 2, "objective.name": "hier+caption", "caption.dim": 16, "caption.depth": 1,
+            "caption.heads": 2, "caption.max_length": 24, "caption.captions": "tags"})))
+        assert "pooled data: 2 source(s) (music-set, sound-set)" in capsys.readouterr().out
+        with (out / "metrics.csv").open() as fh:
+            rows = [r for r in csv.DictReader(fh) if r["split"] == "train"]
+        assert rows and all(torch.isfinite(torch.tensor(float(r["loss"]))) for r in rows)
+        ev = evaluate(run, pooled, probe=False)
+        assert set(ev["per_source"]) == {"music-set", "sound-set"}
+        assert ev["caption"]["caption_loss"] > 0 and ev["scores_from"] == "head"
+    finally:
+        torch.set_num_threads(before)

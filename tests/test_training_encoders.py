@@ -38,3 +38,13 @@ def test_bad_encoder_requests_fail_clearly():
     enc = build_encoder("transformer", n_mels=32, dim=16, depth=1, heads=2, patch=(8, 16), max_frames=32)
     with pytest.raises(ValueError, match="max_frames"):
         enc(torch.randn(1, 64, 32))
+
+
+@pytest.mark.parametrize("name,kwargs", [("cnn6", {"channels": (8, 16)}),
+                                         ("transformer", {"dim": 32, "depth": 1, "heads": 2, "patch": (8, 16)})])
+def test_encoders_give_a_frame_sequence_and_the_pooled_embedding(name, kwargs):
+    enc = build_encoder(name, n_mels=32, **kwargs).eval()
+    mel = torch.randn(2, 64, 32)
+    frames, pooled = enc.encode(mel)
+    assert frames.shape[0] == 2 and frames.shape[1] > 1 and frames.shape[2] == enc.frame_dim
+    assert torch.equal(pooled, enc(mel))

@@ -22,11 +22,14 @@ def _kill_at(step):
     return hook
 
 
-@pytest.mark.parametrize("objective", ["hier", "flat"])
+CAPTION = {"caption.dim": 16, "caption.depth": 1, "caption.heads": 2, "caption.max_length": 16}
+
+
+@pytest.mark.parametrize("objective", ["hier", "flat", "caption", "hier+caption"])
 def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, objective):
     onto = write_ontology(tmp_path)
     manifest = tiny_corpus(tmp_path, n=22)  # 6 batches of <= 4 per epoch, 2 epochs = 12 steps
-    common = {"objective.name": objective}
+    common = {"objective.name": objective, **(CAPTION if "caption" in objective else {})}
     straight = train(load_config(None, tiny_overrides(tmp_path, manifest, tmp_path / "a", onto, **common)))
     # Crash at step 7: the last checkpoint is step 4 (mid-epoch 0); the resumed run must replay
     # batches 5-6 of epoch 0 with the same crops, masks and dropout. Use a worker this time:

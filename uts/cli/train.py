@@ -20,14 +20,19 @@ def train(
         "Continue the run in this folder from its last checkpoint (its config.json is used; "
         "--set may still change e.g. optim.epochs).")),
 ) -> None:
-    """Train an audio tagger on a UTS-labelled manifest (flat BCE, hierarchical, caption-contrastive).
+    """Train an audio encoder on a UTS-labelled manifest (flat BCE, hierarchical, caption-contrastive, captioning).
 
     objective.name: flat (BCE), hier (max constraint: a parent is scored at least as high as
     its children, and MCLoss), contrastive (CLAP-style InfoNCE between the clip and its caption,
     text tower = the bundled MiniLM, hierarchy-aware soft targets) or hier+contrastive (both,
     weighted by objective.tagging_weight / objective.contrastive_weight). Clips without a
-    caption get one written from their UTS labels (contrastive.captions). Writes checkpoints (safetensors), metrics.csv, TensorBoard logs and
-    curves.png to the run folder.
+    caption get one written from their UTS labels (contrastive.captions). caption (the paper's
+    objective: a transformer decoder over the encoder's frames writes the clip's caption, WordPiece
+    from the bundled MiniLM vocab) trains alone or with the others: hier+caption, flat+caption,
+    contrastive+caption, hier+contrastive+caption (objective.caption_weight; section caption).
+    model.encoder=hf takes AST, Whisper's encoder, HuBERT or wav2vec2 from transformers
+    (model.encoder_args: kind + config, or path to a local checkpoint). Writes checkpoints
+    (safetensors), metrics.csv, TensorBoard logs and curves.png to the run folder.
 
     Example: uts train training/demo.yaml --set data.train=corpus/manifest.jsonl --out runs/hier
 
@@ -67,6 +72,9 @@ def evaluate(
     contrastive or hier+contrastive) also get zero-shot tagging (clips scored against the UTS
     concepts' labels, synonyms and definitions) and text<->audio retrieval (R@1/5/10, mAP@10;
     captions from the manifest's captions/caption column, else written from its labels).
+    Captioning runs also get the held-out caption loss and perplexity, BLEU-4 / ROUGE-L /
+    CIDEr-D of generated captions (a few in report.md), and, without a text tower, zero-shot
+    tagging and retrieval by the decoder's likelihood.
     Prints the headline figures and where the report is.
 
     Example: uts eval runs/hier corpus-test/manifest.jsonl

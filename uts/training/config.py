@@ -39,18 +39,30 @@ DEFAULTS: dict[str, Any] = {
                  "f_min": 50.0, "f_max": 8000.0, "norm": None, "log_offset": 1e-6},
     "specaugment": {"enabled": True, "time_masks": 2, "time_width": 20, "freq_masks": 2, "freq_width": 8},
     "model": {"encoder": "cnn10", "encoder_args": {}},
-    # name: flat | hier | contrastive | hier+contrastive; ancestors: negative | positive | unknown;
-    # the weights combine the two losses of hier+contrastive (total = w_t * tagging + w_c * contrastive)
+    # name: flat | hier | contrastive | caption and their combinations (hier+contrastive,
+    # hier+caption, ...: see objectives.OBJECTIVES); ancestors: negative | positive | unknown; the
+    # weights combine the parts (total = w_t * tagging + w_c * contrastive + w_cap * caption)
     # mask_unannotated: with a sources sidecar (pooled data), concepts outside a clip's source's
-    # annotated space are left out of the loss (false: every absent label is a negative)
+    # annotated space are left out of the tagging and contrastive losses (false: every absent
+    # label is a negative); the caption loss is never masked (captions carry no label space)
     "objective": {"name": "hier", "ancestors": None, "tagging_weight": 1.0, "contrastive_weight": 1.0,
-                  "mask_unannotated": True},
+                  "caption_weight": 1.0, "mask_unannotated": True},
     "contrastive": {
         "targets": "soft",  # hard (CLIP) | soft (label-overlap targets) | mask (drop same-label negatives)
         "mask_threshold": 1.0,  # mask: label overlap (Jaccard) at or above which a pair is no negative
-        "captions": "auto",  # manifest | labels (written from UTS labels) | auto (labels where missing)
+        "captions": "auto",  # manifest | labels (written from UTS labels) | auto (labels where missing) | tags
         "embed_dim": 256,  # joint audio-text space
         "init_temperature": 0.07, "learn_temperature": True,
+    },
+    "caption": {  # the captioning objective (uts.training.caption)
+        "captions": "auto",  # manifest | labels | auto | tags (weak: flat tags in one template)
+        "vocab_file": None,  # WordPiece vocab.txt; default: the bundled MiniLM's
+        "vocabulary": "corpus",  # corpus (pieces of the training captions) | full (all 30,522)
+        "pieces": None,  # the id space, filled in by training and saved with the run
+        "max_length": 32,  # tokens per caption, BOS and EOS included
+        "dim": 256, "depth": 2, "heads": 4, "dropout": 0.1,  # the decoder
+        "label_smoothing": 0.1,
+        "beam_size": 3,  # uts eval's generated captions (1 = greedy)
     },
     "text": {
         "model": None,  # transformers model folder; default: the bundled all-MiniLM-L6-v2
@@ -70,7 +82,8 @@ DEFAULTS: dict[str, Any] = {
 }
 # Sections whose sub-keys are free-form (passed through to a builder).
 FREE_FORM = {("model", "encoder_args")}
-PATH_KEYS = {("data", "train"), ("data", "val"), ("data", "alignment"), ("labels", "ontology"), ("text", "model")}
+PATH_KEYS = {("data", "train"), ("data", "val"), ("data", "alignment"), ("labels", "ontology"), ("text", "model"),
+             ("caption", "vocab_file")}
 
 
 class ConfigError(ValueError):
@@ -196,10 +209,23 @@ def validate(cfg: dict) -> None:
     if cfg["objective"]["name"] not in OBJECTIVES:
         raise ConfigError(f"objective.name must be one of {', '.join(OBJECTIVES)}")
     ob, c = cfg["objective"], cfg["contrastive"]
-    if ob["tagging_weight"] < 0 or ob["contrastive_weight"] < 0:
-        raise ConfigError("objective.tagging_weight and objective.contrastive_weight must be >= 0")
-    if ob["name"] == "hier+contrastive" and ob["tagging_weight"] == 0 and ob["contrastive_weight"] == 0:
-        raise ConfigError("objective hier+contrastive needs a positive tagging_weight or contrastive_weight")
+    weights = {"tagging": ob["tagging_weight"], "contrastive": ob["contrastive_weight"], "caption": ob["caption_weight"]}
+    if any(w < 0 for w in weights.values()):
+        raise ConfigError("objective.tagging_weight, contrastive_weight and caption_weight must be >= 0")
+    parts = objective_parts(ob["name"])
+    if len(parts) > 1 and not any(weights[p] > 0 for p in parts):
+        raise ConfigError(f"objective {ob['name']} needs a positive weight for at least one of its parts")
+    cap = cfg["caption"]
+    if cap["captions"] not in CAPTION_MODES:
+        raise ConfigError(f"caption.captions must be one of {', '.join(CAPTION_MODES)}")
+    if cap["vocabulary"] not in ("corpus", "full"):
+        raise ConfigError("caption.vocabulary must be corpus or full")
+    if cap["max_length"] < 3 or cap["depth"] < 1 or cap["beam_size"] < 1 or cap["dim"] % cap["heads"]:
+        raise ConfigError("caption: max_length >= 3, depth >= 1, beam_size >= 1 and dim a multiple of heads")
+    if not 0 <= cap["label_smoothing"] < 1:
+        raise ConfigError("caption.label_smoothing must be in [0, 1)")
+    if "caption" in parts and cap["vocab_file"] is not None and not Path(cap["vocab_file"]).is_file():
+        raise ConfigError(f"caption.vocab_file: {cap['vocab_file']} does not exist")
     if c["targets"] not in TARGET_MODES:
         raise ConfigError(f"contrastive.targets must be one of {', '.join(TARGET_MODES)}")
     if not 0 < c["mask_threshold"] <= 1:
@@ -225,6 +251,12 @@ def validate(cfg: dict) -> None:
         raise ConfigError("run.amp_dtype must be bfloat16 or float16")
     if r["ckpt_every"] < 1 or r["log_every"] < 1:
         raise ConfigError("run.ckpt_every and run.log_every must be >= 1")
+
+
+def objective_parts(name: str) -> list[str]:
+    """``"hier+caption"`` -> ``["tagging", "caption"]``: the losses an objective trains."""
+    parts = name.split("+")
+    return [("tagging" if p in ("flat", "hier") else p) for p in parts]
 
 
 def to_json(cfg: dict) -> str:

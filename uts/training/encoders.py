@@ -1,4 +1,8 @@
-"""Audio encoders: log-mel ``(batch, frames, mels)`` -> clip embedding ``(batch, dim)``.
+"""Audio encoders: log-mel ``(batch, frames, mels)`` -> frame sequence + clip embedding.
+
+Every encoder has ``encode(x) -> (frames, pooled)``: the frame sequence ``(batch, T, frame_dim)``
+(what the caption decoder attends to) and the pooled clip embedding ``(batch, embed_dim)``;
+``forward(x)`` returns the pooled embedding.
 
 A small registry so a recipe picks an encoder by name (``model.encoder: cnn10``) and passes its
 keyword arguments (``model.encoder_args``). Parameter counts (64 mel bins) are in docs/training.md;
@@ -9,6 +13,8 @@ keyword arguments (``model.encoder_args``). Parameter counts (64 mel bins) are i
   over time. ``channels`` scales them down (the defaults are PANNs' widths).
 - ``transformer``: an AST-style patch transformer (non-overlapping patches over time x mel,
   learned positional embeddings, pre-norm encoder layers, mean-pooled tokens).
+- ``hf``: a standard backbone from ``transformers`` (AST, Whisper's encoder, HuBERT, wav2vec2),
+  from a config or a local checkpoint, with its own front end (:mod:`uts.training.hf_encoders`).
 """
 
 from __future__ import annotations
@@ -68,13 +74,16 @@ class CNN(nn.Module):
         self.blocks = nn.Sequential(*(ConvBlock(a, b, kernel, convs) for a, b in zip(chans, chans[1:])))
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(chans[-1], chans[-1])
-        self.embed_dim = chans[-1]
+        self.embed_dim = self.frame_dim = chans[-1]
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+    def encode(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.input_norm(mel.unsqueeze(1))  # (B, 1, T, M)
         x = self.blocks(x).mean(dim=3)  # (B, C, T')
-        x = x.amax(dim=2) + x.mean(dim=2)
-        return torch.relu(self.proj(self.dropout(x)))
+        pooled = torch.relu(self.proj(self.dropout(x.amax(dim=2) + x.mean(dim=2))))
+        return x.transpose(1, 2), pooled
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.encode(mel)[1]
 
 
 @register("cnn6")
@@ -106,9 +115,12 @@ class PatchTransformer(nn.Module):
                                            batch_first=True, norm_first=True, activation="gelu")
         self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
-        self.embed_dim = dim
+        self.embed_dim = self.frame_dim = dim
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.encode(mel)[1]
+
+    def encode(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pt, _ = self.patch
         t = mel.shape[1]
         if t % pt:  # pad time to a whole number of patches
@@ -119,12 +131,21 @@ class PatchTransformer(nn.Module):
             raise ValueError(f"clip has {x.shape[1]} time patches, more than max_frames allows "
                              f"({self.max_time_patches}); raise model.encoder_args.max_frames")
         x = (x + self.pos[:, : x.shape[1]]).flatten(1, 2)
-        return self.norm(self.encoder(x)).mean(dim=1)
+        tokens = self.norm(self.encoder(x))  # (B, T'*F', D), time-major
+        return tokens, tokens.mean(dim=1)
 
 
 @register("transformer")
 def transformer(n_mels: int, **kwargs) -> PatchTransformer:
     return PatchTransformer(n_mels, **kwargs)
+
+
+@register("hf")
+def hf(n_mels: int, **kwargs) -> nn.Module:
+    # lazy: transformers' audio models take seconds to import and only this entry needs them
+    from .hf_encoders import build_hf_encoder
+
+    return build_hf_encoder(n_mels, **kwargs)
 
 
 class Tagger(nn.Module):
@@ -134,12 +155,18 @@ class Tagger(nn.Module):
     joint space (``audio_proj``, ``text_proj``: two-layer MLPs, as in CLAP) and a learnable
     ``logit_scale`` (log of the inverse temperature); ``forward(wave, captions)`` then returns a
     dict with the logits and both projected embeddings.
+
+    With a caption ``decoder`` (:class:`uts.training.caption.CaptionDecoder`, and its
+    ``tokenizer``) the dict also holds ``caption_logits`` (teacher forcing over the encoder's
+    frame sequence) and ``caption_targets`` (the captions shifted by one, padding = -100).
     """
 
     def __init__(self, frontend: nn.Module, encoder: nn.Module, num_classes: int,
                  augment: nn.Module | None = None, text: nn.Module | None = None,
-                 joint_dim: int = 256, init_temperature: float = 0.07, learn_temperature: bool = True):
+                 joint_dim: int = 256, init_temperature: float = 0.07, learn_temperature: bool = True,
+                 decoder: nn.Module | None = None, tokenizer=None):
         super().__init__()
+        self.decoder, self.tokenizer = decoder, tokenizer
         self.frontend, self.encoder = frontend, encoder
         self.augment = augment if augment is not None else nn.Identity()
         self.head = nn.Linear(encoder.embed_dim, num_classes)
@@ -153,17 +180,26 @@ class Tagger(nn.Module):
     def embed(self, wave: torch.Tensor) -> torch.Tensor:
         return self.encoder(self.augment(self.frontend(wave)))
 
+    def encode(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's frame sequence and pooled embedding of a waveform batch."""
+        return self.encoder.encode(self.augment(self.frontend(wave)))
+
     def encode_text(self, captions: Sequence[str]) -> torch.Tensor:
         """Captions -> joint-space embeddings (not normalised)."""
         return self.text_proj(self.text(captions))
 
     def forward(self, wave: torch.Tensor, captions: Sequence[str] | None = None):
-        emb = self.embed(wave)
-        logits = self.head(emb)
         if captions is None:
-            return logits
-        return {"logits": logits, "audio": self.audio_proj(emb), "text": self.encode_text(captions),
-                "logit_scale": self.logit_scale}
+            return self.head(self.embed(wave))
+        frames, emb = self.encode(wave)
+        out = {"logits": self.head(emb)}
+        if self.text is not None:
+            out.update(audio=self.audio_proj(emb), text=self.encode_text(captions), logit_scale=self.logit_scale)
+        if self.decoder is not None:
+            tokens = self.tokenizer.encode(captions).to(wave.device)
+            out["caption_logits"] = self.decoder(frames, tokens[:, :-1])
+            out["caption_targets"] = tokens[:, 1:].masked_fill(tokens[:, 1:] == self.tokenizer.pad_id, -100)
+        return out
 
     # Weights of a frozen text tower are not part of the run: they are rebuilt from its path.
     def _frozen_text_key(self, key: str) -> bool:
@@ -193,11 +229,38 @@ def build_model(cfg: dict, num_classes: int) -> Tagger:
     spec = {k: v for k, v in cfg["specaugment"].items() if k != "enabled"}
     augment = SpecAugment(SpecAugmentConfig(**spec)) if cfg["specaugment"]["enabled"] else None
     encoder = build_encoder(cfg["model"]["encoder"], n_mels=feats.n_mels, **cfg["model"]["encoder_args"])
-    if "contrastive" not in cfg["objective"]["name"]:
-        return Tagger(LogMel(feats), encoder, num_classes, augment)
+    frontend: nn.Module = LogMel(feats)
+    if getattr(encoder, "takes_waveform", False):  # a transformers backbone brings its front end
+        if feats.sample_rate != 16000:
+            raise ValueError(f"the {encoder.kind} backbone expects 16 kHz audio; set data.sample_rate: 16000")
+        frontend = encoder.feature_frontend()
+        if encoder.kind in ("hubert", "wav2vec2"):
+            augment = None  # SpecAugment masks (time x mel) features; these take the waveform
+    parts = cfg["objective"]["name"].split("+")
+    decoder = tokenizer = None
+    if "caption" in parts:
+        decoder, tokenizer = build_caption_decoder(cfg["caption"], encoder.frame_dim)
+    if "contrastive" not in parts:
+        return Tagger(frontend, encoder, num_classes, augment, decoder=decoder, tokenizer=tokenizer)
     from .text import TextTower
 
     t, c = cfg["text"], cfg["contrastive"]
     text = TextTower(t["model"], trainable=t["trainable"], max_length=t["max_length"])
-    return Tagger(LogMel(feats), encoder, num_classes, augment, text=text, joint_dim=c["embed_dim"],
-                  init_temperature=c["init_temperature"], learn_temperature=c["learn_temperature"])
+    return Tagger(frontend, encoder, num_classes, augment, text=text, joint_dim=c["embed_dim"],
+                  init_temperature=c["init_temperature"], learn_temperature=c["learn_temperature"],
+                  decoder=decoder, tokenizer=tokenizer)
+
+
+def build_caption_decoder(c: dict, memory_dim: int):
+    """The caption decoder and tokenizer of a ``caption`` config section; ``pieces`` (the id
+    space the run was trained with) must be filled in, or ``vocabulary: full``."""
+    from .caption import CaptionDecoder
+    from .tokenizer import CaptionTokenizer
+
+    if c["pieces"] is None and c["vocabulary"] != "full":
+        raise ValueError("caption.pieces is not set: the trainer fills it from the training captions")
+    tok = CaptionTokenizer(c["vocab_file"], keep=c["pieces"], max_length=c["max_length"])
+    dec = CaptionDecoder(len(tok), memory_dim, dim=c["dim"], depth=c["depth"], heads=c["heads"],
+                         max_length=c["max_length"], dropout=c["dropout"], pad_id=tok.pad_id,
+                         unk_id=tok.unk_id, bos_id=tok.bos_id, eos_id=tok.eos_id)
+    return dec, tok

@@ -82,8 +82,9 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
                          seed=cfg["run"]["seed"], shuffle=False)
     was_training = model.training
     model.eval()
-    scores, embeds, targets, index, losses, dropped, joint = [], [], [], [], [], [], []
+    scores, embeds, targets, index, losses, dropped, joint, frames = [], [], [], [], [], [], [], []
     has_text = getattr(model, "text", None) is not None
+    has_decoder = getattr(model, "decoder", None) is not None
     batches = loader
     if progress:
         from rich.progress import track
@@ -93,8 +94,10 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
         if not batch["index"]:
             continue
         wave = batch["waveform"].to(device)
-        emb = model.embed(wave)
+        seq, emb = model.encode(wave)
         logits = model.head(emb)
+        if has_decoder:  # the caption decoder's memory, kept for scoring texts against clips
+            frames.append(seq.float().cpu())
         if objective.tagging is not None:
             losses.append(float(objective.loss(logits, batch["targets"].to(device))) * len(batch["index"]))
         if has_text:
@@ -113,6 +116,8 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
            "loss": sum(losses) / len(index) if losses else float("nan")}
     if has_text:
         out["audio"] = cat(joint)
+    if has_decoder:
+        out["frames"] = cat(frames)
     return out
 
 
@@ -166,8 +171,15 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
                                  run.hierarchy, threshold)
         result["zero_shot"] = zs
         result["retrieval"] = _retrieval(run, df, out, onto)
-    # Tagging figures come from the head; a contrastive-only model has no trained head, so its
-    # tagging figures are the zero-shot ones.
+        result["zero_shot_from"] = "text tower"
+    if run.model.decoder is not None:
+        result["caption"] = _caption_eval(run, df, out, onto, truth, threshold, device)
+        if run.model.text is None:  # no text tower: zero-shot and retrieval by decoder likelihood
+            result["zero_shot"] = result["caption"].pop("zero_shot")
+            result["retrieval"] = result["caption"].pop("retrieval")
+            result["zero_shot_from"] = "caption decoder"
+    # Tagging figures come from the head; a model without a tagging objective has no trained
+    # head, so its tagging figures are the zero-shot ones.
     result["scores_from"] = "head" if run.objective.tagging is not None else "zero-shot"
     if run.objective.tagging is not None:
         result.update(hierarchical_report(out["scores"], truth, run.hierarchy, threshold))
@@ -203,6 +215,34 @@ def _per_source(run: Run, manifest, df, out, truth, onto, threshold) -> dict:
         return {}
     return {"per_source_clips": "all", "per_source": per_source_report(
         out["scores"], truth, run.labels, trained, None, onto, threshold)}
+
+
+@torch.no_grad()
+def _caption_eval(run: Run, df, out, onto, truth, threshold: float, device) -> dict:
+    """Held-out caption loss and perplexity, generated captions and their BLEU / ROUGE-L /
+    CIDEr-D, and zero-shot tagging and retrieval by decoder likelihood (caption_eval.py)."""
+    from .caption_eval import (caption_retrieval, generated_captions, held_out_loss,
+                               zero_shot_caption_scores)
+    from .retrieval import clip_captions
+
+    dec, tok = run.model.decoder, run.model.tokenizer
+    frames = out["frames"].to(device)
+    kept = df[out["index"], :]
+    texts, owner, written = clip_captions(kept, onto)
+    res: dict = {"captions_from_labels": written}
+    zs = zero_shot_caption_scores(dec, tok, frames, run.hierarchy, onto)
+    res["zero_shot"] = hierarchical_report(zs, truth, run.hierarchy, threshold)
+    if not texts:
+        res["retrieval"] = {"skipped": "no clip has a caption or labels to write one from"}
+        return res
+    res.update(held_out_loss(dec, tok, frames, texts, owner))
+    res["retrieval"] = caption_retrieval(dec, tok, frames, texts, owner)
+    gen = generated_captions(dec, tok, frames, texts, owner, beam_size=run.cfg["caption"]["beam_size"])
+    ids = kept["id"].to_list()
+    for e in gen["examples"]:
+        e["id"] = ids[e.pop("clip")]
+    res["generated"] = gen
+    return res
 
 
 @torch.no_grad()

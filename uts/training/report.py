@@ -27,7 +27,7 @@ def _fmt(v) -> str:
 def headline(res: dict) -> str:
     """What ``uts eval`` prints: the tagging figures, zero-shot and retrieval when present."""
     keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
-    lines = ["(contrastive-only objective: tagging figures are zero-shot)"] if res.get("scores_from") == "zero-shot" else []
+    lines = ["(no tagging objective: tagging figures are zero-shot)"] if res.get("scores_from") == "zero-shot" else []
     lines.append("  ".join(f"{k}={res[k]:.3f}" for k in keys))
     if "zero_shot" in res:
         lines.append("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
@@ -39,6 +39,12 @@ def headline(res: dict) -> str:
     if "captions" in ret:
         lines.append(f"retrieval ({ret['clips']} clips, {ret['captions']} captions) " + "  ".join(
             f"{k}={ret[k]:.3f}" for k in ("t2a_R@1", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@10", "a2t_mAP@10")))
+    cap = res.get("caption", {})
+    if "caption_loss" in cap:
+        g = cap["generated"]
+        lines.append(f"captioning caption_loss={cap['caption_loss']:.3f}  perplexity={cap['perplexity']:.2f}  "
+                     + "  ".join(f"{k}={g[k]:.3f}" for k in ("bleu_4", "rouge_l", "cider_d"))
+                     + f"  (beam {g['beam_size']})")
     return "\n".join(lines)
 
 
@@ -176,6 +182,25 @@ def _per_class(result: dict, limit: int = 10) -> list[str]:
     return lines + [""]
 
 
+def _caption_section(cap: dict, zero_shot_from: str | None, examples: int = 5) -> list[str]:
+    """Captioning figures and a few generated captions next to their references."""
+    if "caption_loss" not in cap:
+        return []
+    g = cap["generated"]
+    lines = ["## Captioning", "",
+             f"Held-out captions: loss {cap['caption_loss']:.3f} nats/token (perplexity {cap['perplexity']:.2f}, "
+             f"{cap['tokens']} tokens, {cap['unknown_token_rate']:.1%} outside the training vocabulary). "
+             f"Generated (beam {g['beam_size']}): BLEU-4 {g['bleu_4']:.3f}, ROUGE-L {g['rouge_l']:.3f}, "
+             f"CIDEr-D {g['cider_d']:.3f}.", ""]
+    if zero_shot_from == "caption decoder":
+        lines += ["Zero-shot tagging and retrieval above score texts by the decoder's likelihood, centred "
+                  "per text over the clips (see docs/training.md).", ""]
+    lines += ["| clip | generated | reference |", "|---|---|---|"]
+    for e in g["examples"][:examples]:
+        lines.append(f"| {e['id']} | {e['generated']} | {e['references'][0]} |")
+    return lines + [""]
+
+
 def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) -> Path:
     out_dir = Path(out_dir)
     per_level_plot({result["name"]: result}, out_dir / "per_level.png")
@@ -195,6 +220,7 @@ def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) 
                       f"({ret.get('captions_from_labels', 0)} written from labels).", ""]
         elif "skipped" in ret:
             lines += [f"Retrieval skipped: {ret['skipped']}.", ""]
+    lines += _caption_section(result.get("caption", {}), result.get("zero_shot_from"))
     lines += ["![mAP per level](per_level.png)", ""]
     lines += _per_class(result)
     if run_dir is not None and training_curves(Path(run_dir) / "metrics.csv", out_dir / "curves.png"):

@@ -33,7 +33,16 @@ def retrieval_metrics(audio: torch.Tensor, text: torch.Tensor, caption_clip: Seq
     if len(owner) and (owner.min() < 0 or owner.max() >= audio.shape[0]):
         raise ValueError("caption_clip holds a clip index outside the clips")
     sim = (F.normalize(text.float(), dim=-1) @ F.normalize(audio.float(), dim=-1).T).double().numpy()
-    out: dict = {"clips": int(audio.shape[0]), "captions": int(len(owner))}
+    return retrieval_from_similarity(sim, owner, ks)
+
+
+def retrieval_from_similarity(sim: np.ndarray, caption_clip: Sequence[int], ks: Sequence[int] = KS) -> dict:
+    """Both directions from a ``(captions, clips)`` similarity matrix (any score where higher
+    means a better match: cosines, or a caption decoder's centred log-likelihoods)."""
+    owner = np.asarray(caption_clip, dtype=np.int64)
+    if len(owner) != sim.shape[0]:
+        raise ValueError("caption_clip needs one clip index per caption")
+    out: dict = {"clips": int(sim.shape[1]), "captions": int(len(owner))}
     if not len(owner):
         return out
     # text -> audio: rank of the caption's own clip (1 + clips scored at least as high)

@@ -154,20 +154,38 @@ def caption_from_labels(onto, label_ids: Sequence[str], seed: int | str = 0) -> 
     return template.format(items=text, Items=text[:1].upper() + text[1:])
 
 
-CAPTION_MODES = ("manifest", "labels", "auto")
+def tag_caption(tags: Sequence[str]) -> str:
+    """A *weak* caption: a dataset's flat tags put into one fixed template, in the given order,
+    with no hierarchy and no detail ("The sound of dog, rain and piano."), as a script writes
+    captions for a tag-only dataset. The objective study contrasts it with rich captions."""
+    names = [t.strip() for t in dict.fromkeys(tags) if t and t.strip()]
+    return f"The sound of {_join(names)}." if names else ""
+
+
+CAPTION_MODES = ("manifest", "labels", "auto", "tags")
 
 
 def fill_captions(df, onto, mode: str = "auto", seed: int = 0):
     """``df`` with its ``caption`` column as training will use it, and how many were written.
 
     ``manifest``: the manifest's captions as they are; ``labels``: every caption written from
-    the clip's labels; ``auto``: written from the labels only where the manifest has none.
+    the clip's labels; ``auto``: written from the labels only where the manifest has none;
+    ``tags``: every caption a weak template of the clip's flat tags (:func:`tag_caption` of the
+    source's own tags, ``source_labels``, else of its UTS labels' names).
     """
     import polars as pl
 
     if mode not in CAPTION_MODES:
         raise ValueError(f"caption mode must be one of {', '.join(CAPTION_MODES)}")
     given = df["caption"].to_list() if "caption" in df.columns else [None] * df.height
+    if mode == "tags":
+        sources = df["source_labels"].to_list() if "source_labels" in df.columns else [None] * df.height
+        out = []
+        for tags, labels in zip(sources, df["labels"].to_list()):
+            if not tags:
+                tags = [onto.get(c).label for c in labels or [] if c in onto]
+            out.append(tag_caption(tags))
+        return df.with_columns(pl.Series("caption", out, dtype=pl.Utf8)), df.height
     out, written = [], 0
     for cid, cap, labels in zip(df["id"].to_list(), given, df["labels"].to_list()):
         if mode == "labels" or (mode == "auto" and not (cap or "").strip()):

@@ -361,20 +361,33 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     show = bool(r["progress"]) and ctx.main
     onto, df, report, space, hierarchy = prepare_data(cfg, onto, label_ids, progress=show)
 
+    objective_parts = cfg["objective"]["name"].split("+")
+    captions_written = 0
+    if "contrastive" in objective_parts or "caption" in objective_parts:
+        from .text import fill_captions
+
+        # with both, the captioning objective's source decides (one caption column per run)
+        key = "caption" if "caption" in objective_parts else "contrastive"
+        mode = cfg[key]["captions"]
+        df, captions_written = fill_captions(df, onto, mode, seed=r["seed"])
+        if captions_written and ctx.main:
+            print(f"captions: {captions_written} of {df.height} written from "
+                  f"{'flat tags' if mode == 'tags' else 'UTS labels'} ({key}.captions={mode})")
+    if "caption" in objective_parts and cfg["caption"]["pieces"] is None and cfg["caption"]["vocabulary"] == "corpus":
+        # the decoder's id space: the WordPiece pieces of the training captions, saved in
+        # config.json so that resume and evaluation rebuild exactly these ids
+        from .tokenizer import CaptionTokenizer
+
+        tok = CaptionTokenizer.from_captions(df["caption"].to_list(), cfg["caption"]["vocab_file"],
+                                             cfg["caption"]["max_length"])
+        cfg = {**cfg, "caption": {**cfg["caption"], "pieces": tok.pieces()}}
+
     seed_everything(r["seed"])  # same initial weights on every rank
     model = build_model(cfg, len(space)).to(ctx.device)
     objective = Objective.from_config(cfg, hierarchy.to(ctx.device))
-    captions_written = 0
-    if objective.contrastive is not None:
-        from .text import fill_captions
-
-        df, written = fill_captions(df, onto, cfg["contrastive"]["captions"], seed=r["seed"])
-        captions_written = written
-        if written and ctx.main:
-            print(f"captions: {written} of {df.height} written from UTS labels "
-                  f"(contrastive.captions={cfg['contrastive']['captions']})")
-        if not model.text.trainable:  # frozen tower: encode every caption once, up front
-            model.text.precompute([c for c in df["caption"].to_list() if c])
+    if objective.contrastive is not None and not model.text.trainable:
+        # frozen tower: encode every caption once, up front
+        model.text.precompute([c for c in df["caption"].to_list() if c])
     optimizer = build_optimizer(model, cfg)
     pooled = _pooled(cfg, df, space, ctx.main)
     ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=True, seed=r["seed"],
@@ -436,7 +449,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
             # a contrastive-only objective leaves the tagging head out of the loss
-            find_unused_parameters=objective.contrastive is not None and objective.tagging is None)
+            find_unused_parameters=objective.needs_captions and objective.tagging is None)
     csv_log = CsvLog(run_dir / "metrics.csv", keep_until_step=step if ckpt_path else None) if ctx.main else None
     writer = None
     if ctx.main and r["tensorboard"]:
@@ -478,7 +491,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                 targets = batch["targets"].to(ctx.device, non_blocking=True)
                 annotated = mask_rows.rows(batch["source"].to(ctx.device)) if mask_rows else None
                 with autocast():
-                    if wave.shape[0] and objective.contrastive is not None:
+                    if wave.shape[0] and objective.needs_captions:
                         loss, parts = objective.total_loss(net(wave, batch["caption"]), targets, annotated)
                     elif wave.shape[0]:
                         loss = objective.loss(net(wave), targets, annotated)
@@ -593,10 +606,15 @@ class _Validator:
         model.train()
         torch.set_rng_state(state)
         scores = out["scores"]
-        if self.objective.tagging is None:  # contrastive only: the head is untrained, tag zero-shot
+        if self.objective.tagging is None and "audio" in out:  # no tagging head: zero-shot
             from .zeroshot import zero_shot_scores
 
             scores = zero_shot_scores(model, out["audio"], self.hierarchy, self.onto)
+        elif self.objective.tagging is None:  # captioning only: zero-shot by decoder likelihood
+            from .caption_eval import zero_shot_caption_scores
+
+            scores = zero_shot_caption_scores(model.decoder, model.tokenizer, out["frames"].to(self.ctx.device),
+                                              self.hierarchy, self.onto)
         rep = hierarchical_report(scores, out["targets"], self.hierarchy, self.cfg["run"]["threshold"])
         return {"loss": out["loss"], "macro_map": rep["macro_map"], "parent_map": rep["parent_map"],
                 "violation_rate": rep["violation_rate"]}

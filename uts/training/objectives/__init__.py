@@ -1,7 +1,8 @@
 """Training objectives, open_clip style: each loss is an ``nn.Module`` with one ``forward``
-(:mod:`.tagging`: :class:`FlatBCE`, :class:`MCLoss`; :mod:`.contrastive`: :class:`CaptionInfoNCE`),
-apart from the model and the training loop. :class:`Objective` picks and weighs them for one of
-:data:`OBJECTIVES` (``flat``, ``hier``, ``contrastive``, ``hier+contrastive``).
+(:mod:`.tagging`: :class:`FlatBCE`, :class:`MCLoss`; :mod:`.contrastive`: :class:`CaptionInfoNCE`;
+:mod:`.caption`: :class:`CaptionLoss`), apart from the model and the training loop.
+:class:`Objective` picks and weighs them for one of :data:`OBJECTIVES` (``flat``, ``hier``,
+``contrastive``, ``caption`` and their combinations: ``hier+contrastive``, ``hier+caption``, ...).
 
 ``ancestors`` says what an ancestor of an annotated label that is not itself annotated means
 (real datasets often tag "snare drum" without "drum"):
@@ -14,7 +15,8 @@ apart from the model and the training loop. :class:`Objective` picks and weighs 
 Pooled datasets (``annotated`` given, one 0/1 row per clip: what its source annotates; see
 :mod:`uts.training.masking`): every concept outside the clip's known space is also left out of
 the loss, for ``flat`` and ``hier`` alike, and the contrastive soft targets count overlap only
-over concepts known for both clips. ``scores`` never look at it: the max constraint holds at
+over concepts known for both clips; the caption loss is never masked (a caption carries no
+label space). ``scores`` never look at it: the max constraint holds at
 inference whatever was masked in training.
 """
 
@@ -25,15 +27,17 @@ from torch import nn
 
 from ..hierarchy import Hierarchy
 from ..masking import annotation_mask
+from .caption import CaptionLoss
 from .contrastive import CaptionInfoNCE
 from .tagging import FlatBCE, MCLoss
 
-OBJECTIVES = ("flat", "hier", "contrastive", "hier+contrastive")
-TAGGING = {"flat": "flat", "hier": "hier", "contrastive": None, "hier+contrastive": "hier"}
+OBJECTIVES = ("flat", "hier", "contrastive", "hier+contrastive", "caption", "flat+caption", "hier+caption",
+              "contrastive+caption", "hier+contrastive+caption")
+TAGGING = {name: next((p for p in name.split("+") if p in ("flat", "hier")), None) for name in OBJECTIVES}
 ANCESTOR_MODES = ("negative", "positive", "unknown")
 DEFAULT_ANCESTORS = {"flat": "negative", "hier": "positive", None: "positive"}
 
-__all__ = ["ANCESTOR_MODES", "OBJECTIVES", "CaptionInfoNCE", "FlatBCE", "MCLoss", "Objective", "ObjectiveError"]
+__all__ = ["ANCESTOR_MODES", "OBJECTIVES", "CaptionInfoNCE", "CaptionLoss", "FlatBCE", "MCLoss", "Objective", "ObjectiveError"]
 
 
 class ObjectiveError(ValueError):
@@ -42,7 +46,8 @@ class ObjectiveError(ValueError):
 
 class Objective(nn.Module):
     """One of :data:`OBJECTIVES`: ``forward(out, labels)`` -> ``(loss, parts)`` for a model
-    output dict (``logits``; ``audio``/``text``/``logit_scale`` with a text tower).
+    output dict (``logits``; ``audio``/``text``/``logit_scale`` with a text tower;
+    ``caption_logits``/``caption_targets`` with a caption decoder).
 
     ``tagging`` names the multi-label part (``flat``, ``hier`` or None) and ``tagging_loss`` is
     its module; ``contrastive`` (the ``contrastive`` config section, or None) adds
@@ -52,7 +57,7 @@ class Objective(nn.Module):
 
     def __init__(self, name: str, hierarchy: Hierarchy, ancestors: str | None = None,
                  contrastive: dict | None = None, tagging_weight: float = 1.0,
-                 contrastive_weight: float = 1.0):
+                 contrastive_weight: float = 1.0, caption: dict | None = None, caption_weight: float = 1.0):
         super().__init__()
         if name not in OBJECTIVES:
             raise ObjectiveError(f"unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}")
@@ -72,12 +77,21 @@ class Objective(nn.Module):
             self.contrastive = {"targets": "soft", "mask_threshold": 1.0, **(contrastive or {})}
             self.contrastive_loss = CaptionInfoNCE(self.contrastive["targets"], self.contrastive["mask_threshold"])
         self.tagging_weight, self.contrastive_weight = float(tagging_weight), float(contrastive_weight)
+        self.caption, self.caption_loss, self.caption_weight = None, None, float(caption_weight)
+        if "caption" in name.split("+"):
+            self.caption = {"label_smoothing": 0.1, **(caption or {})}
+            self.caption_loss = CaptionLoss(self.caption["label_smoothing"])
+
+    @property
+    def needs_captions(self) -> bool:
+        return self.contrastive is not None or self.caption is not None
 
     @classmethod
     def from_config(cls, cfg: dict, hierarchy: Hierarchy) -> "Objective":
         o = cfg["objective"]
         return cls(o["name"], hierarchy, o.get("ancestors"), contrastive=cfg.get("contrastive"),
-                   tagging_weight=o.get("tagging_weight", 1.0), contrastive_weight=o.get("contrastive_weight", 1.0))
+                   tagging_weight=o.get("tagging_weight", 1.0), contrastive_weight=o.get("contrastive_weight", 1.0),
+                   caption=cfg.get("caption"), caption_weight=o.get("caption_weight", 1.0))
 
     def targets(self, labels: torch.Tensor, annotated: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(target, mask)`` from the given binary labels; mask 0 = not in the loss. Closure
@@ -109,6 +123,10 @@ class Objective(nn.Module):
             parts["contrastive"] = self.contrastive_loss(out["audio"], out["text"], out["logit_scale"],
                                                          closed, known)
             c = self.contrastive_weight * parts["contrastive"]
+            total = c if total is None else total + c
+        if self.caption_loss is not None:  # teacher forcing: the targets are the captions shifted by one
+            parts["caption"] = self.caption_loss(out["caption_logits"], out["caption_targets"])
+            c = self.caption_weight * parts["caption"]
             total = c if total is None else total + c
         return total, {k: float(v.detach()) for k, v in parts.items()}
 
