@@ -46,7 +46,7 @@ def test_atomic_write_keeps_the_file_mode(tmp_path):
     import os
     import stat
 
-    from uts.ontology.io import atomic_write_text
+    from uts.ontology.files import atomic_write_text
 
     new = tmp_path / "new.ttl"
     atomic_write_text(new, "a\n")

@@ -4,12 +4,13 @@ lhotse itself: one JSON object per line (optionally gzipped), the caption and ta
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+
+from uts.ontology.files import open_text
 
 CUT_SCHEMA = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
@@ -19,10 +20,6 @@ CUT_SCHEMA = {
 
 class ManifestFormatError(ValueError):
     """A manifest line is not a readable cut."""
-
-
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
 def _flatten(cut: dict) -> dict:
@@ -45,7 +42,7 @@ def _flatten(cut: dict) -> dict:
 def iter_cuts(path: str | Path) -> Iterator[dict]:
     """Yield flattened cuts: ``id, audio_path, start, duration, caption, audio_tag``."""
     path = Path(path)
-    with _open(path) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -22,7 +22,6 @@ plus a :class:`BadEntryReport`; bad entries are skipped with a reason, never sil
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import math
@@ -34,6 +33,7 @@ import polars as pl
 import soundfile as sf
 
 from uts.ontology import Ontology
+from uts.ontology.files import atomic_write_bytes, atomic_write_with, is_parquet, open_text, read_bytes
 
 FLAT_COLUMNS = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
@@ -116,13 +116,8 @@ class BadEntryReport:
 
 
 # -- reading ---------------------------------------------------------------------------------
-def _is_parquet(path: Path) -> bool:
-    return path.suffix == ".parquet"
-
-
 def _first_json(path: Path) -> dict | None:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             if line.strip():
                 try:
@@ -133,7 +128,7 @@ def _first_json(path: Path) -> dict | None:
 
 
 def _read_jsonl(path: Path) -> pl.DataFrame:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    raw = read_bytes(path)
     if not raw.strip():
         return pl.DataFrame(schema={k: FLAT_COLUMNS[k] for k in REQUIRED_COLUMNS})
     try:
@@ -201,7 +196,7 @@ def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:
 def is_lhotse(path: str | Path) -> bool:
     """Whether a JSON Lines file holds Lhotse cuts (judged by its first record)."""
     path = Path(path)
-    if _is_parquet(path):
+    if is_parquet(path):
         return False
     first = _first_json(path)
     return first is not None and ("supervisions" in first or "recording" in first)
@@ -227,7 +222,7 @@ def read_manifest(path: str | Path, onto: Ontology | None = None) -> pl.DataFram
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
-    if not _is_parquet(path):
+    if not is_parquet(path):
         if is_lhotse(path):
             raise ManifestError(
                 f"{path}: Lhotse cuts carry free-text tags; map them with the reviewed alignment "
@@ -244,20 +239,14 @@ def read_manifest(path: str | Path, onto: Ontology | None = None) -> pl.DataFram
 
 
 def write_manifest(df: pl.DataFrame, path: str | Path) -> Path:
-    """Write a flat manifest: Parquet for ``.parquet``, gzipped JSONL for ``.gz``, else JSONL.
+    """Write a flat manifest: Parquet for ``.parquet``/``.pq``, gzipped JSONL for ``.gz``, else JSONL.
     Written to a temporary file first, so a failure never leaves a half-written manifest."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if _is_parquet(path):
-        df.write_parquet(tmp)
-    else:
-        buf = io.BytesIO()
-        df.write_ndjson(buf)
-        data = buf.getvalue()
-        tmp.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
-    tmp.replace(path)
-    return path
+    if is_parquet(path):
+        return atomic_write_with(path, df.write_parquet)
+    buf = io.BytesIO()
+    df.write_ndjson(buf)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 # -- validation ------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ drawn with probability ``weight / clips`` of its source.
 from __future__ import annotations
 
 import io
-import gzip
 import json
 import time
 import tracemalloc
@@ -30,11 +29,12 @@ from pathlib import Path
 import polars as pl
 
 from uts.manifest import write_manifest
+from uts.ontology.files import atomic_write_text, is_parquet, read_bytes, table_format
 
 SOURCES_FORMAT = "uts-sources/1"
 SAMPLING_MODES = ("balanced", "proportional", "temperature")
 SOURCE_COLUMN = "source"
-_SUFFIXES = (".jsonl.gz", ".jsonl", ".ndjson", ".parquet")
+_SUFFIXES = (".jsonl.gz", ".ndjson.gz", ".jsonl", ".ndjson", ".parquet", ".pq")  # stripped for the sidecar name
 
 
 class PoolError(ValueError):
@@ -80,12 +80,7 @@ def sources_path(manifest: str | Path) -> Path:
 
 def write_sources(manifest: str | Path, sources: Sources) -> Path:
     """Write the sidecar of ``manifest`` (temporary file + rename)."""
-    path = sources_path(manifest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(sources.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(sources_path(manifest), json.dumps(sources.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
 
 def read_sources(manifest: str | Path) -> Sources | None:
@@ -162,12 +157,10 @@ def clip_weights(source_of_clip: list[str], sources: Sources) -> list[float]:
 
 # -- reading manifests -----------------------------------------------------------------------
 def _read_frame(path: Path) -> pl.DataFrame:
-    name = path.name.lower()
     try:
-        if name.endswith(".parquet"):
+        if is_parquet(path):
             return pl.read_parquet(path)
-        raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-        return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
+        return pl.read_ndjson(io.BytesIO(read_bytes(path)), infer_schema_length=None)
     except Exception as exc:  # polars' ComputeError and friends, gzip's BadGzipFile
         raise PoolError(f"{path}: not a flat manifest ({str(exc).splitlines()[0]})") from None
 
@@ -265,7 +258,7 @@ def pool_manifests(inputs: list[str | Path], out: str | Path, onto=None, mode: s
         sampling = {"mode": mode} | ({"temperature": temperature} if mode == "temperature" else {})
         sources = Sources(all_sources, sampling, onto.meta.version)
         out = Path(out)
-        if not out.name.lower().endswith(_SUFFIXES):
+        if table_format(out) not in ("parquet", "jsonl"):
             raise PoolError(f"output must end in .jsonl, .jsonl.gz or .parquet, not {out.name}")
         write_manifest(pooled, out)
         sidecar = write_sources(out, sources)

@@ -15,7 +15,6 @@ rejected rows (``predicate_modifier: Not``).
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from uts.manifest import OPTIONAL_COLUMNS
+from uts.ontology.files import (atomic_write_bytes, atomic_write_with, is_gzip, is_parquet, open_text,
+                               table_format)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
 
@@ -160,13 +161,13 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
                            separator: str = ",") -> Annotations:
     """Generic CSV/TSV/Parquet/JSONL with a tags column (a list, or a ``separator``-joined string)."""
     path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".parquet"):
+    fmt = table_format(path)
+    if fmt == "parquet":
         frame = pl.scan_parquet(path)
-    elif name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".json")):
-        frame = pl.read_ndjson(path).lazy() if name.endswith(".gz") else pl.scan_ndjson(path)
+    elif fmt in ("jsonl", "json"):
+        frame = pl.read_ndjson(path).lazy() if is_gzip(path) else pl.scan_ndjson(path)
     else:
-        frame = pl.scan_csv(path, separator="\t" if ".tsv" in name else ",", infer_schema_length=10000)
+        frame = pl.scan_csv(path, separator="\t" if fmt == "tsv" else ",", infer_schema_length=10000)
     schema = frame.collect_schema()
     if tags_column not in schema:
         raise ApplyError(f"{path}: no tags column {tags_column!r}; columns: {', '.join(schema.names())}")
@@ -196,11 +197,9 @@ def detect_annotation_format(path: str | Path) -> str:
     path = Path(path)
     if not path.is_file():
         raise ApplyError(f"no annotation file at {path}")
-    name = path.name.lower()
-    if name.endswith(".parquet"):
+    if is_parquet(path):
         return "table"
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+    with open_text(path, errors="replace") as fh:
         head = fh.read(4096)
     if head.startswith("TRACK_ID\t"):
         return "mtg-jamendo"
@@ -342,42 +341,31 @@ def jsonl_lines(annotations: Annotations, combos: pl.DataFrame) -> pl.LazyFrame:
 def write_applied(annotations: Annotations, combos: pl.DataFrame, out: str | Path) -> Path:
     """Write the mapped clips to ``out`` (``.parquet``, ``.jsonl``/``.ndjson`` or ``.jsonl.gz``),
     streaming; JSON Lines go through :func:`jsonl_lines`."""
-    name = Path(out).name.lower()
-    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
+    if table_format(out) == "jsonl":
         return write_frame(jsonl_lines(annotations, combos), out, lines=True)
     return write_frame(apply_mapping(annotations, {}, {}, combos), out)
 
 
 def write_frame(frame: pl.LazyFrame, out: str | Path, lines: bool = False) -> Path:
-    """Stream to ``.parquet`` or ``.jsonl`` (``.jsonl.gz`` is collected, then compressed),
+    """Stream to ``.parquet``/``.pq`` or ``.jsonl`` (``.jsonl.gz`` is collected, then compressed),
     through a hidden temporary file so a failure leaves nothing behind. ``lines=True``: the
     frame is one column of finished JSON lines, written as they are."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    name = out.name.lower()
-    try:
-        if name.endswith(".parquet") and not lines:
-            frame.sink_parquet(tmp)
-        elif name.endswith((".jsonl", ".ndjson")):
-            if lines:  # no header, no quoting: each value already is a JSON object
-                frame.sink_csv(tmp, include_header=False, quote_style="never")
-            else:
-                frame.sink_ndjson(tmp)
-        elif name.endswith(".jsonl.gz"):
-            buf = io.BytesIO()
-            if lines:
-                frame.collect(engine="streaming").write_csv(buf, include_header=False, quote_style="never")
-            else:
-                frame.collect(engine="streaming").write_ndjson(buf)
-            with gzip.open(tmp, "wb") as fh:
-                fh.write(buf.getvalue())
+    fmt = table_format(out)
+    if fmt == "parquet" and not lines:
+        return atomic_write_with(out, frame.sink_parquet)
+    if fmt != "jsonl":
+        raise ApplyError(f"output must end in .parquet, .jsonl or .jsonl.gz, not {out.name}")
+    if is_gzip(out):
+        buf = io.BytesIO()
+        if lines:
+            frame.collect(engine="streaming").write_csv(buf, include_header=False, quote_style="never")
         else:
-            raise ApplyError(f"output must end in .parquet, .jsonl or .jsonl.gz, not {out.name}")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+            frame.collect(engine="streaming").write_ndjson(buf)
+        return atomic_write_bytes(out, buf.getvalue())
+    if lines:  # no header, no quoting: each value already is a JSON object
+        return atomic_write_with(out, lambda tmp: frame.sink_csv(tmp, include_header=False, quote_style="never"))
+    return atomic_write_with(out, frame.sink_ndjson)
 
 
 def report(combos: pl.DataFrame, table: dict[str, str]) -> ApplyReport:
@@ -442,7 +430,7 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
 def source_name(path: str | Path) -> str:
     """A source id from an annotation file's name: ``eval_segments.csv`` -> ``eval_segments``."""
     name = Path(path).name
-    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"):
+    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"):
         name = name.removesuffix(suffix)
     return name or "source"
 

@@ -15,7 +15,6 @@ shipped alignments in ``mapping/``, so re-running the matcher on them finds thei
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -25,6 +24,7 @@ from urllib.parse import quote
 
 import networkx as nx
 
+from uts.ontology.files import open_text
 from uts.ontology.graph import ancestor_sets
 from uts.ontology.graph import closure as _closure
 from uts.ontology.model import Ontology
@@ -181,10 +181,6 @@ def _check(path: str | Path) -> Path:
     return path
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
 # -- readers ---------------------------------------------------------------------------------
 _CONTEXT_LINE = re.compile(r"^\s*#\s*(?:context|description)\s*:\s*(.+?)\s*$", re.I)
 
@@ -194,7 +190,7 @@ def read_text(path: str | Path, name: str | None = None) -> LabelSet:
     A comment ``# context: acoustic scenes`` (or ``# description: ...``) says what the labels
     are; it becomes the set's :attr:`LabelSet.context`."""
     path = _check(path)
-    with _open(path) as fh:
+    with open_text(path) as fh:
         raw = [ln.rstrip("\n") for ln in fh if ln.strip()]
     lines = [ln for ln in raw if not ln.lstrip().startswith("#")]
     if not lines:
@@ -220,7 +216,7 @@ def read_table(path: str | Path, column: str | None = None, id_column: str | Non
     what an abbreviation such as IRMAS's ``gac`` stands for ("acoustic guitar")."""
     path = _check(path)
     sep = separator or ("\t" if ".tsv" in path.name else ",")
-    with _open(path) as fh:
+    with open_text(path) as fh:
         reader = csv.DictReader(fh, delimiter=sep)
         header = reader.fieldnames or []
         rows = list(reader)
@@ -427,7 +423,7 @@ def split_mtg_tag(tag: str) -> tuple[str | None, str]:
 def iter_mtg_jamendo(path: str | Path) -> Iterator[tuple[list[str], list[str]]]:
     """Rows of an MTG-Jamendo annotation TSV as (first five fields, tags)."""
     path = _check(path)
-    with _open(path) as fh:
+    with open_text(path) as fh:
         header = fh.readline().rstrip("\r\n").split("\t")
         if not header or header[0] != "TRACK_ID":
             raise LabelSetError(f"{path}: not an MTG-Jamendo TSV (header must start with TRACK_ID)")
@@ -443,7 +439,7 @@ def read_mtg_jamendo(path: str | Path, name: str = "MTGJamendo") -> LabelSet:
     path = _check(path)
     tags: dict[str, None] = {}
     if path.suffix == ".txt":  # the dataset's tag lists (top50.txt, moodtheme.txt)
-        with _open(path) as fh:
+        with open_text(path) as fh:
             for line in fh:
                 if line.strip():
                     tags.setdefault(line.strip())
@@ -484,7 +480,7 @@ def detect_format(path: str | Path) -> str:
     """Guess a label-set file's format from its name and first bytes."""
     path = _check(path)
     name = path.name.lower()
-    with _open(path) as fh:
+    with open_text(path) as fh:
         head = fh.read(4096)
     stripped = head.lstrip()
     if name.endswith(_OWL_SUFFIXES):

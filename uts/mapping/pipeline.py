@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from uts.ontology.io import atomic_write_text
+from uts.ontology.files import atomic_write_text
 
 from .labelsets import LabelSet, read_labelset, uts_target
 from .match import MatchConfig, Matcher, MatchResult, candidates_set, to_mapping_set, unmapped

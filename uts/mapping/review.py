@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from uts.ontology.io import atomic_write_text
+from uts.ontology.files import atomic_write_text
 
 from .sssom import MANUAL, NO_TERM_FOUND, PREDICATES, Mapping, MappingSet
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from uts.ontology.io import atomic_write_text
+from uts.ontology.files import atomic_write_text
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 EXACT, CLOSE, BROAD, NARROW, RELATED = (

@@ -13,7 +13,7 @@ the log already ends with them); if it is the old one, the entry is dropped. Rea
 half state either: :func:`read_changelog` includes a pending entry exactly when the file on disk
 already holds its edit.
 
-Temporary files are named ``.<file>.<pid>.<random>.tmp`` (see :func:`uts.ontology.io.atomic_write_text`)
+Temporary files are named ``.<file>.<pid>.<random>.tmp`` (see :func:`uts.ontology.files.atomic_write_text`)
 so :func:`clean_stale_temps` can remove those of dead writers without touching a live one's.
 """
 
@@ -30,7 +30,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .io import atomic_write_text
+from .files import atomic_write_text
 
 
 class JournalError(ValueError):

@@ -219,7 +219,7 @@ def migration_table(old: Ontology, new: Ontology) -> list[Migration]:
 
 def write_migration_tsv(rows: list[Migration], path: str | Path) -> Path:
     """TSV: old_id, old_label, status, current_ids, current_labels (lists joined by '|')."""
-    from .io import atomic_write_text
+    from .files import atomic_write_text
     import io
 
     buf = io.StringIO()

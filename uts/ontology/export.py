@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .files import atomic_write_with, is_gzip, table_format
 from .model import Ontology
 
 
@@ -119,20 +120,18 @@ def concept_table(onto: Ontology, ids: Sequence[str] | None = None):
 
 
 def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) -> Path:
-    """``.parquet`` keeps list columns; ``.csv``/``.tsv`` join them with ``|``."""
+    """``.parquet``/``.pq`` keeps list columns; ``.csv``/``.tsv`` join them with ``|``."""
     import polars as pl
 
     path = Path(path)
-    df = concept_table(onto, ids)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        df.write_parquet(path)
-    elif path.suffix in (".csv", ".tsv"):
-        flat = df.with_columns(pl.col(pl.List(pl.Utf8)).list.join("|"))
-        flat.write_csv(path, separator="\t" if path.suffix == ".tsv" else ",")
-    else:
+    fmt = table_format(path)
+    if fmt not in ("parquet", "csv", "tsv") or is_gzip(path):
         raise ValueError(f"concept table must end in .csv, .tsv or .parquet, got {path.name}")
-    return path
+    df = concept_table(onto, ids)
+    if fmt == "parquet":
+        return atomic_write_with(path, df.write_parquet)
+    flat = df.with_columns(pl.col(pl.List(pl.Utf8)).list.join("|"))
+    return atomic_write_with(path, lambda tmp: flat.write_csv(tmp, separator="\t" if fmt == "tsv" else ","))
 
 
 # -- OWL and ancestors -----------------------------------------------------------------------
@@ -186,6 +185,6 @@ def write_ancestors(onto: Ontology, path, ids: Sequence[str] | None = None) -> P
 
 
 def _write(path, text: str) -> None:
-    from .io import atomic_write_text
+    from .files import atomic_write_text
 
     atomic_write_text(path, text)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
+from .files import atomic_write_text
 from .model import LINK_RELATIONS, Concept, Ontology, OntologyMeta
 
 UTS_NS = "https://w3id.org/uts/UTS_"
@@ -486,40 +486,6 @@ def _concept_block(c: Concept) -> str:
     for r in sorted(set(c.replaced_by)):
         lines.append(f"    obo:IAO_0100001 {_curie(r)}")
     return " ;\n".join(lines) + " .\n"
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The writer's pid in the name lets the next editor clean up after a dead writer only
-    # (uts.ontology.changelog.clean_stale_temps).
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates 0600; keep the mode of the file we replace (or the umask default).
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-        # mkstemp makes 0600 files; keep the target's mode (or the usual umask-based one).
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save(onto: Ontology, path: str | os.PathLike | None = None) -> Path:

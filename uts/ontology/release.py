@@ -21,7 +21,8 @@ from pathlib import Path
 from .diff import BUMPS, OntologyDiff, diff
 from .changelog import append_changelog, read_changelog, reconcile
 from .edit import lock_for
-from .io import atomic_write_text, default_ontology_path, dumps, load
+from .files import atomic_write_text
+from .io import default_ontology_path, dumps, load
 from .model import Ontology
 # Release files are named and checksummed in validate (it checks them; importing release there
 # would be a cycle).

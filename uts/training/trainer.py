@@ -36,6 +36,8 @@ import torch.distributed as dist
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from uts.ontology.files import atomic_write_with
+
 from .config import DEFAULTS, load_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
@@ -170,10 +172,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, sc
         "scaler": json.dumps(_json_safe(scaler.state_dict())),
         "rng": json.dumps(rng_meta),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -579,9 +578,7 @@ def _idle_gather(model, targets, device) -> None:
 
 def save_weights(path: Path, model: torch.nn.Module, cfg: dict) -> None:
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.weights().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "uts-model/1", "config": to_json(cfg)})
-    os.replace(tmp, path)
+    atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "uts-model/1", "config": to_json(cfg)}))
 
 
 class _Validator:

@@ -97,13 +97,13 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
 def _fast_counter(source):
     """The fast counting function for ``source`` (a path), or None when it does not apply."""
     from .count import count_jsonl, count_parquet, is_plain_jsonl
-    from .io import _is_parquet, detect_kind
+    from .io import detect_kind, is_parquet
 
     try:
         path = Path(source)
         if not path.is_file() or detect_kind(path) != "tags":
             return None
-        if _is_parquet(path):
+        if is_parquet(path):
             return lambda: count_parquet(path)
         return (lambda: count_jsonl(path)) if is_plain_jsonl(path) else None
     except (OSError, VocabError, TypeError):

@@ -14,14 +14,13 @@ field kept) or tag files (JSON Lines or Parquet with ``tags``). Output is writte
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from uts.ontology.files import atomic_write_with, is_gzip, is_parquet, open_text
 from uts.ontology.model import Ontology
 from uts.ontology.resolve import Resolver
 
@@ -79,13 +78,6 @@ class Vocabulary:
         return out
 
 
-def _open_out(path: Path):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    fh = gzip.open(tmp, "wt", encoding="utf-8") if path.suffix == ".gz" else open(tmp, "w", encoding="utf-8")
-    return tmp, fh
-
-
 def filter_manifest(input_path: str | os.PathLike, vocab: Vocabulary, out: str | os.PathLike) -> dict:
     """Filter one manifest into ``out``; returns counts (clips kept/removed, tags kept/dropped)."""
     input_path, out = Path(input_path), Path(out)
@@ -96,7 +88,7 @@ def filter_manifest(input_path: str | os.PathLike, vocab: Vocabulary, out: str |
         raise VocabError(f"{input_path} holds captions without tags: extract tags first")
     out.parent.mkdir(parents=True, exist_ok=True)
     stats = {"clips": 0, "kept": 0, "removed": 0, "tags_in": 0, "tags_kept": 0}
-    if kind == "tags" and input_path.suffix.lower() in {".parquet", ".pq"}:
+    if kind == "tags" and is_parquet(input_path):
         frame = pl.read_parquet(input_path)
         ids = frame["concept_ids"].to_list() if "concept_ids" in frame.columns else [None] * frame.height
         kept = [vocab.keep(t or [], c) for t, c in zip(frame["tags"].to_list(), ids)]
@@ -108,13 +100,11 @@ def filter_manifest(input_path: str | os.PathLike, vocab: Vocabulary, out: str |
         frame = frame.filter(pl.col("tags").list.len() > 0)
         stats["kept"], stats["tags_kept"] = frame.height, sum(len(t) for t in frame["tags"].to_list())
         stats["removed"] = stats["clips"] - stats["kept"]
-        tmp = out.with_name(f".{out.name}.tmp")
-        frame.write_parquet(tmp)
-        os.replace(tmp, out)
+        atomic_write_with(out, frame.write_parquet)
         return stats
-    tmp, fh = _open_out(out)
-    try:
-        with fh:
+
+    def write(tmp: str) -> None:
+        with open_text(tmp, "wt", gz=is_gzip(out)) as fh:
             for lineno, _, record in iter_jsonl(input_path):
                 if record is None:
                     raise VocabError(f"{input_path}:{lineno}: not a JSON object")
@@ -140,8 +130,6 @@ def filter_manifest(input_path: str | os.PathLike, vocab: Vocabulary, out: str |
                 stats["kept"] += 1
                 stats["tags_kept"] += len(kept)
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write_with(out, write)
     return stats

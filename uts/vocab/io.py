@@ -14,16 +14,15 @@ streams over files far larger than memory.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
 from uts.cuts import ManifestFormatError, iter_cuts
+from uts.ontology.files import atomic_write_text, is_parquet, open_text
 
 
 class VocabError(ValueError):
@@ -33,18 +32,10 @@ class VocabError(ValueError):
 TAGS_SCHEMA = {"id": pl.Utf8, "tags": pl.List(pl.Utf8)}
 
 
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in {".parquet", ".pq"}
-
-
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
 def first_record(path: Path) -> dict:
     """The first JSON object of a JSON Lines file (clear error if there is none)."""
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 if line.strip():
                     try:
@@ -64,7 +55,7 @@ def columns_of(path: str | os.PathLike) -> set[str]:
     path = Path(path)
     if not path.is_file():
         raise VocabError(f"input file not found: {path}")
-    if _is_parquet(path):
+    if is_parquet(path):
         try:
             return set(pl.read_parquet_schema(path))
         except Exception as exc:  # noqa: BLE001 - polars raises several types for bad files
@@ -105,13 +96,13 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
             raise VocabError(str(exc)) from None
     if kind != "captions" and "caption" not in columns_of(path):
         raise VocabError(f"{path} holds {kind}, not captions")
-    if _is_parquet(path):
+    if is_parquet(path):
         frame = pl.read_parquet(path)
         _require_id(frame.columns, path)
         frame = frame.select(pl.col("id").cast(pl.Utf8), pl.col("caption").cast(pl.Utf8))
         return [(i, c) for i, c in frame.iter_rows() if c]
     out = []
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -140,7 +131,7 @@ def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
             f"{path} holds captions, not tags: run `uts vocab extract {path} --out tags.jsonl` first"
         )
     if kind == "lhotse":
-        if _is_parquet(path):
+        if is_parquet(path):
             raise VocabError(f"{path}: Lhotse cut manifests are read as JSON Lines (.jsonl or .jsonl.gz)")
         # Streamed like any tag file: only id and supervisions[0].custom.audio_tag are parsed.
         # audio_tag is a JSON list or a comma-separated string; the first cut tells which.
@@ -152,7 +143,7 @@ def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
             tags = tags.str.split(",").list.eval(pl.element().str.strip_chars()).list.eval(
                 pl.element().filter(pl.element() != ""))
         return pl.scan_ndjson(path, schema=schema).select("id", tags.alias("tags"))
-    if _is_parquet(path):
+    if is_parquet(path):
         lf = pl.scan_parquet(path)
         names = lf.collect_schema().names()
     else:
@@ -170,7 +161,7 @@ def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
     """``(line number, raw line, parsed object or None when not valid JSON)`` for each line."""
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -179,22 +170,6 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
             except json.JSONDecodeError:
                 obj = None
             yield lineno, line, obj if isinstance(obj, dict) else None
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file. (The same as
-    :func:`uts.ontology.io.atomic_write_text`, repeated so that building a plain-string vocabulary
-    never imports the ontology stack.)"""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data) -> None:

@@ -144,7 +144,7 @@ def _suggest_by_mapping(onto: Ontology, proposals: list[Proposal]) -> None:
 
 def write_proposals(path: str | os.PathLike, proposals: list[Proposal], onto: Ontology, source: str) -> Path:
     """The edit file: YAML, one ``add`` per candidate, with the evidence as comments."""
-    from uts.ontology.io import atomic_write_text
+    from uts.ontology.files import atomic_write_text
 
     if not proposals:
         raise VocabError("no unresolved tag is frequent enough to propose (lower --min-df?)")

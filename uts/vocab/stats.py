@@ -7,7 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
-from .io import atomic_write_text, size_name, write_json
+from uts.ontology.files import atomic_write_text
+
+from .io import size_name, write_json
 
 DOMAIN_ORDER = ("speech", "music", "sound", "general", "unresolved")
 DOMAIN_COLOURS = {"speech": "#4c72b0", "music": "#dd8452", "sound": "#55a868", "general": "#8c8c8c",

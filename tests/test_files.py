@@ -1,0 +1,84 @@
+"""uts.ontology.files: the one atomic write, gzip-aware open and table-format rule."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import pytest
+
+from uts.ontology.files import (atomic_write_bytes, atomic_write_text, atomic_write_with, is_parquet,
+                                open_text, read_bytes, table_format)
+
+
+@pytest.mark.parametrize("name, fmt", [
+    ("clips.jsonl", "jsonl"), ("clips.ndjson", "jsonl"), ("clips.jsonl.gz", "jsonl"), ("CLIPS.JSONL.GZ", "jsonl"),
+    ("clips.json", "json"), ("clips.parquet", "parquet"), ("clips.pq", "parquet"), ("Clips.PQ", "parquet"),
+    ("clips.tsv", "tsv"), ("clips.csv", "csv"), ("clips.csv.gz", "csv"),
+    ("clips.txt", None), ("clips.gz", None), ("parquet", None), ("clips.parquet.bak", None),
+])
+def test_table_format(name, fmt):
+    assert table_format(name) == fmt
+    assert is_parquet(name) == (fmt == "parquet")
+
+
+def test_gz_round_trip(tmp_path):
+    path = tmp_path / "x.jsonl.gz"
+    text = '{"tag": "rain on roof"}\n{"tag": "café"}\n'
+    with open_text(path, "wt") as fh:
+        fh.write(text)
+    assert gzip.decompress(path.read_bytes()).decode("utf-8") == text  # really compressed
+    with open_text(path) as fh:
+        assert fh.read() == text
+    assert read_bytes(path) == text.encode("utf-8")
+    atomic_write_bytes(path, b"abc\n")
+    assert read_bytes(path) == b"abc\n" and path.read_bytes()[:2] == b"\x1f\x8b"
+    plain = tmp_path / "x.jsonl"
+    atomic_write_bytes(plain, b"abc\n")
+    assert plain.read_bytes() == b"abc\n" and read_bytes(plain) == b"abc\n"
+
+
+def test_gzip_output_is_reproducible(tmp_path):
+    a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
+    atomic_write_bytes(a, b"same\n")
+    atomic_write_bytes(b, b"same\n")
+    assert a.read_bytes() == b.read_bytes()  # no timestamp in the header
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "table.parquet"
+    path.write_text("old\n")
+
+    def half_then_fail(tmp):
+        with open(tmp, "w") as fh:
+            fh.write("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write_with(path, half_then_fail)
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.parquet"]
+
+
+def test_failed_rename_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "notes.txt"
+    atomic_write_text(path, "old\n")
+
+    def failing(src, dst):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(OSError, match="rename failed"):
+        atomic_write_text(path, "new\n")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_temp_name_carries_pid_and_mode_is_kept(tmp_path):
+    path = tmp_path / "sub" / "notes.txt"
+    seen = []
+    atomic_write_with(path, lambda tmp: (seen.append(os.path.basename(tmp)), open(tmp, "w").write("x")))
+    assert seen[0].startswith(f".notes.txt.{os.getpid()}.") and seen[0].endswith(".tmp")
+    os.chmod(path, 0o640)
+    atomic_write_text(path, "y\n")
+    assert path.read_text() == "y\n" and (path.stat().st_mode & 0o777) == 0o640

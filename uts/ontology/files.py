@@ -1,0 +1,112 @@
+"""File plumbing shared by every package: atomic writes, gzip-aware opening and table-format
+detection. One place for each rule, so that (say) ``.pq`` counts as Parquet everywhere.
+
+It lives in :mod:`uts.ontology` only because that package is the bottom layer: it may import
+nothing else of ``uts`` (tests/test_layering.py), while every other package may import it. The
+module itself knows nothing about ontologies and imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+#: Suffixes (lower case) of the table formats the toolkit reads and writes.
+PARQUET_SUFFIXES = (".parquet", ".pq")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def is_gzip(path: str | os.PathLike) -> bool:
+    return Path(path).name.lower().endswith(".gz")
+
+
+def table_format(path: str | os.PathLike) -> str | None:
+    """``"parquet"``, ``"jsonl"``, ``"json"``, ``"tsv"`` or ``"csv"`` from the file name (a
+    trailing ``.gz`` is looked through: ``x.jsonl.gz`` is ``"jsonl"``); ``None`` if unknown."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in JSONL_SUFFIXES:
+        return "jsonl"
+    return {".json": "json", ".tsv": "tsv", ".csv": "csv"}.get(suffix)
+
+
+def is_parquet(path: str | os.PathLike) -> bool:
+    return table_format(path) == "parquet"
+
+
+def open_text(path: str | os.PathLike, mode: str = "rt", *, gz: bool | None = None, **kwargs) -> IO[str]:
+    """Open a text file for reading (``"rt"``) or writing (``"wt"``), gunzipping/gzipping when
+    ``gz`` (default: the name ends in ``.gz``; pass it when writing a temporary file for a
+    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise."""
+    kwargs.setdefault("encoding", "utf-8")
+    if is_gzip(path) if gz is None else gz:
+        return gzip.open(path, mode if "t" in mode else mode + "t", **kwargs)
+    return open(path, mode.replace("t", ""), **kwargs)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The file's bytes, gunzipped when the name ends in ``.gz``."""
+    raw = Path(path).read_bytes()
+    return gzip.decompress(raw) if is_gzip(path) else raw
+
+
+def _temp_path(path: Path) -> str:
+    # The writer's pid in the name lets the next editor clean up after a dead writer only
+    # (uts.ontology.changelog.clean_stale_temps matches ``.<file>.<pid>.<random>.tmp``).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    # mkstemp makes 0600 files; keep the target's mode (or the usual umask-based one).
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
+    return tmp
+
+
+def atomic_write_with(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Call ``write(temp_path)`` to fill a temporary file beside ``path``, then rename it over
+    ``path``: readers never see half a file, and on any failure the old file stays as it was and
+    the temporary file is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, compress: bool | None = None) -> Path:
+    """Atomically write ``data``; gzip it when ``compress`` (default: the name ends in ``.gz``).
+    The gzip header carries no timestamp, so equal data gives equal files."""
+    if compress is None:
+        compress = is_gzip(path)
+    payload = gzip.compress(data, mtime=0) if compress else data
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return atomic_write_with(path, write)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write ``text`` as UTF-8 with ``\\n`` line ends (never compressed: callers that
+    want ``.gz`` use :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), compress=False)
