@@ -182,6 +182,8 @@ def load_source_manifest(path: str | Path, graph=None, source_id: str | None = N
     df = _read_frame(path)
     if "labels" not in df.columns or "id" not in df.columns:
         raise PoolError(f"{path}: a manifest needs 'id' and 'labels' columns; found {', '.join(df.columns)}")
+    if df.schema["labels"] not in (pl.List(pl.Utf8), pl.List(pl.Null), pl.Null):
+        raise PoolError(f"{path}: column 'labels' must hold lists of concept ids; found {df.schema['labels']}")
     df = df.with_columns(pl.col("id").cast(pl.Utf8), pl.col("labels").cast(pl.List(pl.Utf8)).fill_null([]))
     if "audio_path" in df.columns:  # relative paths are relative to the manifest's folder
         base = str(path.parent.resolve())

@@ -167,7 +167,10 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
         frame = pl.read_ndjson(path).lazy() if name.endswith(".gz") else pl.scan_ndjson(path)
     else:
         frame = pl.scan_csv(path, separator="\t" if ".tsv" in name else ",", infer_schema_length=10000)
-    schema = frame.collect_schema()
+    try:
+        schema = frame.collect_schema()
+    except pl.exceptions.PolarsError as exc:  # polars names neither file nor line: find the line
+        raise ApplyError(_unreadable_table(path, exc)) from None
     if tags_column not in schema:
         raise ApplyError(f"{path}: no tags column {tags_column!r}; columns: {', '.join(schema.names())}")
     cols = []
@@ -190,6 +193,20 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
             pl.element().filter(pl.element() != ""))
     cols.append(tags.alias("source_labels"))
     return Annotations(frame.select(cols), "text", "table")
+
+
+def _unreadable_table(path: Path, exc: Exception) -> str:
+    """One line for a table polars refused: the first line that is not a JSON object (JSON
+    Lines), an empty file, or polars' own first line."""
+    if path.stat().st_size == 0:
+        return f"{path}: empty file; a table of clips with a tags column is expected"
+    if path.name.lower().endswith((".jsonl", ".ndjson", ".jsonl.gz", ".json")):
+        from uts.vocab.io import first_bad_json_line
+
+        where = first_bad_json_line(path)
+        if where:
+            return where
+    return f"{path}: cannot read as a table: {str(exc).splitlines()[0]}"
 
 
 def detect_annotation_format(path: str | Path) -> str:

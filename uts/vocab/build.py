@@ -89,6 +89,11 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
     try:
         return _count_general(lf)
     except pl.exceptions.PolarsError as exc:
+        from .io import first_bad_json_line
+
+        where = first_bad_json_line(source) if isinstance(source, (str, os.PathLike)) else None
+        if where:
+            raise VocabError(f"{where} (each line must be a JSON object whose 'tags' is a list of strings)") from None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VocabError(f"cannot read tags from {source}: {reason} "
                          "(each line must be a JSON object whose 'tags' is a list of strings)") from None

@@ -120,6 +120,9 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
                 out.append((str(record["id"]), record.get("caption")))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise VocabError(f"{path}:{lineno}: not a caption record ({exc})") from None
+            if not isinstance(out[-1][1], (str, type(None))):  # a number or list is a broken file, not "no caption"
+                raise VocabError(f"{path}:{lineno}: 'caption' must be a string, "
+                                 f"found {type(out[-1][1]).__name__}")
     return [(i, c) for i, c in out if isinstance(c, str) and c.strip()]
 
 
@@ -179,6 +182,21 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
             except json.JSONDecodeError:
                 obj = None
             yield lineno, line, obj if isinstance(obj, dict) else None
+
+
+def first_bad_json_line(path: str | os.PathLike) -> str | None:
+    """``"FILE:LINE: not a JSON object: ..."`` for the first line of a JSON Lines file that is not
+    a JSON object (or that is not UTF-8), else None: polars' own errors name neither file nor line."""
+    path = Path(path)
+    if not path.is_file() or path.suffix == ".parquet":
+        return None
+    try:
+        for lineno, line, obj in iter_jsonl(path):
+            if obj is None:
+                return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
+    except UnicodeDecodeError as exc:
+        return f"{path}: not UTF-8 text (bad byte at offset {exc.start}); JSON Lines is expected"
+    return None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
