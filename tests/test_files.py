@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
 
 import pytest
 
-from uts.ontology.files import (atomic_write_bytes, atomic_write_text, atomic_write_with, is_parquet,
-                                open_text, read_bytes, table_format)
+from uts.ontology.files import (atomic_write_bytes, atomic_write_text, atomic_write_with, first_bad_json_line,
+                                is_parquet, iter_jsonl, open_text, read_bytes, table_format, table_stem)
 
 
 @pytest.mark.parametrize("name, fmt", [
@@ -82,3 +84,34 @@ def test_temp_name_carries_pid_and_mode_is_kept(tmp_path):
     os.chmod(path, 0o640)
     atomic_write_text(path, "y\n")
     assert path.read_text() == "y\n" and (path.stat().st_mode & 0o777) == 0o640
+
+
+@pytest.mark.parametrize("name, stem", [
+    ("eval_segments.csv", "eval_segments"), ("clips.jsonl.gz", "clips"), ("clips.PQ", "clips"),
+    ("a.b.parquet", "a.b"), ("notes.txt", "notes.txt"), ("clips.gz", "clips"),
+])
+def test_table_stem(name, stem):
+    assert table_stem(name) == stem
+
+
+def test_jsonl_lines_and_the_first_bad_one(tmp_path):
+    path = tmp_path / "x.jsonl.gz"
+    with open_text(path, "wt") as fh:
+        fh.write('{"id": 1}\n\n[1, 2]\nnot json\n')
+    assert [(n, obj) for n, _, obj in iter_jsonl(path)] == [(1, {"id": 1}), (3, None), (4, None)]
+    assert first_bad_json_line(path) == f"{path}:3: not a JSON object: '[1, 2]'"
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": 1}\n')
+    assert first_bad_json_line(good) is None
+    assert first_bad_json_line(tmp_path / "missing.jsonl") is None
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"tag": "caf\u00e9"}\n'.encode("latin-1"))
+    assert first_bad_json_line(latin).startswith(f"{latin}: not UTF-8 text (bad byte at offset 12)")
+
+
+def test_file_plumbing_does_not_load_the_ontology_stack():
+    """Every package imports this module; a plain-string vocabulary build must not pay for rdflib."""
+    code = ("import sys, uts.ontology.files, uts.vocab.build; "
+            "print(sorted(m for m in ('rdflib', 'networkx') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -68,3 +68,30 @@ def test_eval_failures_are_clear(trained, tmp_path):
         load_run(bad)
     with pytest.raises(EvalError, match="no weights"):
         load_run(bad, weights=bad / "missing.safetensors")
+
+
+def test_eval_counts_skipped_clips_and_strict_refuses(trained, tmp_path):
+    tmp, runs, test = trained
+    lines = test.read_text().splitlines()
+    ghost = json.loads(lines[0])
+    ghost.update(id="ghost", audio_path=str(tmp_path / "gone.wav"))
+    manifest = test.parent / "with_missing.jsonl"  # beside the clips: their paths are relative
+    manifest.write_text("\n".join(lines + [json.dumps(ghost)]) + "\n")
+    res = evaluate(runs["hier"], manifest, tmp_path / "out")
+    assert res["data"]["entries"] == 13 and res["data"]["evaluated"] == 12 and res["data"]["skipped"] == 1
+    assert res["data"]["reasons"] == {"missing_file": 1}
+    assert json.loads((tmp_path / "out" / "eval.json").read_text())["data"]["skipped"] == 1
+    assert "Evaluated 12 of 13 clips; skipped 1 (missing_file: 1)." in (tmp_path / "out" / "report.md").read_text()
+    with pytest.raises(EvalError, match=r"with_missing.jsonl: skipped 1 of 13 .*--strict"):
+        evaluate(runs["hier"], manifest, tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict").exists()  # refused before anything is written
+
+
+def test_a_model_file_that_is_not_safetensors_is_named(trained, tmp_path):
+    tmp, runs, _ = trained
+    bad = tmp_path / "run"
+    bad.mkdir()
+    (bad / "config.json").write_text((runs["hier"] / "config.json").read_text())
+    (bad / "model.safetensors").write_bytes(b"PK\x03\x04 this is a zip, not safetensors" * 4)
+    with pytest.raises(EvalError, match=r"model.safetensors.*not a safetensors file"):
+        load_run(bad)

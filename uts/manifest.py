@@ -116,9 +116,22 @@ class BadEntryReport:
 
 
 # -- reading ---------------------------------------------------------------------------------
+def _first_lines(fh):
+    """Lines up to and including the first non-blank one (all _first_json looks at)."""
+    for line in fh:
+        yield line
+        if line.strip():
+            return
+
+
 def _first_json(path: Path) -> dict | None:
     with open_text(path) as fh:
-        for line in fh:
+        try:
+            lines = list(_first_lines(fh))
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
+                                "a JSON Lines or Parquet manifest is expected") from None
+        for line in lines:
             if line.strip():
                 try:
                     return json.loads(line)

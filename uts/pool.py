@@ -29,12 +29,11 @@ from pathlib import Path
 import polars as pl
 
 from uts.manifest import write_manifest
-from uts.ontology.files import atomic_write_text, is_parquet, read_bytes, table_format
+from uts.ontology.files import atomic_write_text, is_parquet, read_bytes, table_format, table_stem
 
 SOURCES_FORMAT = "uts-sources/1"
 SAMPLING_MODES = ("balanced", "proportional", "temperature")
 SOURCE_COLUMN = "source"
-_SUFFIXES = (".jsonl.gz", ".ndjson.gz", ".jsonl", ".ndjson", ".parquet", ".pq")  # stripped for the sidecar name
 
 
 class PoolError(ValueError):
@@ -70,12 +69,7 @@ class Sources:
 def sources_path(manifest: str | Path) -> Path:
     """``dir/NAME.sources.json`` for ``dir/NAME.jsonl`` (``.jsonl.gz``, ``.ndjson``, ``.parquet``)."""
     manifest = Path(manifest)
-    name = manifest.name
-    for suffix in _SUFFIXES:
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return manifest.with_name(f"{name}.sources.json")
+    return manifest.with_name(f"{table_stem(manifest)}.sources.json")
 
 
 def write_sources(manifest: str | Path, sources: Sources) -> Path:
@@ -175,6 +169,8 @@ def load_source_manifest(path: str | Path, graph=None, source_id: str | None = N
     df = _read_frame(path)
     if "labels" not in df.columns or "id" not in df.columns:
         raise PoolError(f"{path}: a manifest needs 'id' and 'labels' columns; found {', '.join(df.columns)}")
+    if df.schema["labels"] not in (pl.List(pl.Utf8), pl.List(pl.Null), pl.Null):
+        raise PoolError(f"{path}: column 'labels' must hold lists of concept ids; found {df.schema['labels']}")
     df = df.with_columns(pl.col("id").cast(pl.Utf8), pl.col("labels").cast(pl.List(pl.Utf8)).fill_null([]))
     if "audio_path" in df.columns:  # relative paths are relative to the manifest's folder
         base = str(path.parent.resolve())

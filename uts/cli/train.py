@@ -64,6 +64,8 @@ def evaluate(
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Also fit a linear probe (domain) on the frozen embeddings."),
     probe_manifest: Path = typer.Option(None, "--probe-train", help="Clips to fit the probe on (default: the run's training manifest)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (exit 1) if any clip would be skipped "
+                                "(bad manifest entry, audio that fails to decode) instead of skipping it."),
 ) -> None:
     """Evaluate a trained run with hierarchy-aware metrics and a linear probe.
 
@@ -75,7 +77,8 @@ def evaluate(
     Captioning runs also get the held-out caption loss and perplexity, BLEU-4 / ROUGE-L /
     CIDEr-D of generated captions (a few in report.md), and, without a text tower, zero-shot
     tagging and retrieval by the decoder's likelihood.
-    Prints the headline figures and where the report is.
+    Prints how many clips were evaluated and skipped (and why; --strict refuses instead), the
+    headline figures and where the report is.
 
     Example: uts eval runs/hier corpus-test/manifest.jsonl
     """
@@ -83,7 +86,7 @@ def evaluate(
 
     with user_errors():
         res = run_eval(run, manifest, out, probe=probe, probe_manifest=probe_manifest,
-                       threshold=threshold, device=device, progress=True)
+                       threshold=threshold, device=device, progress=True, strict=strict)
     from uts.training.report import headline
 
     typer.echo(headline(res))

@@ -23,8 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from uts.manifest import OPTIONAL_COLUMNS
-from uts.ontology.files import (atomic_write_bytes, atomic_write_with, is_gzip, is_parquet, open_text,
-                               table_format)
+from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
+                               open_text, table_format, table_stem)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
 
@@ -168,7 +168,10 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
         frame = pl.read_ndjson(path).lazy() if is_gzip(path) else pl.scan_ndjson(path)
     else:
         frame = pl.scan_csv(path, separator="\t" if fmt == "tsv" else ",", infer_schema_length=10000)
-    schema = frame.collect_schema()
+    try:
+        schema = frame.collect_schema()
+    except pl.exceptions.PolarsError as exc:  # polars names neither file nor line: find the line
+        raise ApplyError(_unreadable_table(path, exc)) from None
     if tags_column not in schema:
         raise ApplyError(f"{path}: no tags column {tags_column!r}; columns: {', '.join(schema.names())}")
     cols = []
@@ -191,6 +194,18 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
             pl.element().filter(pl.element() != ""))
     cols.append(tags.alias("source_labels"))
     return Annotations(frame.select(cols), "text", "table")
+
+
+def _unreadable_table(path: Path, exc: Exception) -> str:
+    """One line for a table polars refused: the first line that is not a JSON object (JSON
+    Lines), an empty file, or polars' own first line."""
+    if path.stat().st_size == 0:
+        return f"{path}: empty file; a table of clips with a tags column is expected"
+    if table_format(path) in ("jsonl", "json"):
+        where = first_bad_json_line(path)
+        if where:
+            return where
+    return f"{path}: cannot read as a table: {str(exc).splitlines()[0]}"
 
 
 def detect_annotation_format(path: str | Path) -> str:
@@ -429,10 +444,7 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
 
 def source_name(path: str | Path) -> str:
     """A source id from an annotation file's name: ``eval_segments.csv`` -> ``eval_segments``."""
-    name = Path(path).name
-    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"):
-        name = name.removesuffix(suffix)
-    return name or "source"
+    return table_stem(path) or "source"
 
 
 def map_annotations(annotations_path: str | Path, mapping: MappingSet | str | Path, onto,

@@ -504,6 +504,14 @@ def detect_format(path: str | Path) -> str:
 def read_labelset(path: str | Path, format: str | None = None, column: str | None = None,
                   id_column: str | None = None, side: str = "subject", name: str | None = None) -> LabelSet:
     """Read any supported label set (``format`` one of :data:`FORMATS`, guessed when None)."""
+    try:
+        return _read_labelset(path, format, column, id_column, side, name)
+    except UnicodeDecodeError as exc:  # binary or another encoding: say which file, not a codec trace
+        raise LabelSetError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
+                            "a label set must be UTF-8 text, JSON, CSV/TSV or OWL") from None
+
+
+def _read_labelset(path, format, column, id_column, side, name) -> LabelSet:
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise LabelSetError(f"unknown label set format {fmt!r}; choose one of {', '.join(FORMATS)}")

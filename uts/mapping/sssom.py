@@ -228,6 +228,8 @@ def write_sssom(path: str | Path, mset: MappingSet) -> Path:
 
 
 def loads_sssom(text: str, source: str = "<text>") -> MappingSet:
+    if not text.strip():  # not even a column header: not a mapping file
+        raise SSSOMError(f"{source}: empty file; an SSSOM TSV (a header row, then one mapping a row) is expected")
     header_lines, body_lines = [], []
     for line in text.splitlines():
         if line.startswith("#") and not body_lines:
@@ -270,7 +272,12 @@ def read_sssom(path: str | Path) -> MappingSet:
     path = Path(path)
     if not path.is_file():
         raise SSSOMError(f"no mapping file at {path}")
-    return loads_sssom(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SSSOMError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
+                         "an SSSOM mapping is a UTF-8 TSV file") from None
+    return loads_sssom(text, str(path))
 
 
 def validate_sssom(path: str | Path) -> list[str]:

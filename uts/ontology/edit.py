@@ -481,7 +481,11 @@ def read_ops(path: str | Path) -> list[dict]:
     import yaml
 
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EditError(f"cannot read edit file {path}: not UTF-8 text (bad byte at offset {exc.start}); "
+                        "a YAML or JSON list of operations is expected") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

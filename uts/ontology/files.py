@@ -1,5 +1,5 @@
-"""File plumbing shared by every package: atomic writes, gzip-aware opening and table-format
-detection. One place for each rule, so that (say) ``.pq`` counts as Parquet everywhere.
+"""File plumbing shared by every package: atomic writes, gzip-aware opening, table-format
+detection and JSON Lines line-by-line reading (for FILE:LINE errors). One place for each rule, so that (say) ``.pq`` counts as Parquet everywhere.
 
 It lives in :mod:`uts.ontology` only because that package is the bottom layer: it may import
 nothing else of ``uts`` (tests/test_layering.py), while every other package may import it. The
@@ -9,9 +9,10 @@ module itself knows nothing about ontologies and imports only the standard libra
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -38,6 +39,17 @@ def table_format(path: str | os.PathLike) -> str | None:
     return {".json": "json", ".tsv": "tsv", ".csv": "csv"}.get(suffix)
 
 
+def table_stem(path: str | os.PathLike) -> str:
+    """The file name without its table suffix and a trailing ``.gz``: ``eval_segments.csv`` and
+    ``clips.jsonl.gz`` give ``eval_segments`` and ``clips``; an unknown suffix is kept."""
+    name = Path(path).name
+    if is_gzip(name):
+        name = name[:-3]
+    if table_format(name) is not None:
+        name = name[: -len(Path(name).suffix)]
+    return name
+
+
 def is_parquet(path: str | os.PathLike) -> bool:
     return table_format(path) == "parquet"
 
@@ -50,6 +62,37 @@ def open_text(path: str | os.PathLike, mode: str = "rt", *, gz: bool | None = No
     if is_gzip(path) if gz is None else gz:
         return gzip.open(path, mode if "t" in mode else mode + "t", **kwargs)
     return open(path, mode.replace("t", ""), **kwargs)
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]]:
+    """``(line number, raw line, parsed object or None when it is not a JSON object)`` for each
+    non-blank line of a JSON Lines file (gzipped by name). Raises ``UnicodeDecodeError`` on bytes
+    that are not UTF-8."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                obj = None
+            yield lineno, line, obj if isinstance(obj, dict) else None
+
+
+def first_bad_json_line(path: str | os.PathLike) -> str | None:
+    """``"FILE:LINE: not a JSON object: ..."`` for the first line of a JSON Lines file that is not
+    a JSON object (or a line saying it is not UTF-8), else None (also for Parquet or a missing
+    file): polars' own errors name neither file nor line, so readers call this when polars fails."""
+    path = Path(path)
+    if not path.is_file() or is_parquet(path):
+        return None
+    try:
+        for lineno, line, obj in iter_jsonl(path):
+            if obj is None:
+                return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
+    except UnicodeDecodeError as exc:
+        return f"{path}: not UTF-8 text (bad byte at offset {exc.start}); JSON Lines is expected"
+    return None
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:

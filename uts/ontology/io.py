@@ -93,6 +93,8 @@ def load(path: str | os.PathLike | None = None) -> Ontology:
     path = Path(path) if path is not None else default_ontology_path()
     if not path.exists():
         raise FileNotFoundError(f"ontology file not found: {path}")
+    if path.is_file() and path.stat().st_size == 0:  # would load as "0 concepts, 0 errors"
+        raise OntologyFormatError(f"cannot parse {path}: empty file; a UTS ontology in Turtle is expected")
     if path.suffix not in {".ttl", ""}:
         graph = Graph()
         try:
@@ -104,6 +106,8 @@ def load(path: str | os.PathLike | None = None) -> Ontology:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise OntologyFormatError(f"cannot parse {path}: not UTF-8 text ({exc})") from exc
+    if not text.strip():  # would load as "0 concepts, 0 errors"
+        raise OntologyFormatError(f"cannot parse {path}: empty file; a UTS ontology in Turtle is expected")
     try:
         return loads(text)
     except OntologyFormatError as exc:

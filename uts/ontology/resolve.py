@@ -32,12 +32,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from .normalize import normalize_label, singular, tokens
 
-if TYPE_CHECKING:  # the model imports this module (Ontology.lookup); only annotations need it
-    from .model import Ontology
+# "Ontology" below is uts.ontology.model.Ontology, named only in annotations: the model imports
+# this module (Ontology.lookup), so importing it back would make a cycle.
 
 # Function words and caption boiler-plate ("the audio features ..."): never a tag on their own
 # inside a caption, and never a lookup key.

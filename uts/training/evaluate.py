@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from uts.ontology.graph import label_domains
 
@@ -56,10 +56,14 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: s
     saved = json.loads(cfg_path.read_text())
     cfg, labels = merge(DEFAULTS, saved["config"]), saved["labels"]
     hierarchy = Hierarchy(labels, [tuple(e) for e in saved["hierarchy"]])
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            prefix = "model." if any(k.startswith("model.") for k in f.keys()) else ""
+            state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+    except (SafetensorError, OSError) as exc:  # safetensors alone says only e.g. "header too large"
+        raise EvalError(f"{weights}: not a safetensors file ({exc}); expected the model.safetensors "
+                        "that uts train writes") from None
     model = build_model(cfg, len(labels))
-    with safe_open(str(weights), framework="pt") as f:
-        prefix = "model." if any(k.startswith("model.") for k in f.keys()) else ""
-        state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
     try:
         model.load_weights(state)
     except RuntimeError as exc:
@@ -134,9 +138,12 @@ def domain_targets(df, onto) -> np.ndarray:
 
 def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | None = None,
              probe: bool = True, probe_manifest: str | Path | None = None, threshold: float | None = None,
-             device: str = "cpu", onto=None, progress: bool = False, name: str | None = None) -> dict:
+             device: str = "cpu", onto=None, progress: bool = False, name: str | None = None,
+             strict: bool = False) -> dict:
     """Evaluate a run; writes ``eval.json``, ``report.md`` and plots to ``out_dir``
-    (default ``RUN/eval``) and returns the results."""
+    (default ``RUN/eval``) and returns the results. Clips that cannot be used (bad manifest
+    entries, audio that fails to decode) are skipped and counted in ``result["data"]``;
+    ``strict`` refuses instead of skipping."""
     from uts.ontology import load
 
     from .data import ClipDataset, LabelSpace, ManifestError, read_manifest, validate_manifest
@@ -153,16 +160,26 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
         raise EvalError(str(exc)) from None
     if df.height == 0:
         raise EvalError(f"no usable clips in {manifest} ({bad.summary()})")
+    if strict and bad.skipped:
+        raise EvalError(f"{manifest}: {bad.summary()} (--strict refuses to skip; "
+                        f"first: {bad.entries[0].id}: {bad.entries[0].reason} {bad.entries[0].detail})".rstrip())
     d = cfg["data"]
     ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False, seed=0)
     out = predict(run.model, run.objective, ds, cfg, device=device, progress=progress)
+    for clip_id, reason in out["dropped"]:  # decoded badly: counted with the manifest's skips
+        bad.add(clip_id, None, "undecodable", str(reason))
+    if strict and out["dropped"]:
+        raise EvalError(f"{manifest}: {len(out['dropped'])} clips failed to decode "
+                        f"(--strict refuses to skip; first: {out['dropped'][0][0]}: {out['dropped'][0][1]})")
     truth_col = "labels_complete" if "labels_complete" in df.columns else "labels"
     truth = np.stack([space.encode(ls or []) for ls in df[truth_col].to_list()])[out["index"]]
     unknown = sorted({c for ls in df[truth_col].to_list() for c in (ls or []) if c not in space})
     result = {"run": str(run.path), "name": name or run.path.name, "manifest": str(manifest),
               "objective": run.objective.name, "ancestors": run.objective.ancestors,
               "encoder": cfg["model"]["encoder"], "truth_column": truth_col,
-              "loss": out["loss"], "skipped_entries": bad.skipped, "dropped_at_load": len(out["dropped"]),
+              "loss": out["loss"], "skipped_entries": bad.skipped - len(out["dropped"]), "dropped_at_load": len(out["dropped"]),
+              "data": {"entries": bad.checked, "evaluated": len(out["index"]), "skipped": bad.skipped,
+                       "reasons": dict(sorted(bad.counts.items())), "summary": bad.summary()},
               "labels_outside_label_space": unknown}
     if run.model.text is not None:
         from .zeroshot import zero_shot_scores

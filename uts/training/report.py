@@ -24,10 +24,19 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def clip_count(data: dict) -> str:
+    """How many clips were evaluated out of how many, and why any were skipped."""
+    line = f"Evaluated {data['evaluated']} of {data['entries']} clips; skipped {data['skipped']}"
+    reasons = ", ".join(f"{k}: {v}" for k, v in data["reasons"].items())
+    return line + (f" ({reasons})." if reasons else ".")
+
+
 def headline(res: dict) -> str:
     """What ``uts eval`` prints: the tagging figures, zero-shot and retrieval when present."""
     keys = ["macro_map", "micro_map", "parent_map", "hierarchical_f1", "violation_rate", "mistake_severity"]
     lines = ["(no tagging objective: tagging figures are zero-shot)"] if res.get("scores_from") == "zero-shot" else []
+    if "data" in res:
+        lines.append(clip_count(res["data"]))
     lines.append("  ".join(f"{k}={res[k]:.3f}" for k in keys))
     if "zero_shot" in res:
         lines.append("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
@@ -209,6 +218,8 @@ def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) 
              f"`{result['manifest']}`: {result['clips']} clips, {result['classes']} classes "
              f"({result['classes_with_positives']} with positives), truth from `{result['truth_column']}`, "
              f"threshold {result['threshold']}.", ""]
+    if "data" in result:  # never state the smaller count as if it were the dataset
+        lines += [clip_count(result["data"]), ""]
     if result.get("scores_from") == "zero-shot":
         lines += ["The objective has no tagging head: the tagging figures are the zero-shot ones.", ""]
     lines += _table({result["name"]: result}) + ["", DEFINITIONS, ""]

@@ -183,7 +183,8 @@ def load_checkpoint(path: Path) -> dict:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
-        raise TrainError(f"cannot read checkpoint {path}: {exc}") from None
+        raise TrainError(f"cannot read checkpoint {path}: not a safetensors file ({exc}); expected the "
+                         "checkpoint.safetensors that uts train writes in its run folder") from None
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise TrainError(f"{path} is not a UTS training checkpoint")
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from uts.ontology.files import first_bad_json_line
+
 from .io import VocabError, scan_tags, size_name, write_json
 
 if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an ontology is used
@@ -89,6 +91,9 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
     try:
         return _count_general(lf)
     except pl.exceptions.PolarsError as exc:
+        where = first_bad_json_line(source) if isinstance(source, (str, os.PathLike)) else None
+        if where:
+            raise VocabError(f"{where} (each line must be a JSON object whose 'tags' is a list of strings)") from None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VocabError(f"cannot read tags from {source}: {reason} "
                          "(each line must be a JSON object whose 'tags' is a list of strings)") from None

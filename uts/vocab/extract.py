@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from uts.ontology.files import atomic_write_text
+from uts.ontology.files import atomic_write_text, iter_jsonl
 from uts.ontology.model import Ontology
 from uts.ontology.normalize import singular
 from uts.ontology.resolve import Mention, Resolver, surface
 
-from .io import VocabError, iter_jsonl
+from .io import VocabError
 from .resolve import EmbeddingMatcher
 
 

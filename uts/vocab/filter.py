@@ -20,11 +20,11 @@ from pathlib import Path
 
 import polars as pl
 
-from uts.ontology.files import atomic_write_with, is_gzip, is_parquet, open_text
+from uts.ontology.files import atomic_write_with, is_gzip, is_parquet, iter_jsonl, open_text
 from uts.ontology.model import Ontology
 from uts.ontology.resolve import Resolver
 
-from .io import VocabError, detect_kind, iter_jsonl
+from .io import VocabError, detect_kind
 
 
 def needs_ontology(path: str | os.PathLike) -> bool:

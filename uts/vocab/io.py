@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -111,6 +110,9 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
                 out.append((str(record["id"]), record.get("caption")))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise VocabError(f"{path}:{lineno}: not a caption record ({exc})") from None
+            if not isinstance(out[-1][1], (str, type(None))):  # a number or list is a broken file, not "no caption"
+                raise VocabError(f"{path}:{lineno}: 'caption' must be a string, "
+                                 f"found {type(out[-1][1]).__name__}")
     return [(i, c) for i, c in out if isinstance(c, str) and c.strip()]
 
 
@@ -157,19 +159,6 @@ def scan_tags(path: str | os.PathLike) -> pl.LazyFrame:
     if "concept_ids" in names:
         cols.append(pl.col("concept_ids"))
     return lf.select(cols)
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
-    """``(line number, raw line, parsed object or None when not valid JSON)`` for each line."""
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                obj = None
-            yield lineno, line, obj if isinstance(obj, dict) else None
 
 
 def write_json(path: Path, data) -> None:
