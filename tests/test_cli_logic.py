@@ -10,7 +10,7 @@ import pytest
 from uts.mapping.review import Decision, count_decisions, decision_for_key
 from uts.mapping.sssom import SSSOMError, parse_predicates
 from uts.vocab.build import parse_size, split_sizes
-from uts.vocab.filter import needs_ontology
+from uts.vocab.filter import Vocabulary
 from uts.vocab.io import VocabError
 
 
@@ -28,7 +28,9 @@ def test_vocabulary_kind_is_read_not_sniffed(tmp_path):
     # the "concepts" key after 4 KB of other data: the old 4 KB sniff missed it
     concepts.write_text(json.dumps({"pad": "x" * 5000, "concepts": [{"id": "UTS:0000001", "label": "speech"}]}))
     labels.write_text(json.dumps({"0": "concepts"}))
-    assert needs_ontology(concepts) and not needs_ontology(labels) and not needs_ontology(tmp_path / "none")
+    with pytest.raises(VocabError, match="concept vocabulary needs an ontology"):
+        Vocabulary(concepts)  # read as a concepts file, which cannot work without an ontology
+    assert Vocabulary(labels).concepts is None and Vocabulary(labels).labels == {"concepts"}
 
 
 def test_predicate_shorthand():

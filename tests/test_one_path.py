@@ -114,3 +114,46 @@ def test_the_disagreements_the_review_found_are_settled(onto):
     # a concept id is its own answer: no id -> label -> id round trip can change it
     for cid in ("UTS:0001445", "UTS:0001861"):
         assert resolver.ids(cid) == (cid,)
+
+
+def test_vocab_filter_writes_the_manifest_apply_writes(tmp_path, onto):
+    """`uts vocab filter` -> manifest read and validated -> training targets: the same concepts,
+    clip for clip, as `uts map apply` on the same tags (every paper tag its alignment decides)."""
+    import soundfile as sf
+
+    from uts.manifest import validate_manifest
+    from uts.training.data import ClipDataset, LabelSpace
+    from uts.vocab.filter import Vocabulary, filter_manifest
+
+    mapping = read_sssom(ROOT / "mapping" / "uts-paper.sssom.tsv")
+    curated = mapping.curated_labels()
+    decided = Curated(curated)
+    labels = [t for t in dict.fromkeys(_paper_labels()) if decided.lookup(t)]
+    sf.write(tmp_path / "a.wav", [0.1] * 800, 8000)
+    clips = tmp_path / "clips.jsonl"
+    clips.write_text("".join(json.dumps({"id": str(i), "audio_path": "a.wav", "tags": [t]}) + "\n"
+                             for i, t in enumerate(labels)))
+    applied = tmp_path / "applied.jsonl"
+    apply_file(clips, mapping, from_ontology(onto), applied)
+
+    # a concept vocabulary holding every concept those tags name (what `vocab build --unit concept` writes)
+    ids = sorted({i for row in pl.read_ndjson(applied)["labels"].to_list() for i in row})
+    vocab = tmp_path / "concepts_all.json"
+    vocab.write_text(json.dumps({"unit": "concept", "concepts": [{"id": i, "label": onto.concepts[i].label}
+                                                                 for i in ids]}))
+    filtered = tmp_path / "out" / "filtered.jsonl"
+    stats = filter_manifest(clips, Vocabulary(vocab, onto, curated), filtered)
+
+    def targets(path):
+        df, report = validate_manifest(read_manifest(path, onto=onto))
+        assert report.skipped == 0
+        space = LabelSpace.from_manifest(df, onto)
+        data = ClipDataset(df, space, sample_rate=8000)
+        return {i: ({space.ids[k] for k in data.targets(n).nonzero().flatten().tolist()}, set(lab) | set(inf))
+                for n, (i, lab, inf) in enumerate(df.select("id", "labels", "inferred").iter_rows())}
+
+    by_apply = {i: t for i, t in targets(applied).items() if t[0]}
+    by_filter = targets(filtered)
+    assert stats["kept"] == len(by_filter) == len(by_apply) > 2500
+    differ = [(labels[int(i)], by_filter.get(i), t) for i, t in by_apply.items() if by_filter.get(i) != t]
+    assert not differ, differ[:10]

@@ -41,19 +41,62 @@ def concept_vocab(tmp_path):
 def test_label_vocabulary_keeps_exact_tags_and_drops_empty_clips(tmp_path, label_vocab):
     src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
     stats = filter_manifest(src, Vocabulary(label_vocab), tmp_path / "out.jsonl")
-    assert stats == {"clips": 3, "kept": 1, "removed": 2, "tags_in": 6, "tags_kept": 2}
-    assert read_jsonl(tmp_path / "out.jsonl") == [{"id": "1", "tags": ["drums", "rain"], "extra": 1}]
+    assert stats == {"clips": 3, "kept": 1, "removed": 2, "tags_in": 6, "tags_kept": 2, "with_concepts": 0}
+    # no ontology (--ontology none): the paper's step 4 on plain strings, in the manifest schema
+    assert read_jsonl(tmp_path / "out.jsonl") == [{
+        "id": "1", "audio_path": None, "start": None, "duration": None, "labels": [], "inferred": [],
+        "caption": None, "source_labels": ["Drums", "rain"], "unmapped_tags": [], "extra": 1}]
 
 
-def test_concept_vocabulary_merges_variants_into_the_concept_label(tmp_path, concept_vocab):
+def test_label_vocabulary_with_an_ontology_gives_the_kept_tags_concepts(tmp_path, label_vocab):
+    src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
+    filter_manifest(src, Vocabulary(label_vocab, small_ontology()), tmp_path / "out.jsonl")
+    [row] = read_jsonl(tmp_path / "out.jsonl")
+    assert row["labels"] == ["UTS:0000021", "UTS:0000035"]  # drum, rain
+    assert row["inferred"] == ["UTS:0000002", "UTS:0000003", "UTS:0000020"]  # music, env. sound, instrument
+
+
+def test_concept_vocabulary_writes_ids_closure_and_the_tags_as_written(tmp_path, concept_vocab):
     src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
     stats = filter_manifest(src, Vocabulary(concept_vocab, small_ontology()), tmp_path / "out.jsonl")
     rows = read_jsonl(tmp_path / "out.jsonl")
-    assert [r["tags"] for r in rows] == [["drum", "rain"], ["drum"]]
-    assert stats["kept"] == 2 and stats["removed"] == 1
+    assert [r["labels"] for r in rows] == [["UTS:0000021", "UTS:0000035"], ["UTS:0000021"]]
+    assert [r["source_labels"] for r in rows] == [["Drums", "rain"], ["drumming"]]  # car is no vocab concept
+    assert rows[1]["inferred"] == ["UTS:0000002", "UTS:0000020"]
+    assert stats["kept"] == 2 and stats["removed"] == 1 and stats["with_concepts"] == 2
 
 
-def test_lhotse_cuts_keep_every_other_field(tmp_path, label_vocab):
+def test_recorded_concept_ids_are_used_never_resolved_again(tmp_path, concept_vocab):
+    """`uts vocab extract`'s ids win over the tag's text; deprecated ids follow their replacement."""
+    records = [{"id": "a", "tags": ["drums", "weather"], "concept_ids": [["UTS:0000035"], ["UTS:0000099"]]},
+               {"id": "b", "tags": ["drums"], "concept_ids": [[]]}]  # extract found nothing: not re-resolved
+    src = write_jsonl(tmp_path / "t.jsonl", records)
+    stats = filter_manifest(src, Vocabulary(concept_vocab, small_ontology()), tmp_path / "out.jsonl")
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert [(r["id"], r["labels"], r["source_labels"]) for r in rows] == [
+        ("a", ["UTS:0000035", "UTS:0000021"], ["drums", "weather"])]
+    assert "concept_ids" not in rows[0] and stats["removed"] == 1
+
+
+def test_the_output_is_the_manifest_training_reads(tmp_path, concept_vocab):
+    import soundfile as sf
+
+    from uts.manifest import read_manifest, validate_manifest
+
+    (tmp_path / "audio").mkdir()
+    sf.write(tmp_path / "audio" / "a.wav", [0.1] * 1600, 16000)
+    records = [{"id": 7, "tags": ["rain"], "audio_path": "audio/a.wav", "start": 0, "caption": "rain falls"}]
+    src = write_jsonl(tmp_path / "t.jsonl", records)
+    out = tmp_path / "elsewhere" / "clips.parquet"
+    filter_manifest(src, Vocabulary(concept_vocab, small_ontology()), out)
+    df, report = validate_manifest(read_manifest(out, onto=small_ontology()))
+    assert report.skipped == 0  # the relative audio path still finds its file from the new folder
+    row = df.row(0, named=True)
+    assert (row["id"], row["labels"], row["inferred"], row["caption"], row["duration"]) == (
+        "7", ["UTS:0000035"], ["UTS:0000003"], "rain falls", 0.1)
+
+
+def test_lhotse_cuts_become_manifest_rows(tmp_path, label_vocab):
     cuts = [{"id": f"c{i}", "start": 0.5, "duration": 3.0, "channel": 0,
              "recording": {"id": f"r{i}", "sources": [{"type": "file", "source": f"/a/{i}.flac"}]},
              "supervisions": [{"id": f"s{i}", "custom": {"caption": "x", "audio_tag": tags}}]}
@@ -61,18 +104,35 @@ def test_lhotse_cuts_keep_every_other_field(tmp_path, label_vocab):
     src = tmp_path / "cuts.jsonl.gz"
     with gzip.open(src, "wt") as fh:
         fh.writelines(json.dumps(c) + "\n" for c in cuts)
-    stats = filter_manifest(src, Vocabulary(label_vocab), tmp_path / "kept.jsonl.gz")
+    stats = filter_manifest(src, Vocabulary(label_vocab, small_ontology()), tmp_path / "kept.jsonl.gz")
     with gzip.open(tmp_path / "kept.jsonl.gz", "rt") as fh:
         kept = [json.loads(line) for line in fh]
     assert stats["kept"] == 2 and [c["id"] for c in kept] == ["c0", "c2"]
-    cuts[0]["supervisions"][0]["custom"]["audio_tag"] = ["rain"]
-    assert kept[0] == cuts[0]
+    assert kept[0] == {"id": "c0", "audio_path": "/a/0.flac", "start": 0.5, "duration": 3.0,
+                       "labels": ["UTS:0000035"], "inferred": ["UTS:0000003"], "caption": "x",
+                       "source_labels": ["rain"], "unmapped_tags": []}
 
 
 def test_parquet_manifest(tmp_path, label_vocab):
     pl.DataFrame([{"id": r["id"], "tags": r["tags"]} for r in TAGGED]).write_parquet(tmp_path / "t.parquet")
-    stats = filter_manifest(tmp_path / "t.parquet", Vocabulary(label_vocab), tmp_path / "o.parquet")
-    assert stats["kept"] == 1 and pl.read_parquet(tmp_path / "o.parquet")["tags"].to_list() == [["drums", "rain"]]
+    stats = filter_manifest(tmp_path / "t.parquet", Vocabulary(label_vocab), tmp_path / "o.pq")
+    assert stats["kept"] == 1 and pl.read_parquet(tmp_path / "o.pq")["source_labels"].to_list() == [["Drums", "rain"]]
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"id": "x", "tags": "drums, rain"}, r"t.jsonl:2: 'tags' must be a list of strings"),
+    ({"id": "x", "tags": ["drums"], "concept_ids": [["UTS:0009999"]]}, r"t.jsonl:2: concept id UTS:0009999 is not in"),
+    ({"id": "x", "tags": ["drums", "rain"], "concept_ids": [["UTS:0000021"]]}, r"t.jsonl:2: 'concept_ids' must hold"),
+    ({"id": "x", "tags": ["drums"], "caption": 5}, r"t.jsonl:2: 'caption' must be a str, found int"),
+    ({"id": None, "tags": ["drums"]}, r"t.jsonl:2: 'id' must be"),
+    ({"id": "1", "tags": ["rain"]}, r"t.jsonl:2: id '1' again \(first at .*t.jsonl:1\)"),
+])
+def test_a_bad_record_is_one_error_and_nothing_is_written(tmp_path, concept_vocab, record, message):
+    src = write_jsonl(tmp_path / "t.jsonl", [TAGGED[0], record])
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(VocabError, match=message):
+        filter_manifest(src, Vocabulary(concept_vocab, small_ontology()), out)
+    assert not out.exists() and not list(tmp_path.glob(".o.jsonl*"))
 
 
 def test_filter_failures_write_nothing(tmp_path, label_vocab, concept_vocab):
@@ -159,7 +219,7 @@ def test_cli_filter_and_propose(tmp_path, monkeypatch, label_vocab):
     src = write_jsonl(tmp_path / "t.jsonl", PROPOSE_TAGS)
     runner = CliRunner()
     res = runner.invoke(app, ["vocab", "filter", str(src), "--vocab", str(label_vocab), "--out", str(tmp_path / "f.jsonl"),
-                              "--report", str(tmp_path / "r.json")])
+                              "--report", str(tmp_path / "r.json"), "-O", str(onto)])
     assert res.exit_code == 0, res.output
     assert "kept 4 of 7 clips" in res.output and json.loads((tmp_path / "r.json").read_text())["removed"] == 3
     res = runner.invoke(app, ["vocab", "propose", str(src), "--out", str(tmp_path / "e.yaml"), "-O", str(onto)])

@@ -213,33 +213,37 @@ def build(
 
 @app.command("filter")
 def filter_(
-    input: Path = typer.Argument(..., help="Manifest to filter: Lhotse cuts (audio_tag) or tagged clips "
-                                 "(JSON Lines / Parquet with 'tags')."),
+    input: Path = typer.Argument(..., help="Tagged clips (JSON Lines / Parquet with 'id' and 'tags'; "
+                                 "'audio_path', 'start', 'duration', 'caption' are carried over) or Lhotse cuts."),
     vocab: Path = typer.Option(..., "--vocab", "-v", help="label_<size>.json (keep tags by string) or "
-                               "concepts_<size>.json (keep tags that resolve to its concepts, written as "
-                               "the concept labels)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Filtered manifest (same format as the input)."),
+                               "concepts_<size>.json (keep tags that name one of its concepts)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The clip manifest to write, as `uts train` reads it "
+                             "(.jsonl, .jsonl.gz or .parquet)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the counts as JSON here."),
     ontology: Optional[str] = OntologyOpt,
     alignment: Optional[Path] = AlignmentOpt,
 ) -> None:
-    """Keep only in-vocabulary tags; drop clips left with none (the paper's step 4).
+    """Keep only in-vocabulary tags; drop clips left with none (the paper's step 4); write the clip
+    manifest `uts train` reads.
 
-    Example: uts vocab filter tags.jsonl --vocab vocab/label_1k.json --out tags.filtered.jsonl
+    Each clip gets 'labels' (the UTS concepts of its kept tags: the record's own concept_ids from
+    `uts vocab extract`, else the resolver's answer), 'inferred' (their ancestors) and
+    'source_labels' (the kept tags as written). With --ontology none and a label_<size>.json, only
+    the tags are kept (the paper's procedure on plain strings).
+
+    Example: uts vocab filter tags.jsonl --vocab vocab/concepts_1k.json --out clips.jsonl
     """
     with _user_errors():
         from uts.vocab.filter import Vocabulary, filter_manifest
 
-        from uts.vocab.filter import needs_ontology
-
-        onto = _ontology(ontology) if needs_ontology(vocab) else None
-        stats = filter_manifest(input, Vocabulary(vocab, onto, _curated(alignment)), out)
+        stats = filter_manifest(input, Vocabulary(vocab, _ontology(ontology), _curated(alignment)), out)
         if report is not None:
             from uts.vocab.io import write_json
 
             write_json(report, stats)
-    typer.echo(f"kept {stats['kept']} of {stats['clips']} clips ({stats['removed']} removed, no tag left); "
-               f"{stats['tags_kept']} of {stats['tags_in']} tags kept -> {out}")
+    typer.echo(f"kept {stats['kept']} of {stats['clips']} clips ({stats['removed']} removed, no tag left; "
+               f"{stats['with_concepts']} with UTS labels); {stats['tags_kept']} of {stats['tags_in']} "
+               f"tags kept -> {out}")
 
 
 @app.command()
