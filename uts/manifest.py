@@ -33,6 +33,7 @@ from pathlib import Path
 import polars as pl
 import soundfile as sf
 
+from uts.inputs import first_bad_json_line
 from uts.ontology import Ontology
 
 FLAT_COLUMNS = {
@@ -136,12 +137,17 @@ def _first_json(path: Path) -> dict | None:
         except UnicodeDecodeError as exc:
             raise ManifestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
                                 "a JSON Lines or Parquet manifest is expected") from None
-        for line in lines:
+        for lineno, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    return json.loads(line)
+                    first = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ManifestError(f"{path}: first line is not JSON ({exc})") from exc
+                    raise ManifestError(f"{path}:{lineno}:{exc.colno}: not JSON ({exc.msg}); "
+                                        "a JSON Lines or Parquet manifest is expected") from None
+                if not isinstance(first, dict):
+                    raise ManifestError(f"{path}:{lineno}: not a JSON object; a JSON Lines manifest "
+                                        "(one object per line) or Parquet is expected")
+                return first
     return None
 
 
@@ -151,8 +157,10 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
         return pl.DataFrame(schema={k: FLAT_COLUMNS[k] for k in REQUIRED_COLUMNS})
     try:
         return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
-    except Exception as exc:  # polars raises ComputeError and friends
-        raise ManifestError(f"{path}: not a JSON Lines manifest ({exc})") from exc
+    except Exception as exc:  # polars raises ComputeError and friends, naming no line
+        where = first_bad_json_line(path)
+        raise ManifestError(f"{where}; a JSON Lines manifest is expected" if where
+                            else f"{path}: not a JSON Lines manifest ({exc})") from exc
 
 
 def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:

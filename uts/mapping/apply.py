@@ -51,6 +51,7 @@ class Annotations:
     key: str
     format: str
     split: object = None  # Callable[[pl.Expr], pl.Expr] for frames with a ``_raw`` column
+    path: Path | None = None  # the file read (named in errors found while streaming it)
 
 
 @dataclass
@@ -201,7 +202,7 @@ def _unreadable_table(path: Path, exc: Exception) -> str:
     if path.stat().st_size == 0:
         return f"{path}: empty file; a table of clips with a tags column is expected"
     if path.name.lower().endswith((".jsonl", ".ndjson", ".jsonl.gz", ".json")):
-        from uts.vocab.io import first_bad_json_line
+        from uts.inputs import first_bad_json_line
 
         where = first_bad_json_line(path)
         if where:
@@ -234,14 +235,17 @@ def read_annotations(path: str | Path, format: str | None = None, tags_column: s
     if not Path(path).is_file():
         raise ApplyError(f"no annotation file at {path}")
     if fmt == "audioset":
-        return read_audioset_segments(path)
-    if fmt == "mtg-jamendo":
-        return read_mtg_jamendo_annotations(path)
-    if fmt == "lhotse":
-        return read_lhotse_annotations(path)
-    if fmt == "table":
-        return read_table_annotations(path, tags_column, id_column, separator)
-    raise ApplyError(f"unknown annotation format {fmt!r}; choose one of {', '.join(ANNOTATION_FORMATS)}")
+        ann = read_audioset_segments(path)
+    elif fmt == "mtg-jamendo":
+        ann = read_mtg_jamendo_annotations(path)
+    elif fmt == "lhotse":
+        ann = read_lhotse_annotations(path)
+    elif fmt == "table":
+        ann = read_table_annotations(path, tags_column, id_column, separator)
+    else:
+        raise ApplyError(f"unknown annotation format {fmt!r}; choose one of {', '.join(ANNOTATION_FORMATS)}")
+    ann.path = Path(path)
+    return ann
 
 
 # -- mapping tables --------------------------------------------------------------------------
@@ -416,7 +420,10 @@ def report(combos: pl.DataFrame, table: dict[str, str]) -> ApplyReport:
 
 def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet,
                          predicates=APPLY_PREDICATES) -> tuple[pl.DataFrame, dict[str, str]]:
-    combos = label_combinations(ann)
+    try:
+        combos = label_combinations(ann)
+    except pl.exceptions.PolarsError as exc:  # a bad line deep in the file, met while streaming
+        raise ApplyError(_unreadable_table(ann.path, exc) if ann.path else str(exc).splitlines()[0]) from None
     if ann.key == "text":
         values = combos["source_labels"].explode().drop_nulls().unique().to_list()
         table = text_table(mapping, values, predicates)

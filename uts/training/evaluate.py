@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 
 from uts.ontology.graph import label_domains
 
+from .config import read_run_config
 from .encoders import Tagger, build_model
 from .hierarchy import Hierarchy
 from .objectives import Objective
@@ -53,7 +54,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: s
         raise EvalError(f"no weights at {weights}; has the run finished?")
     from .config import DEFAULTS, merge
 
-    saved = json.loads(cfg_path.read_text())
+    saved = read_run_config(cfg_path, EvalError)
+    if "hierarchy" not in saved:
+        raise EvalError(f"{cfg_path}: no 'hierarchy'; expected the config.json that uts train writes")
     cfg, labels = merge(DEFAULTS, saved["config"]), saved["labels"]
     hierarchy = Hierarchy(labels, [tuple(e) for e in saved["hierarchy"]])
     try:

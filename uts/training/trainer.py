@@ -36,7 +36,7 @@ import torch.distributed as dist
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .config import DEFAULTS, load_config, to_json, validate
+from .config import DEFAULTS, load_config, read_run_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
 from .contrastive import MAX_LOGIT_SCALE
@@ -174,6 +174,19 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, sc
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)
+
+
+def checkpoint_metadata(path: Path) -> dict:
+    """The metadata of a UTS checkpoint, read without its tensors (cheap; refuses anything else)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise TrainError(f"cannot read checkpoint {path}: not a safetensors file ({exc}); expected the "
+                         "checkpoint.safetensors that uts train writes in its run folder") from None
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise TrainError(f"{path} is not a UTS training checkpoint")
+    return meta
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -334,13 +347,15 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
         run_dir = Path(resume)
         if not (run_dir / "config.json").is_file():
             raise TrainError(f"nothing to resume: {run_dir}/config.json not found")
-        saved = json.loads((run_dir / "config.json").read_text())
+        saved = read_run_config(run_dir / "config.json", TrainError)
         cfg = merge(DEFAULTS, saved["config"])  # runs written before a key existed get its default
         for text in overrides:
             from .config import parse_override
             cfg = merge(cfg, parse_override(text))
         validate(cfg)
         ckpt_path = latest_checkpoint(run_dir)
+        if ckpt_path is not None:
+            checkpoint_metadata(ckpt_path)  # a broken checkpoint is refused before the data is read
         label_ids = saved["labels"]
     else:
         if cfg is None:

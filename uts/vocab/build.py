@@ -89,7 +89,7 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
     try:
         return _count_general(lf)
     except pl.exceptions.PolarsError as exc:
-        from .io import first_bad_json_line
+        from uts.inputs import first_bad_json_line
 
         where = first_bad_json_line(source) if isinstance(source, (str, os.PathLike)) else None
         if where:

@@ -184,21 +184,6 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, str, dict | None]]:
             yield lineno, line, obj if isinstance(obj, dict) else None
 
 
-def first_bad_json_line(path: str | os.PathLike) -> str | None:
-    """``"FILE:LINE: not a JSON object: ..."`` for the first line of a JSON Lines file that is not
-    a JSON object (or that is not UTF-8), else None: polars' own errors name neither file nor line."""
-    path = Path(path)
-    if not path.is_file() or path.suffix == ".parquet":
-        return None
-    try:
-        for lineno, line, obj in iter_jsonl(path):
-            if obj is None:
-                return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
-    except UnicodeDecodeError as exc:
-        return f"{path}: not UTF-8 text (bad byte at offset {exc.start}); JSON Lines is expected"
-    return None
-
-
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file. (The same as
     :func:`uts.ontology.io.atomic_write_text`, repeated so that building a plain-string vocabulary
