@@ -382,6 +382,8 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
     report.source = str(path)
     apply_acceptances(report, accepted_path(path))
     releases = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
+    if releases_dir is not None and not releases.is_dir():  # named, so not checking it would be a silent skip
+        raise FileNotFoundError(f"no releases folder at {releases} (--releases)")
     if releases.is_dir():
         report.issues.extend(check_release_checksums(releases))
     report.issues[:0] = check_no_lost_ids(onto, path, releases)  # first: it explains the rest
@@ -408,7 +410,9 @@ def check_no_lost_ids(onto: Ontology, path: str | Path, releases_dir: str | Path
         latest = release_path(releases, versions[-1])
         try:
             released = load(latest)
-        except OntologyFormatError:  # an unreadable release fails its checksum: reported there
+        except (OntologyFormatError, OSError) as exc:  # said, never skipped: lost ids go unchecked
+            issues.append(Issue("error", "release_unreadable", f"latest release {latest} cannot be read, so "
+                                f"lost ids are not checked against it: {exc}", (latest.name,)))
             released = Ontology()
         lost = sorted(set(released.concepts) - set(onto.concepts))
         if lost:
