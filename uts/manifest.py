@@ -33,7 +33,7 @@ from pathlib import Path
 import polars as pl
 import soundfile as sf
 
-from uts.inputs import first_bad_json_line
+from uts.inputs import Skipped, first_bad_json_line
 from uts.ontology import Ontology
 
 FLAT_COLUMNS = {
@@ -107,6 +107,16 @@ class BadEntryReport:
             line += (f"; {sum(self.unmapped_tags.values())} tags ({len(self.unmapped_tags)} distinct)"
                      " resolved to no UTS concept")
         return line
+
+    def as_skipped(self) -> Skipped:
+        """The same counts as the one skip record every command reports (:class:`uts.inputs.Skipped`),
+        labels that are no UTS id included: what ``--strict`` refuses."""
+        skipped = Skipped("entries", of=self.checked)
+        for e in self.entries:
+            skipped.add(e.reason, e.id)
+        for tag, n in self.unmapped_tags.most_common():
+            skipped.add("label that is no UTS id", tag, n)
+        return skipped
 
     def to_dict(self) -> dict:
         return {

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
         "num_workers": 2,
         "num_buckets": 10,
         "source_weights": True,  # pooled manifest: draw clips by its sources' sampling weights
+        "strict": False,  # refuse a manifest with entries that would be skipped (uts train --strict)
     },
     "labels": {
         "ontology": None,  # default: $UTS_ONTOLOGY or the shipped ontology/uts.ttl

@@ -286,6 +286,7 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
         df, report = validate_manifest(df, progress=progress)
     except (ManifestError, FileNotFoundError) as exc:
         raise TrainError(str(exc)) from None
+    report.as_skipped().check(cfg["data"]["strict"], cfg["data"]["train"])
     if df.height == 0:
         raise TrainError(f"no usable clips in {cfg['data']['train']} ({report.summary()})")
     if label_ids is None:
@@ -503,6 +504,9 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
             batch_index = start_batch
             for batch in _iter_rng_neutral(batches):
                 dropped.extend(batch["dropped"])
+                if dropped and cfg["data"]["strict"]:
+                    raise TrainError(f"{d['train']}: clip {dropped[0][0]} failed to decode ({dropped[0][1]}); "
+                                     "data.strict refuses to skip it")
                 wave = batch["waveform"].to(ctx.device, non_blocking=True)
                 targets = batch["targets"].to(ctx.device, non_blocking=True)
                 annotated = mask_rows.rows(batch["source"].to(ctx.device)) if mask_rows else None
