@@ -490,3 +490,16 @@ def test_train_strict_refuses_a_manifest_with_entries_it_would_skip(env, tmp_pat
                                                            for a in ("--set", kv)]])
     _assert_contract(res, manifest, run)
     assert "missing_file: 1" in res.output, res.output
+
+
+def test_map_apply_counts_junk_in_a_plain_segment_csv(tmp_path):
+    """The plain-CSV path (polars' parser) once turned a junk line into a clip with no id."""
+    seg = tmp_path / "plain.csv"
+    seg.write_text('YTID,start_seconds,end_seconds,positive_labels\naaa,0.000,10.000,"/m/09x0r"\n\n'
+                   'junk here\nbbb,1.000,x,"/m/09x0r"\nccc,30.000,40.000,"/m/05zppz"\n', encoding="utf-8")
+    out, rep = tmp_path / "o.jsonl", tmp_path / "r.json"
+    res = CliRunner().invoke(app, ["map", "apply", str(seg), "-m", SSSOM, "-o", str(out), "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["aaa_0.000", "ccc_30.000"]
+    skipped = json.loads(rep.read_text())["skipped_input"]
+    assert skipped["skipped"] == 2 and skipped["examples"]["not a clip line"][0] == f"{seg}:4 'junk here'"

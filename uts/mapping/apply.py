@@ -113,7 +113,7 @@ def count_rejected(ann: Annotations) -> Skipped:
         return skipped
     try:
         n = ann.rejected.select(pl.len()).collect(engine="streaming").item()
-        examples = ann.rejected.head(5).collect()
+        examples = ann.rejected.head(5).collect() if n else pl.DataFrame(schema={"_lineno": pl.UInt32, _LINE: pl.Utf8})
     except pl.exceptions.PolarsError as exc:
         raise ApplyError(_unreadable_table(ann.path, exc) if ann.path else str(exc).splitlines()[0]) from None
     for lineno, line in examples.iter_rows():
@@ -130,8 +130,15 @@ def read_audioset_segments(path: str | Path) -> Annotations:
     with open(path, encoding="utf-8") as fh:
         first = fh.readline()
     if first.startswith("YTID,"):  # plain CSV: polars' native (parallel) parser
-        raw = pl.scan_csv(path, schema={"ytid": pl.Utf8, "start_s": pl.Utf8, "end_s": pl.Utf8, "labels": pl.Utf8},
-                          skip_rows=1, has_header=False)
+        fields = ["ytid", "start_s", "end_s", "labels"]
+        parsed = (pl.scan_csv(path, schema={c: pl.Utf8 for c in fields}, skip_rows=1, has_header=False)
+                  .with_row_index("_lineno", offset=2)  # blank lines stay as all-null rows: numbers are true
+                  .with_columns(pl.when(pl.col("ytid").is_not_null() & pl.col("start_s").cast(pl.Float64, strict=False)
+                                        .is_not_null() & pl.col("end_s").cast(pl.Float64, strict=False).is_not_null())
+                                .then(pl.col("ytid")).alias("_ok"),
+                                pl.concat_str(fields, separator=",", ignore_nulls=True).alias(_LINE)))
+        raw = parsed.filter(pl.col("_ok").is_not_null())
+        rejected = _rejected(parsed, "_ok")
     else:
         parsed = (
             _numbered_lines(path)
@@ -149,8 +156,7 @@ def read_audioset_segments(path: str | Path) -> Annotations:
         duration=(pl.col("end_s").cast(pl.Float64) - pl.col("start_s").cast(pl.Float64)).round(3),
         _raw=pl.col("labels"),
     )
-    return Annotations(rows, "id", "audioset", split=_split_audioset,
-                       rejected=None if first.startswith("YTID,") else rejected)
+    return Annotations(rows, "id", "audioset", split=_split_audioset, rejected=rejected)
 
 
 def _split_audioset(raw: pl.Expr) -> pl.Expr:
