@@ -241,7 +241,7 @@ NOT_READ = {
     ("map review", "export"): "output", ("map evaluate", "plot"): "output",
     ("map apply", "output"): "output", ("map apply", "report_path"): "output",
     ("vocab extract", "out"): "output (read to resume: the same reader as 'vocab filter' input)",
-    ("vocab build", "out"): "output folder", ("vocab filter", "out"): "output",
+    ("vocab extract", "report"): "output", ("vocab build", "out"): "output folder", ("vocab filter", "out"): "output",
     ("vocab filter", "report"): "output", ("vocab propose", "out"): "output",
 }
 
@@ -330,6 +330,7 @@ def test_every_file_reading_command_refuses_bad_input_in_one_line(case, kind, en
     if (case, kind) in NOT_BAD or kind not in c.kinds:
         pytest.skip(NOT_BAD.get((case, kind), "the same third-party reader as the kinds tested"))
     monkeypatch.delenv("UTS_DEBUG", raising=False)
+    monkeypatch.setenv("UTS_ONTOLOGY", str(env.onto))  # the small ontology where a command loads the default: fast
     monkeypatch.chdir(tmp_path)
     bad, given = c.at(tmp_path, env) if c.at else (tmp_path / f"in_{kind}.jsonl",) * 2
     if kind == "missing" and c.at and not c.copied:
