@@ -257,6 +257,7 @@ NOT_BAD = {
     (("train", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("demo", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("ontology release", "releases"), "missing"): "a first release creates the releases folder",
+    (("ontology validate", "releases"), "missing"): "no releases folder: nothing released yet (the demo relies on it)",
     (("train", "resume"), "missing"): "a run killed before its first checkpoint starts from step 0",
     **{(("ontology release", "changelog"), k): "any UTF-8 text is Markdown release notes to extend"
        for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line")},
