@@ -1,13 +1,23 @@
-"""The error contract, table-driven (issue 14): every ``uts`` command that reads a file, fed the
-same malformed inputs, answers exit 1 (2 for usage), ONE ``error:`` line on stderr naming the
-file (and the line where there is one), no traceback, and nothing written at its output path.
+"""The error contract, table-driven (issue 14): every ``uts`` command, for every file or folder it
+reads, fed the same malformed inputs, answers exit 1 (2 for usage), ONE ``error:`` line on stderr
+naming the file (and the line where there is one), no traceback, and nothing written at its
+output path.
 
-Inputs are tiny and every one fails before a model is loaded, so the table stays fast."""
+:data:`CASES` is keyed by (command, parameter). :func:`test_the_table_covers_every_file_parameter`
+walks the typer app and fails when a command grows a path parameter that is neither in the table
+nor listed in :data:`NOT_READ` (outputs, with the reason), so a new command cannot skip the table.
+
+Inputs are tiny and every one fails before a model is trained, so the table stays fast."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import typing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +25,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from uts.cli.main import app
+
+from _training_helpers import tiny_corpus, tiny_ontology, tiny_overrides, write_ontology
+
+REPO = Path(__file__).resolve().parents[1]
+SSSOM = str(REPO / "mapping" / "audioset.sssom.tsv")
 
 # name -> how to write it (None: not written at all); each a different way for a file to be wrong
 GOOD_JSONL = '{"id": "a", "tags": ["dog"], "caption": "a dog barks", "labels": ["UTS:0000001"]}\n'
@@ -30,78 +45,308 @@ BAD_INPUTS = {
     "wrong_types": b'{"id": 5, "tags": 7, "caption": 3, "labels": 9}\n{"id": 6, "tags": 8, "caption": 1, "labels": 2}\n',
 }
 
-# command -> argv builder (bad file, output path). The output path must not exist afterwards.
-COMMANDS = {
-    "ontology validate": lambda f, o: ["ontology", "validate", f],
-    "ontology show -O": lambda f, o: ["ontology", "show", "UTS:0000001", "-O", f],
-    "ontology stats": lambda f, o: ["ontology", "stats", f, "--plot", o],
-    "ontology diff": lambda f, o: ["ontology", "diff", f, f, "--migration", o],
-    "ontology apply -O": lambda f, o: ["ontology", "apply", f, "-O", f],
-    "ontology site -O": lambda f, o: ["ontology", "site", o, "-O", f],
-    "map match": lambda f, o: ["map", "match", f, "-o", o],
-    "map apply": lambda f, o: ["map", "apply", f, "-m", f, "-o", o],
-    "map review": lambda f, o: ["map", "review", f, "--export", o, "--reviewer", "orcid:0000-0002-1825-0097"],
-    "map evaluate": lambda f, o: ["map", "evaluate", f, f, "--plot", o],
-    "map upgrade": lambda f, o: ["map", "upgrade", f, "--dry-run"],
-    "vocab extract": lambda f, o: ["vocab", "extract", f, "-o", o],
-    "vocab build": lambda f, o: ["vocab", "build", f, "-o", o],
-    "vocab filter": lambda f, o: ["vocab", "filter", f, "--vocab", f, "-o", o],
-    "vocab propose": lambda f, o: ["vocab", "propose", f, "-o", o],
-    "pool": lambda f, o: ["pool", f, "-o", o],
-    "train recipe": lambda f, o: ["train", f, "-o", o],
-    "train manifest": lambda f, o: ["train", "--set", f"data.train={f}", "-o", o],
+
+@dataclass
+class Env:
+    """Good inputs for the parameters a case does not make bad."""
+
+    root: Path
+    onto: Path  # a small, valid ontology
+    manifest: Path  # a clip manifest with real audio, labelled in ``onto``
+    run: Path  # a run folder (config.json + model.safetensors) over ``onto``, never trained
+    tags: Path  # tagged clips (what vocab build/filter/propose read)
+    vocab: Path  # concepts_<size>.json built from ``tags`` over ``onto``
+
+    def copy_run(self, tmp: Path) -> Path:
+        return Path(shutil.copytree(self.run, tmp / "run"))
+
+    def copy_onto(self, tmp: Path) -> Path:
+        return Path(shutil.copy(self.onto, tmp / "good.ttl"))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Env:
+    from safetensors.torch import save_file
+
+    from uts.ontology.export import hierarchy_edges
+    from uts.training.config import load_config
+    from uts.training.encoders import build_model
+
+    root = tmp_path_factory.mktemp("good")
+    onto = write_ontology(root)
+    manifest = tiny_corpus(root, n=4)
+    run = root / "run"
+    run.mkdir()
+    cfg = load_config(None, tiny_overrides(root, manifest, run, onto))
+    labels = sorted(c.id for c in tiny_ontology().active())
+    model = build_model(cfg, len(labels))
+    save_file({k: v.contiguous() for k, v in model.weights().items()}, str(run / "model.safetensors"))
+    edges = [list(e) for e in hierarchy_edges(tiny_ontology(), labels)]
+    (run / "config.json").write_text(json.dumps({"config": cfg, "labels": labels, "hierarchy": edges}))
+    tags = root / "tags.jsonl"
+    tags.write_text("".join(json.dumps({"id": f"c{i}", "tags": ["dog", "rain", "piano"][: i % 3 + 1]}) + "\n"
+                            for i in range(12)), encoding="utf-8")
+    res = CliRunner().invoke(app, ["vocab", "build", str(tags), "-o", str(root / "vocab"), "--sizes", "3",
+                                   "--unit", "concept", "-O", str(onto), "--no-plot"])
+    assert res.exit_code == 0, res.output
+    return Env(root, onto, manifest, run, tags, root / "vocab" / "concepts_3.json")
+
+
+@dataclass(frozen=True)
+class Case:
+    """``argv(bad, out, env)``; ``at(tmp, env)`` is where the malformed file goes (default: a
+    file of its own; for a folder parameter, the file inside the folder the command reads, and
+    "missing" then means the folder is not there)."""
+
+    argv: Callable[[str, str, Env], list[str]]
+    at: Callable[[Path, Env], tuple[Path, Path]] | None = None  # -> (file to make bad, path to pass)
+    copied: bool = False  # the folder is a good one copied: "missing" is the file, not the folder
+    report: bool = False  # the command's answer is its validation report: ERROR lines, not one error:
+    kinds: tuple[str, ...] = tuple(BAD_INPUTS)  # fewer only where a third-party reader gets the file
+
+
+def inside(folder: str, name: str, copy: Callable[[Env, Path], Path] | None = None):
+    """A folder parameter: the bad file is ``folder/name`` (in a copy of a good folder when ``copy``)."""
+    def at(tmp: Path, env: Env) -> tuple[Path, Path]:
+        base = copy(env, tmp) if copy else tmp / folder
+        base.mkdir(parents=True, exist_ok=True)
+        target = base / name
+        if target.exists():
+            target.unlink()
+        return target, base
+    return at
+
+
+def _sssom_copy(o: str) -> str:
+    """A mapping file of the test's own (``map review --decisions`` rewrites it in place)."""
+    return str(shutil.copy(SSSOM, Path(o).parent.parent / "m.sssom.tsv"))
+
+
+def png(o: str) -> str:
+    """A plot path beside the output (the contract: neither is written)."""
+    return str(Path(o).with_suffix(".png"))
+
+
+RUN = lambda env, tmp: env.copy_run(tmp)  # noqa: E731
+O = lambda f, o, e: str(e.onto)  # noqa: E731,E741  (a good ontology where the case is about another file)
+
+# (command, parameter) -> Case. The output path (o) must not exist afterwards.
+CASES: dict[tuple[str, str], Case] = {
+    # -- ontology: the working copy (-O) of every command that reads one, and its other files
+    **{("ontology " + cmd, "ontology"): Case(lambda f, o, e, a=argv: ["ontology", *a, "-O", f])
+       for cmd, argv in {
+           "lookup": ["lookup", "dog"], "show": ["show", "UTS:0000001"], "tree": ["tree"],
+           "add": ["add", "new thing", "--parent", "UTS:0000001"], "relabel": ["relabel", "UTS:0000001", "x"],
+           "synonym": ["synonym", "add", "UTS:0000001", "x"], "define": ["define", "UTS:0000001", "x"],
+           "move": ["move", "UTS:0000003", "--to", "UTS:0000001"],
+           "add-parent": ["add-parent", "UTS:0000003", "UTS:0000001"],
+           "remove-parent": ["remove-parent", "UTS:0000003", "UTS:0000002"],
+           "link": ["link", "add", "UTS:0000003", "related", "UTS:0000001"],
+           "merge": ["merge", "UTS:0000003", "UTS:0000004"], "split": ["split", "UTS:0000003", "--into", "a", "--into", "b"],
+           "deprecate": ["deprecate", "UTS:0000003", "--reason", "x"], "release": ["release", "--dry-run"],
+           "export": ["export", "table", "out/x.tsv"],
+           "demo": ["demo", "--out", "out/demo"], "site": ["site", "out/site"],
+       }.items()},
+    ("ontology apply", "ontology"): Case(lambda f, o, e: ["ontology", "apply", f, "-O", f]),
+    ("ontology diff", "ontology"): Case(lambda f, o, e: ["ontology", "diff", O(f, o, e), "--migration", o, "-O", f]),
+    ("ontology upgrade", "ontology"): Case(lambda f, o, e: ["ontology", "upgrade", "dog", "--from", O(f, o, e), "-O", f]),
+    ("ontology lookup", "file"): Case(lambda f, o, e: ["ontology", "lookup", "--file", f, "-O", O(f, o, e)]),
+    ("ontology validate", "path"): Case(lambda f, o, e: ["ontology", "validate", f]),
+    ("ontology validate", "releases"): Case(lambda f, o, e: ["ontology", "validate", O(f, o, e), "--releases", f],
+                                            inside("rel", "uts-9.0.0.ttl"), report=True),
+    ("ontology stats", "path"): Case(lambda f, o, e: ["ontology", "stats", f, "--plot", png(o)]),
+    ("ontology diff", "old"): Case(lambda f, o, e: ["ontology", "diff", f, O(f, o, e), "--migration", o]),
+    ("ontology diff", "new"): Case(lambda f, o, e: ["ontology", "diff", O(f, o, e), f, "--migration", o]),
+    ("ontology diff", "releases"): Case(lambda f, o, e: ["ontology", "diff", "9.0.0", "--releases", f, "-O", O(f, o, e)],
+                                        inside("rel", "uts-9.0.0.ttl")),
+    ("ontology upgrade", "file"): Case(lambda f, o, e: ["ontology", "upgrade", "--from", O(f, o, e), "--file", f,
+                                                        "-O", O(f, o, e)]),
+    ("ontology upgrade", "releases"): Case(lambda f, o, e: ["ontology", "upgrade", "dog", "--from", "9.0.0",
+                                                            "--releases", f, "-O", O(f, o, e)],
+                                           inside("rel", "uts-9.0.0.ttl")),
+    ("ontology apply", "edits"): Case(lambda f, o, e: ["ontology", "apply", f, "-O", O(f, o, e), "--dry-run"]),
+    ("ontology release", "releases"): Case(lambda f, o, e: ["ontology", "release", "--dry-run", "-O", O(f, o, e),
+                                                            "--releases", f], inside("rel", "uts-9.0.0.ttl")),
+    ("ontology release", "changelog"): Case(lambda f, o, e: ["ontology", "release", "--dry-run", "-O", O(f, o, e),
+                                                             "--changelog", f]),
+    ("ontology site", "mappings"): Case(lambda f, o, e: ["ontology", "site", o, "-m", f, "-O", O(f, o, e)],
+                                        inside("maps", "x.sssom.tsv")),
+    # -- mapping
+    ("map match", "source"): Case(lambda f, o, e: ["map", "match", f, "-o", o]),
+    ("map match", "target"): Case(lambda f, o, e: ["map", "match", str(REPO / "mapping/gold/esc50.txt"),
+                                                   "--target", f, "-o", o]),
+    ("map match", "model"): Case(lambda f, o, e: ["map", "match", str(REPO / "mapping/gold/esc50.txt"),
+                                                  "--model", f, "-o", o], inside("model", "config.json"),
+                                  kinds=("missing", "directory", "broken_line")),  # sentence-transformers reads it
+    ("map review", "mapping"): Case(lambda f, o, e: ["map", "review", f, "--export", o,
+                                                     "--reviewer", "orcid:0000-0002-1825-0097"]),
+    ("map review", "candidates"): Case(lambda f, o, e: ["map", "review", SSSOM, "--candidates", f, "--export", o,
+                                                        "--reviewer", "orcid:0000-0002-1825-0097"]),
+    ("map review", "decisions"): Case(lambda f, o, e: ["map", "review", _sssom_copy(o),
+                                                       "--decisions", f, "--reviewer", "orcid:0000-0002-1825-0097"]),
+    ("map evaluate", "prediction"): Case(lambda f, o, e: ["map", "evaluate", f, str(REPO / "mapping/gold/esc50_audioset.tsv"),
+                                                          "--plot", png(o)]),
+    ("map evaluate", "gold"): Case(lambda f, o, e: ["map", "evaluate", SSSOM, f, "--plot", png(o)]),
+    ("map evaluate", "candidates"): Case(lambda f, o, e: ["map", "evaluate", SSSOM, str(REPO / "mapping/gold/esc50_audioset.tsv"),
+                                                          "--candidates", f, "--plot", png(o)]),
+    ("map apply", "annotations"): Case(lambda f, o, e: ["map", "apply", f, "-m", SSSOM, "-o", o]),
+    ("map apply", "mapping"): Case(lambda f, o, e: ["map", "apply", str(e.manifest), "-m", f, "-o", o]),
+    ("map apply", "target"): Case(lambda f, o, e: ["map", "apply", str(e.manifest), "-m", SSSOM, "--target", f, "-o", o]),
+    ("map upgrade", "mappings"): Case(lambda f, o, e: ["map", "upgrade", f, "--dry-run"]),
+    ("map upgrade", "ontology"): Case(lambda f, o, e: ["map", "upgrade", SSSOM, "-O", f, "--dry-run"]),
+    # -- vocabularies
+    ("vocab extract", "input"): Case(lambda f, o, e: ["vocab", "extract", f, "-o", o, "-O", O(f, o, e), "--no-embed"]),
+    ("vocab extract", "ontology"): Case(lambda f, o, e: ["vocab", "extract", str(e.manifest), "-o", o, "-O", f]),
+    ("vocab build", "input"): Case(lambda f, o, e: ["vocab", "build", f, "-o", o]),
+    ("vocab build", "ontology"): Case(lambda f, o, e: ["vocab", "build", str(e.tags), "-o", o, "-O", f]),
+    ("vocab build", "alignment"): Case(lambda f, o, e: ["vocab", "build", str(e.tags), "-o", o, "--alignment", f]),
+    ("vocab filter", "input"): Case(lambda f, o, e: ["vocab", "filter", f, "--vocab", f, "-o", o]),
+    ("vocab filter", "vocab"): Case(lambda f, o, e: ["vocab", "filter", str(e.tags), "--vocab", f, "-o", o]),
+    ("vocab filter", "ontology"): Case(lambda f, o, e: ["vocab", "filter", str(e.tags), "--vocab",
+                                                        str(e.vocab), "-o", o, "-O", f]),
+    ("vocab filter", "alignment"): Case(lambda f, o, e: ["vocab", "filter", str(e.tags), "--vocab",
+                                                         str(e.vocab), "-o", o, "-O", O(f, o, e), "--alignment", f]),
+    ("vocab propose", "input"): Case(lambda f, o, e: ["vocab", "propose", f, "-o", o, "-O", O(f, o, e)]),
+    ("vocab propose", "ontology"): Case(lambda f, o, e: ["vocab", "propose", str(e.tags), "-o", o, "-O", f]),
+    # -- pooling, corpus, training
+    ("pool", "manifests"): Case(lambda f, o, e: ["pool", f, "-o", o]),
+    ("pool", "ontology"): Case(lambda f, o, e: ["pool", str(e.manifest), "-o", o, "--ontology", f]),
+    ("synth", "ontology"): Case(lambda f, o, e: ["synth", "-o", str(Path(o).parent), "-n", "2", "--ontology", f]),
+    ("train", "recipe"): Case(lambda f, o, e: ["train", f, "-o", o]),
+    ("train", "set_"): Case(lambda f, o, e: ["train", "--set", f"data.train={f}", "-o", o]),
+    ("train", "resume"): Case(lambda f, o, e: ["train", "--resume", f],
+                              inside("run", "checkpoints/step_00000004.safetensors", RUN), copied=True),
+    ("train", "resume/config"): Case(lambda f, o, e: ["train", "--resume", f], inside("run", "config.json", RUN), copied=True),
+    ("eval", "run"): Case(lambda f, o, e: ["eval", f, str(e.manifest), "-o", o], inside("run", "model.safetensors", RUN), copied=True),
+    ("eval", "run/config"): Case(lambda f, o, e: ["eval", f, str(e.manifest), "-o", o], inside("run", "config.json", RUN), copied=True),
+    ("eval", "manifest"): Case(lambda f, o, e: ["eval", str(e.run), f, "-o", o]),
+    ("eval", "probe_manifest"): Case(lambda f, o, e: ["eval", str(e.run), str(e.manifest), "--probe-train", f, "-o", o]),
+    ("demo", "recipe"): Case(lambda f, o, e: ["demo", "--recipe", f, "-o", o]),
+    ("serve", "ontology"): Case(lambda f, o, e: ["serve", "-O", f]),
+    ("serve", "mappings"): Case(lambda f, o, e: ["serve", "-O", O(f, o, e), "-m", f], inside("maps", "x.sssom.tsv")),
 }
 
-# (command, input) pairs where the input is not malformed for that command, with the reason.
+# Parameters typed str that can name a file (a release version or a file; --set data.train=FILE).
+STR_FILE_PARAMETERS = {("ontology diff", "old"), ("ontology diff", "new"), ("train", "set_")}
+
+# Path parameters that are written, not read (or read only after being written), with why.
+NOT_READ = {
+    ("synth", "out"): "output folder", ("train", "out"): "run folder to write",
+    ("eval", "out"): "output folder", ("demo", "out"): "output folder",
+    ("pool", "output"): "output manifest", ("pool", "report"): "output", ("pool", "plot"): "output",
+    ("ontology stats", "plot"): "output", ("ontology diff", "migration"): "output",
+    ("ontology export", "out"): "output", ("ontology site", "out"): "output folder",
+    ("ontology demo", "out"): "output folder", ("map match", "output"): "output (an existing one is "
+    "read to keep its reviews: a bad one is the 'map review' mapping case)",
+    ("map review", "export"): "output", ("map evaluate", "plot"): "output",
+    ("map apply", "output"): "output", ("map apply", "report_path"): "output",
+    ("vocab extract", "out"): "output (read to resume: the same reader as 'vocab filter' input)",
+    ("vocab extract", "report"): "output", ("vocab build", "out"): "output folder", ("vocab filter", "out"): "output",
+    ("vocab filter", "report"): "output", ("vocab propose", "out"): "output",
+}
+
+# (case, input) pairs where the input is not malformed for that parameter, with the reason.
 NOT_BAD = {
     # a plain text label list: any UTF-8 line is a label
-    ("map match", "missing_column"): "JSON text is a valid plain label",
-    ("map match", "wrong_types"): "JSON text is a valid plain label",
-    ("map match", "truncated"): "JSON text is a valid plain label",
-    ("map match", "broken_line"): "JSON text is a valid plain label",
-    ("train recipe", "empty"): "an empty recipe means the built-in defaults",
+    **{(("map match", p), k): "JSON text is a valid plain label list"
+       for p in ("source", "target") for k in ("missing_column", "wrong_types", "truncated", "broken_line")},
+    **{(("ontology lookup", "file"), k): "any UTF-8 line is a tag to look up"
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line")},
+    **{(("ontology upgrade", "file"), k): "any UTF-8 line is a tag to upgrade"
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line")},
+    (("train", "recipe"), "empty"): "an empty recipe means the built-in defaults",
+    (("demo", "recipe"), "empty"): "an empty recipe means the built-in defaults",
+    (("ontology release", "releases"), "missing"): "a first release creates the releases folder",
+    (("ontology validate", "releases"), "missing"): "no releases folder: nothing released yet (the demo relies on it)",
+    (("train", "resume"), "missing"): "a run killed before its first checkpoint starts from step 0",
+    **{(("ontology release", "changelog"), k): "any UTF-8 text is Markdown release notes to extend"
+       for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line")},
 }
 
 
-def _write(tmp_path, kind: str):
-    path = tmp_path / f"in_{kind}.jsonl"
+def _names(t, prefix=()):
+    for c in t.registered_commands:
+        yield " ".join(prefix + (c.name or c.callback.__name__,)), c.callback
+    for g in t.registered_groups:
+        yield from _names(g.typer_instance, prefix + (g.name,))
+
+
+def _file_parameters() -> set[tuple[str, str]]:
+    """(command, parameter) for every parameter typed as a path, plus the vocabulary commands'
+    ``--ontology`` (a path or 'none') and ``vocab build``'s INPUT (a str for its extra sizes)."""
+    out = set()
+    for name, callback in _names(app):
+        for param, hint in typing.get_type_hints(callback).items():
+            if "Path" in str(hint) or (name.startswith("vocab") and param in ("ontology", "input")):
+                out.add((name, param))
+    return out
+
+
+def test_the_table_covers_every_file_parameter():
+    found = _file_parameters()
+    table = {(cmd, param.split("/")[0]) for cmd, param in CASES} | set(NOT_READ)
+    assert not found - table, f"file parameters missing from the bad-input table: {sorted(found - table)}"
+    gone = table - found - STR_FILE_PARAMETERS
+    assert not gone, f"table rows for parameters that are gone: {sorted(gone)}"
+
+
+def _write(path: Path, kind: str) -> None:
     spec = BAD_INPUTS[kind]
+    path.parent.mkdir(parents=True, exist_ok=True)
     if spec == "DIR":
         path.mkdir()
     elif spec is not None:
         path.write_bytes(spec)
-    return path
 
 
-def _assert_contract(res, bad, out, allow_usage=False):
+def _assert_contract(res, bad, out, allow_usage=False, report=False):
     text = res.output  # CliRunner mixes stdout and stderr
     assert "Traceback" not in text, text
     assert res.exit_code in ((1, 2) if allow_usage else (1,)), (res.exit_code, text)
-    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    lines = text.splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    if report and not errors:  # `uts ontology validate`: exit 1 and an ERROR line of its report names it
+        errors = [line for line in lines if line.strip().startswith("ERROR") and bad.name in line][:1]
     assert len(errors) == 1, text
     assert "(run with --debug" not in errors[0], errors[0]  # a bug's message, not a user error
     assert bad.name in errors[0], errors[0]
-    assert not out.exists(), f"{out} was written"
+    for written in (out, out.with_suffix(".png")):
+        assert not written.exists(), f"{written} was written"
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """``uts serve`` must refuse bad input before it starts serving."""
+    import uvicorn
+
+    def started(*a, **k):
+        raise AssertionError("uts serve started a server on bad input")
+    monkeypatch.setattr(uvicorn, "run", started)
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_file_reading_command_refuses_bad_input_in_one_line(command, kind, tmp_path, monkeypatch):
-    if (command, kind) in NOT_BAD:
-        pytest.skip(NOT_BAD[(command, kind)])
+@pytest.mark.parametrize("case", sorted(CASES), ids=" ".join)
+def test_every_file_reading_command_refuses_bad_input_in_one_line(case, kind, env, tmp_path, monkeypatch, no_server):
+    c = CASES[case]
+    if (case, kind) in NOT_BAD or kind not in c.kinds:
+        pytest.skip(NOT_BAD.get((case, kind), "the same third-party reader as the kinds tested"))
     monkeypatch.delenv("UTS_DEBUG", raising=False)
+    monkeypatch.setenv("UTS_ONTOLOGY", str(env.onto))  # the small ontology where a command loads the default: fast
     monkeypatch.chdir(tmp_path)
-    bad = _write(tmp_path, kind)
+    bad, given = c.at(tmp_path, env) if c.at else (tmp_path / f"in_{kind}.jsonl",) * 2
+    if kind == "missing" and c.at and not c.copied:
+        shutil.rmtree(given)  # a folder parameter: the folder itself is not there
+        bad = given
+    _write(bad, kind)
     out = tmp_path / "out" / "result.jsonl"
-    argv = COMMANDS[command](str(bad), str(out))
-    res = CliRunner().invoke(app, argv)
-    _assert_contract(res, bad, out)
+    res = CliRunner().invoke(app, c.argv(str(given), str(out), env))
+    _assert_contract(res, bad, out, report=c.report)
 
 
 def test_a_broken_line_is_named_by_its_number(tmp_path):
-    bad = _write(tmp_path, "broken_line")
-    mapping = str(Path(__file__).parents[1] / "mapping" / "audioset.sssom.tsv")
-    for argv in (["map", "apply", str(bad), "-m", mapping, "-o", str(tmp_path / "o.jsonl")],
+    bad = tmp_path / "m.jsonl"
+    _write(bad, "broken_line")
+    for argv in (["map", "apply", str(bad), "-m", SSSOM, "-o", str(tmp_path / "o.jsonl")],
                  ["vocab", "build", str(bad), "-o", str(tmp_path / "o")]):
         res = CliRunner().invoke(app, argv)
         assert res.exit_code == 1 and re.search(r"(:|line )11\b", res.output), res.output
@@ -115,6 +360,148 @@ def test_any_junk_line_in_a_manifest_is_one_error(junk, tmp_path):
     if not junk.strip():
         return  # a blank line is allowed in JSON Lines
     out = tmp_path / "o.jsonl"
-    mapping = str(Path(__file__).parents[1] / "mapping" / "audioset.sssom.tsv")
-    res = CliRunner().invoke(app, ["map", "apply", str(bad), "-m", mapping, "-o", str(out)])
+    res = CliRunner().invoke(app, ["map", "apply", str(bad), "-m", SSSOM, "-o", str(out)])
     _assert_contract(res, bad, out)
+
+
+# -- line numbers ----------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.integers(0, 40), after=st.integers(0, 5),
+       junk=st.text(min_size=1, max_size=30).filter(lambda s: s.strip() and "\n" not in s and "\r" not in s))
+def test_the_manifest_reader_names_the_line_of_any_junk(before, after, junk, tmp_path):
+    """What train and eval read: a junk line anywhere is refused as FILE:LINE."""
+    from uts.manifest import ManifestError, read_manifest
+
+    try:
+        if isinstance(json.loads(junk), dict):
+            return  # a JSON object is a record, not junk
+    except ValueError:
+        pass
+    good = '{"id": "c%d", "audio_path": "a.wav", "labels": ["UTS:0000001"]}\n'
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(good % i for i in range(before)) + junk + "\n"
+                    + "".join(good % (100 + i) for i in range(after)), encoding="utf-8")
+    with pytest.raises(ManifestError, match=rf"m\.jsonl:{before + 1}\b"):
+        read_manifest(path)
+
+
+def test_train_and_eval_name_line_11_of_a_manifest(env, tmp_path):
+    bad = tmp_path / "m.jsonl"
+    _write(bad, "broken_line")
+    for argv in (["train", "--set", f"data.train={bad}", "-o", str(tmp_path / "run")],
+                 ["eval", str(env.run), str(bad), "-o", str(tmp_path / "ev")]):
+        res = CliRunner().invoke(app, argv)
+        assert res.exit_code == 1 and f"{bad}:11:" in res.output, res.output
+        assert not (tmp_path / "run").exists() and not (tmp_path / "ev").exists()
+
+
+def test_map_apply_names_a_bad_line_deep_in_a_large_file(tmp_path):
+    """polars reads the file in chunks; the line is still found (line 50,000 of 100,000)."""
+    path = tmp_path / "big.jsonl"
+    lines = ['{"id": "c%d", "tags": ["Dog", "Bark"]}' % i for i in range(100_000)]
+    lines[49_999] = '{"id": "k", tags: ["Dog"]}'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(app, ["map", "apply", str(path), "-m", SSSOM, "-o", str(out)])
+    _assert_contract(res, path, out)
+    assert f"{path}:50000:" in res.output, res.output
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.floats(0.02, 0.98))
+def test_a_truncated_turtle_file_is_refused_with_its_line_or_caught_as_lost_ids(cut, tmp_path):
+    """Cut anywhere: a parse error names the file and the line; a cut at a statement boundary
+    parses, and validation against the release it came from reports the lost concepts."""
+    import hashlib
+
+    from uts.ontology import load
+    from uts.ontology.io import OntologyFormatError
+    from uts.ontology.validate import validate_path
+
+    full = write_ontology(tmp_path).read_bytes()
+    rel = tmp_path / "releases"
+    rel.mkdir(exist_ok=True)
+    (rel / "uts-1.0.0.ttl").write_bytes(full)
+    (rel / "uts-1.0.0.ttl.sha256").write_text(f"{hashlib.sha256(full).hexdigest()}  uts-1.0.0.ttl\n")
+    cut_file = tmp_path / "cut.ttl"
+    cut_file.write_bytes(full[: int(len(full) * cut)])
+    try:
+        onto = load(cut_file)
+    except OntologyFormatError as exc:
+        assert str(cut_file) in str(exc) and re.search(r"line \d+", str(exc)), exc
+        return
+    report = validate_path(cut_file, rel)
+    assert len(onto.concepts) < len(tiny_ontology().concepts)
+    assert any(i.code == "missing_concept" for i in report.errors), report
+
+
+# -- no silent drops -------------------------------------------------------------------------
+def test_skipped_counts_reasons_and_refuses_under_strict():
+    from uts.inputs import Skipped, StrictError
+
+    s = Skipped("clips", of=10)
+    s.add("no caption", "c1")
+    s.add("no caption", "c2", n=2)
+    assert s.total == 3 and s.summary() == "skipped 3 of 10 clips (no caption: 3, e.g. c1, c2)"
+    assert s.to_dict()["reasons"] == {"no caption": 3}
+    s.check(False, "f")
+    with pytest.raises(StrictError, match="f: skipped 3 of 10"):
+        s.check(True, "f")
+    Skipped().check(True, "f")  # nothing skipped: nothing to refuse
+
+
+def test_vocab_extract_counts_clips_without_a_caption(env, tmp_path):
+    captions = tmp_path / "c.jsonl"
+    captions.write_text('{"id": "a", "caption": "a dog barks"}\n{"id": "b", "caption": null}\n'
+                        '{"id": "c", "caption": "  "}\n{"id": "d"}\n', encoding="utf-8")
+    out, rep = tmp_path / "t.jsonl", tmp_path / "r.json"
+    base = ["vocab", "extract", str(captions), "-O", str(env.onto), "--no-embed"]
+    res = CliRunner().invoke(app, [*base, "-o", str(out), "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    assert "skipped 3 of 4 clips (no caption: 3, e.g. b, c)" in res.output
+    assert json.loads(rep.read_text())["left_out"]["reasons"] == {"no caption": 3}
+    strict_out = tmp_path / "s.jsonl"
+    res = CliRunner().invoke(app, [*base, "-o", str(strict_out), "--strict"])
+    _assert_contract(res, captions, strict_out)
+
+
+def test_map_apply_counts_lines_that_are_no_clip(tmp_path):
+    seg = tmp_path / "segments.csv"
+    seg.write_text('# AudioSet segments\n# YTID, start_seconds, end_seconds, positive_labels\n'
+                   'aaa, 0.000, 10.000, "/m/09x0r"\n\nnot a segment line\n'
+                   'bbb, 30.000, 40.000, "/m/09x0r,/m/05zppz"\n', encoding="utf-8")
+    out, rep = tmp_path / "o.jsonl", tmp_path / "r.json"
+    argv = ["map", "apply", str(seg), "--format", "audioset", "-m", SSSOM]
+    res = CliRunner().invoke(app, [*argv, "-o", str(out), "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    assert f"skipped 1 of 3 lines (not a clip line: 1, e.g. {seg}:5 'not a segment line')" in res.output
+    assert json.loads(rep.read_text())["skipped_input"]["skipped"] == 1
+    strict_out = tmp_path / "s.jsonl"
+    res = CliRunner().invoke(app, [*argv, "-o", str(strict_out), "--strict"])
+    _assert_contract(res, seg, strict_out)
+
+
+def test_train_strict_refuses_a_manifest_with_entries_it_would_skip(env, tmp_path):
+    lines = env.manifest.read_text(encoding="utf-8").splitlines()
+    broken = json.loads(lines[0])
+    broken["audio_path"] = str(tmp_path / "gone.wav")
+    manifest = env.manifest.with_name("one_missing.jsonl")  # beside the audio: relative paths resolve
+    manifest.write_text("\n".join([json.dumps(broken), *lines[1:]]) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["train", "--strict", *[a for kv in tiny_overrides(tmp_path, manifest, run, env.onto)
+                                                           for a in ("--set", kv)]])
+    _assert_contract(res, manifest, run)
+    assert "missing_file: 1" in res.output, res.output
+
+
+def test_map_apply_counts_junk_in_a_plain_segment_csv(tmp_path):
+    """The plain-CSV path (polars' parser) once turned a junk line into a clip with no id."""
+    seg = tmp_path / "plain.csv"
+    seg.write_text('YTID,start_seconds,end_seconds,positive_labels\naaa,0.000,10.000,"/m/09x0r"\n\n'
+                   'junk here\nbbb,1.000,x,"/m/09x0r"\nccc,30.000,40.000,"/m/05zppz"\n', encoding="utf-8")
+    out, rep = tmp_path / "o.jsonl", tmp_path / "r.json"
+    res = CliRunner().invoke(app, ["map", "apply", str(seg), "-m", SSSOM, "-o", str(out), "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["aaa_0.000", "ccc_30.000"]
+    skipped = json.loads(rep.read_text())["skipped_input"]
+    assert skipped["skipped"] == 2 and skipped["examples"]["not a clip line"][0] == f"{seg}:4 'junk here'"

@@ -78,3 +78,16 @@ def test_vocabulary_walkthrough_prints_what_the_docs_show(repo, tmp_path):
              for line in block.splitlines() if line.strip()]
     assert len(shown) >= 3
     assert [line for line in shown if line not in out_lines] == []
+
+
+def test_error_examples_print_what_the_docs_show(repo, tmp_path):
+    """docs/errors.md: its commands print (stdout and stderr together) the lines the page shows."""
+    text = (repo / "docs" / "errors.md").read_text()
+    work = tmp_path / "uts-errors"
+    proc = run_blocks(bash_blocks(text), repo, tmp_path, "/tmp/uts-errors", work)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out_lines = set((proc.stdout + proc.stderr).splitlines())
+    shown = [line.replace("/tmp/uts-errors", str(work)) for block in printed_blocks(text)
+             for line in block.splitlines() if line.strip()]
+    assert len(shown) >= 5
+    assert [line for line in shown if line not in out_lines] == []

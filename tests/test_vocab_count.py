@@ -100,12 +100,12 @@ def test_normalisation_collisions_recount_per_clip_on_the_fast_path(tmp_path):
 
 
 @pytest.mark.parametrize("line,match", [
-    ('not json', "bad.jsonl:2: not a JSON object"),
-    ('{"id":"1","tags":["rain"', "bad.jsonl:2: not a JSON object"),
-    ('{"id":"1","tags":["rain"]} trailing', "bad.jsonl:2: not a JSON object"),
+    ('not json', "bad.jsonl:2:(\\d+:)? not a JSON object"),
+    ('{"id":"1","tags":["rain"', "bad.jsonl:2:(\\d+:)? not a JSON object"),
+    ('{"id":"1","tags":["rain"]} trailing', "bad.jsonl:2:(\\d+:)? not a JSON object"),
     ('{"id":"1","tags":"rain, wind"}', "list of strings"),
-    ('{"id":"1","tags":["ra\x01in"]}', "bad.jsonl:2: not a JSON object"),      # raw control character
-    ('[1, 2]', "bad.jsonl:2: not a JSON object"),
+    ('{"id":"1","tags":["ra\x01in"]}', "bad.jsonl:2:(\\d+:)? not a JSON object"),      # raw control character
+    ('[1, 2]', "bad.jsonl:2:(\\d+:)? not a JSON object"),
 ])
 def test_malformed_lines_still_fail_clearly(tmp_path, line, match):
     path = write(tmp_path / "bad.jsonl", ['{"id":"0","tags":["wind"]}', line])

@@ -32,8 +32,10 @@ from pathlib import Path
 import polars as pl
 import soundfile as sf
 
+from uts.inputs import Skipped
 from uts.ontology import Ontology
-from uts.ontology.files import atomic_write_bytes, atomic_write_with, is_parquet, open_text, read_bytes
+from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet, open_text,
+                               read_bytes)
 
 FLAT_COLUMNS = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
@@ -107,6 +109,16 @@ class BadEntryReport:
                      " resolved to no UTS concept")
         return line
 
+    def as_skipped(self) -> Skipped:
+        """The same counts as the one skip record every command reports (:class:`uts.inputs.Skipped`),
+        labels that are no UTS id included: what ``--strict`` refuses."""
+        skipped = Skipped("entries", of=self.checked)
+        for e in self.entries:
+            skipped.add(e.reason, e.id)
+        for tag, n in self.unmapped_tags.most_common():
+            skipped.add("label that is no UTS id", tag, n)
+        return skipped
+
     def to_dict(self) -> dict:
         return {
             "checked": self.checked, "skipped": self.skipped, "counts": dict(self.counts),
@@ -131,12 +143,17 @@ def _first_json(path: Path) -> dict | None:
         except UnicodeDecodeError as exc:
             raise ManifestError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
                                 "a JSON Lines or Parquet manifest is expected") from None
-        for line in lines:
+        for lineno, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    return json.loads(line)
+                    first = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ManifestError(f"{path}: first line is not JSON ({exc})") from exc
+                    raise ManifestError(f"{path}:{lineno}:{exc.colno}: not JSON ({exc.msg}); "
+                                        "a JSON Lines or Parquet manifest is expected") from None
+                if not isinstance(first, dict):
+                    raise ManifestError(f"{path}:{lineno}: not a JSON object; a JSON Lines manifest "
+                                        "(one object per line) or Parquet is expected")
+                return first
     return None
 
 
@@ -146,8 +163,10 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
         return pl.DataFrame(schema={k: FLAT_COLUMNS[k] for k in REQUIRED_COLUMNS})
     try:
         return pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
-    except Exception as exc:  # polars raises ComputeError and friends
-        raise ManifestError(f"{path}: not a JSON Lines manifest ({exc})") from exc
+    except Exception as exc:  # polars raises ComputeError and friends, naming no line
+        where = first_bad_json_line(path)
+        raise ManifestError(f"{where}; a JSON Lines manifest is expected" if where
+                            else f"{path}: not a JSON Lines manifest ({exc})") from exc
 
 
 def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:

@@ -23,11 +23,12 @@ USER_ERRORS = frozenset({
     # ontology
     "uts.ontology.io.OntologyFormatError", "uts.ontology.edit.EditError",
     "uts.ontology.release.ReleaseError", "uts.ontology.changelog.JournalError",
+    "uts.ontology.resolve.TagFileError",
     # manifests, mapping, vocabularies
     "uts.manifest.ManifestError", "uts.cuts.ManifestFormatError",
     "uts.mapping.apply.ApplyError", "uts.mapping.sssom.SSSOMError", "uts.mapping.labelsets.LabelSetError",
     "uts.mapping.review.ReviewError", "uts.mapping.evaluate.GoldFormatError", "uts.pool.PoolError",
-    "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
+    "uts.inputs.StrictError", "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
     # corpus generation and training
     "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
     "uts.training.evaluate.EvalError", "uts.training.hierarchy.HierarchyError",

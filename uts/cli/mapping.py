@@ -144,7 +144,7 @@ def review_cmd(
     with _user_errors():
         mset = read_sssom(mapping)
         cand_path = candidates or sibling(mapping, "candidates")
-        cands = read_sssom(cand_path) if cand_path.exists() else None
+        cands = read_sssom(cand_path) if candidates is not None or cand_path.exists() else None
         if candidates and cands is None:
             _fail(f"no candidates file at {candidates}")
         if export:
@@ -210,7 +210,7 @@ def evaluate_cmd(
     with _user_errors():
         pred = read_sssom(prediction)
         cand_path = candidates or sibling(prediction, "candidates")
-        cands = read_sssom(cand_path) if cand_path.exists() else None
+        cands = read_sssom(cand_path) if candidates is not None or cand_path.exists() else None
         gold_entries = read_gold(gold)
         report = evaluate(pred, gold_entries, cands, split=split)
         if plot:
@@ -242,11 +242,14 @@ def apply_cmd(
     report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here too."),
     source: Optional[str] = typer.Option(None, "--source", help="Source id recorded in the sidecar "
                                          "[default: the annotation file's name]."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (exit 1, nothing written) if any line is "
+                                "no clip or any label maps to nothing, instead of skipping and counting it."),
 ) -> None:
     """Turn a dataset's annotations into target labels (streamed with polars).
 
     Each clip gets `labels` (mapped) and `inferred` (their ancestors), plus its `source_labels`;
-    a report counts unmapped labels and clips left with none. The concepts this source
+    a report counts unmapped labels, clips left with none and lines that are no clip (skipped,
+    with examples; --strict refuses instead). The concepts this source
     annotates are recorded once in OUTPUT's sidecar NAME.sources.json, for `uts pool`."""
     from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
@@ -256,7 +259,8 @@ def apply_cmd(
         preds = parse_predicates(predicates)
         mset = read_sssom(mapping)
         tgt = load_target(target)
-        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator, source)
+        rep = apply_file(annotations, mset, tgt, output, fmt, preds, tags_column, id_column, separator, source,
+                         strict=strict)
     figures = rep.as_dict()
     typer.echo(rep.summary(output))
     if report_path:

@@ -44,6 +44,6 @@ def serve(
     path = ontology or default_ontology_path()
     roots = mapping_roots(path, mappings)
     check_bind(host, token)
-    typer.echo(f"UTS web app on http://{host}:{port}/" + (f"?token={token}" if token else "")
-               + f"  ({path}; Ctrl+C to stop)")
-    run(path, roots, host=host, port=port, token=token, editor=editor, reviewer=reviewer)
+    url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    run(path, roots, host=host, port=port, token=token, editor=editor, reviewer=reviewer,
+        announce=lambda: typer.echo(f"UTS web app on {url}  ({path}; Ctrl+C to stop)"))

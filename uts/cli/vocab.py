@@ -112,9 +112,16 @@ def extract(
                                 "(skip ids already in --out); --no-resume refuses an existing --out."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="On resume, redo clips whose "
                                       "answer could not be parsed."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write the counts (clips tagged, "
+                                          "failed, left out and why) as JSON here."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (exit 1, nothing written) if any clip would "
+                                "be left out (no caption) instead of counting and skipping it."),
     ontology: Optional[str] = OntologyOpt,
 ) -> None:
     """Extract tags from captions (the paper's step 2) and resolve them to UTS concepts.
+
+    Clips without a caption are left out, counted and named on the console and in --report
+    (--strict refuses instead).
 
     Example: uts vocab extract docs/examples/captions.jsonl --out tags.jsonl
 
@@ -124,9 +131,12 @@ def extract(
     """
     with _user_errors():
         from uts.vocab.extract import OntologyExtractor, run_extraction
-        from uts.vocab.io import VocabError, read_captions
+        from uts.inputs import Skipped
+        from uts.vocab.io import VocabError, read_captions, write_json
 
-        items = read_captions(input)
+        left_out = Skipped("clips")
+        items = read_captions(input, left_out)
+        left_out.check(strict, input)
         onto = _ontology(ontology)
         if backend is not None:
             extractor = "llm"
@@ -148,8 +158,12 @@ def extract(
         else:
             raise VocabError(f"unknown extractor {extractor!r} (choose 'ontology' or 'llm')")
         stats = run_extraction(items, ex, out, batch_size=batch_size, resume=resume, retry_failed=retry_failed)
+        stats["left_out"] = left_out.to_dict()
+        if report is not None:
+            write_json(report, stats)
     typer.echo(f"{stats['written']} clips tagged ({stats['skipped']} already done, {stats['failed']} failed), "
                f"{stats['tags']} tags of which {stats['unresolved_tags']} unresolved -> {out}")
+    typer.echo(f"input: {left_out.summary()}", err=bool(left_out))
 
 
 @contextmanager

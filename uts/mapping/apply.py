@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.inputs import Skipped
 from uts.manifest import OPTIONAL_COLUMNS
 from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
                                open_text, table_format, table_stem)
@@ -52,6 +53,8 @@ class Annotations:
     key: str
     format: str
     split: object = None  # Callable[[pl.Expr], pl.Expr] for frames with a ``_raw`` column
+    path: Path | None = None  # the file read (named in errors found while streaming it)
+    rejected: pl.LazyFrame | None = None  # lines that are no clip (``_lineno``, ``__line``): counted, never silent
 
 
 @dataclass
@@ -62,6 +65,7 @@ class ApplyReport:
     unmapped_occurrences: int = 0
     unmapped_labels: dict[str, int] = field(default_factory=dict)  # label -> occurrences
     source: dict | None = None  # id, mapped and annotated concept counts (apply_file's sidecar)
+    skipped: Skipped = field(default_factory=lambda: Skipped("lines"))  # lines of the file that are no clip
 
     def summary(self, out: str | Path, top: int = 10) -> str:
         """What ``uts map apply`` prints: counts, then the ``top`` most frequent unmapped labels."""
@@ -69,6 +73,7 @@ class ApplyReport:
                  f"{self.label_occurrences} label occurrences, {self.unmapped_occurrences} unmapped "
                  f"({len(self.unmapped_labels)} distinct labels)"]
         lines += [f"  unmapped {label}: {n}" for label, n in list(self.unmapped_labels.items())[:top]]
+        lines.append(f"input: {self.skipped.summary()}")
         if self.source:
             from uts.pool import sources_path
 
@@ -80,7 +85,8 @@ class ApplyReport:
         return {"clips": self.clips, "clips_without_labels": self.clips_without_labels,
                 "label_occurrences": self.label_occurrences,
                 "unmapped_occurrences": self.unmapped_occurrences,
-                "unmapped_labels": self.unmapped_labels, "source": self.source}
+                "unmapped_labels": self.unmapped_labels, "source": self.source,
+                "skipped_input": self.skipped.to_dict()}
 
 
 # -- reading annotations ---------------------------------------------------------------------
@@ -88,6 +94,33 @@ def _lines(path: Path) -> pl.LazyFrame:
     """A text file as one string column, one row per line (no CSV quoting rules applied)."""
     return pl.scan_csv(path, has_header=False, separator="\x1f", quote_char=None,
                        new_columns=[_LINE], schema_overrides={_LINE: pl.Utf8})
+
+
+def _numbered_lines(path: Path) -> pl.LazyFrame:
+    """:func:`_lines` with ``_lineno`` (1-based; blank lines stay, as nulls, so numbers are true)."""
+    return _lines(path).with_row_index("_lineno", offset=1)
+
+
+def _rejected(parsed: pl.LazyFrame, key: str) -> pl.LazyFrame:
+    """The non-blank lines of ``parsed`` whose pattern did not match (``key`` is null)."""
+    return (parsed.filter(pl.col(key).is_null() & (pl.col(_LINE).str.strip_chars().fill_null("") != ""))
+            .select("_lineno", _LINE))
+
+
+def count_rejected(ann: Annotations) -> Skipped:
+    """Lines of the annotation file that are no clip, counted with a few examples (FILE:LINE)."""
+    skipped = Skipped("lines")
+    if ann.rejected is None:
+        return skipped
+    try:
+        n = ann.rejected.select(pl.len()).collect(engine="streaming").item()
+        examples = ann.rejected.head(5).collect() if n else pl.DataFrame(schema={"_lineno": pl.UInt32, _LINE: pl.Utf8})
+    except pl.exceptions.PolarsError as exc:
+        raise ApplyError(_unreadable_table(ann.path, exc) if ann.path else str(exc).splitlines()[0]) from None
+    for lineno, line in examples.iter_rows():
+        skipped.add("not a clip line", f"{ann.path}:{lineno} {line[:40]!r}")
+    skipped.add("not a clip line", n=n - examples.height)
+    return skipped
 
 
 def read_audioset_segments(path: str | Path) -> Annotations:
@@ -98,25 +131,33 @@ def read_audioset_segments(path: str | Path) -> Annotations:
     with open(path, encoding="utf-8") as fh:
         first = fh.readline()
     if first.startswith("YTID,"):  # plain CSV: polars' native (parallel) parser
-        raw = pl.scan_csv(path, schema={"ytid": pl.Utf8, "start_s": pl.Utf8, "end_s": pl.Utf8, "labels": pl.Utf8},
-                          skip_rows=1, has_header=False)
+        fields = ["ytid", "start_s", "end_s", "labels"]
+        parsed = (pl.scan_csv(path, schema={c: pl.Utf8 for c in fields}, skip_rows=1, has_header=False)
+                  .with_row_index("_lineno", offset=2)  # blank lines stay as all-null rows: numbers are true
+                  .with_columns(pl.when(pl.col("ytid").is_not_null() & pl.col("start_s").cast(pl.Float64, strict=False)
+                                        .is_not_null() & pl.col("end_s").cast(pl.Float64, strict=False).is_not_null())
+                                .then(pl.col("ytid")).alias("_ok"),
+                                pl.concat_str(fields, separator=",", ignore_nulls=True).alias(_LINE)))
+        raw = parsed.filter(pl.col("_ok").is_not_null())
+        rejected = _rejected(parsed, "_ok")
     else:
-        raw = (
-            _lines(path)
+        parsed = (
+            _numbered_lines(path)
             .filter(~pl.col(_LINE).str.starts_with("#") & ~pl.col(_LINE).str.starts_with("YTID"))
-            .select(pl.col(_LINE).str.strip_chars_end("\r")
-                    .str.extract_groups(r'^([^,]+),\s*([0-9.]+),\s*([0-9.]+),\s*"?([^"]*)"?\s*$').alias("m"))
+            .with_columns(pl.col(_LINE).str.strip_chars_end("\r")
+                          .str.extract_groups(r'^([^,]+),\s*([0-9.]+),\s*([0-9.]+),\s*"?([^"]*)"?\s*$').alias("m"))
             .unnest("m")
             .rename({"1": "ytid", "2": "start_s", "3": "end_s", "4": "labels"})
-            .filter(pl.col("ytid").is_not_null())
         )
+        raw = parsed.filter(pl.col("ytid").is_not_null())
+        rejected = _rejected(parsed, "ytid")
     rows = raw.select(
         id=pl.concat_str([pl.col("ytid"), pl.col("start_s")], separator="_"),
         start=pl.col("start_s").cast(pl.Float64),
         duration=(pl.col("end_s").cast(pl.Float64) - pl.col("start_s").cast(pl.Float64)).round(3),
         _raw=pl.col("labels"),
     )
-    return Annotations(rows, "id", "audioset", split=_split_audioset)
+    return Annotations(rows, "id", "audioset", split=_split_audioset, rejected=rejected)
 
 
 def _split_audioset(raw: pl.Expr) -> pl.Expr:
@@ -132,21 +173,21 @@ def _split_mtg(raw: pl.Expr) -> pl.Expr:
 def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
     """MTG-Jamendo ``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS...`` TSVs."""
     path = Path(path)
-    parts = (
-        _lines(path)
+    parsed = (
+        _numbered_lines(path)
         .filter(~pl.col(_LINE).str.starts_with("TRACK_ID"))
-        .select(pl.col(_LINE).str.strip_chars_end("\r")
-                .str.extract_groups(r"^([^\t]*)\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t?(.*)$").alias("m"))
+        .with_columns(pl.col(_LINE).str.strip_chars_end("\r")
+                      .str.extract_groups(r"^([^\t]*)\t[^\t]*\t[^\t]*\t([^\t]*)\t([^\t]*)\t?(.*)$").alias("m"))
         .unnest("m")
-        .filter(pl.col("1").is_not_null())
     )
+    parts = parsed.filter(pl.col("1").is_not_null())
     rows = parts.select(
         id=pl.col("1"),
         audio_path=pl.col("2"),
         duration=pl.col("3").cast(pl.Float64, strict=False),
         _raw=pl.col("4"),
     )
-    return Annotations(rows, "id", "mtg-jamendo", split=_split_mtg)
+    return Annotations(rows, "id", "mtg-jamendo", split=_split_mtg, rejected=_rejected(parsed, "1"))
 
 
 def read_lhotse_annotations(path: str | Path) -> Annotations:
@@ -189,6 +230,10 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
     if "caption" in schema:
         cols.append(pl.col("caption").cast(pl.Utf8))
     tags = pl.col(tags_column)
+    if fmt in ("jsonl", "json", "parquet") and not (
+            isinstance(schema[tags_column], pl.List) or schema[tags_column] == pl.Utf8):  # typed: a number is no label
+        raise ApplyError(f"{path}: column {tags_column!r} holds {schema[tags_column]}; a list of labels or "
+                         f"a {separator!r}-joined string per clip is expected")
     if not isinstance(schema[tags_column], pl.List):
         tags = tags.cast(pl.Utf8).str.split(separator).list.eval(pl.element().str.strip_chars()).list.eval(
             pl.element().filter(pl.element() != ""))
@@ -231,14 +276,17 @@ def read_annotations(path: str | Path, format: str | None = None, tags_column: s
     if not Path(path).is_file():
         raise ApplyError(f"no annotation file at {path}")
     if fmt == "audioset":
-        return read_audioset_segments(path)
-    if fmt == "mtg-jamendo":
-        return read_mtg_jamendo_annotations(path)
-    if fmt == "lhotse":
-        return read_lhotse_annotations(path)
-    if fmt == "table":
-        return read_table_annotations(path, tags_column, id_column, separator)
-    raise ApplyError(f"unknown annotation format {fmt!r}; choose one of {', '.join(ANNOTATION_FORMATS)}")
+        ann = read_audioset_segments(path)
+    elif fmt == "mtg-jamendo":
+        ann = read_mtg_jamendo_annotations(path)
+    elif fmt == "lhotse":
+        ann = read_lhotse_annotations(path)
+    elif fmt == "table":
+        ann = read_table_annotations(path, tags_column, id_column, separator)
+    else:
+        raise ApplyError(f"unknown annotation format {fmt!r}; choose one of {', '.join(ANNOTATION_FORMATS)}")
+    ann.path = Path(path)
+    return ann
 
 
 # -- mapping tables --------------------------------------------------------------------------
@@ -402,7 +450,10 @@ def report(combos: pl.DataFrame, table: dict[str, str]) -> ApplyReport:
 
 def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet,
                          predicates=APPLY_PREDICATES) -> tuple[pl.DataFrame, dict[str, str]]:
-    combos = label_combinations(ann)
+    try:
+        combos = label_combinations(ann)
+    except pl.exceptions.PolarsError as exc:  # a bad line deep in the file, met while streaming
+        raise ApplyError(_unreadable_table(ann.path, exc) if ann.path else str(exc).splitlines()[0]) from None
     if ann.key == "text":
         values = combos["source_labels"].explode().drop_nulls().unique().to_list()
         table = text_table(mapping, values, predicates)
@@ -417,18 +468,30 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
 
 def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelSet, out: str | Path,
                format: str | None = None, predicates=APPLY_PREDICATES, tags_column: str = "tags",
-               id_column: str = "id", separator: str = ",", source_id: str | None = None) -> ApplyReport:
+               id_column: str = "id", separator: str = ",", source_id: str | None = None,
+               strict: bool = False) -> ApplyReport:
     """Read annotations, map them, write ``out`` and return the report.
 
     Beside ``out`` goes its sidecar (:func:`uts.pool.sources_path`): the source's annotated
     label space, i.e. the target concepts its clips' labels map to, plus the ancestors whose
     whole branch those cover (:func:`uts.ontology.annotated.annotated_concepts`), under
-    ``source_id`` (default: the annotation file's name without extension)."""
+    ``source_id`` (default: the annotation file's name without extension).
+
+    Lines that are no clip are skipped and counted (``rep.skipped``); ``strict`` refuses them,
+    and labels the mapping does not map, before anything is written."""
     from uts.pool import Sources, describe_source, write_sources
 
     ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
     combos, table = _mapped_combinations(ann, mapping, target, predicates)
     rep = report(combos, table)
+    rep.skipped = count_rejected(ann)
+    rep.skipped.of = rep.clips + rep.skipped.total
+    rep.skipped.check(strict, annotations_path)
+    if strict:
+        unmapped = Skipped("label occurrences", of=rep.label_occurrences)
+        for label, n in rep.unmapped_labels.items():
+            unmapped.add("not mapped", label, n)
+        unmapped.check(strict, annotations_path)
     mapped = combos["labels"].explode().drop_nulls().unique().to_list()
     source = describe_source(source_id or source_name(annotations_path), mapped, target.graph, rep.clips,
                              str(annotations_path))

@@ -44,7 +44,12 @@ def read_gold(path: str | Path) -> dict[str, GoldEntry]:
     path = Path(path)
     if not path.is_file():
         raise GoldFormatError(f"no gold file at {path}")
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise GoldFormatError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); a gold TSV "
+                              "(subject_id, object_id) is expected") from None
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     reader = csv.DictReader(lines, delimiter="\t")
     if not reader.fieldnames or not {"subject_id", "object_id"} <= set(reader.fieldnames):
         raise GoldFormatError(f"{path}: needs a header with subject_id and object_id columns")

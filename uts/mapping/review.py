@@ -240,7 +240,12 @@ def read_decisions(path: str | Path) -> list[Decision]:
     path = Path(path)
     if not path.is_file():
         raise ReviewError(f"no review table at {path}")
-    reader = csv.DictReader(path.read_text(encoding="utf-8").splitlines(), delimiter="\t")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReviewError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); the review table "
+                          "(TSV) that --export writes is expected") from None
+    reader = csv.DictReader(text.splitlines(), delimiter="\t")
     if not reader.fieldnames or not {"subject_id", "decision"} <= set(reader.fieldnames):
         raise ReviewError(f"{path}: needs subject_id and decision columns (write one with --export)")
     out = []

@@ -80,18 +80,28 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]
 
 
 def first_bad_json_line(path: str | os.PathLike) -> str | None:
-    """``"FILE:LINE: not a JSON object: ..."`` for the first line of a JSON Lines file that is not
-    a JSON object (or a line saying it is not UTF-8), else None (also for Parquet or a missing
-    file): polars' own errors name neither file nor line, so readers call this when polars fails."""
+    """``"FILE:LINE[:COL]: not a JSON object ..."`` for the first line of a JSON Lines file that is
+    not a JSON object (or a line saying it is not UTF-8 or cannot be read), else None (also for
+    Parquet or a missing file). Read line by line in Python, so only on the error path: polars' own
+    errors name neither file nor line, so readers call this when polars fails."""
     path = Path(path)
     if not path.is_file() or is_parquet(path):
         return None
     try:
-        for lineno, line, obj in iter_jsonl(path):
-            if obj is None:
-                return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    return f"{path}:{lineno}:{exc.colno}: not a JSON object ({exc.msg}): {line.strip()[:60]!r}"
+                if not isinstance(obj, dict):
+                    return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
     except UnicodeDecodeError as exc:
         return f"{path}: not UTF-8 text (bad byte at offset {exc.start}); JSON Lines is expected"
+    except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
+        return f"{path}: cannot read: {exc}"
     return None
 
 

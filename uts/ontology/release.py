@@ -158,6 +158,7 @@ def _release(version: str | None, path: str | Path | None, releases_dir: str | P
         d.old_version, d.new_version = previous, version
         result = ReleaseResult(version, target, Path(str(target) + ".sha256"), changelog, previous, d, required,
                                justification.strip() if justification else None)
+        old_log = _read_changelog(changelog)  # before anything is written: a bad one changes nothing
         if dry_run:
             return result
         text = dumps(released)
@@ -166,7 +167,7 @@ def _release(version: str | None, path: str | Path | None, releases_dir: str | P
         atomic_write_text(result.checksum_path, f"{digest}  {target.name}\n")
         os.chmod(target, 0o444)
         entry = changelog_entry(d, version, previous, _edits_since_last_release(path), result.justification)
-        _prepend_changelog(changelog, entry)
+        _prepend_changelog(changelog, entry, old_log)
         record = {"op": "release", "version": version, "sha256": digest}
         if result.justification:
             record["version_rule"] = {"required": required, "reason": result.justification}
@@ -205,8 +206,20 @@ def changelog_entry(d: OntologyDiff, version: str, previous: str | None, edits: 
     return "\n".join(lines) + "\n"
 
 
-def _prepend_changelog(changelog: Path, entry: str) -> None:
-    text = changelog.read_text(encoding="utf-8") if changelog.exists() else f"{CHANGELOG_HEADER}\n\n"
+def _read_changelog(changelog: Path) -> str:
+    """The release notes so far (a fresh header when there are none yet)."""
+    if not changelog.exists():
+        return f"{CHANGELOG_HEADER}\n\n"
+    try:
+        return changelog.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(f"{changelog}: not UTF-8 text (bad byte at offset {exc.start}); the release "
+                           "notes (Markdown) are expected") from None
+    except IsADirectoryError:
+        raise ReleaseError(f"{changelog} is a directory; the release notes file (CHANGELOG.md) is expected") from None
+
+
+def _prepend_changelog(changelog: Path, entry: str, text: str) -> None:
     head, sep, rest = text.partition("\n## ")
     new = head.rstrip("\n") + "\n\n" + entry + (("\n## " + rest) if sep else "")
     atomic_write_text(changelog, new)

@@ -115,12 +115,21 @@ class Match:
         return {"id": self.id, "label": self.label, "matched_by": self.matched_by}
 
 
+class TagFileError(ValueError):
+    """A file of tags (one per line) that is not UTF-8 text."""
+
+
 def read_tags(tags: Iterable[str] | None, file=None) -> list[str]:
     """Tags given as arguments plus the non-empty lines of ``file`` (a path), in order."""
     out = list(tags or [])
     if file is not None:
         with open(file, encoding="utf-8") as fh:
-            out += [line.strip() for line in fh if line.strip()]
+            try:
+                lines = fh.readlines()
+            except UnicodeDecodeError as exc:
+                raise TagFileError(f"{file}: not UTF-8 text (bad byte at offset {exc.start}); "
+                                   "a text file of tags, one per line, is expected") from None
+        out += [line.strip() for line in lines if line.strip()]
     return out
 
 

@@ -408,7 +408,9 @@ def check_no_lost_ids(onto: Ontology, path: str | Path, releases_dir: str | Path
         latest = release_path(releases, versions[-1])
         try:
             released = load(latest)
-        except OntologyFormatError:  # an unreadable release fails its checksum: reported there
+        except (OntologyFormatError, OSError) as exc:  # said, never skipped: lost ids go unchecked
+            issues.append(Issue("error", "release_unreadable", f"latest release {latest} cannot be read, so "
+                                f"lost ids are not checked against it: {exc}", (latest.name,)))
             released = Ontology()
         lost = sorted(set(released.concepts) - set(onto.concepts))
         if lost:

@@ -154,6 +154,7 @@ def create_app(ontology_path: str | Path, mapping_roots: list[Path] = (), *, tok
                    editor or current_editor(), reviewer)
     if not ws.ontology_path.is_file():
         raise ServeError(f"no ontology file at {ws.ontology_path}")
+    ws.pages()  # read the ontology and the mapping files now: a bad one fails at startup, not on a request
 
     def context(request: Request) -> dict:
         return {"csrf": request.state.csrf, "editor": ws.editor}
@@ -368,11 +369,15 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 def serve(ontology_path: str | Path, mapping_roots: list[Path], *, host: str = "127.0.0.1", port: int = 8000,
-          token: str | None = None, editor: str | None = None, reviewer: str | None = None) -> None:
-    """Run the app with uvicorn until interrupted. A non-local ``host`` needs a ``token``."""
+          token: str | None = None, editor: str | None = None, reviewer: str | None = None,
+          announce=None) -> None:
+    """Run the app with uvicorn until interrupted. A non-local ``host`` needs a ``token``.
+    ``announce()`` is called once the ontology and mapping files have been read, before serving."""
     check_bind(host, token)
     import uvicorn  # the server only when serving: tests and the site builder do without it
 
     app = create_app(ontology_path, mapping_roots, token=token, editor=editor, reviewer=reviewer,
                      allowed_hosts=LOCAL_HOSTS if is_local(host) else ["*"])
+    if announce is not None:
+        announce()
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
         "num_workers": 2,
         "num_buckets": 10,
         "source_weights": True,  # pooled manifest: draw clips by its sources' sampling weights
+        "strict": False,  # refuse a manifest with entries that would be skipped (uts train --strict)
     },
     "labels": {
         "ontology": None,  # default: $UTS_ONTOLOGY or the shipped ontology/uts.ttl
@@ -261,3 +262,21 @@ def objective_parts(name: str) -> list[str]:
 
 def to_json(cfg: dict) -> str:
     return json.dumps(cfg, indent=2, sort_keys=True)
+
+
+def read_run_config(path: Path, error: type[Exception]) -> dict:
+    """A run's ``config.json`` (``config``, ``labels``, ``hierarchy``); ``error`` names the file
+    and the line where it is not that."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); expected the "
+                    "config.json that uts train writes") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); expected the config.json "
+                    "that uts train writes") from None
+    missing = [k for k in ("config", "labels") if not isinstance(saved, dict) or k not in saved]
+    if missing or not isinstance(saved["config"], dict) or not isinstance(saved["labels"], list):
+        raise error(f"{path}: not a run's config.json (expected an object with 'config' (an object) "
+                    "and 'labels' (a list))")
+    return saved

@@ -89,6 +89,7 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
         raise DemoError("--clips must be at least 16")
     if seeds < 1:
         raise DemoError("--seeds must be at least 1")
+    load_config(recipe or DEFAULT_RECIPE)  # a bad recipe is refused before anything is written
     # A folder written by an earlier demo (it has our marker) is replaced, so `make demo` can be
     # run again; any other non-empty folder is left alone unless --overwrite.
     marker = out / "uts-demo.json"

@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 
 from uts.ontology.graph import label_domains
 
+from .config import read_run_config
 from .encoders import Tagger, build_model
 from .hierarchy import Hierarchy
 from .objectives import Objective
@@ -53,7 +54,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: s
         raise EvalError(f"no weights at {weights}; has the run finished?")
     from .config import DEFAULTS, merge
 
-    saved = json.loads(cfg_path.read_text())
+    saved = read_run_config(cfg_path, EvalError)
+    if "hierarchy" not in saved:
+        raise EvalError(f"{cfg_path}: no 'hierarchy'; expected the config.json that uts train writes")
     cfg, labels = merge(DEFAULTS, saved["config"]), saved["labels"]
     hierarchy = Hierarchy(labels, [tuple(e) for e in saved["hierarchy"]])
     try:
@@ -149,6 +152,8 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
     from .data import ClipDataset, LabelSpace, ManifestError, read_manifest, validate_manifest
     from .report import write_eval_report
 
+    if probe and probe_manifest is not None and not Path(probe_manifest).is_file():
+        raise EvalError(f"probe training manifest not found: {probe_manifest} (--probe-train)")
     run = load_run(run_dir, device)
     cfg = run.cfg
     threshold = cfg["run"]["threshold"] if threshold is None else threshold
@@ -283,7 +288,9 @@ def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device
 
     if not train_manifest or not Path(train_manifest).is_file():
         return {"skipped": f"probe training manifest not found: {train_manifest}"}
-    train_df, _ = validate_manifest(read_manifest(train_manifest, onto=onto))
+    train_df, bad = validate_manifest(read_manifest(train_manifest, onto=onto))
+    if train_df.height == 0:
+        raise EvalError(f"no usable clips in the probe's training manifest {train_manifest} ({bad.summary()})")
     d = cfg["data"]
     train_ds = ClipDataset(train_df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False)
     train_out = predict(run.model, run.objective, train_ds, cfg, device=device)

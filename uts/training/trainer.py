@@ -38,7 +38,7 @@ from safetensors.torch import save_file
 
 from uts.ontology.files import atomic_write_with
 
-from .config import DEFAULTS, load_config, to_json, validate
+from .config import DEFAULTS, load_config, read_run_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
 from .contrastive import MAX_LOGIT_SCALE
@@ -175,6 +175,19 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, sc
     atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
+def checkpoint_metadata(path: Path) -> dict:
+    """The metadata of a UTS checkpoint, read without its tensors (cheap; refuses anything else)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise TrainError(f"cannot read checkpoint {path}: not a safetensors file ({exc}); expected the "
+                         "checkpoint.safetensors that uts train writes in its run folder") from None
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise TrainError(f"{path} is not a UTS training checkpoint")
+    return meta
+
+
 def load_checkpoint(path: Path) -> dict:
     """Inverse of :func:`save_checkpoint`: ``model``, ``optimizer``, ``scheduler``, ``scaler``,
     ``rng`` (one state per rank) and ``position``."""
@@ -272,6 +285,7 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
         df, report = validate_manifest(df, progress=progress)
     except (ManifestError, FileNotFoundError) as exc:
         raise TrainError(str(exc)) from None
+    report.as_skipped().check(cfg["data"]["strict"], cfg["data"]["train"])
     if df.height == 0:
         raise TrainError(f"no usable clips in {cfg['data']['train']} ({report.summary()})")
     if label_ids is None:
@@ -333,13 +347,15 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
         run_dir = Path(resume)
         if not (run_dir / "config.json").is_file():
             raise TrainError(f"nothing to resume: {run_dir}/config.json not found")
-        saved = json.loads((run_dir / "config.json").read_text())
+        saved = read_run_config(run_dir / "config.json", TrainError)
         cfg = merge(DEFAULTS, saved["config"])  # runs written before a key existed get its default
         for text in overrides:
             from .config import parse_override
             cfg = merge(cfg, parse_override(text))
         validate(cfg)
         ckpt_path = latest_checkpoint(run_dir)
+        if ckpt_path is not None:
+            checkpoint_metadata(ckpt_path)  # a broken checkpoint is refused before the data is read
         label_ids = saved["labels"]
     else:
         if cfg is None:
@@ -487,6 +503,9 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
             batch_index = start_batch
             for batch in _iter_rng_neutral(batches):
                 dropped.extend(batch["dropped"])
+                if dropped and cfg["data"]["strict"]:
+                    raise TrainError(f"{d['train']}: clip {dropped[0][0]} failed to decode ({dropped[0][1]}); "
+                                     "data.strict refuses to skip it")
                 wave = batch["waveform"].to(ctx.device, non_blocking=True)
                 targets = batch["targets"].to(ctx.device, non_blocking=True)
                 annotated = mask_rows.rows(batch["source"].to(ctx.device)) if mask_rows else None

@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from uts.cuts import ManifestFormatError, iter_cuts
+from uts.inputs import Skipped
 from uts.ontology.files import atomic_write_text, is_parquet, open_text
 
 
@@ -83,23 +84,25 @@ def _require_id(columns, path: Path) -> None:
         raise VocabError(f"{path}: records need an 'id' field")
 
 
-def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """``(id, caption)`` pairs from a captions file or a Lhotse manifest (clips without a
-    caption are skipped)."""
+def read_captions(path: str | os.PathLike, skipped: Skipped | None = None) -> list[tuple[str, str]]:
+    """``(id, caption)`` pairs from a captions file or a Lhotse manifest. Clips without a caption
+    (missing, null or blank) are left out and counted in ``skipped`` (reason ``no caption``)."""
     path = Path(path)
+    skipped = skipped if skipped is not None else Skipped("clips")
     kind = detect_kind(path)
     if kind == "lhotse":
         try:
-            return [(c["id"], c["caption"]) for c in iter_cuts(path) if c.get("caption")]
+            pairs = [(c["id"], c.get("caption")) for c in iter_cuts(path)]
         except ManifestFormatError as exc:
             raise VocabError(str(exc)) from None
+        return _with_captions(pairs, skipped)
     if kind != "captions" and "caption" not in columns_of(path):
         raise VocabError(f"{path} holds {kind}, not captions")
     if is_parquet(path):
         frame = pl.read_parquet(path)
         _require_id(frame.columns, path)
         frame = frame.select(pl.col("id").cast(pl.Utf8), pl.col("caption").cast(pl.Utf8))
-        return [(i, c) for i, c in frame.iter_rows() if c]
+        return _with_captions(frame.iter_rows(), skipped)
     out = []
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
@@ -113,7 +116,19 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
             if not isinstance(out[-1][1], (str, type(None))):  # a number or list is a broken file, not "no caption"
                 raise VocabError(f"{path}:{lineno}: 'caption' must be a string, "
                                  f"found {type(out[-1][1]).__name__}")
-    return [(i, c) for i, c in out if isinstance(c, str) and c.strip()]
+    return _with_captions(out, skipped)
+
+
+def _with_captions(pairs, skipped: Skipped) -> list[tuple[str, str]]:
+    """The pairs that have a caption; the others are counted in ``skipped``."""
+    kept = []
+    for clip_id, caption in pairs:
+        skipped.of += 1
+        if isinstance(caption, str) and caption.strip():
+            kept.append((clip_id, caption))
+        else:
+            skipped.add("no caption", clip_id)
+    return kept
 
 
 def _lhotse_tags_are_lists(path: Path) -> bool:
