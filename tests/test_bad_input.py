@@ -48,6 +48,7 @@ COMMANDS = {
     "vocab filter": lambda f, o: ["vocab", "filter", f, "--vocab", f, "-o", o],
     "vocab propose": lambda f, o: ["vocab", "propose", f, "-o", o],
     "pool": lambda f, o: ["pool", f, "-o", o],
+    "shar export": lambda f, o: ["shar", "export", f, "--out", o],
     "train recipe": lambda f, o: ["train", f, "-o", o],
     "train manifest": lambda f, o: ["train", "--set", f"data.train={f}", "-o", o],
 }
