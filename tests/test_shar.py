@@ -98,7 +98,7 @@ def test_cuts_and_their_shar_shards_train_with_the_same_labels(paper, tmp_path):
     cuts_run = train(load_config(None, tuple(_overrides(paper, paper["cuts"], tmp_path / "cuts",
                                                          **{"data.alignment": str(paper["align"])}))))
     shar_run = train(load_config(None, tuple(_overrides(paper, paper["shar"], tmp_path / "shar",
-                                                         **{"data.num_workers": 2, "data.source_weights": False}))))
+                                                         **{"data.num_workers": 2}))))
     labels = [json.loads((run / "labels.json").read_text())["ids"] for run in (cuts_run, shar_run)]
     assert labels[0] == labels[1] and len(labels[0]) > 5
     for run in (cuts_run, shar_run):
@@ -110,7 +110,7 @@ def test_cuts_and_shar_train_under_two_process_ddp(paper, tmp_path, repo):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{repo}:{repo / 'tests'}"}
     runs = {}
     for name, train, extra in [("cuts", paper["cuts"], {"data.alignment": str(paper["align"])}),
-                               ("shar", paper["shar"], {"data.source_weights": False, "data.num_workers": 1})]:
+                               ("shar", paper["shar"], {"data.num_workers": 1})]:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "uts.cli.main", "train"] + [a for o in _overrides(paper, train, tmp_path / name, **extra)
                                                   for a in ("--set", o)]
@@ -155,6 +155,10 @@ def test_an_epoch_is_the_same_number_of_batches_on_every_rank(paper, monkeypatch
     assert lengths == [(2, 2), (2, 2)]
     resumed = make_shar_loader(paper["shar"], clips, batch_size=2, rank=1, world_size=2, seed=1, start_batch=1)
     assert len(resumed) == 1
+    # one source's equal draw weights change nothing; unequal ones need random access
+    assert len(make_shar_loader(paper["shar"], clips, batch_size=2, weights=[0.125] * 8)) == 4
+    with pytest.raises(ManifestError, match="source_weights=false"):
+        make_shar_loader(paper["shar"], clips, batch_size=2, weights=[1.0] * 7 + [3.0])
 
 
 def test_export_refuses_an_occupied_folder_and_leaves_nothing_on_failure(paper, tmp_path, monkeypatch):
@@ -204,3 +208,29 @@ def test_shar_is_for_training_and_a_cut_manifest_needs_mapping(paper, tmp_path):
     assert res.exit_code == 1 and "uts map apply" in res.output and not (tmp_path / "s").exists()
     with pytest.raises(ManifestError, match="streams audio for uts train only"):
         read_manifest(paper["shar"])
+
+
+def test_a_killed_shar_run_resumes_to_the_same_weights(paper, tmp_path):
+    """The stream of an epoch is fixed by (seed, epoch): a resumed epoch skips the batches it
+    already trained on and continues with the same batches, crops and augmentation."""
+    import torch
+    from safetensors.torch import load_file
+
+    from uts.training.config import load_config
+    from uts.training.trainer import train
+
+    extra = {"data.batch_size": 2, "data.num_workers": 1, "optim.max_steps": "null",
+             "run.ckpt_every": 3}  # 4 batches per epoch, 2 epochs; checkpoint at step 3 (mid-epoch 0)
+    straight = train(load_config(None, tuple(_overrides(paper, paper["shar"], tmp_path / "a", **extra))))
+
+    def crash(step):
+        if step == 5:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(load_config(None, tuple(_overrides(paper, paper["shar"], tmp_path / "b", **extra))), on_step=crash)
+    assert load_checkpoint(tmp_path / "b" / "checkpoints" / "step_00000003.safetensors")["position"] == \
+        {"step": 3, "epoch": 0, "batch": 3, "world_size": 1}
+    train(resume=tmp_path / "b")
+    a, b = load_file(straight / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

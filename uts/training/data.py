@@ -494,9 +494,9 @@ def make_shar_loader(path: str | Path, clips: ClipDataset, batch_size: int | Non
     crops that is ``max_seconds // clip_seconds`` clips). Duration buckets come from the
     metadata (no pass over the audio to estimate them).
     """
-    if weights is not None:
-        raise ManifestError(f"{path}: per-clip draw weights need random access, which a Shar stream "
-                            "has not; set data.source_weights=false (or train on the flat manifest)")
+    if weights is not None and np.ptp(np.asarray(weights, dtype=np.float64)) > 0:  # equal weights: no-op
+        raise ManifestError(f"{path}: drawing clips by source weight needs random access, which a Shar "
+                            "stream has not; set data.source_weights=false (or train on the flat manifest)")
     shards, readers = len(shar_shards(path)), world_size * max(1, num_workers)
     if shards < readers:
         raise ManifestError(f"{path}: {shards} shard(s) for {world_size} process(es) x {max(1, num_workers)} "
