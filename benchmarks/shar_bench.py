@@ -9,6 +9,11 @@
    seconds, clips/s and peak resident memory of that process, at two sizes; the marginal rate
    and memory slope between them project linearly to the paper's 361k clips and AudioSet's 2M.
 
+3. **Reading cut manifests** — ``uts.cuts.read_cuts`` (lhotse's ``CutSet.from_jsonl_lazy``, the
+   path of ``uts map apply`` and ``data.alignment`` on Lhotse input) against a plain
+   ``json.loads`` loop pulling the same fields (what the hand-written reader it replaced did),
+   on the same paper-shaped cuts; both must give the same rows.
+
 The corpus has real data's awkward traits: durations 5-10 s, a tenth of the files stereo at
 44.1 kHz (resampled and mixed down when loaded), clip ids that do not follow file order. The
 export rows reuse the loading corpus's files (distinct ids), so export reads warm files; the
@@ -16,7 +21,7 @@ loading figures are warm-cache too (the files fit in memory), i.e. they measure 
 batching, not a cold disk or a network file system, where Shar's sequential reads matter most.
 
 Prints one JSON line. Usage: .venv/bin/python benchmarks/shar_bench.py [--clips 1000]
-[--rounds 3] [--export-clips 2000 8000]
+[--rounds 3] [--export-clips 2000 8000] [--read-cuts 50000] [--no-loading]
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uts.cuts import export_shar  # noqa: E402
+from uts.cuts import CUT_SCHEMA, export_shar, read_cuts  # noqa: E402
 from uts.training.data import (ClipDataset, LabelSpace, make_loader, make_shar_loader, read_manifest,  # noqa: E402
                                read_shar, validate_manifest)
 
@@ -133,22 +138,63 @@ def export_cost(manifest: Path, work: Path, sizes: list[int]) -> dict:
             "projection_one_process": projection}
 
 
+def plain_read(path: Path) -> pl.DataFrame:
+    """The baseline: json.loads per line and the fields read by hand (no Lhotse objects)."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            cut = json.loads(line)
+            custom = cut["supervisions"][0].get("custom") or {}
+            rows.append({"id": cut["id"], "audio_path": cut["recording"]["sources"][0]["source"],
+                         "start": float(cut["start"]), "duration": float(cut["duration"]),
+                         "caption": custom.get("caption"), "audio_tag": list(custom.get("audio_tag") or [])})
+    return pl.DataFrame(rows, schema=CUT_SCHEMA)
+
+
+def cut_reading(work: Path, n: int, rounds: int) -> dict:
+    sys.path.insert(0, str(REPO / "tests"))
+    from _lhotse_helpers import paper_cut
+
+    path = work / "cuts.jsonl"
+    tags = [["dog", "Rain", "dog"], ["piano"], ["Engine", "siren", "traffic noise", "horn"]]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps(paper_cut(f"cut{i:07d}", f"/data/{i}.flac", tags[i % 3], f"caption {i}",
+                                          duration=10.0)) + "\n")
+    rates: dict[str, list[float]] = {"json_loads": [], "lhotse": []}
+    for _ in range(rounds):
+        for name, fn in (("json_loads", plain_read), ("lhotse", read_cuts)):
+            start = time.perf_counter()
+            frame = fn(path)
+            rates[name].append(n / (time.perf_counter() - start))
+            assert frame.height == n
+    assert read_cuts(path).equals(plain_read(path))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    return {"cuts": n, "cuts_per_s": {k: round(v) for k, v in med.items()},
+            "lhotse_vs_json_loads": round(med["lhotse"] / med["json_loads"], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=1000, help="clips in the loading comparison")
     ap.add_argument("--rounds", type=int, default=3, help="passes per loader (alternating)")
     ap.add_argument("--export-clips", type=int, nargs="*", default=[2000, 8000],
                     help="export sizes (two give the memory slope); none: skip the export figures")
+    ap.add_argument("--read-cuts", type=int, default=50000, help="cuts in the manifest-reading comparison (0: skip)")
+    ap.add_argument("--no-loading", action="store_true", help="skip the loading comparison")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="shar-bench-") as tmp:
         work = Path(tmp)
+        result = {"bench": "shar", "load_average": [round(x, 2) for x in os.getloadavg()]}
+        reading = cut_reading(work, args.read_cuts, args.rounds) if args.read_cuts else None
         manifest = write_corpus(work / "corpus", args.clips)
-        shars = {}
-        for fmt in ("flac", "wav"):
-            shars[f"shar_{fmt}"] = export_shar(manifest, work / f"shar_{fmt}", shard_size=max(1, min(100, args.clips // 8)),
-                                               audio_format=fmt).out
-        result = {"bench": "shar", "load_average": [round(x, 2) for x in os.getloadavg()],
-                  "loading": loading(manifest, shars, args.rounds)}
+        if not args.no_loading:
+            shars = {f"shar_{fmt}": export_shar(manifest, work / f"shar_{fmt}", audio_format=fmt,
+                                                shard_size=max(1, min(100, args.clips // 8))).out
+                     for fmt in ("flac", "wav")}
+            result["loading"] = loading(manifest, shars, args.rounds)
+        if reading:
+            result["reading_cuts"] = reading
         if args.export_clips:
             result["export"] = export_cost(manifest, work, sorted(args.export_clips))
         result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
