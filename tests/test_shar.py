@@ -234,3 +234,15 @@ def test_a_killed_shar_run_resumes_to_the_same_weights(paper, tmp_path):
     train(resume=tmp_path / "b")
     a, b = load_file(straight / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_broken_cut_line_is_named_by_its_number(tmp_path):
+    from uts.cuts import ManifestFormatError, read_cuts
+
+    good = json.dumps(paper_cut("a", "a.wav", "dog, Rain , dog"))  # tags as one comma-joined string
+    path = tmp_path / "cuts.jsonl"
+    path.write_text(good + "\n" + good.replace('"a"', '"b"') + "\n" + '{"id": "c", "type": "MonoCut"}\n' + good + "\n")
+    with pytest.raises(ManifestFormatError, match=r"cuts\.jsonl:3: not a Lhotse cut"):
+        read_cuts(path)
+    path.write_text(good + "\n")
+    assert read_cuts(path)["audio_tag"].to_list() == [["dog", "Rain", "dog"]]

@@ -60,7 +60,7 @@ def iter_cuts(path: str | Path) -> Iterator[dict]:
     """Yield the cuts of a Lhotse manifest, flattened: ``id, audio_path, start, duration,
     caption, audio_tag``. Lazy (one cut in memory at a time). A line lhotse cannot read raises
     :class:`ManifestFormatError` naming the file and line."""
-    from lhotse import CutSet
+    from lhotse import CutSet  # here, not at the top: lhotse imports torch (seconds) and vocab commands import us
 
     path = Path(path)
     lineno = 0
@@ -72,8 +72,6 @@ def iter_cuts(path: str | Path) -> Iterator[dict]:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ManifestFormatError(f"{path}:{lineno + 1}: not a Lhotse cut (a MonoCut record: type, id, "
                                   f"start, duration, channel, recording, supervisions; lhotse: {detail})") from None
-    except UnicodeDecodeError as exc:  # pragma: no cover - a ValueError subclass, kept explicit
-        raise ManifestFormatError(f"{path}:{lineno + 1}: not UTF-8 text ({exc.reason})") from None
 
 
 def read_cuts(path: str | Path) -> pl.DataFrame:
@@ -113,7 +111,7 @@ def read_shar_manifest(path: str | Path) -> pl.DataFrame:
             for lineno, cut in enumerate(CutSet.from_jsonl_lazy(shard), 1):
                 flat = _flatten(cut)
                 custom = dict(cut.custom or {})
-                rows.append({"id": flat["id"], "audio_path": str(shard), "start": 0.0,
+                rows.append({"id": flat["id"], "audio_path": str(shard.resolve()), "start": 0.0,
                              "duration": flat["duration"], "caption": flat["caption"],
                              "source_labels": flat["audio_tag"],
                              **{k: list(custom.pop(k, None) or []) for k in SHAR_LIST_FIELDS}, **custom})
