@@ -355,7 +355,7 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
 
     ctx = Dist(cfg["run"]["device"])
     try:
-        if is_shar(cfg["data"]["train"]):
+        if cfg["data"]["train"] and is_shar(cfg["data"]["train"]):
             make_loader = partial(make_shar_loader, cfg["data"]["train"])
         return _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, make_loader)
     finally:
