@@ -210,6 +210,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("vocab propose", "ontology"): Case(lambda f, o, e: ["vocab", "propose", str(e.tags), "-o", o, "-O", f]),
     # -- pooling, corpus, training
     ("pool", "manifests"): Case(lambda f, o, e: ["pool", f, "-o", o]),
+    ("shar export", "manifest"): Case(lambda f, o, e: ["shar", "export", f, "--out", o]),
     ("pool", "ontology"): Case(lambda f, o, e: ["pool", str(e.manifest), "-o", o, "--ontology", f]),
     ("synth", "ontology"): Case(lambda f, o, e: ["synth", "-o", str(Path(o).parent), "-n", "2", "--ontology", f]),
     ("train", "recipe"): Case(lambda f, o, e: ["train", f, "-o", o]),

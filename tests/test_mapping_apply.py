@@ -14,6 +14,7 @@ from uts.mapping.apply import (ApplyError, apply_file, detect_annotation_format,
 from uts.mapping.labelsets import read_audioset_ontology, read_mtg_jamendo
 from uts.mapping.sssom import BROAD, EXACT, LEXICAL, NARROW, Mapping, MappingSet, default_metadata
 
+from _lhotse_helpers import paper_cut
 from _mapping_helpers import ANIMAL, BARK, DOG, DRUM, GUITAR, MUSIC, PERC, SNARE, SOUND, mini_target
 
 
@@ -78,9 +79,8 @@ def test_lhotse_and_generic_tables_match_label_text(tmp_path):
                           Mapping("x:Hi_Hats", EXACT, SNARE, LEXICAL, subject_label="Snare-Drums")],
                          default_metadata("https://x.org/m"))
     cuts = tmp_path / "cuts.jsonl"
-    cuts.write_text(json.dumps({"id": "c1", "start": 1.5, "duration": 2.0,
-                                "recording": {"sources": [{"source": "a.wav"}]},
-                                "supervisions": [{"custom": {"caption": "a dog", "audio_tag": ["dog", "snare drum", "kazoo"]}}]}) + "\n")
+    cuts.write_text(json.dumps(paper_cut("c1", "a.wav", ["dog", "snare drum", "kazoo"], "a dog",
+                                         start=1.5, duration=2.0)) + "\n")
     assert detect_annotation_format(cuts) == "lhotse"
     out = tmp_path / "o.jsonl"
     rep = apply_file(cuts, mapping, target, out)

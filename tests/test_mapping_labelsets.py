@@ -13,6 +13,7 @@ from uts.mapping.labelsets import (LabelSetError, detect_format, from_texts, rea
 from uts.mapping.sssom import EXACT, LEXICAL, Mapping, MappingSet, default_metadata, write_sssom
 from uts.ontology import save
 
+from _lhotse_helpers import paper_cut
 from _mapping_helpers import BARK, DOG, SOUND, mini_ontology
 
 
@@ -108,8 +109,7 @@ def test_sssom_and_lhotse_sources(tmp_path):
     assert read_labelset(path).get("AudioSet:/m/0bt9lr").label == "Dog"
     assert read_labelset(path, side="object").get(DOG).label == "dog"
     cuts = tmp_path / "cuts.jsonl"
-    cut = {"id": "c1", "start": 0, "duration": 2.0, "recording": {"sources": [{"source": "a.wav"}]},
-           "supervisions": [{"custom": {"caption": "a dog", "audio_tag": ["dog", "barking", "dog"]}}]}
+    cut = paper_cut("c1", "a.wav", ["dog", "barking", "dog"], "a dog", duration=2.0)
     cuts.write_text(json.dumps(cut) + "\n")
     assert detect_format(cuts) == "lhotse"
     assert [lab.label for lab in read_lhotse(cuts)] == ["dog", "barking"]

@@ -14,6 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _lhotse_helpers import paper_cut
 from uts.ontology import Concept, Ontology
 from uts.training.data import (BadItem, ClipDataset, DurationBatchSampler, LabelSpace, ManifestError,
                                collate_clips, crop_or_pad, make_loader, read_manifest, read_segment,
@@ -114,11 +115,7 @@ def test_unreadable_manifests_raise_clear_errors(tmp_path):
 
 
 def _cut(cid, path, tags, caption="cap"):
-    return {"id": cid, "start": 0.0, "duration": 1.0, "channel": 0,
-            "recording": {"id": cid, "sources": [{"type": "file", "channels": [0], "source": path}],
-                          "sampling_rate": 16000, "num_samples": 16000, "duration": 1.0},
-            "supervisions": [{"id": cid, "recording_id": cid, "start": 0.0, "duration": 1.0,
-                              "custom": {"caption": caption, "audio_tag": tags}}]}
+    return paper_cut(cid, path, tags, caption)
 
 
 def test_lhotse_cuts_are_labelled_by_the_mapping_engine(tmp_path):

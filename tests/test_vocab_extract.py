@@ -8,6 +8,7 @@ import pytest
 from test_vocab_support import read_jsonl, small_ontology, write_jsonl, write_ontology
 from typer.testing import CliRunner
 
+from _lhotse_helpers import paper_cut
 from uts.cli.main import app
 from uts.vocab.extract import OntologyExtractor, run_extraction
 from uts.vocab.io import VocabError, read_captions
@@ -116,8 +117,7 @@ def test_read_captions_from_jsonl_parquet_and_lhotse(tmp_path):
     assert [i for i, _ in read_captions(tmp_path / "c.jsonl")] == ["a", "b", "c"]
     pl.DataFrame(CAPTIONS).write_parquet(tmp_path / "c.parquet")
     assert read_captions(tmp_path / "c.parquet") == [(r["id"], r["caption"]) for r in CAPTIONS]
-    cut = {"id": "cut1", "start": 0, "duration": 2.0, "recording": {"sources": [{"source": "x.wav"}]},
-           "supervisions": [{"custom": {"caption": "rain on a roof", "audio_tag": ["rain"]}}]}
+    cut = paper_cut("cut1", "x.wav", ["rain"], "rain on a roof", duration=2.0)
     write_jsonl(tmp_path / "cuts.jsonl", [cut])
     assert read_captions(tmp_path / "cuts.jsonl") == [("cut1", "rain on a roof")]
     write_jsonl(tmp_path / "flat.jsonl", [{"id": "a", "audio_path": "a.wav", "tags": ["x"], "caption": "rain"}])

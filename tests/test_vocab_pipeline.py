@@ -31,6 +31,7 @@ def test_lhotse_manifest_through_extract_build_filter(tmp_path):
                               "sampling_rate": 16000, "num_samples": 160000, "duration": 10.0},
                 "supervisions": [{"id": f"sup{i}", "recording_id": f"rec{i}", "start": 0.0, "duration": 10.0,
                                   "custom": {"caption": caption}}],
+                "type": "MonoCut",
             }) + "\n")
     run = CliRunner().invoke
     tags = tmp_path / "tags.jsonl"

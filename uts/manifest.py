@@ -234,10 +234,12 @@ def is_lhotse(path: str | Path) -> bool:
     return first is not None and ("supervisions" in first or "recording" in first)
 
 
-def conform(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
+def conform(df: pl.DataFrame, source: str | Path, onto: Ontology | None = None) -> pl.DataFrame:
     """Bring a frame into the schema (aliases renamed, required columns checked, optional ones
-    filled, types fixed, relative audio paths resolved against ``source``'s folder)."""
-    return _conform(df, Path(source))
+    filled, types fixed, relative audio paths resolved against ``source``'s folder); with
+    ``onto``, deprecated ids follow their replacements as in :func:`read_manifest`."""
+    df = _conform(df, Path(source))
+    return _update_ids(df, onto) if onto is not None else df
 
 
 def read_manifest(path: str | Path, onto: Ontology | None = None) -> pl.DataFrame:

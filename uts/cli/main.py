@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from uts import __version__
-from uts.cli import mapping, ontology, pool, serve, synth, train, vocab
+from uts.cli import mapping, ontology, pool, serve, shar, synth, train, vocab
 from uts.cli.errors import ErrorGroup, set_debug
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(ontology.app, name="ontology")
 app.add_typer(mapping.app, name="map")
 app.add_typer(vocab.app, name="vocab")
+app.add_typer(shar.app, name="shar")
 synth.register(app)  # uts synth
 train.register(app)  # uts train, uts eval, uts demo
 pool.register(app)  # uts pool

@@ -55,7 +55,7 @@ def read_segment(path: str, start: float = 0.0, duration: float | None = None,
     """Mono float32 samples of ``path`` from ``start`` for ``duration`` seconds (all when None),
     resampled to ``sample_rate`` (native when None). Raises :class:`AudioError` (with a reason
     code) when the file is unreadable, the segment empty, or any sample not finite."""
-    from uts.manifest import NON_FINITE, UNREADABLE, ZERO_LENGTH
+    from uts.manifest import UNREADABLE
 
     try:
         with sf.SoundFile(path) as f:
@@ -66,12 +66,19 @@ def read_segment(path: str, start: float = 0.0, duration: float | None = None,
             x = f.read(frames, dtype="float32", always_2d=True)
     except Exception as exc:  # LibsndfileError, RuntimeError, OSError
         raise AudioError(UNREADABLE, f"{path}: {exc}") from exc
-    x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
-    if x.size == 0:
-        raise AudioError(ZERO_LENGTH, f"{path}: no samples at {start}s")
-    if not np.isfinite(x).all():
-        raise AudioError(NON_FINITE, f"{path}: contains NaN or infinite samples")
+    x = checked(x.mean(axis=1) if x.shape[1] > 1 else x[:, 0], f"{path} at {start}s")
     return resample(x, sr, sample_rate) if sample_rate else x
+
+
+def checked(x: np.ndarray, where: str) -> np.ndarray:
+    """``x`` (mono samples) unless it is empty or holds NaN/inf: then :class:`AudioError`."""
+    from uts.manifest import NON_FINITE, ZERO_LENGTH
+
+    if x.size == 0:
+        raise AudioError(ZERO_LENGTH, f"{where}: no samples")
+    if not np.isfinite(x).all():
+        raise AudioError(NON_FINITE, f"{where}: contains NaN or infinite samples")
+    return x
 
 
 def crop_or_pad(x: np.ndarray, length: int, rng: np.random.Generator | None = None) -> np.ndarray:

@@ -21,7 +21,9 @@ Determinism: batch order depends only on ``(seed, epoch)``; a training crop depe
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,21 +31,24 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
+from lhotse import CutSet
+from lhotse.dataset import DynamicBucketingSampler, IterableDatasetWrapper, make_worker_init_fn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from uts.manifest import (FLAT_COLUMNS, BadEntry, BadEntryReport, ManifestError, conform, is_lhotse,
-                          validate_manifest, write_manifest)
+from uts.cuts import ManifestFormatError, is_shar, read_shar_manifest, shar_shards
+from uts.manifest import (FLAT_COLUMNS, UNREADABLE, BadEntry, BadEntryReport, ManifestError, conform,
+                          is_lhotse, validate_manifest, write_manifest)
 from uts.manifest import read_manifest as read_flat_manifest
 from uts.mapping.apply import map_annotations
 from uts.ontology import Ontology, load
 
-from .audio import AudioError, crop_or_pad, read_segment, resample
+from .audio import AudioError, checked, crop_or_pad, read_segment, resample
 
 __all__ = [
     "FLAT_COLUMNS", "AudioError", "BadEntry", "BadEntryReport", "BadItem", "ClipDataset",
-    "DurationBatchSampler", "LabelSpace", "ManifestError", "collate_clips", "crop_or_pad",
-    "make_loader", "read_manifest", "read_segment", "resample",
-    "validate_manifest", "write_manifest",
+    "DurationBatchSampler", "LabelSpace", "ManifestError", "SharBatches", "collate_clips", "crop_or_pad",
+    "is_shar", "make_loader", "make_shar_loader", "read_manifest", "read_segment", "read_shar", "resample",
+    "shar_batches_per_epoch", "validate_manifest", "write_manifest",
 ]
 
 
@@ -55,10 +60,23 @@ def read_manifest(path: str | Path, onto: Ontology | None = None,
     (:func:`uts.mapping.apply.map_annotations`), exactly as ``uts map apply`` would label them.
     Training resolves no text itself."""
     path = Path(path)
+    if is_shar(path):
+        raise ManifestError(f"{path}: a Lhotse Shar folder streams audio for uts train only (data.train); "
+                            "give the flat manifest it was exported from")
     if path.is_file() and alignment is not None and is_lhotse(path):
         mapped = map_annotations(path, alignment, onto if onto is not None else load(), format="lhotse")
         return conform(mapped.rename({"unmapped": "unmapped_tags"}), path)
     return read_flat_manifest(path, onto)
+
+
+def read_shar(path: str | Path, onto: Ontology | None = None) -> pl.DataFrame:
+    """The clips of a Lhotse Shar folder (cut metadata only, no audio: :func:`uts.cuts.read_shar_manifest`)
+    in the manifest schema, labels from the cuts' custom fields; with ``onto``, deprecated ids
+    follow their replacements. Its audio is streamed by :func:`make_shar_loader`."""
+    try:
+        return conform(read_shar_manifest(path), path, onto)
+    except ManifestFormatError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 class LabelSpace:
@@ -215,18 +233,27 @@ class ClipDataset(Dataset):
             return list(self.durations)
         return [float(self.clip_seconds)] * len(self.durations)
 
+    def window(self, index: int) -> tuple[float, float]:
+        """``(offset, seconds)`` of item ``index``'s segment to read: the whole segment, or a
+        ``clip_seconds`` window (random given (seed, epoch, index) when training, else centred)."""
+        duration = self.durations[index]
+        if self.clip_seconds is None or duration <= self.clip_seconds:
+            return 0.0, duration
+        slack = duration - self.clip_seconds
+        if not self.train:
+            return slack / 2, self.clip_seconds
+        return float(np.random.default_rng([self.seed, self.epoch, index]).uniform(0, slack)), self.clip_seconds
+
     def __getitem__(self, index: int) -> dict | BadItem:
-        start, duration = self.starts[index], self.durations[index]
-        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
-        read_start, read_dur = start, duration
-        if self.clip_seconds is not None and duration > self.clip_seconds:
-            slack = duration - self.clip_seconds
-            read_start = start + (float(rng.uniform(0, slack)) if rng is not None else slack / 2)
-            read_dur = self.clip_seconds
+        offset, seconds = self.window(index)
         try:
-            x = read_segment(self.paths[index], read_start, read_dur, self.sample_rate)
+            x = read_segment(self.paths[index], self.starts[index] + offset, seconds, self.sample_rate)
         except AudioError as exc:
             return BadItem(self.ids[index], exc.reason, str(exc))
+        return self.item(index, x)
+
+    def item(self, index: int, x: np.ndarray) -> dict:
+        """Item ``index`` from its decoded window ``x`` (mono, at ``sample_rate``)."""
         length = len(x)
         if self.clip_seconds is not None:
             target_len = int(round(self.clip_seconds * self.sample_rate))
@@ -385,3 +412,117 @@ def make_loader(dataset: ClipDataset, batch_size: int | None = None, max_seconds
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_clips, num_workers=num_workers,
                       pin_memory=pin_memory, persistent_workers=False,
                       prefetch_factor=4 if num_workers > 0 else None)
+
+
+# -- Lhotse Shar -------------------------------------------------------------------------------
+# Cuts the bucketing sampler holds per worker. Shar cuts carry their encoded audio in memory, so
+# lhotse's default (20,000) would hold hours of audio per worker; shard shuffling keeps the order
+# random across the whole set.
+SHAR_BUFFER_CUTS = 2000
+
+
+class SharBatches(Dataset):
+    """A lhotse-style dataset for :class:`~lhotse.dataset.IterableDatasetWrapper`: a mini-batch
+    of Shar cuts -> the batch :func:`collate_clips` builds. Labels, captions and crops come from
+    ``clips`` (a :class:`ClipDataset` over the Shar's metadata, :func:`read_shar`), so a clip is
+    cropped and labelled exactly as from a flat manifest; only the audio comes from the shards."""
+
+    def __init__(self, clips: ClipDataset):
+        self.clips = clips
+        self.row = {cid: i for i, cid in enumerate(clips.ids)}
+
+    def __getitem__(self, cuts: CutSet) -> dict:
+        return collate_clips([self.load(cut) for cut in cuts])
+
+    def load(self, cut) -> dict | BadItem:
+        index = self.row[cut.id]
+        offset, seconds = self.clips.window(index)
+        try:
+            audio = cut.load_audio()  # decoded from the bytes read out of the tar shard
+        except Exception as exc:  # lhotse/soundfile decoding errors have no common base
+            return BadItem(cut.id, UNREADABLE, f"{cut.id}: {str(exc)[:200]}")
+        sr = cut.sampling_rate
+        x = audio.mean(axis=0) if audio.ndim > 1 else audio
+        x = x[int(round(offset * sr)):int(round((offset + seconds) * sr))].astype(np.float32, copy=False)
+        try:
+            x = checked(x, f"{cut.id} ({cut.shard_origin})")
+        except AudioError as exc:
+            return BadItem(cut.id, exc.reason, str(exc))
+        return self.clips.item(index, resample(x, sr, self.clips.sample_rate))
+
+
+def shar_batches_per_epoch(clips: ClipDataset, batch_size: int | None, max_seconds: float | None,
+                           world_size: int = 1) -> int:
+    """Batches per process that make one pass over a Shar set (its stream has no end: training
+    counts epochs in these)."""
+    if batch_size is not None:
+        return max(1, math.ceil(len(clips) / (batch_size * world_size)))
+    return max(1, math.ceil(sum(clips.item_seconds()) / (max_seconds * world_size)))
+
+
+class SharEpoch:
+    """Batches ``start`` to ``stop`` of an endless loader: one training epoch, with a length."""
+
+    def __init__(self, loader: DataLoader, start: int, stop: int):
+        self.loader, self.start, self.stop = loader, start, stop
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __iter__(self) -> Iterator[dict]:
+        # iter() now, not at the first batch: the loader's seed draw stays where the trainer expects it
+        return itertools.islice(iter(self.loader), self.start, self.stop)
+
+
+def make_shar_loader(path: str | Path, clips: ClipDataset, batch_size: int | None = None,
+                     max_seconds: float | None = None, num_workers: int = 0, seed: int = 0, epoch: int = 0,
+                     rank: int = 0, world_size: int = 1, start_batch: int = 0, num_buckets: int = 10,
+                     pin_memory: bool = False, weights: Sequence[float] | None = None,
+                     endless: bool = True) -> SharEpoch | DataLoader:
+    """Epoch ``epoch`` of the Shar folder ``path`` for this process, streamed in lhotse's way for
+    many GPUs (the arguments are :func:`make_loader`'s).
+
+    ``CutSet.from_shar(split_for_dataloading=True)`` gives every (process, worker) pair its own
+    shards (shuffled by ``(seed, epoch)``, the same on every node), repeated without end so no
+    rank runs dry before the others; lhotse's :class:`~lhotse.dataset.DynamicBucketingSampler`
+    then batches by duration inside each worker (rank 0 of 1 there: the shards are already
+    split). An epoch is the next :func:`shar_batches_per_epoch` batches of that stream (from
+    ``start_batch``: a resumed epoch re-reads and skips the batches before it), so every rank
+    takes the same number of steps. ``endless=False`` returns the DataLoader of one pass
+    instead (each worker stops at the end of its shards).
+    Batches hold ``batch_size`` clips, or up to ``max_seconds`` of audio (with ``clip_seconds``
+    crops that is ``max_seconds // clip_seconds`` clips). Duration buckets come from the
+    metadata (no pass over the audio to estimate them).
+    """
+    if weights is not None and np.ptp(np.asarray(weights, dtype=np.float64)) > 0:  # equal weights: no-op
+        raise ManifestError(f"{path}: drawing clips by source weight needs random access, which a Shar "
+                            "stream has not; set data.source_weights=false (or train on the flat manifest)")
+    shards, readers = len(shar_shards(path)), world_size * max(1, num_workers)
+    if shards < readers:
+        raise ManifestError(f"{path}: {shards} shard(s) for {world_size} process(es) x {max(1, num_workers)} "
+                            f"loader worker(s); each reads whole shards, so export with a smaller "
+                            f"--shard-size (at least {readers} shards) or lower data.num_workers")
+    clips.set_epoch(epoch)
+    stream_seed = int(seed) * 100_003 + int(epoch)
+    cuts = CutSet.from_shar(in_dir=path, split_for_dataloading=True, shuffle_shards=True,
+                            stateful_shuffle=True, seed=stream_seed)
+    if endless:
+        cuts = cuts.repeat(preserve_id=True)
+    if clips.clip_seconds is not None:  # fixed crops all cost the same: count clips
+        limits = {"max_cuts": batch_size or max(1, int(max_seconds // clips.clip_seconds))}
+        bins = []
+    else:
+        limits = {"max_cuts": batch_size} if batch_size is not None else {"max_duration": max_seconds}
+        edges = np.quantile(clips.durations, np.linspace(0, 1, max(1, num_buckets) + 1)[1:-1])
+        bins = sorted({float(e) for e in edges})
+    sampler = DynamicBucketingSampler(
+        cuts, **limits, shuffle=True, duration_bins=bins, num_buckets=len(bins) + 1,
+        buffer_size=SHAR_BUFFER_CUTS, seed=stream_seed,
+        rank=0, world_size=1)
+    loader = DataLoader(IterableDatasetWrapper(SharBatches(clips), sampler), batch_size=None,
+                        num_workers=num_workers, pin_memory=pin_memory, persistent_workers=False,
+                        worker_init_fn=make_worker_init_fn(rank=rank, world_size=world_size, seed=stream_seed),
+                        prefetch_factor=4 if num_workers > 0 else None)
+    if not endless:
+        return loader
+    return SharEpoch(loader, start_batch, shar_batches_per_epoch(clips, batch_size, max_seconds, world_size))

@@ -27,6 +27,7 @@ import random
 import sys
 import time
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -275,14 +276,18 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
     """Read and validate the training manifest; build (or reuse) the label space and hierarchy."""
     from uts.ontology import load
 
-    from .data import LabelSpace, ManifestError, read_manifest, validate_manifest
+    from .data import BadEntryReport, LabelSpace, ManifestError, is_shar, read_manifest, read_shar, validate_manifest
 
     if not cfg["data"]["train"]:
         raise TrainError("no training manifest: set data.train in the recipe or with --set data.train=PATH")
     try:
         onto = onto or load(cfg["labels"]["ontology"])
-        df = read_manifest(cfg["data"]["train"], onto=onto, alignment=cfg["data"]["alignment"])
-        df, report = validate_manifest(df, progress=progress)
+        if is_shar(cfg["data"]["train"]):  # audio inside the shards, checked when decoded
+            df = read_shar(cfg["data"]["train"], onto)
+            report = BadEntryReport(checked=df.height)
+        else:
+            df = read_manifest(cfg["data"]["train"], onto=onto, alignment=cfg["data"]["alignment"])
+            df, report = validate_manifest(df, progress=progress)
     except (ManifestError, FileNotFoundError) as exc:
         raise TrainError(str(exc)) from None
     report.as_skipped().check(cfg["data"]["strict"], cfg["data"]["train"])
@@ -341,7 +346,7 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
     ``on_step(step)`` is called after every optimizer step (tests use it to simulate a crash).
     """
     from .config import merge
-    from .data import ClipDataset, make_loader
+    from .data import ClipDataset, is_shar, make_loader, make_shar_loader
 
     if resume is not None:
         run_dir = Path(resume)
@@ -365,6 +370,8 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
 
     ctx = Dist(cfg["run"]["device"])
     try:
+        if cfg["data"]["train"] and is_shar(cfg["data"]["train"]):
+            make_loader = partial(make_shar_loader, cfg["data"]["train"])
         return _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, make_loader)
     finally:
         ctx.close()
