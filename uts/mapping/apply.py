@@ -23,9 +23,12 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.cuts import read_cuts
 from uts.manifest import OPTIONAL_COLUMNS
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
+from uts.pool import Sources, describe_source, sources_path, write_sources
+from uts.vocab.io import first_bad_json_line
 
 from .labelsets import LabelSet, from_ontology
 from .sssom import APPLY_PREDICATES, MappingSet, read_sssom
@@ -69,8 +72,6 @@ class ApplyReport:
                  f"({len(self.unmapped_labels)} distinct labels)"]
         lines += [f"  unmapped {label}: {n}" for label, n in list(self.unmapped_labels.items())[:top]]
         if self.source:
-            from uts.pool import sources_path
-
             lines.append(f"source {self.source['id']}: annotates {self.source['annotated']} concepts "
                          f"({self.source['mapped']} mapped, the rest whole branches) -> {sources_path(out)}")
         return "\n".join(lines)
@@ -150,8 +151,6 @@ def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
 
 def read_lhotse_annotations(path: str | Path) -> Annotations:
     """Lhotse cut manifests (tags in ``supervisions[0].custom.audio_tag``), via :mod:`uts.cuts`."""
-    from uts.cuts import read_cuts
-
     frame = read_cuts(path).rename({"audio_tag": "source_labels"})
     return Annotations(frame.lazy(), "text", "lhotse")
 
@@ -201,8 +200,6 @@ def _unreadable_table(path: Path, exc: Exception) -> str:
     if path.stat().st_size == 0:
         return f"{path}: empty file; a table of clips with a tags column is expected"
     if path.name.lower().endswith((".jsonl", ".ndjson", ".jsonl.gz", ".json")):
-        from uts.vocab.io import first_bad_json_line
-
         where = first_bad_json_line(path)
         if where:
             return where
@@ -438,8 +435,6 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
     label space, i.e. the target concepts its clips' labels map to, plus the ancestors whose
     whole branch those cover (:func:`uts.ontology.annotated.annotated_concepts`), under
     ``source_id`` (default: the annotation file's name without extension)."""
-    from uts.pool import Sources, describe_source, write_sources
-
     ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
     combos, table = _mapped_combinations(ann, mapping, target, predicates)
     rep = report(combos, table)
