@@ -15,14 +15,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.progress import track
 from safetensors import SafetensorError, safe_open
 
+from uts.ontology import load
 from uts.ontology.graph import label_domains
 
+from .caption_eval import caption_retrieval, generated_captions, held_out_loss, zero_shot_caption_scores
+from .config import DEFAULTS, merge
+from .data import ClipDataset, LabelSpace, ManifestError, make_loader, read_manifest, validate_manifest
 from .encoders import Tagger, build_model
 from .hierarchy import Hierarchy
 from .objectives import Objective
 from .metrics import hierarchical_report, linear_probe
+from .pooling import per_source_report, pooled_sources, run_sources
+from .report import write_eval_report
+from .retrieval import clip_captions, retrieval_metrics
+from .zeroshot import zero_shot_scores
 
 DOMAINS = ("speech", "music", "sound")
 
@@ -51,7 +60,6 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: s
         raise EvalError(f"{run_dir} is not a training run (no config.json)")
     if not weights.is_file():
         raise EvalError(f"no weights at {weights}; has the run finished?")
-    from .config import DEFAULTS, merge
 
     saved = json.loads(cfg_path.read_text())
     cfg, labels = merge(DEFAULTS, saved["config"]), saved["labels"]
@@ -79,8 +87,6 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
     """Scores, embeddings, given targets and mean loss over a (non-shuffled) ClipDataset; with
     a text tower also ``audio``, the normalised joint-space embeddings. The loss is the tagging
     loss (NaN for a contrastive-only objective)."""
-    from .data import make_loader
-
     loader = make_loader(dataset, batch_size=batch_size or cfg["data"]["batch_size"] or 16,
                          num_workers=cfg["data"]["num_workers"] if num_workers is None else num_workers,
                          seed=cfg["run"]["seed"], shuffle=False)
@@ -91,7 +97,6 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
     has_decoder = getattr(model, "decoder", None) is not None
     batches = loader
     if progress:
-        from rich.progress import track
         batches = track(loader, total=len(loader), description="scoring clips")
     for batch in batches:
         dropped.extend(batch["dropped"])
@@ -144,11 +149,6 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
     (default ``RUN/eval``) and returns the results. Clips that cannot be used (bad manifest
     entries, audio that fails to decode) are skipped and counted in ``result["data"]``;
     ``strict`` refuses instead of skipping."""
-    from uts.ontology import load
-
-    from .data import ClipDataset, LabelSpace, ManifestError, read_manifest, validate_manifest
-    from .report import write_eval_report
-
     run = load_run(run_dir, device)
     cfg = run.cfg
     threshold = cfg["run"]["threshold"] if threshold is None else threshold
@@ -182,8 +182,6 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
                        "reasons": dict(sorted(bad.counts.items())), "summary": bad.summary()},
               "labels_outside_label_space": unknown}
     if run.model.text is not None:
-        from .zeroshot import zero_shot_scores
-
         zs = hierarchical_report(zero_shot_scores(run.model, out["audio"], run.hierarchy, onto), truth,
                                  run.hierarchy, threshold)
         result["zero_shot"] = zs
@@ -218,8 +216,6 @@ def _per_source(run: Run, manifest, df, out, truth, onto, threshold) -> dict:
     """Pooled data, each source on its own label space: a pooled test manifest's sources on
     their own clips, else the run's training sources on every clip (a fully labelled test set).
     Empty for unpooled runs and test sets."""
-    from .pooling import per_source_report, pooled_sources, run_sources
-
     try:
         tested = pooled_sources(manifest, df, run.labels)
     except ValueError as exc:
@@ -238,10 +234,6 @@ def _per_source(run: Run, manifest, df, out, truth, onto, threshold) -> dict:
 def _caption_eval(run: Run, df, out, onto, truth, threshold: float, device) -> dict:
     """Held-out caption loss and perplexity, generated captions and their BLEU / ROUGE-L /
     CIDEr-D, and zero-shot tagging and retrieval by decoder likelihood (caption_eval.py)."""
-    from .caption_eval import (caption_retrieval, generated_captions, held_out_loss,
-                               zero_shot_caption_scores)
-    from .retrieval import clip_captions
-
     dec, tok = run.model.decoder, run.model.tokenizer
     frames = out["frames"].to(device)
     kept = df[out["index"], :]
@@ -265,8 +257,6 @@ def _caption_eval(run: Run, df, out, onto, truth, threshold: float, device) -> d
 @torch.no_grad()
 def _retrieval(run: Run, df, out, onto) -> dict:
     """Text<->audio retrieval over the evaluated clips and their captions (see retrieval.py)."""
-    from .retrieval import clip_captions, retrieval_metrics
-
     kept = df[out["index"], :]  # clips that decoded, in the order of out["audio"]
     texts, owner, written = clip_captions(kept, onto)
     if not texts:
@@ -279,8 +269,6 @@ def _retrieval(run: Run, df, out, onto) -> dict:
 
 
 def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device) -> dict:
-    from .data import ClipDataset, read_manifest, validate_manifest
-
     if not train_manifest or not Path(train_manifest).is_file():
         return {"skipped": f"probe training manifest not found: {train_manifest}"}
     train_df, _ = validate_manifest(read_manifest(train_manifest, onto=onto))
