@@ -103,16 +103,17 @@ def test_the_cli_holds_at_most_ten_loops():
 
 
 def _unexplained_lazy_imports(path: Path) -> list[str]:
-    """Imports inside functions with no ``# lazy:`` comment on their lines, or on the comment
-    lines directly above them or above the run of import statements they start or belong to."""
+    """Imports inside functions with no ``# lazy:`` comment on their lines, on the line directly
+    above them or above the run of import statements they belong to, or on the comment lines
+    over that."""
     lines = path.read_text(encoding="utf-8").splitlines()
 
     def explained(first: int, last: int) -> bool:  # 1-based line numbers of the run
         if any("# lazy:" in lines[i - 1] for i in range(first, last + 1)):
             return True
-        i = first - 1
-        while i >= 1 and lines[i - 1].strip().startswith("#"):
-            if lines[i - 1].strip().startswith("# lazy:"):
+        i = first - 1  # the line above (`try:  # lazy: ...` too), then the comment lines above that
+        while i >= 1 and (i == first - 1 or lines[i - 1].strip().startswith("#")):
+            if "# lazy:" in lines[i - 1]:
                 return True
             i -= 1
         return False
@@ -170,7 +171,12 @@ def test_the_lazy_check_sees_an_unexplained_import(tmp_path):
         "    # lazy: explains only the run right below it\n"
         "    import scipy\n"
         "    y = 2\n"
-        "    import polars\n")
+        "    import polars\n"
+        "def e():\n"
+        "    try:  # lazy: the line above counts too\n"
+        "        import vllm\n"
+        "    except ImportError:\n"
+        "        pass\n")
     assert _unexplained_lazy_imports(src) == [
         "m.py:12: import numpy", "m.py:14: from . import sibling", "m.py:17: import yaml",
         "m.py:22: import polars"]
