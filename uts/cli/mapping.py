@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.prompt import Prompt
-from rich.table import Table
 
 from uts.cli.errors import fail as _fail, user_errors
 from typer.core import TyperGroup
@@ -169,6 +166,11 @@ def review_cmd(
 
 
 def _interactive(path: Path, mset, reviewer: str, cands) -> None:
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
+    from rich.console import Console
+    from rich.prompt import Prompt
+    from rich.table import Table
+
     # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.review import KEYS_HELP, decision_for_key, review_interactively
     from uts.mapping.sssom import write_sssom

@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.tree import Tree
 
 from uts.cli.errors import fail as _fail, user_errors
 
@@ -72,6 +69,10 @@ def show(
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
     """Show one concept: label, synonyms, definition, parents, children, status."""
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
+    from rich.console import Console
+    from rich.table import Table
+
     with _user_errors():
         onto = _load(ontology)
         c = onto.resolve(concept)
@@ -98,6 +99,10 @@ def tree(
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
     """Print the hierarchy as a tree (concepts with several parents appear under each)."""
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
+    from rich.console import Console
+    from rich.tree import Tree
+
     with _user_errors():
         onto = _load(ontology)
         starts = [onto.resolve(root).id] if root else onto.roots()
@@ -136,6 +141,8 @@ def validate(
 
     if fmt not in ("text", "json", "md"):
         _fail("--format must be text, json or md")
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
+    from rich.console import Console
 
     spinner = Console(stderr=True).status("validating (HermiT reasoner may take a while)…") if reason else nullcontext()
     with _user_errors(), spinner:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from uts.cli.errors import fail as _fail, user_errors
 
@@ -165,6 +164,8 @@ def _status(message: str):
     if not sys.stderr.isatty():
         yield
         return
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
+    from rich.console import Console
 
     with Console(stderr=True).status(message):
         yield

@@ -27,7 +27,6 @@ import networkx as nx
 import rdflib
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from uts.cuts import ManifestFormatError, iter_cuts
 from uts.ontology import load
 from uts.ontology.graph import ancestor_sets
 from uts.ontology.graph import closure as _closure
@@ -466,6 +465,8 @@ def read_mtg_jamendo(path: str | Path, name: str = "MTGJamendo") -> LabelSet:
 
 def read_lhotse(path: str | Path, name: str | None = None) -> LabelSet:
     """The tag values (``supervisions[0].custom.audio_tag``) found in a Lhotse cut manifest."""
+    from uts.cuts import ManifestFormatError, iter_cuts  # lazy: polars (~0.5 s) only for Lhotse cuts
+
     path = _check(path)
     try:
         texts = [t for cut in iter_cuts(path) for t in cut["audio_tag"]]
