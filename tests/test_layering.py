@@ -3,7 +3,9 @@ under ``if TYPE_CHECKING:`` are annotations only and do not count):
 
 * no import cycle between modules of ``uts``;
 * ``uts.ontology`` imports nothing else of ``uts`` (everything builds on it);
-* no library module imports ``uts.cli`` (the CLI only parses and prints).
+* no library module imports ``uts.cli`` (the CLI only parses and prints);
+* an import inside a function says why it is lazy (``# lazy: ...`` on its line, or directly
+  above it or above the run of imports it belongs to), so lazy imports cannot regrow silently.
 """
 
 from __future__ import annotations
@@ -98,3 +100,83 @@ def test_the_cli_holds_at_most_ten_loops():
     found = [f"{p.name}:{n.lineno}" for p in sorted((PKG / "cli").glob("*.py"))
              for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, loops)]
     assert len(found) <= 10, found
+
+
+def _unexplained_lazy_imports(path: Path) -> list[str]:
+    """Imports inside functions with no ``# lazy:`` comment on their lines, on the line directly
+    above them or above the run of import statements they belong to, or on the comment lines
+    over that."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def explained(first: int, last: int) -> bool:  # 1-based line numbers of the run
+        if any("# lazy:" in lines[i - 1] for i in range(first, last + 1)):
+            return True
+        i = first - 1  # the line above (`try:  # lazy: ...` too), then the comment lines above that
+        while i >= 1 and (i == first - 1 or lines[i - 1].strip().startswith("#")):
+            if "# lazy:" in lines[i - 1]:
+                return True
+            i -= 1
+        return False
+
+    found = []
+    for fn in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for block in ast.walk(fn):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                stmts = getattr(block, field, None)
+                if not isinstance(stmts, list):
+                    continue
+                run_start = None
+                for s in stmts:
+                    if not isinstance(s, (ast.Import, ast.ImportFrom)):
+                        run_start = None
+                        continue
+                    run_start = run_start or s
+                    if not (explained(s.lineno, s.end_lineno) or explained(run_start.lineno, s.end_lineno)):
+                        found.append(f"{path.name}:{s.lineno}: {ast.unparse(s)}")
+    return sorted(set(found))
+
+
+def test_every_lazy_import_says_why():
+    """Imports belong at the top of a module; one inside a function (an optional or heavy
+    dependency kept off ``uts --help``) carries ``# lazy: <why>``."""
+    found = [f"{p.parent.relative_to(PKG.parent)}/{f}" for p in sorted(PKG.rglob("*.py"))
+             for f in _unexplained_lazy_imports(p)]
+    assert not found, "imports inside functions without a '# lazy: <why>' comment:\n" + "\n".join(found)
+
+
+def test_the_lazy_check_sees_an_unexplained_import(tmp_path):
+    """The checker itself works: only the unexplained imports of a planted module are reported."""
+    src = tmp_path / "m.py"
+    src.write_text(
+        "import json\n"
+        "def a():\n"
+        "    import torch  # lazy: heavy\n"
+        "def b():\n"
+        "    # lazy: heavy, and the comment covers the whole run below it\n"
+        "    import torch\n"
+        "    from transformers import (\n"
+        "        AutoModel,\n"
+        "    )\n"
+        "def c():\n"
+        "    x = 1\n"
+        "    import numpy\n"
+        "    if x:\n"
+        "        from . import sibling\n"
+        "    class K:\n"
+        "        def m(self):\n"
+        "            import yaml  # not lazy: a plain comment\n"
+        "def d():\n"
+        "    # lazy: explains only the run right below it\n"
+        "    import scipy\n"
+        "    y = 2\n"
+        "    import polars\n"
+        "def e():\n"
+        "    try:  # lazy: the line above counts too\n"
+        "        import vllm\n"
+        "    except ImportError:\n"
+        "        pass\n")
+    assert _unexplained_lazy_imports(src) == [
+        "m.py:12: import numpy", "m.py:14: from . import sibling", "m.py:17: import yaml",
+        "m.py:22: import polars"]

@@ -84,11 +84,11 @@ def test_a_refreshed_resolver_forgets_its_cached_answers():
 
 
 def test_batch_is_validated_once_and_still_all_or_nothing(monkeypatch):
-    import uts.ontology.validate as validate_module
+    import uts.ontology.edit as edit_module
 
     calls = []
-    real = validate_module.validate
-    monkeypatch.setattr(validate_module, "validate", lambda o: calls.append(1) or real(o))
+    real = edit_module.validate
+    monkeypatch.setattr(edit_module, "validate", lambda o: calls.append(1) or real(o))
     onto = build_small()
     ops = [{"op": "add", "label": f"bell {i}", "parents": ["percussion"]} for i in range(50)]
     edited, records = apply_ops(onto, ops)

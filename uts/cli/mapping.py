@@ -89,6 +89,7 @@ def match_cmd(
 
     \b
     uts map scenes.txt --context "acoustic scenes"     # 'bus' -> bus interior, not the vehicle"""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import MatchConfig
     from uts.mapping.pipeline import load_target, match_files
@@ -102,6 +103,7 @@ def match_cmd(
             config.accept = threshold
         verifier = None
         if verify:
+            # lazy: the library loads when the command runs, so `uts --help` stays fast
             from uts.mapping.verify import load_verifier
 
             verifier = load_verifier(verify, verify_model)
@@ -137,6 +139,7 @@ def review_cmd(
                        predicate + new_predicate_id; leave empty to skip)
                       uts map review m.sssom.tsv --decisions todo.tsv -r orcid:...
     Decisions are stored with reviewer_id and date; rejected pairs stay rejected."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.pipeline import sibling
     from uts.mapping.review import apply_decisions, count_decisions, export_review_table, read_decisions
     from uts.mapping.sssom import read_sssom, write_sssom
@@ -163,10 +166,12 @@ def review_cmd(
 
 
 def _interactive(path: Path, mset, reviewer: str, cands) -> None:
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
     from rich.console import Console
     from rich.prompt import Prompt
     from rich.table import Table
 
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.review import KEYS_HELP, decision_for_key, review_interactively
     from uts.mapping.sssom import write_sssom
 
@@ -203,6 +208,7 @@ def evaluate_cmd(
     """Precision, recall, F1, Hits@1/5 and MRR of a mapping against gold.
 
     A gold label without target counts as correct only when the mapper abstained."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.evaluate import evaluate, plot_evaluation, read_gold
     from uts.mapping.pipeline import sibling
     from uts.mapping.sssom import read_sssom
@@ -251,6 +257,7 @@ def apply_cmd(
     a report counts unmapped labels, clips left with none and lines that are no clip (skipped,
     with examples; --strict refuses instead). The concepts this source
     annotates are recorded once in OUTPUT's sidecar NAME.sources.json, for `uts pool`."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
     from uts.mapping.sssom import parse_predicates, read_sssom
@@ -279,6 +286,7 @@ def upgrade_cmd(
     A deprecated object goes to its replacement; relabelled objects get their new label. Rows
     whose object was split or retired are refused by name (a person picks). Example:
     uts map upgrade mapping/*.sssom.tsv -O ontology/releases/uts-1.1.0.ttl"""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.upgrade import upgrade_files
     from uts.ontology import load
 

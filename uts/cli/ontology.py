@@ -7,6 +7,7 @@ Thin layer: every command parses its arguments, calls :mod:`uts.ontology` and pr
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
 
@@ -31,6 +32,7 @@ _user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
 def _load(path: Optional[Path]):
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import load
 
     return load(path)
@@ -50,6 +52,7 @@ def lookup(
     and plurals folded); deprecated concepts are followed to their replacements.
     Example: uts ontology lookup "Hi-Hats" drums --json
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.resolve import format_lookups, lookup_many, read_tags
 
     with _user_errors():
@@ -66,6 +69,7 @@ def show(
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
     """Show one concept: label, synonyms, definition, parents, children, status."""
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
     from rich.console import Console
     from rich.table import Table
 
@@ -95,6 +99,7 @@ def tree(
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
     """Print the hierarchy as a tree (concepts with several parents appear under each)."""
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
     from rich.console import Console
     from rich.tree import Tree
 
@@ -131,12 +136,12 @@ def validate(
     Errors: cycles, dangling parents, duplicate ids, label collisions, deprecated parents,
     missing labels, modified releases... Warnings (exit 0): missing definitions, orphans, style.
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.validate import validate_path
 
     if fmt not in ("text", "json", "md"):
         _fail("--format must be text, json or md")
-    from contextlib import nullcontext
-
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
     from rich.console import Console
 
     spinner = Console(stderr=True).status("validating (HermiT reasoner may take a while)…") if reason else nullcontext()
@@ -154,6 +159,7 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Counts per domain, facet and depth, leaves, median leaf depth, definition coverage."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.stats import compute_stats, plot_stats
 
     with _user_errors():
@@ -165,6 +171,7 @@ def stats(
 
 # -- editing ---------------------------------------------------------------------------------
 def _edit(ops, ontology, editor, dry_run) -> None:
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.edit import edit_file
 
     with _user_errors():
@@ -325,6 +332,7 @@ def apply(
     ontology: Optional[Path] = OntologyOpt, editor: Optional[str] = EditorOpt, dry_run: bool = DryRunOpt,
 ) -> None:
     """Apply a reviewed edit file all-or-nothing: if any operation is refused, nothing is written."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.edit import read_ops
 
     with _user_errors():
@@ -350,6 +358,7 @@ def release(
     a major release, additions a minor one, text-only edits a patch (unless --justify says why
     not, in the CHANGELOG for every user to read).
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.release import release as do_release
 
     with _user_errors():
@@ -365,6 +374,7 @@ def release(
 
 
 def _resolve_version_or_path(ref: str, releases: Optional[Path], ontology: Optional[Path]) -> Path:
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.io import default_ontology_path
     from uts.ontology.release import VERSION, release_path
 
@@ -396,6 +406,7 @@ def diff_cmd(
     Kinds: added, deprecated, merged, split, relabelled, synonyms changed, moved, definition
     changed, recategorised. Example: uts ontology diff 1.0.0 working --migration mig.tsv
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import load
     from uts.ontology.diff import diff, migration_table, write_migration_tsv
 
@@ -428,6 +439,7 @@ def upgrade(
 
     Follows merges, splits and deprecations. Example: uts ontology upgrade --from 1.0.0 drums
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import load
     from uts.ontology.diff import format_upgrades, upgrade_labels
     from uts.ontology.resolve import read_tags
@@ -454,6 +466,7 @@ def export(
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
     """Export a concept set (default: all active concepts, ordered by id) for other tools."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import export as ex
 
     if kind not in ("id2label", "table", "owl", "ancestors"):
@@ -490,6 +503,7 @@ def site(
     Every asset is written into OUT (no network); links are relative, so the folder can be
     published as it is or opened from disk. Example: uts ontology site out/uts-site
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from rich.progress import track
 
     from uts.ontology import default_ontology_path
@@ -511,6 +525,7 @@ def demo(
     ontology: Optional[Path] = OntologyOpt,
 ) -> None:
     """Run the ontology job end to end (validate, stats + plot, edit a scratch copy, diff, export)."""
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.demo import run_ontology_demo
 
     with _user_errors():

@@ -35,6 +35,7 @@ def pool_cmd(
 
     Example: uts pool audioset.jsonl mtg.jsonl -o pooled.jsonl --plot coverage.png
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import load
     from uts.pool import coverage, coverage_table, plot_coverage, pool_manifests
 

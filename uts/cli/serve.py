@@ -36,6 +36,7 @@ def serve(
     `uts ontology` edits (a refused edit changes nothing).
     Binds 127.0.0.1 by default. Example: uts serve --reviewer orcid:0000-0002-1825-0097
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import default_ontology_path
     from uts.serve.app import check_bind, serve as run
     from uts.serve.mappings import mapping_roots

@@ -37,6 +37,7 @@ def export_cmd(
     Example: uts shar export mapped.jsonl --out shar/train --shard-size 1000
     then:    uts train training/base.yaml --set data.train=shar/train
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.cuts import SHAR_AUDIO_FORMATS, export_shar
     from uts.ontology import load
 

@@ -56,6 +56,7 @@ def synth(
 
     Example: uts synth --out corpus -n 200 --labels leaf-only --exclude-domain speech
     """
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import load
     from uts.synth import SynthConfig, synthesize
 

@@ -42,6 +42,7 @@ def train(
     Several processes (DDP; gloo on CPU, NCCL on GPU):
     torchrun --nproc_per_node 2 -m uts.cli.main train RECIPE --out runs/x
     """
+    # lazy: torch loads when the command runs, so `uts --help` stays fast
     from uts.training.config import load_config
     from uts.training.trainer import end_worker, is_main_process
     from uts.training.trainer import train as run_train
@@ -85,11 +86,13 @@ def evaluate(
 
     Example: uts eval runs/hier corpus-test/manifest.jsonl
     """
+    # lazy: torch loads when the command runs, so `uts --help` stays fast
     from uts.training.evaluate import evaluate as run_eval
 
     with user_errors():
         res = run_eval(run, manifest, out, probe=probe, probe_manifest=probe_manifest,
                        threshold=threshold, device=device, progress=True, strict=strict)
+    # lazy: torch loads when the command runs, so `uts --help` stays fast
     from uts.training.report import headline
 
     typer.echo(headline(res))
@@ -119,6 +122,7 @@ def demo(
 
     Example: uts demo --out runs/demo
     """
+    # lazy: torch loads when the command runs, so `uts --help` stays fast
     from uts.training.demo import run_demo
 
     with user_errors():

@@ -35,6 +35,7 @@ AlignmentOpt = typer.Option(
 def _curated(alignment: Optional[Path]):
     if alignment is None:
         return None
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.sssom import read_sssom
 
     return read_sssom(alignment).curated_labels()
@@ -52,6 +53,7 @@ def _ontology_loader(value: Optional[str]):
         _fail(f"ontology file not found: {path}")
 
     def load():
+        # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.ontology import load
 
         return load(path)
@@ -64,11 +66,12 @@ def _ontology(value: Optional[str]):
 
 
 def _import_matplotlib() -> None:
+    # lazy: warms matplotlib (~0.3 s) on a thread while polars counts (see build); never at start-up
     import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
+
+    matplotlib.use("Agg")
 
 
 @app.command()
@@ -130,6 +133,7 @@ def extract(
     --concurrency 64 --batch-size 256
     """
     with _user_errors():
+        # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.vocab.extract import OntologyExtractor, run_extraction
         from uts.inputs import Skipped
         from uts.vocab.io import VocabError, read_captions, write_json
@@ -145,6 +149,7 @@ def extract(
                 raise VocabError("the ontology extractor needs an ontology")
             ex = OntologyExtractor(onto, None if no_embed else embed_threshold, embed_min_words=embed_min_words)
         elif extractor == "llm":
+            # lazy: the library loads when the command runs, so `uts --help` stays fast
             from uts.vocab.llm import LLMExtractor
             from uts.vocab.resolve import EmbeddingMatcher
             from uts.vocab.serving import make_generator
@@ -173,6 +178,7 @@ def _status(message: str):
     if not sys.stderr.isatty():
         yield
         return
+    # lazy: rich (~50 ms) loads only for the commands that draw with it
     from rich.console import Console
 
     with Console(stderr=True).status(message):
@@ -205,11 +211,12 @@ def build(
     Example: uts vocab build tags.jsonl --sizes 800 1000 1500 2000 3000 --out vocab/
     """
     with _user_errors():
+        # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.vocab.build import split_sizes
 
         # Click options take one value each: "--sizes 800 1000" leaves 1000 among the arguments.
         path, sizes_int = split_sizes(sizes, [input, *ctx.args])
-        import uts.vocab.count  # noqa: F401  (numpy and polars imported here, before the threads start)
+        # lazy: as above; importing build also imports numpy and polars (.count) before the threads start
         from uts.vocab.build import build_vocabulary, in_background, load_ontology_in_background, write_outputs
 
         # Loading the ontology and importing matplotlib are pure Python; started on threads now,
@@ -248,10 +255,12 @@ def filter_(
     Example: uts vocab filter tags.jsonl --vocab vocab/concepts_1k.json --out clips.jsonl
     """
     with _user_errors():
+        # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.vocab.filter import Vocabulary, filter_manifest
 
         stats = filter_manifest(input, Vocabulary(vocab, _ontology(ontology), _curated(alignment)), out)
         if report is not None:
+            # lazy: the library loads when the command runs, so `uts --help` stays fast
             from uts.vocab.io import write_json
 
             write_json(report, stats)
@@ -278,6 +287,7 @@ def propose(
     Example: uts vocab propose tags.jsonl --out proposals.yaml, then: uts ontology apply proposals.yaml
     """
     with _user_errors():
+        # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.vocab.io import VocabError
         from uts.vocab.propose import propose as run_propose, write_proposals
 

@@ -22,12 +22,14 @@ from pathlib import Path
 
 import polars as pl
 
+from uts.cuts import read_cuts
 from uts.inputs import Skipped
 from uts.manifest import OPTIONAL_COLUMNS
 from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
                                open_text, table_format, table_stem)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
+from uts.pool import Sources, describe_source, sources_path, write_sources
 
 from .labelsets import LabelSet, from_ontology
 from .sssom import APPLY_PREDICATES, MappingSet, read_sssom
@@ -75,8 +77,6 @@ class ApplyReport:
         lines += [f"  unmapped {label}: {n}" for label, n in list(self.unmapped_labels.items())[:top]]
         lines.append(f"input: {self.skipped.summary()}")
         if self.source:
-            from uts.pool import sources_path
-
             lines.append(f"source {self.source['id']}: annotates {self.source['annotated']} concepts "
                          f"({self.source['mapped']} mapped, the rest whole branches) -> {sources_path(out)}")
         return "\n".join(lines)
@@ -192,8 +192,6 @@ def read_mtg_jamendo_annotations(path: str | Path) -> Annotations:
 
 def read_lhotse_annotations(path: str | Path) -> Annotations:
     """Lhotse cut manifests (tags in ``supervisions[0].custom.audio_tag``), via :mod:`uts.cuts`."""
-    from uts.cuts import read_cuts
-
     frame = read_cuts(path).rename({"audio_tag": "source_labels"})
     return Annotations(frame.lazy(), "text", "lhotse")
 
@@ -479,8 +477,6 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
 
     Lines that are no clip are skipped and counted (``rep.skipped``); ``strict`` refuses them,
     and labels the mapping does not map, before anything is written."""
-    from uts.pool import Sources, describe_source, write_sources
-
     ann = read_annotations(annotations_path, format, tags_column, id_column, separator)
     combos, table = _mapped_combinations(ann, mapping, target, predicates)
     rep = report(combos, table)

@@ -15,9 +15,10 @@ import copy
 import hashlib
 
 import numpy as np
+from scipy.optimize import minimize
 
 from .evaluate import GoldEntry
-from .match import FEATURES, MatchResult
+from .match import FEATURES, PRIOR_WEIGHTS, MatchResult
 
 
 def training_pairs(results: list[MatchResult], gold: dict[str, GoldEntry]) -> tuple[np.ndarray, np.ndarray]:
@@ -37,11 +38,8 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
     """Logistic regression by Newton's method, L2-regularised towards ``prior`` weights
     (default :data:`~uts.mapping.match.PRIOR_WEIGHTS`), so a feature the tuning data never
     exercises (say, acronyms) keeps its prior weight instead of dropping to zero."""
-    from .match import PRIOR_WEIGHTS
-
     if len(y) == 0 or y.min() == y.max():
         raise ValueError("need both positive and negative candidate pairs to fit the reranker")
-    from scipy.optimize import minimize
 
     prior = prior or PRIOR_WEIGHTS
     A = np.hstack([X, np.ones((len(X), 1))])

@@ -24,6 +24,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .sssom import NO_TERM_FOUND, MappingSet
 
 
@@ -156,8 +158,6 @@ def threshold_curve(pred: MappingSet, gold: dict[str, GoldEntry], split: str | N
                     thresholds=None) -> list[dict]:
     """Precision/recall/F1 if every decided mapping below each confidence threshold had been an
     abstention instead: what ``--threshold`` would have given."""
-    import numpy as np
-
     thresholds = np.round(np.arange(0.0, 1.0, 0.05), 2) if thresholds is None else thresholds
     rows = []
     for t in thresholds:
@@ -188,8 +188,6 @@ def reliability(pred: MappingSet, gold: dict[str, GoldEntry], split: str | None 
 def expected_calibration_error(confidences, correct, bins: int = 10) -> float:
     """ECE: the confidence-weighted gap between stated confidence and the fraction right, over
     equal-width bins (0 for perfect calibration)."""
-    import numpy as np
-
     conf, ok = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
     if not len(conf):
         return 0.0
@@ -200,10 +198,11 @@ def expected_calibration_error(confidences, correct, bins: int = 10) -> float:
 
 def plot_evaluation(pred: MappingSet, gold: dict[str, GoldEntry], path, split: str | None = None) -> None:
     """Two panels: P/R/F1 against the abstention threshold, and a reliability diagram."""
+    # lazy: matplotlib costs ~0.3 s at import; only the plot needs it
     import matplotlib
+    import matplotlib.pyplot as plt
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     curve = threshold_curve(pred, gold, split)
     rel = [b for b in reliability(pred, gold, split) if b["n"]]

@@ -23,13 +23,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 import networkx as nx
+import rdflib
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
+from uts.ontology import load
 from uts.ontology.files import open_text
 from uts.ontology.graph import ancestor_sets
 from uts.ontology.graph import closure as _closure
+from uts.ontology.io import default_ontology_path
 from uts.ontology.model import Ontology
 
-from .sssom import DEFAULT_CURIE_MAP
+from .sssom import DEFAULT_CURIE_MAP, read_sssom
 
 LOCAL_BASE = "https://w3id.org/uts/labelset/"
 FORMATS = ("text", "table", "audioset", "id2label", "owl", "sssom", "mtg-jamendo", "lhotse")
@@ -327,8 +331,6 @@ def read_owl(path: str | Path, name: str | None = None) -> LabelSet:
     path = _check(path)
     head = path.read_text(encoding="utf-8", errors="replace")[:20000]
     if path.suffix == ".ttl" and "w3id.org/uts/" in head:
-        from uts.ontology import load
-
         try:
             return from_ontology(load(path), name or _stem(path), str(path))
         except Exception as exc:  # noqa: BLE001 - fall back to the generic reader
@@ -338,9 +340,6 @@ def read_owl(path: str | Path, name: str | None = None) -> LabelSet:
 
 
 def _read_rdf(path: Path, name: str) -> LabelSet:
-    import rdflib
-    from rdflib.namespace import OWL, RDF, RDFS, SKOS
-
     g = rdflib.Graph()
     try:
         g.parse(path)
@@ -393,8 +392,6 @@ def _read_rdf(path: Path, name: str) -> LabelSet:
 
 def read_sssom_side(path: str | Path, side: str = "subject", name: str | None = None) -> LabelSet:
     """The subjects (or objects) of an SSSOM file with their labels."""
-    from .sssom import read_sssom
-
     if side not in ("subject", "object"):
         raise LabelSetError(f"side must be 'subject' or 'object', not {side!r}")
     path = _check(path)
@@ -464,7 +461,7 @@ def read_mtg_jamendo(path: str | Path, name: str = "MTGJamendo") -> LabelSet:
 
 def read_lhotse(path: str | Path, name: str | None = None) -> LabelSet:
     """The tag values (``supervisions[0].custom.audio_tag``) found in a Lhotse cut manifest."""
-    from uts.cuts import ManifestFormatError, iter_cuts
+    from uts.cuts import ManifestFormatError, iter_cuts  # lazy: polars (~0.5 s) only for Lhotse cuts
 
     path = _check(path)
     try:
@@ -534,7 +531,4 @@ def _read_labelset(path, format, column, id_column, side, name) -> LabelSet:
 
 def uts_target(path: str | Path | None = None) -> LabelSet:
     """The default target: the UTS ontology (``$UTS_ONTOLOGY`` or ontology/uts.ttl)."""
-    from uts.ontology import load
-    from uts.ontology.io import default_ontology_path
-
     return from_ontology(load(path), "UTS", str(path or default_ontology_path()))

@@ -42,6 +42,7 @@ from datetime import date
 import numpy as np
 
 from uts import __version__
+from uts.embedding import Embedder
 from uts.ontology.normalize import normalize_label
 from uts.ontology.resolve import Lexicon
 
@@ -156,8 +157,6 @@ class Matcher:
     """Match label sets onto one target. Build once per target; embeddings are cached."""
 
     def __init__(self, target: LabelSet, embedder=None, config: MatchConfig | None = None):
-        from uts.embedding import Embedder
-
         self.target = target
         self.config = config or MatchConfig()
         self.embedder = embedder or Embedder()

@@ -8,12 +8,15 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from uts.embedding import Embedder
 from uts.ontology.files import atomic_write_text
 
 from .labelsets import LabelSet, read_labelset, uts_target
 from .match import MatchConfig, Matcher, MatchResult, candidates_set, to_mapping_set, unmapped
+from .pivot import match_via_uts
 from .review import merge_reviewed
 from .sssom import SSSOMError, read_sssom, write_sssom
+from .verify import verify
 
 
 @dataclass
@@ -73,8 +76,6 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
     :meth:`Matcher.match`; ``via_uts`` also maps through UTS (:mod:`uts.mapping.pivot`);
     ``verifier`` (:mod:`uts.mapping.verify`) confirms or rejects each label's top ``verify_k``. An existing ``out`` is read
     first: its reviewed rows are kept and its rejected pairs are never proposed again."""
-    from uts.embedding import Embedder
-
     out = Path(out)
     previous = None
     if out.exists():
@@ -89,7 +90,6 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
     matcher = Matcher(target, Embedder(model), config)
     rejected = previous.rejected_pairs() if previous else set()
     if via_uts and "UTS" not in target.curie_map:  # mapping onto UTS itself needs no pivot
-        from .pivot import match_via_uts
 
         uts = Matcher(uts_target(), matcher.embedder, MatchConfig(collective=config.collective))
         results = match_via_uts(matcher, uts, source, rejected, progress, context=context, domain=domain)
@@ -97,8 +97,6 @@ def match_files(source: LabelSet, target: LabelSet, out: str | Path, candidates_
         results = matcher.match(source, rejected=rejected, progress=progress, context=context, domain=domain)
     verified = None
     if verifier is not None:
-        from .verify import verify
-
         verified = verify(results, verifier, target, config.accept, verify_k, context or source.context)
     mset = to_mapping_set(results, source, target, model=str(model) if model else None)
     merged = merge_reviewed(mset, previous)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -284,8 +286,7 @@ def validate_sssom(path: str | Path) -> list[str]:
     """Problems reported by the ``sssom`` package's validators (empty list = valid).
 
     Needs the optional ``sssom`` package (a test dependency)."""
-    import logging
-
+    # lazy: sssom is optional (installed with the test extra), and only this check uses it
     from sssom.parsers import parse_sssom_table
     from sssom.validators import validate
 
@@ -295,8 +296,6 @@ def validate_sssom(path: str | Path) -> list[str]:
         def emit(self, record):
             if record.levelno >= logging.ERROR:
                 records.append(record.getMessage())
-
-    import warnings
 
     handler = _Collect()
     root = logging.getLogger()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from uts.ontology.normalize import singular, tokens
 
@@ -224,8 +225,6 @@ class Segmenter:
 def wordpiece_words(model_path) -> set[str]:
     """Whole words of a WordPiece ``vocab.txt`` beside a model (an English word list that ships
     with the embedding model); empty when the model has none."""
-    from pathlib import Path
-
     vocab = Path(model_path) / "vocab.txt"
     if not vocab.is_file():
         return set()

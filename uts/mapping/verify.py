@@ -81,7 +81,7 @@ class OpenAIVerifier:
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0,
                  transport=None):
-        import httpx
+        import httpx  # lazy: ~0.2 s at import; only --verify with an endpoint needs it
 
         if not model:
             raise ValueError("--verify with an endpoint needs --verify-model (the model name the server serves)")
@@ -115,7 +115,7 @@ class TransformersVerifier:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise ValueError(f"{path}: not a local transformers model directory (no config.json)")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # lazy: transformers costs ~2 s at import
 
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForCausalLM.from_pretrained(path)
@@ -124,7 +124,7 @@ class TransformersVerifier:
         self.no = self.tokenizer(" no", add_special_tokens=False).input_ids[-1]
 
     def judge(self, label, description, context, candidates, stats):
-        import torch
+        import torch  # lazy: torch costs ~1-3 s at import; only a local model needs it
 
         out = []
         for name, definition in candidates:

@@ -9,6 +9,7 @@ loading rdflib and networkx just to write a file atomically.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,21 +23,19 @@ __all__ = [
     "Resolver", "default_ontology_path", "dumps", "format_id", "load", "loads", "normalize_label", "save",
 ]
 
-_IO_NAMES = {"OntologyFormatError", "default_ontology_path", "dumps", "load", "loads", "save"}
-_MODEL_NAMES = {"DOMAINS", "Concept", "Match", "Ontology", "OntologyMeta", "format_id"}
+# name -> submodule it is loaded from on first use (see the module docstring)
+_SUBMODULE = {
+    **dict.fromkeys(("OntologyFormatError", "default_ontology_path", "dumps", "load", "loads", "save"), "io"),
+    **dict.fromkeys(("DOMAINS", "Concept", "Match", "Ontology", "OntologyMeta", "format_id"), "model"),
+    "normalize_label": "normalize",
+    "Resolver": "resolve",
+}
 
 
 def __getattr__(name: str):
-    if name in _IO_NAMES:
-        from . import io as module
-    elif name in _MODEL_NAMES:
-        from . import model as module
-    elif name == "normalize_label":
-        from . import normalize as module
-    elif name == "Resolver":
-        from . import resolve as module
-    else:
+    if name not in _SUBMODULE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_SUBMODULE[name]}")
     value = getattr(module, name)
     globals()[name] = value  # later look-ups skip this function
     return value

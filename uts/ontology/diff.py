@@ -19,10 +19,12 @@ Version rule (semantic versioning, see docs/ontology.md):
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .files import atomic_write_text
 from .model import Ontology
 from .normalize import normalize_label
 
@@ -219,9 +221,6 @@ def migration_table(old: Ontology, new: Ontology) -> list[Migration]:
 
 def write_migration_tsv(rows: list[Migration], path: str | Path) -> Path:
     """TSV: old_id, old_label, status, current_ids, current_labels (lists joined by '|')."""
-    from .files import atomic_write_text
-    import io
-
     buf = io.StringIO()
     w = csv.writer(buf, delimiter="\t", lineterminator="\n")
     w.writerow(["old_id", "old_label", "status", "current_ids", "current_labels"])

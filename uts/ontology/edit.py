@@ -29,6 +29,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import yaml
 from filelock import FileLock, Timeout
 
 from .changelog import (  # noqa: F401  (append/read/changelog_path/current_editor: public here too)
@@ -38,6 +39,7 @@ from .changelog import (  # noqa: F401  (append/read/changelog_path/current_edit
 from .io import default_ontology_path, dumps, load
 from .model import DOMAINS, LINK_RELATIONS, Concept, Ontology
 from .normalize import normalize_label
+from .validate import validate
 
 
 class EditError(ValueError):
@@ -423,8 +425,6 @@ def apply_op(onto: Ontology, op: dict) -> dict:
 def apply_ops(onto: Ontology, ops: list[dict], check: bool = True) -> tuple[Ontology, list[dict]]:
     """Apply ``ops`` to a copy of ``onto``; all or nothing. With ``check``, refuse the batch if
     it introduces validation errors. Returns the edited copy and the change records."""
-    from .validate import validate
-
     if not isinstance(ops, list):
         raise EditError("a batch is a list of operations")
     work = copy.deepcopy(onto)
@@ -478,8 +478,6 @@ def edit_file(ops: list[dict] | dict, path: str | Path | None = None, *, editor:
 
 def read_ops(path: str | Path) -> list[dict]:
     """Read a reviewed edit file: a YAML or JSON list of operations."""
-    import yaml
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

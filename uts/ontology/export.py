@@ -4,14 +4,18 @@ RDF/XML, and ancestor edge lists / sparse matrices."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from rdflib import Graph, Literal, Namespace
+from rdflib.namespace import SKOS
 
-from .files import atomic_write_with, is_gzip, table_format
+from .files import atomic_write_text, atomic_write_with, is_gzip, table_format
+from .io import dumps
 from .model import Ontology
 
 
@@ -99,7 +103,7 @@ def write_id2label(onto: Ontology, ids: Sequence[str], path) -> Path:
 # -- tables ----------------------------------------------------------------------------------
 def concept_table(onto: Ontology, ids: Sequence[str] | None = None):
     """A polars DataFrame with one row per concept (list columns for synonyms, parents...)."""
-    import polars as pl
+    import polars as pl  # lazy: polars costs ~0.5 s at import; only the table formats need it
 
     ids = list(ids) if ids is not None else sorted(onto.concepts)
     rows = []
@@ -121,7 +125,7 @@ def concept_table(onto: Ontology, ids: Sequence[str] | None = None):
 
 def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) -> Path:
     """``.parquet``/``.pq`` keeps list columns; ``.csv``/``.tsv`` join them with ``|``."""
-    import polars as pl
+    import polars as pl  # lazy: polars costs ~0.5 s at import; only the table formats need it
 
     path = Path(path)
     fmt = table_format(path)
@@ -138,16 +142,8 @@ def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) 
 def write_owl(onto: Ontology, path, drop_imports: bool = False) -> Path:
     """RDF/XML OWL (what Protégé, owlready2 and pronto read best). ``drop_imports`` removes
     ``owl:imports`` so tools that follow them fetch nothing."""
-    import dataclasses
-
-    from rdflib import Graph
-
-    from .io import dumps
-
     if drop_imports and onto.meta.imports:
         onto = Ontology(onto.concepts.values(), dataclasses.replace(onto.meta, imports=[]))
-    from rdflib import Literal, Namespace
-    from rdflib.namespace import SKOS
 
     g = Graph()
     g.parse(data=dumps(onto), format="turtle")
@@ -185,6 +181,4 @@ def write_ancestors(onto: Ontology, path, ids: Sequence[str] | None = None) -> P
 
 
 def _write(path, text: str) -> None:
-    from .files import atomic_write_text
-
     atomic_write_text(path, text)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filelock import Timeout
+
 from .diff import BUMPS, OntologyDiff, diff
 from .changelog import append_changelog, read_changelog, reconcile
 from .edit import lock_for
@@ -99,8 +101,6 @@ def release(version: str | None = None, path: str | Path | None = None,
     ``releases_dir`` (default: ``releases/`` beside it), extending ``changelog`` (default:
     ``CHANGELOG.md`` beside it). Every refusal is a :class:`ReleaseError`; nothing is written.
     ``justification`` allows a smaller bump than the version rule requires, and is published."""
-    from filelock import Timeout
-
     try:
         return _release(version, path, releases_dir, changelog, editor=editor, dry_run=dry_run,
                         justification=justification)

@@ -30,14 +30,17 @@ import hashlib
 import json
 import re
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import networkx as nx
 
+from .changelog import read_changelog
+from .io import OntologyFormatError, default_ontology_path, load
 from .model import DOMAINS, ID_PATTERN, Ontology
-from .normalize import normalize_label
+from .normalize import normalize_label, singular, tokens
 
 
 @dataclass(frozen=True)
@@ -217,8 +220,6 @@ _WORD = re.compile(r"[^\W_]+")
 def _stems(text: str) -> frozenset[str]:
     """Content words cut to five letters, so 'laugh' meets 'laughter' and 'vocal' 'vocalist'.
     (ASCII text skips the accent folding of :func:`tokens`; validation calls this ~100k times.)"""
-    from .normalize import singular, tokens
-
     text = _QUALIFIER.sub("", text)
     words = _WORD.findall(text.lower()) if text.isascii() else tokens(text)
     return frozenset(singular(w)[:5] for w in words if w not in _WEAK_WORDS)
@@ -374,8 +375,6 @@ def validate_path(path: str | Path | None = None, releases_dir: str | Path | Non
                   reason: bool = False) -> Report:
     """Load and validate a file; also verify release checksums (``releases/`` beside the file by
     default) and, with ``reason``, run the OWL reasoner (see :func:`reasoner_check`)."""
-    from .io import default_ontology_path, load
-
     path = Path(path) if path is not None else default_ontology_path()
     onto = load(path)
     report = validate(onto)
@@ -397,9 +396,6 @@ def check_no_lost_ids(onto: Ontology, path: str | Path, releases_dir: str | Path
     """An error when a concept id of the latest release, or one named in the change log, is
     missing from the working copy ``onto`` (read from ``path``). Ids are never deleted, only
     deprecated (OBO practice), so a missing id means a lost concept, e.g. a truncated file."""
-    from .changelog import read_changelog
-    from .io import OntologyFormatError, load
-
     path = Path(path)
     issues = []
     releases = Path(releases_dir) if releases_dir is not None else path.parent / "releases"
@@ -521,8 +517,7 @@ def reasoner_check(onto: Ontology) -> tuple[list[Issue], str]:
     """
     if shutil.which("java") is None:
         return [], "reasoner skipped: java not found on PATH (install a JRE to run HermiT)"
-    import tempfile
-
+    # lazy: only --reason needs owlready2 and the OWL export (numpy, scipy): ~0.3 s off every validate
     import owlready2
 
     from .export import write_owl

@@ -374,7 +374,7 @@ def serve(ontology_path: str | Path, mapping_roots: list[Path], *, host: str = "
     """Run the app with uvicorn until interrupted. A non-local ``host`` needs a ``token``.
     ``announce()`` is called once the ontology and mapping files have been read, before serving."""
     check_bind(host, token)
-    import uvicorn  # the server only when serving: tests and the site builder do without it
+    import uvicorn  # lazy: the server only when serving; tests and the site builder do without it
 
     app = create_app(ontology_path, mapping_roots, token=token, editor=editor, reviewer=reviewer,
                      allowed_hosts=LOCAL_HOSTS if is_local(host) else ["*"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uts.ontology import Ontology
+from uts.ontology.stats import compute_stats, plot_stats
 
 from .mappings import ServeError, dataset_labels
 from .pages import STATIC_DIR, Pages, page_name
@@ -56,8 +57,6 @@ def build_site(onto: Ontology, out: str | Path, mapping_dirs: Iterable[Path] = (
         shutil.copytree(STATIC_DIR, assets)
         write_search_index(onto, assets)
         if plot:
-            from uts.ontology.stats import compute_stats, plot_stats
-
             plot_stats(compute_stats(onto), assets / "stats.png")
         (work / "index.html").write_text(pages.home("", stats_plot=plot), encoding="utf-8")
         (work / "tree.html").write_text(pages.tree(""), encoding="utf-8")

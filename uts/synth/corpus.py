@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import soundfile as sf
+from rich.progress import track
 from scipy.signal import butter, lfilter, sosfilt
 
 from uts.manifest import write_manifest
@@ -628,8 +629,6 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
     rows = []
     indices = range(cfg.n)
     if progress:
-        from rich.progress import track
-
         indices = track(indices, description=f"synthesising {cfg.n} clips")
     for i in indices:
         rng = np.random.default_rng([cfg.seed, i])

@@ -12,6 +12,9 @@ from math import gcd
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import firwin, resample_poly
+
+from uts.manifest import NON_FINITE, UNREADABLE, ZERO_LENGTH
 
 try:  # optional, better and faster; never required
     import soxr
@@ -31,8 +34,6 @@ class AudioError(RuntimeError):
 def _polyphase_filter(up: int, down: int) -> np.ndarray:
     """The low-pass FIR that ``resample_poly`` designs by default (Kaiser, beta 5), built once
     per ratio: for 16 kHz -> 22.05 kHz designing it costs more than filtering a clip."""
-    from scipy.signal import firwin
-
     max_rate = max(up, down)
     return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
 
@@ -43,7 +44,6 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         return x.astype(np.float32, copy=False)
     if soxr is not None:
         return soxr.resample(x.astype(np.float32, copy=False), orig_sr, target_sr).astype(np.float32)
-    from scipy.signal import resample_poly
 
     g = gcd(int(orig_sr), int(target_sr))
     up, down = int(target_sr) // g, int(orig_sr) // g
@@ -55,8 +55,6 @@ def read_segment(path: str, start: float = 0.0, duration: float | None = None,
     """Mono float32 samples of ``path`` from ``start`` for ``duration`` seconds (all when None),
     resampled to ``sample_rate`` (native when None). Raises :class:`AudioError` (with a reason
     code) when the file is unreadable, the segment empty, or any sample not finite."""
-    from uts.manifest import UNREADABLE
-
     try:
         with sf.SoundFile(path) as f:
             sr = f.samplerate
@@ -72,8 +70,6 @@ def read_segment(path: str, start: float = 0.0, duration: float | None = None,
 
 def checked(x: np.ndarray, where: str) -> np.ndarray:
     """``x`` (mono samples) unless it is empty or holds NaN/inf: then :class:`AudioError`."""
-    from uts.manifest import NON_FINITE, ZERO_LENGTH
-
     if x.size == 0:
         raise AudioError(ZERO_LENGTH, f"{where}: no samples")
     if not np.isfinite(x).all():

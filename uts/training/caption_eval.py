@@ -28,6 +28,7 @@ import torch
 from .caption import CaptionDecoder, likelihood_matrix
 from .caption_metrics import caption_scores
 from .hierarchy import Hierarchy
+from .retrieval import retrieval_from_similarity
 from .tokenizer import CaptionTokenizer
 
 
@@ -66,8 +67,6 @@ def zero_shot_caption_scores(decoder, tokenizer, frames: torch.Tensor, hierarchy
 
 
 def caption_retrieval(decoder, tokenizer, frames: torch.Tensor, texts: Sequence[str], owner: Sequence[int]) -> dict:
-    from .retrieval import retrieval_from_similarity
-
     sim = centred_likelihood(decoder, tokenizer, frames, texts).T  # (texts, clips)
     return retrieval_from_similarity(sim.double().numpy(), owner)
 

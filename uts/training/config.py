@@ -18,6 +18,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from .contrastive import TARGET_MODES
+from .encoders import ENCODERS
+from .objectives import ANCESTOR_MODES, OBJECTIVES
+from .text import CAPTION_MODES
+
 DEFAULTS: dict[str, Any] = {
     "data": {
         "train": None,  # flat or Lhotse manifest (path, relative to the recipe file)
@@ -196,11 +201,6 @@ def _resolve_paths(cfg: dict, base: Path, only: dict) -> None:
 
 def validate(cfg: dict) -> None:
     """Cross-field checks that single types cannot express."""
-    from .encoders import ENCODERS
-    from .contrastive import TARGET_MODES
-    from .objectives import ANCESTOR_MODES, OBJECTIVES
-    from .text import CAPTION_MODES
-
     d, o, r = cfg["data"], cfg["optim"], cfg["run"]
     if (d["batch_size"] is None) == (d["max_seconds"] is None):
         raise ConfigError("set exactly one of data.batch_size and data.max_seconds "

@@ -34,6 +34,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .masking import known_overlap
+
 TARGET_MODES = ("hard", "soft", "mask")
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps the scale at 100
 
@@ -108,8 +110,6 @@ def info_nce(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
     """
     overlap = label_overlap
     if known is not None:
-        from .masking import known_overlap
-
         overlap = lambda y: known_overlap(y, known)  # noqa: E731
     if targets not in TARGET_MODES:
         raise ValueError(f"contrastive targets must be one of {', '.join(TARGET_MODES)}")

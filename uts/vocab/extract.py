@@ -21,6 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.text import Text
+
 from uts.ontology.files import atomic_write_text, iter_jsonl
 from uts.ontology.model import Ontology
 from uts.ontology.normalize import singular
@@ -114,10 +118,6 @@ def _restore_input_order(out: Path, ids: Sequence[str]) -> None:
 
 def _progress(enabled: bool):
     """A progress bar with clips done, rate and time left (on stderr; off when not wanted)."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-    from rich.text import Text
-
     class Rate(ProgressColumn):
         def render(self, task):
             return Text(f"{task.speed:.1f} clips/s" if task.speed else "-- clips/s")

@@ -168,6 +168,7 @@ class TransformersGenerator:
         if not (path / "config.json").is_file():
             raise VocabError(f"{path} is not a local transformers model directory (no config.json); "
                              "models are never downloaded")
+        # lazy: torch and transformers cost seconds at import; only the local LLM backend needs them
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -196,7 +197,7 @@ class TransformersGenerator:
         return prompt
 
     def __call__(self, prompts: list[str], attempt: int = 0) -> list[str]:
-        import torch
+        import torch  # lazy: as in __init__
 
         batch = self.tokenizer([self._text(p) for p in prompts], return_tensors="pt", padding=True,
                                truncation=True, max_length=self.max_prompt_tokens).to(self.device)

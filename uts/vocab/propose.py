@@ -25,6 +25,7 @@ import polars as pl
 from uts.mapping.labelsets import from_ontology, from_texts
 from uts.mapping.match import Matcher
 from uts.mapping.sssom import BROAD, EXACT
+from uts.ontology.files import atomic_write_text
 from uts.ontology.model import Ontology
 from uts.ontology.normalize import normalize_label, tokens
 from uts.ontology.resolve import STOPWORDS, Resolver, lemma_key
@@ -144,8 +145,6 @@ def _suggest_by_mapping(onto: Ontology, proposals: list[Proposal]) -> None:
 
 def write_proposals(path: str | os.PathLike, proposals: list[Proposal], onto: Ontology, source: str) -> Path:
     """The edit file: YAML, one ``add`` per candidate, with the evidence as comments."""
-    from uts.ontology.files import atomic_write_text
-
     if not proposals:
         raise VocabError("no unresolved tag is frequent enough to propose (lower --min-df?)")
     q = json.dumps  # a JSON string is a valid YAML scalar, whatever characters it holds

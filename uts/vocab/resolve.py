@@ -7,6 +7,7 @@ The lexical layer (tags and captions -> concepts, with lemmas) is the ontology's
 
 from __future__ import annotations
 
+from uts.embedding import Embedder
 from uts.ontology.model import Ontology
 
 
@@ -19,9 +20,7 @@ class EmbeddingMatcher:
 
     def __init__(self, onto: Ontology, threshold: float = 0.8, model: str | None = None,
                  min_words: int = 2):
-        import torch
-
-        from uts.embedding import Embedder
+        import torch  # lazy: keeps torch (~1-3 s) off every importer of this module, e.g. vocab extract
 
         self.threshold = threshold
         self.min_words = min_words

@@ -24,7 +24,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import httpx
+
 from .io import VocabError
+from .llm import TransformersGenerator
 
 BACKENDS = ("transformers", "openai", "vllm")
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -58,8 +61,6 @@ class OpenAIGenerator:
     def __init__(self, base_url: str, model: str, api_key: str | None = None, concurrency: int = 16,
                  timeout: float = 120.0, max_retries: int = 6, backoff: float = 1.0, max_backoff: float = 30.0,
                  max_new_tokens: int = 96, temperature: float = 0.7, check: bool = True):
-        import httpx
-
         if concurrency < 1:
             raise ServingError("--concurrency must be at least 1")
         self.root = _api_root(base_url)
@@ -83,8 +84,6 @@ class OpenAIGenerator:
     # -- set-up -----------------------------------------------------------------------------------
     def check_model(self) -> None:
         """Fail now, in one line, if the server is unreachable or does not serve ``model``."""
-        import httpx
-
         try:
             reply = self.client.get(f"{self.root}/models")
         except httpx.HTTPError as exc:
@@ -119,8 +118,6 @@ class OpenAIGenerator:
 
     def _request(self, prompt: str, attempt: int) -> str:
         """One request; :class:`TransientError` for what is worth retrying."""
-        import httpx
-
         try:
             reply = self.client.post(f"{self.root}/chat/completions", json=self._payload(prompt, attempt))
         except httpx.TimeoutException as exc:
@@ -201,7 +198,7 @@ class VLLMGenerator:
 
     def __init__(self, model: str, max_new_tokens: int = 96, temperature: float = 0.7, **engine_args):
         try:
-            import vllm
+            import vllm  # lazy: optional extra (GPU only), absent from a plain install
         except ImportError:
             raise VocabError("--backend vllm needs vLLM: pip install 'uts[vllm]' (on a machine with a GPU); "
                              "or serve the model with `vllm serve` and use --backend openai") from None
@@ -236,6 +233,5 @@ def make_generator(backend: str, model: str | None, *, base_url: str | None = No
         raise VocabError("--base-url is for --backend openai")
     if backend == "vllm":
         return VLLMGenerator(model, max_new_tokens=max_new_tokens)
-    from .llm import TransformersGenerator
 
     return TransformersGenerator(model, device=device, max_new_tokens=max_new_tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from uts.ontology.files import atomic_write_text
@@ -81,14 +82,14 @@ def _markdown(stats: dict) -> str:
 
 def plot_stats(stats: dict, ranking: pl.DataFrame, path: Path) -> None:
     """Two panels: df against rank (log-log) with the cuts marked, and the domain mix per size."""
+    # lazy: matplotlib costs ~0.3 s at import; only the plot needs it
     import matplotlib
+    from matplotlib.figure import Figure
 
     matplotlib.use("Agg")
-    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4.2))
     left, right = fig.subplots(1, 2)
-    import numpy as np
 
     df = ranking["df"].to_numpy()
     # At most ~1,000 log-spaced ranks: the same curve, drawn in milliseconds for any vocabulary.
