@@ -12,8 +12,9 @@ Corpora (generated under ``--workdir``, outside the repository, and deleted afte
   ontology, concept files, plot).
 
 Each command runs as a subprocess, start-up included; peak memory is the child's ``ru_maxrss``.
-The projection is the straight line through the two measured sizes (time and memory), i.e. a
-fixed cost plus a cost per clip.
+A size of ``PROJECT_TO`` that was not measured is projected on the straight line through the two
+measured sizes nearest it (time and memory), i.e. a fixed cost plus a cost per clip; pass
+``--clips 361000 1000000 2000000 10000000`` to measure them instead.
 
     .venv/bin/python benchmarks/scale_bench.py                              # 1M and 10M, both
     .venv/bin/python benchmarks/scale_bench.py --clips 100000 1000000 --part vocab
@@ -65,8 +66,8 @@ def measure(name: str, cmd: list[str], repeats: int) -> dict:
 
 
 def project(rows: list[dict], key: str, n: int) -> float:
-    """``key`` at ``n`` clips on the straight line through the two measured sizes."""
-    (n0, y0), (n1, y1) = [(r["clips"], r[key]) for r in (rows[0], rows[-1])]
+    """``key`` at ``n`` clips on the straight line through the two measured sizes nearest ``n``."""
+    (n0, y0), (n1, y1) = sorted((r["clips"], r[key]) for r in sorted(rows, key=lambda r: abs(r["clips"] - n))[:2])
     return y0 + (y1 - y0) * (n - n0) / (n1 - n0)
 
 
@@ -108,8 +109,9 @@ def main() -> None:
     for name, rows in results.items():
         for r in rows:
             print(f"{name:42s} {r['clips']:>11,} {r['wall_s']:8.1f} {r['peak_mb']:12.0f} {r['load']:>11s}")
+        measured = {r["clips"] for r in rows}
         if len(rows) >= 2:
-            for label, n in PROJECT_TO.items():
+            for label, n in ((k, v) for k, v in PROJECT_TO.items() if v not in measured):
                 print(f"{name:42s} {n:>11,} {project(rows, 'wall_s', n):8.1f} "
                       f"{project(rows, 'peak_mb', n):12.0f} {'projected':>11s}  ({label})")
 
