@@ -7,6 +7,7 @@ import json
 
 import polars as pl
 import pytest
+from _lhotse_helpers import paper_cut
 from test_vocab_support import read_jsonl, small_ontology, write_jsonl, write_ontology
 from typer.testing import CliRunner
 
@@ -97,9 +98,7 @@ def test_the_output_is_the_manifest_training_reads(tmp_path, concept_vocab):
 
 
 def test_lhotse_cuts_become_manifest_rows(tmp_path, label_vocab):
-    cuts = [{"id": f"c{i}", "start": 0.5, "duration": 3.0, "channel": 0,
-             "recording": {"id": f"r{i}", "sources": [{"type": "file", "source": f"/a/{i}.flac"}]},
-             "supervisions": [{"id": f"s{i}", "custom": {"caption": "x", "audio_tag": tags}}]}
+    cuts = [paper_cut(f"c{i}", f"/a/{i}.flac", tags, caption="x", start=0.5, duration=3.0, file_seconds=4.0)
             for i, tags in enumerate([["rain", "wind"], "noise, hum", ["drums"]])]
     src = tmp_path / "cuts.jsonl.gz"
     with gzip.open(src, "wt") as fh:

@@ -44,34 +44,17 @@ def _curated(alignment: Optional[Path]):
 _user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
-def _ontology_loader(value: Optional[str]):
-    """None for 'none', else a function that loads the ontology (a missing file fails now)."""
+def _ontology(value: Optional[str]):
+    """None for 'none', else the ontology (a missing file fails with one line)."""
     if value is not None and value.lower() == "none":
         return None
     path = Path(value) if value else None
     if path is not None and not path.is_file():
         _fail(f"ontology file not found: {path}")
+    # lazy: the library loads when the command runs, so `uts --help` stays fast
+    from uts.ontology import load
 
-    def load():
-        # lazy: the library loads when the command runs, so `uts --help` stays fast
-        from uts.ontology import load
-
-        return load(path)
-    return load
-
-
-def _ontology(value: Optional[str]):
-    loader = _ontology_loader(value)
-    return loader() if loader is not None else None
-
-
-def _import_matplotlib() -> None:
-    # lazy: warms matplotlib (~0.3 s) on a thread while polars counts (see build); never at start-up
-    import matplotlib
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-
-    matplotlib.use("Agg")
+    return load(path)
 
 
 @app.command()
@@ -185,11 +168,11 @@ def _status(message: str):
         yield
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+@app.command()
 def build(
-    ctx: typer.Context,
-    input: str = typer.Argument(..., metavar="INPUT", help="Tagged clips: JSON Lines / Parquet with 'id' and "
-                                "'tags' (e.g. from `uts vocab extract`), or a Lhotse manifest (audio_tag)."),
+    input: list[str] = typer.Argument(..., metavar="INPUT", show_default=False,
+                                      help="Tagged clips: JSON Lines / Parquet with 'id' and 'tags' (e.g. from "
+                                      "`uts vocab extract`), or a Lhotse manifest (audio_tag)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
     sizes: list[str] = typer.Option(["800", "1000", "1500", "2000", "3000"], "--sizes", "-s",
                                     help="Vocabulary sizes, e.g. --sizes 800 1000 1500 2000 3000 (1.5k works too)."),
@@ -212,23 +195,15 @@ def build(
     """
     with _user_errors():
         # lazy: the library loads when the command runs, so `uts --help` stays fast
-        from uts.vocab.build import split_sizes
+        from uts.vocab.build import build_and_write, split_sizes
 
-        # Click options take one value each: "--sizes 800 1000" leaves 1000 among the arguments.
-        path, sizes_int = split_sizes(sizes, [input, *ctx.args])
-        # lazy: as above; importing build also imports numpy and polars (.count) before the threads start
-        from uts.vocab.build import build_vocabulary, in_background, load_ontology_in_background, write_outputs
-
-        # Loading the ontology and importing matplotlib are pure Python; started on threads now,
-        # they run while polars counts the tags (outside the GIL) instead of before or after.
-        loader = _ontology_loader(ontology)
-        pending = load_ontology_in_background(loader, _curated(alignment)) if loader is not None else None
-        if plot:
-            in_background(_import_matplotlib)
+        # Click options take one value each: "--sizes 800 1000" leaves 1000 among the INPUT words.
+        path, sizes_int = split_sizes(sizes, input)
+        no_ontology = ontology is not None and ontology.lower() == "none"
         with _status(f"counting and ranking the tags of {path} ..."):
-            result = build_vocabulary(Path(path), sizes_int, onto=pending, unit=unit, balance=balance,
-                                      closure=closure, coverage=coverage)
-            write_outputs(result, out, pending.result()[0] if pending is not None else None, plot=plot)
+            result = build_and_write(path, out, sizes_int, use_ontology=not no_ontology,
+                                     ontology_path=None if no_ontology else ontology, alignment=alignment,
+                                     plot=plot, unit=unit, balance=balance, closure=closure, coverage=coverage)
     typer.echo(f"{result.summary()} -> {out}")
 
 

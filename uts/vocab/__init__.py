@@ -10,7 +10,7 @@ stack (rdflib, networkx) and starts fast.
 from importlib import import_module
 
 _EXPORTS = {
-    "PAPER_SIZES": "build", "VocabResult": "build", "build_vocabulary": "build",
+    "PAPER_SIZES": "build", "VocabResult": "build", "build_and_write": "build", "build_vocabulary": "build",
     "tf_idf": "build", "size_name": "io", "write_outputs": "build",
     "OntologyExtractor": "extract", "run_extraction": "extract",
     "Vocabulary": "filter", "filter_manifest": "filter",

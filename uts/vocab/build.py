@@ -221,13 +221,69 @@ def load_ontology_in_background(loader: Callable[[], Ontology], curated: dict | 
     """``Future[(ontology, its Resolver)]``: pass it as ``onto`` to
     :func:`build_vocabulary`, which waits for it only once the tags are counted. ``curated``:
     a reviewed alignment's tag -> ids (``MappingSet.curated_labels()``), the resolver's context
-    rule for this data set's tags."""
+    rule for this data set's tags, or a function that reads them (then read on the thread too)."""
     def job():
         from uts.ontology.resolve import Resolver  # lazy: imported on this thread, overlapping the count
 
         onto = loader()
-        return onto, Resolver(onto, curated)
+        return onto, Resolver(onto, curated() if callable(curated) else curated)
     return in_background(job)
+
+
+def _import_matplotlib() -> None:
+    """What :func:`.stats.plot_stats` imports (about a third of a second of pure Python)."""
+    # lazy: warms matplotlib on a thread while polars counts; never at start-up
+    import matplotlib
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+    matplotlib.use("Agg")
+
+
+def _curated_labels(alignment: str | os.PathLike) -> dict:
+    from uts.mapping.sssom import read_sssom  # lazy: only with --alignment
+
+    return read_sssom(alignment).curated_labels()
+
+
+def build_and_write(
+    input_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    sizes: list[int] | tuple[int, ...] = PAPER_SIZES,
+    *,
+    use_ontology: bool = True,
+    ontology_path: str | os.PathLike | None = None,
+    alignment: str | os.PathLike | None = None,
+    plot: bool = True,
+    unit: str = "tag",
+    balance: float | None = None,
+    closure: bool = False,
+    coverage: bool = False,
+) -> VocabResult:
+    """``uts vocab build``: count, rank, cut and write every output into ``out_dir``.
+
+    ``use_ontology=False`` keeps plain strings (the paper); otherwise tags resolve against
+    ``ontology_path`` (None: the default ontology), with ``alignment``'s reviewed decisions first.
+    Loading those and importing matplotlib (for ``plot``) are pure Python: they start on threads
+    here and run while polars counts the tags outside the GIL, instead of before or after."""
+    if not use_ontology and alignment is not None:
+        raise VocabError("--alignment needs an ontology (not --ontology none)")
+    pending = None
+    if use_ontology:
+        if ontology_path is not None and not Path(ontology_path).is_file():
+            raise VocabError(f"ontology file not found: {ontology_path}")
+        if alignment is not None and not Path(alignment).is_file():
+            raise VocabError(f"alignment file not found: {alignment}")
+        from uts.ontology import load  # lazy: --ontology none never loads the ontology stack
+
+        curated = (lambda: _curated_labels(alignment)) if alignment is not None else None
+        pending = load_ontology_in_background(lambda: load(ontology_path), curated)
+    if plot:
+        in_background(_import_matplotlib)
+    result = build_vocabulary(input_path, sizes, onto=pending, unit=unit, balance=balance,
+                              closure=closure, coverage=coverage)
+    write_outputs(result, out_dir, pending.result()[0] if pending is not None else None, plot=plot)
+    return result
 
 
 def build_vocabulary(
@@ -431,6 +487,6 @@ def write_outputs(result: VocabResult, out_dir: str | os.PathLike, onto: Ontolog
 
 
 __all__ = [
-    "PAPER_SIZES", "VocabResult", "build_vocabulary", "count_concepts", "count_tags",
+    "PAPER_SIZES", "VocabResult", "build_and_write", "build_vocabulary", "count_concepts", "count_tags",
     "rank", "select", "size_name", "tf_idf", "write_outputs",
 ]
