@@ -23,7 +23,8 @@ written from the *given* labels (``contrastive.captions=labels``, ``caption.capt
 so every condition touches every objective. Evaluation is on one held-out corpus with all domains and complete labels, over
 one common label space (its labels and their ancestors; a class a run never saw scores 0):
 
-- linear probe per domain: logistic regression on the frozen encoder embedding of a separate,
+- linear probe per domain: logistic regression (scikit-learn, :func:`uts.training.metrics.linear_probe`)
+  on the frozen encoder embedding of a separate,
   cleanly labelled probe-training corpus, predicting that domain's concepts; probe mAP on the test;
 - tagging mAP and hierarchical F1 from the tagging head (n/a for ``contrastive``: it has none);
 - zero-shot mAP and hierarchical F1 (contrastive: clips scored against the concepts' prompt

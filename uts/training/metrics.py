@@ -14,6 +14,8 @@ arrays or tensors. Targets should already be closed over ancestors (a "snare dru
   parent.
 - mistake severity: for each false-positive label, the hierarchy distance (up to the lowest
   common ancestor and down again) to the nearest true label; mean over all false positives.
+- linear probe: scikit-learn logistic regression per target on standardised frozen embeddings
+  (protocol in ``PROBE_C`` / ``PROBE_MAX_ITER`` below), scored with the same AP.
 """
 
 from __future__ import annotations
