@@ -66,8 +66,17 @@ PAIRS = [(None, "caption", "hier", "probe_speech"), (None, "caption", "hier", "p
          (None, "caption", "hier", "probe_sound"), (None, "hier+caption", "hier", "tagging_map"),
          (None, "hier+caption", "hier", "probe_sound"), (None, "caption", "contrastive", "zero_shot_map"),
          (None, "caption", "contrastive", "t2a_R@1")]
-CONDITION_PAIRS = [("rich-captions", "weak-captions", obj, m) for obj in ("caption", "hier+caption", "contrastive")
+PAIRS += [(None, "hier", "flat", "tagging_map"), (None, "hier", "flat", "tagging_hf1"),
+          (None, "hier+contrastive", "hier", "tagging_map"), (None, "hier+caption", "caption", "zero_shot_map")]
+CONDITION_PAIRS = [("rich-captions", "weak-captions", obj, m) for obj in ("caption", "hier+caption", "contrastive",
+                                                                         "hier+contrastive")
                    for m in ("probe_music", "probe_sound", "zero_shot_map", "t2a_R@1")]
+# the data-quality finding: each label condition against clean, per objective
+CONDITION_PAIRS += [(cond, "clean", obj, m) for cond in ("noisy", "no-sound") for obj in OBJECTIVES
+                    for m in ("probe_sound", "tagging_map", "zero_shot_map", "t2a_R@1")]
+# "which objective wins where": per condition, the best objective on each of these against the runner-up
+HEADLINE = ("probe_speech", "probe_music", "probe_sound", "tagging_map", "tagging_hf1", "zero_shot_map", "t2a_R@1",
+            "a2t_R@1")
 # extra variants: name -> (objective, overrides); "/hard" = CLIP's hard targets instead of soft
 VARIANTS = {"contrastive/hard": ("contrastive", ["contrastive.targets=hard"]),
             "hier+contrastive/hard": ("hier+contrastive", ["contrastive.targets=hard"])}
@@ -236,6 +245,28 @@ def paired_differences(results: list[dict], conditions: list[str]) -> list[str]:
     return lines
 
 
+def winners(results: list[dict], conditions: list[str]) -> list[str]:
+    """Per condition and headline metric: the objective with the best mean over seeds, the
+    runner-up, and their paired difference (``*``: the 95% interval excludes 0)."""
+    import statistics
+
+    lines = ["| condition | metric | best | runner-up | best − runner-up [95% CI] |", "|---|---|---|---|---|"]
+    for cond in conditions:
+        rows = [r for r in results if r["condition"] == cond]
+        for metric in HEADLINE:
+            by_obj: dict[str, dict[int, float]] = {}
+            for r in rows:
+                if metric in r:
+                    by_obj.setdefault(r["objective"], {})[r["seed"]] = r[metric]
+            if len(by_obj) < 2:
+                continue
+            ranked = sorted(by_obj, key=lambda o: -statistics.mean(by_obj[o].values()))
+            best, second = ranked[:2]
+            diffs = [by_obj[best][s] - by_obj[second][s] for s in sorted(by_obj[best]) if s in by_obj[second]]
+            lines.append(f"| {cond} | {metric} | {best} | {second} | {_interval(diffs)} |")
+    return lines
+
+
 def print_tables(results: list[dict], conditions: list[str], objectives: list[str], seeds: list[int]) -> None:
     """The table of means, the per-domain table, the median spreads and the paired differences."""
     cols = [("probe_speech", "probe speech"), ("probe_music", "probe music"), ("probe_sound", "probe sound"),
@@ -274,6 +305,7 @@ def print_tables(results: list[dict], conditions: list[str], objectives: list[st
                     f"{statistics.mean(v):.3f}" if (v := [r[k] for r in rows if k in r]) else "n/a"
                     for k, _ in domain_cols) + " |")
     print("\n" + "\n".join(lines))
+    print("\n" + "\n".join(winners(results, conditions)))
     print("\n" + "\n".join(paired_differences(results, conditions)))
     if len(seeds) > 1:
         print("median seed-to-seed std per column: " + ", ".join(
