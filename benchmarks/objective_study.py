@@ -215,6 +215,8 @@ def _interval(diffs: list[float]) -> str:
     m = statistics.mean(diffs)
     if len(diffs) < 2:
         return f"{m:+.3f} (1 seed)"
+    if statistics.stdev(diffs) < 1e-9:  # e.g. R@1 moves in steps of 1/clips: equal differences are no evidence
+        return f"{m:+.3f} (the same in all {len(diffs)} seeds; no interval)"
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
     mark = " *" if abs(m) > half else ""
     return f"{m:+.3f} [{m - half:+.3f}, {m + half:+.3f}]{mark}"
