@@ -35,7 +35,8 @@ one common label space (its labels and their ancestors; a class a run never saw 
 - per domain: tagging and zero-shot macro mAP over that domain's classes, text->audio R@1 of the
   captions of that domain's clips (gallery: all clips).
 
-Prints the table of means, then paired differences for the comparisons the write-up makes (per
+Prints the table of means, the per-domain table, per condition and metric the best objective
+against the runner-up, then paired differences for the comparisons the write-up makes (per
 seed, same corpora: mean difference and a 95% t-interval over seeds), and writes every figure as
 JSON.
 
