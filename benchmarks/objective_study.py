@@ -23,7 +23,8 @@ written from the *given* labels (``contrastive.captions=labels``, ``caption.capt
 so every condition touches every objective. Evaluation is on one held-out corpus with all domains and complete labels, over
 one common label space (its labels and their ancestors; a class a run never saw scores 0):
 
-- linear probe per domain: logistic regression on the frozen encoder embedding of a separate,
+- linear probe per domain: logistic regression (scikit-learn, :func:`uts.training.metrics.linear_probe`)
+  on the frozen encoder embedding of a separate,
   cleanly labelled probe-training corpus, predicting that domain's concepts; probe mAP on the test;
 - tagging mAP and hierarchical F1 from the tagging head (n/a for ``contrastive``: it has none);
 - zero-shot mAP and hierarchical F1 (contrastive: clips scored against the concepts' prompt
@@ -34,7 +35,8 @@ one common label space (its labels and their ancestors; a class a run never saw 
 - per domain: tagging and zero-shot macro mAP over that domain's classes, text->audio R@1 of the
   captions of that domain's clips (gallery: all clips).
 
-Prints the table of means, then paired differences for the comparisons the write-up makes (per
+Prints the table of means, the per-domain table, per condition and metric the best objective
+against the runner-up, then paired differences for the comparisons the write-up makes (per
 seed, same corpora: mean difference and a 95% t-interval over seeds), and writes every figure as
 JSON.
 
@@ -65,8 +67,17 @@ PAIRS = [(None, "caption", "hier", "probe_speech"), (None, "caption", "hier", "p
          (None, "caption", "hier", "probe_sound"), (None, "hier+caption", "hier", "tagging_map"),
          (None, "hier+caption", "hier", "probe_sound"), (None, "caption", "contrastive", "zero_shot_map"),
          (None, "caption", "contrastive", "t2a_R@1")]
-CONDITION_PAIRS = [("rich-captions", "weak-captions", obj, m) for obj in ("caption", "hier+caption", "contrastive")
+PAIRS += [(None, "hier", "flat", "tagging_map"), (None, "hier", "flat", "tagging_hf1"),
+          (None, "hier+contrastive", "hier", "tagging_map"), (None, "hier+caption", "caption", "zero_shot_map")]
+CONDITION_PAIRS = [("rich-captions", "weak-captions", obj, m) for obj in ("caption", "hier+caption", "contrastive",
+                                                                         "hier+contrastive")
                    for m in ("probe_music", "probe_sound", "zero_shot_map", "t2a_R@1")]
+# the data-quality finding: each label condition against clean, per objective
+CONDITION_PAIRS += [(cond, "clean", obj, m) for cond in ("noisy", "no-sound") for obj in OBJECTIVES
+                    for m in ("probe_sound", "tagging_map", "zero_shot_map", "t2a_R@1")]
+# "which objective wins where": per condition, the best objective on each of these against the runner-up
+HEADLINE = ("probe_speech", "probe_music", "probe_sound", "tagging_map", "tagging_hf1", "zero_shot_map", "t2a_R@1",
+            "a2t_R@1")
 # extra variants: name -> (objective, overrides); "/hard" = CLIP's hard targets instead of soft
 VARIANTS = {"contrastive/hard": ("contrastive", ["contrastive.targets=hard"]),
             "hier+contrastive/hard": ("hier+contrastive", ["contrastive.targets=hard"])}
@@ -205,6 +216,8 @@ def _interval(diffs: list[float]) -> str:
     m = statistics.mean(diffs)
     if len(diffs) < 2:
         return f"{m:+.3f} (1 seed)"
+    if statistics.stdev(diffs) < 1e-9:  # e.g. R@1 moves in steps of 1/clips: equal differences are no evidence
+        return f"{m:+.3f} (the same in all {len(diffs)} seeds; no interval)"
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
     mark = " *" if abs(m) > half else ""
     return f"{m:+.3f} [{m - half:+.3f}, {m + half:+.3f}]{mark}"
@@ -232,6 +245,28 @@ def paired_differences(results: list[dict], conditions: list[str]) -> list[str]:
                  and (vb := value(cb, obj, s, metric)) is not None]
         if diffs:
             lines.append(f"| {ca} − {cb} | {obj} | {metric} | {_interval(diffs)} |")
+    return lines
+
+
+def winners(results: list[dict], conditions: list[str]) -> list[str]:
+    """Per condition and headline metric: the objective with the best mean over seeds, the
+    runner-up, and their paired difference (``*``: the 95% interval excludes 0)."""
+    import statistics
+
+    lines = ["| condition | metric | best | runner-up | best − runner-up [95% CI] |", "|---|---|---|---|---|"]
+    for cond in conditions:
+        rows = [r for r in results if r["condition"] == cond]
+        for metric in HEADLINE:
+            by_obj: dict[str, dict[int, float]] = {}
+            for r in rows:
+                if metric in r:
+                    by_obj.setdefault(r["objective"], {})[r["seed"]] = r[metric]
+            if len(by_obj) < 2:
+                continue
+            ranked = sorted(by_obj, key=lambda o: -statistics.mean(by_obj[o].values()))
+            best, second = ranked[:2]
+            diffs = [by_obj[best][s] - by_obj[second][s] for s in sorted(by_obj[best]) if s in by_obj[second]]
+            lines.append(f"| {cond} | {metric} | {best} | {second} | {_interval(diffs)} |")
     return lines
 
 
@@ -273,6 +308,7 @@ def print_tables(results: list[dict], conditions: list[str], objectives: list[st
                     f"{statistics.mean(v):.3f}" if (v := [r[k] for r in rows if k in r]) else "n/a"
                     for k, _ in domain_cols) + " |")
     print("\n" + "\n".join(lines))
+    print("\n" + "\n".join(winners(results, conditions)))
     print("\n" + "\n".join(paired_differences(results, conditions)))
     if len(seeds) > 1:
         print("median seed-to-seed std per column: " + ", ".join(

@@ -9,7 +9,7 @@ import torch
 from uts.training.hierarchy import Hierarchy
 from uts.training.metrics import (average_precision, hierarchical_prf, hierarchical_report,
                                   linear_probe, mean_average_precision, micro_average_precision,
-                                  mistake_severity, violation_rates)
+                                  mistake_severity, probe_scores, violation_rates)
 
 # 0 music -> 1 drum -> {2 snare, 3 kick};  0 -> 4 piano;  5 sound (root) -> 6 rain
 H = Hierarchy([f"c{i}" for i in range(7)], [(1, 0), (2, 1), (3, 1), (4, 0), (6, 5)])
@@ -88,6 +88,41 @@ def test_linear_probe_separates_separable_data_and_not_noise():
     assert good["probe_map"] > 0.95
     noise = linear_probe(torch.randn(100, 8, generator=g), y[:100], torch.randn(100, 8, generator=g), y[100:])
     assert noise["probe_map"] < 0.8
+
+
+def test_linear_probe_is_scikit_learn_on_random_data():
+    """The probe is scikit-learn's logistic regression, one per column on standardised features,
+    with the documented protocol: its scores and its AP are what scikit-learn gives directly."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    xtr, xte = rng.normal(size=(80, 12)) * rng.uniform(0.1, 5, 12), rng.normal(size=(40, 12))
+    ytr = rng.random((80, 4)) < [0.2, 0.5, 0.7, 0.4]
+    yte = rng.random((40, 4)) < 0.4
+    yte[:, 3] = False  # no positive in the test split: AP undefined, left out of the mean
+    scaler = StandardScaler().fit(xtr)
+    direct = np.stack([LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000)
+                       .fit(scaler.transform(xtr), ytr[:, j]).predict_proba(scaler.transform(xte))[:, 1]
+                       for j in range(4)], axis=1)
+    np.testing.assert_allclose(probe_scores(xtr, ytr, xte), direct, rtol=0, atol=1e-12)
+    res = linear_probe(torch.tensor(xtr), torch.tensor(ytr).float(), torch.tensor(xte), torch.tensor(yte).float())
+    want = [average_precision_score(yte[:, j], direct[:, j]) for j in range(3)]
+    assert res["probe_ap"][:3] == pytest.approx(want, abs=1e-12) and res["probe_ap"][3] is None
+    assert res["probe_map"] == pytest.approx(np.mean(want), abs=1e-12)
+    assert res["probe_exact_match"] == pytest.approx(((direct >= 0.5) == yte).all(axis=1).mean())
+    # a different regularisation gives different scores: the comparison above can fail
+    assert not np.allclose(probe_scores(xtr, ytr, xte, C=0.01), direct, atol=1e-3)
+
+
+def test_linear_probe_column_constant_in_training_scores_the_constant():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(30, 5))
+    y = np.c_[rng.random(30) < 0.5, np.ones(30, bool), np.zeros(30, bool)]
+    prob = probe_scores(x, y, x[:7])
+    assert (prob[:, 1] == 1).all() and (prob[:, 2] == 0).all() and prob.shape == (7, 3)
+    assert probe_scores(x, y[:, 0], x[:7]).shape == (7, 1)  # one target column, given 1-D
 
 
 def _ap_by_hand(s, y):
