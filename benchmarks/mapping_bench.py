@@ -315,8 +315,11 @@ def _target(which: str):
     return read_labelset(DATA / "audioset" / "ontology.json") if which == "audioset" else uts_target()
 
 
-def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
-    """F1 per whole label set (dev and unseen) against baselines; returns the figures."""
+def unseen_quality(targets: list[str], with_context: bool = False,
+                   splits: tuple[str, ...] = ("dev", "heldout", "unseen")) -> dict:
+    """F1 per whole label set against baselines, for the sets of ``splits`` (dev: tunable;
+    heldout and unseen: never tuned on); returns the figures. While tuning, run it on dev only
+    so that the held-out sets' per-label results are never seen."""
     from uts.mapping.evaluate import read_gold
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import Matcher
@@ -324,12 +327,14 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
 
     from uts.mapping.pivot import match_via_uts
 
-    sets = whole_sets()
+    sets = [r for r in whole_sets() if r["split"] in splits or r["split"] == "dev"]  # dev: the NN threshold
     seen = {key(lab.label) for src_name, _ in GOLD_SETS for lab in read_labelset(GOLD / src_name)}
     seen |= {key(lab.label) for r in sets if r["split"] == "dev" for lab in read_labelset(r["path"])}
-    unseen_keys = [key(lab.label) for r in sets if r["split"] == "unseen" for lab in read_labelset(r["path"])]
-    print(f"unseen labels whose normalised form also occurs in dev/ or the older gold: "
-          f"{sum(k in seen for k in unseen_keys)} of {len(unseen_keys)}")
+    for held in ("heldout", "unseen"):
+        if held in splits:
+            held_keys = [key(lab.label) for r in sets if r["split"] == held for lab in read_labelset(r["path"])]
+            print(f"{held} labels whose normalised form also occurs in dev/ or the older gold: "
+                  f"{sum(k in seen for k in held_keys)} of {len(held_keys)}")
     out = {}
     for which in targets:
         target = _target(which)
@@ -377,10 +382,12 @@ def unseen_quality(targets: list[str], with_context: bool = False) -> dict:
         print(f"  {'set':24s} {'split':6s} {'n':>3s} " + " ".join(f"{m:>6s}" for m in methods))
         fig = {"nn_threshold": float(nn_t), "sets": {}, "pooled": {}}
         for name, (split, g) in per_set.items():
+            if split not in splits:
+                continue
             f = {m: _f1(d, g)[2] for m, d in methods.items()}
             fig["sets"][name] = {"split": split, "n": len(g), **f}
             print(f"  {name:24s} {split:6s} {len(g):3d} " + " ".join(f"{f[m]:6.3f}" for m in methods))
-        for split in ("dev", "unseen"):
+        for split in splits:
             pooled = {k: v for name, (s, g) in per_set.items() if s == split for k, v in g.items()}
             prf = {m: _f1(d, pooled) for m, d in methods.items()}
             fig["pooled"][split] = {m: dict(zip("prf", v)) for m, v in prf.items()}
@@ -623,6 +630,8 @@ def main() -> None:
     ap.add_argument("--fit-calibration", action="store_true",
                     help="fit the Platt scaling of decided confidences on the tunable gold, print the constants")
     ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
+    ap.add_argument("--splits", default="dev,heldout,unseen",
+                    help="--part unseen: which whole-set splits to report (dev while tuning: the others are never looked at)")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
     ap.add_argument("--clips", type=int, default=1_000_000)
@@ -639,7 +648,7 @@ def main() -> None:
     if args.part in ("quality", "all"):
         quality(args.fit)
     if args.part in ("unseen", "all"):
-        unseen_quality(args.targets.split(","), args.context)
+        unseen_quality(args.targets.split(","), args.context, tuple(args.splits.split(",")))
     if args.part in ("calibration", "all"):
         calibration_report(args.plot)
     if args.part in ("match", "all"):
