@@ -71,8 +71,10 @@ def combine(direct: list[MatchResult], chained: dict[str, tuple[Candidate, str, 
         c, start, via = chained.get(r.subject.id, (None, "", ""))
         if c is None or c.probability < accept or r.reason in ("negated label", "non-content label"):
             continue
-        if r.decided and (rule == "fill" or r.decided.probability >= c.probability or r.decided.object_id == c.object_id):
-            continue
+        if r.decided and (rule == "fill" or r.decided.probability >= c.probability or r.decided.object_id == c.object_id
+                          or via != start):
+            continue  # a chain through an ancestor (broader) only fills an abstention: *door slam*
+            # -> UTS door slam -> door -> AudioSet Door must not replace a direct Slam
         c = replace(c, object_label=target.get(c.object_id).label)
         was = f"{r.decided.object_label} {r.decided.probability:.2f}" if r.decided else "abstained"
         steps = uts.target.get(start).label + ("" if via == start else f" -> {uts.target.get(via).label}")

@@ -47,6 +47,7 @@ EXPAND_MIN = 0.7  # weakest expansion score kept (a consonant skeleton of a one-
 BRANCH_COVER = 0.8  # a branch explaining this share of the best branch's codes may be preferred
 HEAD_SHARE = 0.25  # share of a flat set's labels that must complete with one head word
 HEAD_MIN = 3  # ... and at least this many
+SECOND_HEAD_MIN = 2  # labels another head must complete into the branch (female, male: singing)
 _LETTERS = re.compile(r"[^\W\d_]+")
 _DOTTED = re.compile(r"[^\W\d_]\.")
 _STOP = frozenset({"and", "of", "the", "n", "a", "or", "for", "in", "on"})
@@ -278,13 +279,31 @@ class SetReader:
         depth = np.array([len(self.m.ancestors[i]) for i in held])
         branch = int(held[np.argmax(depth)])
         branch_label = self.m.target.get(self.m.ids[branch]).label
-        out = {}
+        note = f"{len(hits)} of {len(labels)} labels of the set complete with {head!r} to names under {branch_label!r}"
+        out, elsewhere = {}, []
         for lab in labels:
-            if lab.id not in hits or any(self.under(i, branch) for i in self.named(lab.label)):
+            own = self.named(lab.label)
+            if any(self.under(i, branch) for i in own):
                 continue  # the label names a concept of the branch itself (rock: rock music)
-            text = hits[lab.id][1]
-            out[lab.id] = Reading(text, f"read as {text!r}: {len(hits)} of {len(labels)} labels of the set "
-                                        f"complete with {head!r} to names under {branch_label!r}")
+            if lab.id in hits:
+                out[lab.id] = Reading(hits[lab.id][1], f"read as {hits[lab.id][1]!r}: {note}")
+            elif own:
+                elsewhere.append(lab)
+        # A label the set reads in the branch but whose own name lands outside it (*female*:
+        # female voice, in a music tag set) may take another head word, if that head completes
+        # at least two such labels into the branch (*female singing*, *male singing*).
+        second: dict[str, int] = {}
+        for lab in elsewhere:
+            for h, hs in by_head.items():
+                if h != head and lab.id in hs and self.under(hs[lab.id][0], branch):
+                    second[h] = second.get(h, 0) + 1
+        for lab in elsewhere:
+            for h in sorted((h for h, n in second.items() if n >= SECOND_HEAD_MIN), key=lambda h: (-second[h], h)):
+                i, text = by_head[h].get(lab.id, (None, ""))
+                if i is not None and self.under(i, branch):
+                    out[lab.id] = Reading(text, f"read as {text!r}: {note}; its own name lies outside that branch, "
+                                                f"and {second[h]} such labels complete with {h!r} into it")
+                    break
         return out
 
 
