@@ -287,11 +287,11 @@ class SetReader:
                 continue  # the label names a concept of the branch itself (rock: rock music)
             if lab.id in hits:
                 out[lab.id] = Reading(hits[lab.id][1], f"read as {hits[lab.id][1]!r}: {note}")
-            elif own:
+            else:
                 elsewhere.append(lab)
-        # A label the set reads in the branch but whose own name lands outside it (*female*:
-        # female voice, in a music tag set) may take another head word, if that head completes
-        # at least two such labels into the branch (*female singing*, *male singing*).
+        # A label whose own name lands outside the branch or nowhere (*female*: female voice, in a
+        # music tag set; *slow*) may take another head word, if that head completes at least two
+        # such labels into the branch (*female singing*, *male singing*; *slow tempo*, *fast tempo*).
         second: dict[str, int] = {}
         for lab in elsewhere:
             for h, hs in by_head.items():
