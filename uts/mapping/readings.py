@@ -143,15 +143,22 @@ class SetReader:
 
     def __init__(self, matcher):
         self.m = matcher
-        self._names: list[list[list[str]]] | None = None
+        self._names: dict[str, list[tuple[int, list[str], str]]] | None = None
         self._completions: dict[str, list[tuple[str, int, str]]] | None = None
         self.words = matcher.words
 
     # -- target indexes -------------------------------------------------------------------
-    def names(self) -> list[list[list[str]]]:
+    def names(self) -> dict[str, list[tuple[int, list[str], str]]]:
+        """Target names as (concept index, tokens, text), filed under the first letter of each
+        of their words: a code is only scored against names with a word starting like it."""
         if self._names is None:
-            self._names = [[tokens(re.sub(r"\([^)]*\)", " ", t)) or tokens(t) for t in lab.texts()]
-                           for lab in self.m.target]
+            out: dict[str, list[tuple[int, list[str], str]]] = {}
+            for i, lab in enumerate(self.m.target):
+                for t in lab.texts():
+                    toks = tokens(re.sub(r"\([^)]*\)", " ", t)) or tokens(t)
+                    for letter in {w[0] for w in toks}:
+                        out.setdefault(letter, []).append((i, toks, t))
+            self._names = out
         return self._names
 
     def completions(self) -> dict[str, list[tuple[str, int, str]]]:
@@ -203,11 +210,10 @@ class SetReader:
         for lab in codes:
             code = code_tokens(lab.label)
             hits: dict[int, tuple[float, str]] = {}
-            for i, concept_names in enumerate(names):
-                for toks, text in zip(concept_names, self.m.target.get(self.m.ids[i]).texts()):
-                    s = expansion_score(code, toks)
-                    if s >= EXPAND_MIN and s > hits.get(i, (0.0, ""))[0]:
-                        hits[i] = (s, text)
+            for i, toks, text in names.get(code[0][0], ()):
+                s = expansion_score(code, toks)
+                if s >= EXPAND_MIN and s > hits.get(i, (0.0, ""))[0]:
+                    hits[i] = (s, text)
             if hits:
                 found[lab.id] = hits
         if len(found) < 2:
