@@ -15,7 +15,7 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 # Words whose trailing "s" is not a plural; stripping it would merge unrelated ideas
 # (blues/blue, news/new) or mangle the word (bass/bas is guarded by the "ss" rule).
-_INVARIANT = frozenset(
+PLURAL_INVARIANT = frozenset(
     """news blues series species bus gas chaos lens atlas canvas bias
     chorus virus status bonus campus corpus circus genius thesis analysis basis
     mathematics physics acoustics electronics dynamics ethics lyrics graphics aerobics
@@ -27,7 +27,7 @@ _INVARIANT = frozenset(
 
 def singular(word: str) -> str:
     """Strip a simple English plural from one lowercase token."""
-    if len(word) <= 3 or word in _INVARIANT:
+    if len(word) <= 3 or word in PLURAL_INVARIANT:
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"

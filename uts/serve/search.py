@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 
 from uts.ontology import Match, Ontology, normalize_label
-from uts.ontology.normalize import _INVARIANT  # the plural rule's exceptions, shipped to the JS port
+from uts.ontology.normalize import PLURAL_INVARIANT  # shipped to the JS port of the plural rule
 
 PARTIAL_MIN_CHARS = 2  # a one-letter query would match most of UTS
 
@@ -88,7 +88,7 @@ def search_index(onto: Ontology) -> dict:
     exact = {key: [[cid, int(kind == "synonym")] for cid, kind in hits] for key, hits in lexicon.exact.items()}
     entries = [[t, c.id, kind] for c in sorted(onto, key=lambda c: c.id)
                for kind, t in [(0, c.label), *[(1, s) for s in c.synonyms]]]
-    return {"format": 2, "version": onto.meta.version or "working copy", "invariant": sorted(_INVARIANT),
+    return {"format": 2, "version": onto.meta.version or "working copy", "invariant": sorted(PLURAL_INVARIANT),
             "partial_min_chars": PARTIAL_MIN_CHARS, "concepts": concepts, "exact": exact,
             "normalized": lexicon.normalized, "entries": entries}
 
