@@ -519,7 +519,7 @@ def _top1(which: str, runs, calibration=None) -> tuple[list[float], list[bool]]:
 
 def _calibration_runs(which: str, split: str):
     """(label file, gold, stated context) triples of the tunable ('tune') or held-out ('test')
-    gold; dev sets count as tunable, unseen sets as held out, each with and without context."""
+    gold; dev sets count as tunable, unseen and heldout sets as held out, each with and without context."""
     from uts.mapping.evaluate import read_gold
 
     runs = []
@@ -528,7 +528,7 @@ def _calibration_runs(which: str, split: str):
             g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == split}
             runs.append((GOLD / src_name, g, None))
     for row in whole_sets():
-        if row["split"] == ("dev" if split == "tune" else "unseen"):
+        if (row["split"] == "dev") == (split == "tune"):  # held out: unseen/ and heldout/
             g = read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
             runs += [(row["path"], g, None), (row["path"], g, row["context"])]
     return runs
@@ -575,7 +575,7 @@ def calibration_report(plot: str | None) -> None:
             conf, ok = _top1(which, runs, calibration=c)
             store[0].extend(conf)
             store[1].extend(ok)
-    print(f"\ncalibration on held-out labels (old test split; unseen sets with and without context; both targets): "
+    print(f"\ncalibration on held-out labels (old test split; unseen and heldout sets with and without context; both targets): "
           f"{len(cal[0])} decided mappings")
     print(f"  ECE, reranker probability: {expected_calibration_error(*raw):.4f}")
     print(f"  ECE, calibrated confidence (shipped): {expected_calibration_error(*cal):.4f}")
