@@ -564,7 +564,7 @@ def fit_calibration() -> None:
 
 def calibration_report(plot: str | None) -> None:
     """ECE and reliability of the decided confidences on held-out labels (old test split,
-    unseen sets with and without context; both targets), with and without the shipped Platt
+    unseen and heldout sets with and without context; both targets), with and without the Platt
     scaling; optionally a reliability diagram."""
     from uts.mapping.evaluate import expected_calibration_error
 
