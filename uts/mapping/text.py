@@ -24,6 +24,8 @@ NONCONTENT = frozenset({
     "unclear", "undefined", "unlabeled", "unlabelled", "various", "mixed", "tbd", "todo",
     "unspecified", "generic", "anything", "something", "etc", "blank", "empty", "invalid", "error",
 })
+# A label starting with one of these is a catch-all class ("other vehicles", "unknown source").
+CATCH_ALL = frozenset({"other", "others", "unknown", "misc", "miscellaneous", "unidentified", "unclassified"})
 _NONCONTENT_FILLERS = frozenset({"sound", "sounds", "noise", "noises", "label", "labels", "class", "tag", "category"})
 _PAREN = re.compile(r"\([^)]*\)")
 
@@ -139,12 +141,13 @@ _NON_WORDS = frozenset({"speech", "music", "vocal", "vocals", "verbal", "voice",
 
 
 def non_content(text: str) -> bool:
-    """True for labels that name no content: "other", "unknown", "misc", "n/a", "other sounds"."""
+    """True for labels that name no content: "other", "unknown", "misc", "n/a", "other sounds",
+    and catch-all classes that start so ("other identifiable sounds", "unknown-source")."""
     toks = tokens(text)
     if not toks:
         return True
     joined = " ".join(toks)
-    if joined in NONCONTENT:
+    if joined in NONCONTENT or toks[0] in CATCH_ALL:
         return True
     content = [t for t in toks if t not in _NONCONTENT_FILLERS]
     return bool(content) and all(t in NONCONTENT for t in content)
@@ -222,11 +225,11 @@ class Segmenter:
         return " ".join(split) if split != toks else text
 
 
-def wordpiece_words(model_path) -> set[str]:
-    """Whole words of a WordPiece ``vocab.txt`` beside a model (an English word list that ships
-    with the embedding model); empty when the model has none."""
+def wordpiece_words(model_path, min_length: int = 3) -> set[str]:
+    """Whole words (of ``min_length`` letters or more) of a WordPiece ``vocab.txt`` beside a
+    model (an English word list that ships with the embedding model); empty when it has none."""
     vocab = Path(model_path) / "vocab.txt"
     if not vocab.is_file():
         return set()
     words = vocab.read_text(encoding="utf-8").split("\n")
-    return {w for w in words if len(w) >= 3 and w.isalpha() and w.islower()}
+    return {w for w in words if len(w) >= min_length and w.isalpha() and w.islower()}

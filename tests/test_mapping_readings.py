@@ -1,0 +1,165 @@
+"""Set-level readings (uts.mapping.readings): documented codes, abbreviations read through the
+set's coherent branch, elided head words - with the real bundled MiniLM on a small target."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from uts.embedding import Embedder
+from uts.mapping.labelsets import from_ontology, from_texts, read_labelset
+from uts.mapping.match import MatchConfig, Matcher, to_mapping_set
+from uts.mapping.readings import code_like, expansion_score, first_phrase, non_word, word_match
+from uts.mapping.text import non_content
+from uts.ontology import Concept, Ontology
+
+
+def _ontology() -> Ontology:
+    c = []
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 200))
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    music = add("music", definition="Sound organised in time for artistic expression.")
+    instrument = add("musical instrument", [music])
+    strings = add("bowed string instrument", [instrument])
+    for name, syn in (("violin", ["fiddle"]), ("viola", []), ("cello", ["violoncello"]), ("double bass", ["contrabass"])):
+        add(name, [strings], synonyms=syn, definition=f"The {name}, a bowed string instrument.")
+    wind = add("wind instrument", [instrument])
+    for name in ("flute", "oboe", "clarinet", "bassoon", "trumpet", "trombone"):
+        add(name, [wind], definition=f"The {name}, a wind instrument.")
+    add("clave", [instrument], definition="A pair of wooden sticks struck together.")
+    add("vocoder", [music], definition="A voice synthesiser effect.")
+    genre = add("music genre", [music])
+    for name, syn in (("classical music", ["classical"]), ("jazz", []), ("rock music", ["rock"]), ("blues", []),
+                      ("country music", ["country"]), ("reggae", []), ("disco", [])):
+        add(name, [genre], synonyms=syn)
+    mood = add("music mood", [music])
+    for name in ("happy music", "sad music", "angry music"):
+        add(name, [mood])
+    emotion = add("emotion", definition="A feeling.")
+    add("happiness", [emotion], synonyms=["happy", "joy"])
+    add("sadness", [emotion], synonyms=["sad"])
+    add("anger", [emotion], synonyms=["angry"])
+    speech = add("speech", definition="Spoken human language.")
+    add("child speech", [speech], definition="A child speaking.")
+    add("male speech", [speech], definition="A man speaking.")
+    add("female speech", [speech], definition="A woman speaking.")
+    scene = add("acoustic scene", definition="The place where a recording was made.")
+    interior = add("vehicle interior", [scene], definition="Inside a moving vehicle.")
+    for v in ("bus", "car", "train"):
+        add(f"{v} interior", [interior], definition=f"Recorded inside a {v}.")
+    for name in ("park", "office", "beach"):
+        add(name, [scene], definition=f"A {name}.")
+    sound = add("environmental sound")
+    vehicle = add("vehicle", [sound], definition="Sounds of vehicles.")
+    for v in ("bus", "car", "train"):
+        add(v, [vehicle], definition=f"Sounds of a {v}: engine, brakes, doors.")
+    add("silence", [sound], definition="No sound at all.")
+    return Ontology(c)
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory):
+    return Matcher(from_ontology(_ontology()), Embedder(cache_dir=tmp_path_factory.mktemp("emb")), MatchConfig())
+
+
+def _decide(matcher, labels, name="set", **kw):
+    source = from_texts(labels, name)
+    results = matcher.match(source, **kw)
+    return {r.subject.label: r for r in results}, source
+
+
+def _got(results):
+    return {label: (r.decided.object_label if r.decided else None) for label, r in results.items()}
+
+
+def test_word_and_name_scores():
+    assert word_match("jaz", "jazz") == 1.0 and word_match("hip", "hip") == 1.0
+    assert word_match("tpt", "trumpet") == 0.8 and word_match("tbn", "trombone") == 0.7
+    assert word_match("vn", "oboe") == 0.0 and word_match("jazz", "jaz") == 0.0
+    assert expansion_score(["cla"], ["classical", "music"]) == 1.0  # "music" is a generic head
+    assert expansion_score(["cla"], ["classical", "guitar"]) == 0.5
+    assert expansion_score(["db"], ["double", "bass"]) == 0.8  # initials
+    assert expansion_score(["b", "cl"], ["bass", "clarinet"]) == 1.0
+    assert expansion_score(["c"], ["cello"]) == 0.0  # one letter alone is no abbreviation
+
+
+def test_code_shapes_and_meanings():
+    assert code_like("Vln.") and code_like("E. Hn.") and code_like("gac") and not code_like("80s")
+    assert not code_like("trumpet") and not code_like("bass clarinet")
+    words = {"up", "go", "six", "jazz"}
+    assert non_word("c", words) and non_word("Vln.", words) and non_word("tpt", words)
+    assert not non_word("up", words) and not non_word("six", words)
+    assert first_phrase("percussive sounds, e.g. crash, bang, knock") == "percussive sounds"
+    assert first_phrase("anger (Wut)") == "anger"
+    assert first_phrase("video game/TV") == "video game/TV"
+    # catch-all classes are non-content labels (they abstain)
+    assert non_content("other identifiable sounds") and non_content("other-unknown-music")
+    assert not non_content("otter")
+
+
+def test_abbreviations_read_through_the_sets_branch(matcher):
+    results, source = _decide(matcher, ["vn", "vc", "fl", "tpt", "cl", "tbn"], "codes")
+    assert _got(results) == {"vn": "violin", "vc": "cello", "fl": "flute", "tpt": "trumpet",
+                             "cl": "clarinet", "tbn": "trombone"}
+    # every decision explains itself, and the SSSOM row keeps the code as written
+    rows = {m.subject_label: m for m in to_mapping_set(list(results.values()), source, matcher.target).mappings}
+    assert rows["tpt"].object_label == "trumpet" and "abbreviation" in rows["tpt"].comment
+    assert "musical instrument" in rows["tpt"].comment or "wind instrument" in rows["tpt"].comment
+    # the same code means a genre in a set of genre codes: cla is classical, not clarinet (or clave)
+    genres, _ = _decide(matcher, ["blu", "cla", "cou", "jaz", "roc", "reg", "dis"], "genres")
+    assert _got(genres) == {"blu": "blues", "cla": "classical music", "cou": "country music", "jaz": "jazz",
+                            "roc": "rock music", "reg": "reggae", "dis": "disco"}
+
+
+def test_spoken_words_are_not_codes(matcher):
+    results, _ = _decide(matcher, ["up", "go", "six", "yes", "left", "no", "off", "two"], "commands")
+    assert not any("abbreviation" in (r.comment or "") + (r.reason or "") for r in results.values())
+
+
+def test_documented_codes_are_read_by_their_meaning(matcher, tmp_path):
+    path = tmp_path / "chime.tsv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["label", "description"])
+        w.writerows([["c", "child speech"], ["m", "adult male speech"], ["f", "adult female speech"],
+                     ["S", "silence"], ["o", "other identifiable sounds"]])
+    source = read_labelset(path)
+    results = {r.subject.label: r for r in matcher.match(source)}
+    got = _got(results)
+    assert got["c"] == "child speech" and got["m"] == "male speech" and got["f"] == "female speech"
+    assert got["S"] == "silence"
+    assert got["o"] is None and "non-content" in results["o"].reason  # a catch-all abstains
+    assert "documented meaning" in results["c"].comment
+    assert results["c"].subject.label == "c"  # the row keeps the code
+
+
+def test_elided_head_in_a_music_set(matcher):
+    results, _ = _decide(matcher, ["happy", "sad", "angry", "rock", "jazz", "classical"], "moods")
+    got = _got(results)
+    assert got["happy"] == "happy music" and got["sad"] == "sad music" and got["angry"] == "angry music"
+    assert got["rock"] == "rock music" and got["jazz"] == "jazz"  # they name music concepts themselves
+    assert "complete with 'music'" in results["happy"].comment
+    # alone, without a music set around it, happy is happiness
+    alone, _ = _decide(matcher, ["happy", "dog", "rain"], "mixed")
+    assert _got(alone)["happy"] == "happiness"
+
+
+def test_elided_head_in_a_scene_list(matcher):
+    results, _ = _decide(matcher, ["bus", "car", "train", "park", "office", "beach"], "scenes")
+    got = _got(results)
+    assert got["bus"] == "bus interior" and got["car"] == "car interior" and got["train"] == "train interior"
+    assert got["park"] == "park"
+
+
+def test_readings_can_be_switched_off(matcher):
+    matcher.config.readings = False
+    try:
+        results, _ = _decide(matcher, ["vn", "vc", "fl", "tpt", "cl", "tbn"], "codes")
+    finally:
+        matcher.config.readings = True
+    assert not any("read as" in (r.comment or "") + (r.reason or "") for r in results.values())
