@@ -211,6 +211,8 @@ CASES: dict[tuple[str, str], Case] = {
     # -- pooling, corpus, training
     ("pool", "manifests"): Case(lambda f, o, e: ["pool", f, "-o", o]),
     ("shar export", "manifest"): Case(lambda f, o, e: ["shar", "export", f, "--out", o]),
+    ("shar export", "ontology"): Case(lambda f, o, e: ["shar", "export", str(e.manifest), "--out", o,
+                                                      "--ontology", f]),
     ("pool", "ontology"): Case(lambda f, o, e: ["pool", str(e.manifest), "-o", o, "--ontology", f]),
     ("synth", "ontology"): Case(lambda f, o, e: ["synth", "-o", str(Path(o).parent), "-n", "2", "--ontology", f]),
     ("train", "recipe"): Case(lambda f, o, e: ["train", f, "-o", o]),
@@ -244,6 +246,7 @@ NOT_READ = {
     ("vocab extract", "out"): "output (read to resume: the same reader as 'vocab filter' input)",
     ("vocab extract", "report"): "output", ("vocab build", "out"): "output folder", ("vocab filter", "out"): "output",
     ("vocab filter", "report"): "output", ("vocab propose", "out"): "output",
+    ("shar export", "out"): "output folder (an earlier export there is refused unless --overwrite)",
 }
 
 # (case, input) pairs where the input is not malformed for that parameter, with the reason.
