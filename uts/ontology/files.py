@@ -88,16 +88,13 @@ def first_bad_json_line(path: str | os.PathLike) -> str | None:
     if not path.is_file() or is_parquet(path):
         return None
     try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
+        for lineno, line, obj in iter_jsonl(path):
+            if obj is None:
+                try:  # parsed again, once, for the column polars' message lacks
+                    json.loads(line)
                 except json.JSONDecodeError as exc:
                     return f"{path}:{lineno}:{exc.colno}: not a JSON object ({exc.msg}): {line.strip()[:60]!r}"
-                if not isinstance(obj, dict):
-                    return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
+                return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
     except UnicodeDecodeError as exc:
         return f"{path}: not UTF-8 text (bad byte at offset {exc.start}); JSON Lines is expected"
     except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
