@@ -101,9 +101,10 @@ def text_model(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", sorted(HF_TINY))
-@pytest.mark.parametrize("objective", ["flat", "hier+contrastive+caption"])
+@pytest.mark.parametrize("objective", ["flat", "hier", "contrastive", "caption", "hier+contrastive", "hier+caption",
+                                       "hier+contrastive+caption"])
 def test_hf_backbone_trains_under_every_objective(tmp_path, kind, objective, text_model):
-    # hier+contrastive+caption runs every loss there is (MCLoss, InfoNCE, captioning) in one model
+    # every objective name the recipes accept; hier+contrastive+caption runs every loss in one model
     onto = write_ontology(tmp_path)
     manifest = tiny_corpus(tmp_path, n=4)
     extra = {"objective.name": objective, "optim.max_steps": 2, "data.sample_rate": 16000,
