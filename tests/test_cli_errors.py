@@ -51,3 +51,19 @@ def test_debug_lasts_one_invocation(tmp_path, monkeypatch):
     assert "UTS_DEBUG" not in os.environ
     res = runner.invoke(app, ["ontology", "lookup", "drum", "--ontology", missing])
     assert res.exit_code == 1 and "error:" in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_plot_suffixes_are_what_matplotlib_writes():
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from uts.cli.errors import PLOT_SUFFIXES
+
+    assert {s.lstrip(".") for s in PLOT_SUFFIXES} <= set(FigureCanvasBase.get_supported_filetypes())
+
+
+@pytest.mark.parametrize("argv", [["ontology", "stats"], ["pool", "m.jsonl", "-o", "p.jsonl"]])
+def test_a_plot_path_that_names_no_image_format_is_a_usage_error_before_any_work(tmp_path, argv):
+    bad = tmp_path / "plot.txt"
+    res = CliRunner().invoke(app, [*argv, "--plot", str(bad)])
+    assert res.exit_code == 2 and "image format" in res.output
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -77,6 +77,21 @@ def _is_cli_control(exc: BaseException) -> bool:
     return not {"typer", "click"}.isdisjoint(map(_top_module, type(exc).__mro__))
 
 
+# What matplotlib's savefig writes (its own list, FigureCanvasBase.get_supported_filetypes), kept
+# here so that checking an option loads no plotting library.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff",
+                 ".webp", ".gif", ".pgf", ".avif")
+
+
+def plot_path(path):
+    """typer callback for ``--plot PATH``: a usage error (exit 2) before any work when the
+    suffix names no image format, rather than matplotlib's error after the work is done."""
+    if path is not None and path.suffix.lower() not in PLOT_SUFFIXES:
+        raise typer.BadParameter(f"{path}: the file name must end in an image format "
+                                 f"({', '.join(PLOT_SUFFIXES[:4])}, ...)")
+    return path
+
+
 def fail(text: str) -> NoReturn:
     typer.secho(f"error: {text}", err=True, fg=typer.colors.RED)
     raise typer.Exit(1)

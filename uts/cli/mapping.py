@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from uts.cli.errors import fail as _fail, user_errors
+from uts.cli.errors import fail as _fail, plot_path, user_errors
 from typer.core import TyperGroup
 
 SUBCOMMAND_HELP = """Map a dataset's labels onto UTS and turn its annotations into UTS labels.
@@ -203,7 +203,7 @@ def evaluate_cmd(
     split: Optional[str] = typer.Option(None, "--split", help="Score only gold rows of this split (e.g. test)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     errors: bool = typer.Option(False, "--errors", help="List every wrong or missing mapping."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save a PNG: P/R/F1 against the abstention threshold, and calibration."),
+    plot: Optional[Path] = typer.Option(None, "--plot", callback=plot_path, help="Save a PNG: P/R/F1 against the abstention threshold, and calibration."),
 ) -> None:
     """Precision, recall, F1, Hits@1/5 and MRR of a mapping against gold.
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from uts.cli.errors import fail as _fail, user_errors
+from uts.cli.errors import fail as _fail, plot_path, user_errors
 
 app = typer.Typer(
     help="Keep the UTS ontology: look up tags, browse, edit (every edit validated, locked and "
@@ -155,7 +155,7 @@ def validate(
 @app.command()
 def stats(
     path: Optional[Path] = typer.Argument(None, help=ONTOLOGY_HELP, show_default=False),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG bar chart here."),
+    plot: Optional[Path] = typer.Option(None, "--plot", callback=plot_path, help="Write a PNG bar chart here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Counts per domain, facet and depth, leaves, median leaf depth, definition coverage."""

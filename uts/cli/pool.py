@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from uts.cli.errors import plot_path
+
 
 def pool_cmd(
     manifests: list[Path] = typer.Argument(..., help="Manifests written by `uts map apply` (each with its "
@@ -25,7 +27,7 @@ def pool_cmd(
     prefix_ids: bool = typer.Option(False, "--prefix-ids", help="Write clip ids as SOURCE/ID (when sources share ids)."),
     ontology: Optional[Path] = typer.Option(None, "--ontology", help="UTS ontology [default: the shipped one]."),
     report: Optional[Path] = typer.Option(None, "--report", help="Coverage report as JSON."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Coverage heat map (PNG): sources x UTS roots."),
+    plot: Optional[Path] = typer.Option(None, "--plot", callback=plot_path, help="Coverage heat map (PNG): sources x UTS roots."),
 ) -> None:
     """Pool mapped datasets into one training manifest.
 
