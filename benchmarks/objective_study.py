@@ -46,6 +46,9 @@ hard targets instead of the label-overlap soft targets); ``--seeds 0 1 2`` repea
 
 Usage: .venv/bin/python benchmarks/objective_study.py [--clips 256] [--steps 100] [--seeds 0 1 2]
        [--objectives flat hier contrastive hier+contrastive hier+contrastive/hard] [--out DIR] [--json FILE]
+       .venv/bin/python benchmarks/objective_study.py --merge A.json B.json ...   (the tables of several
+       invocations, e.g. conditions or seeds split over processes; a cell in two files must have the
+       same figures in both)
 """
 
 from __future__ import annotations
