@@ -46,6 +46,9 @@ hard targets instead of the label-overlap soft targets); ``--seeds 0 1 2`` repea
 
 Usage: .venv/bin/python benchmarks/objective_study.py [--clips 256] [--steps 100] [--seeds 0 1 2]
        [--objectives flat hier contrastive hier+contrastive hier+contrastive/hard] [--out DIR] [--json FILE]
+       .venv/bin/python benchmarks/objective_study.py --merge A.json B.json ...   (the tables of several
+       invocations, e.g. conditions or seeds split over processes; a cell in two files must have the
+       same figures in both)
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ PAIRS = [(None, "caption", "hier", "probe_speech"), (None, "caption", "hier", "p
          (None, "caption", "contrastive", "t2a_R@1")]
 PAIRS += [(None, "hier", "flat", "tagging_map"), (None, "hier", "flat", "tagging_hf1"),
           (None, "hier+contrastive", "hier", "tagging_map"), (None, "hier+caption", "caption", "zero_shot_map")]
+# hard negatives (CLIP's identity targets) against the label-overlap soft targets
+PAIRS += [(None, "hier+contrastive/hard", "hier+contrastive", m)
+          for m in ("tagging_map", "zero_shot_map", "t2a_R@1", "a2t_R@1", "probe_speech", "probe_music", "probe_sound")]
 CONDITION_PAIRS = [("rich-captions", "weak-captions", obj, m) for obj in ("caption", "hier+caption", "contrastive",
                                                                          "hier+contrastive")
                    for m in ("probe_music", "probe_sound", "zero_shot_map", "t2a_R@1")]
@@ -82,6 +88,7 @@ HEADLINE = ("probe_speech", "probe_music", "probe_sound", "tagging_map", "taggin
 VARIANTS = {"contrastive/hard": ("contrastive", ["contrastive.targets=hard"]),
             "hier+contrastive/hard": ("hier+contrastive", ["contrastive.targets=hard"])}
 DOMAINS = ("speech", "music", "sound")
+CONDITIONS = ("clean", "leaf-only", "noisy", *(f"no-{d}" for d in DOMAINS), *TEXT_CONDITIONS)
 
 
 def build_corpora(root: Path, onto, clips: int, seed: int, noise: float, left_out: str,
@@ -280,8 +287,8 @@ def print_tables(results: list[dict], conditions: list[str], objectives: list[st
                                                                   ("t2a_R@1", "t2a R@1")) for d in DOMAINS]
     import statistics
 
-    lines = ["| condition | objective | " + " | ".join(c for _, c in cols) + " |",
-             "|---|---|" + "---|" * len(cols)]
+    lines = ["| condition | objective | seeds | " + " | ".join(c for _, c in cols) + " |",
+             "|---|---|---|" + "---|" * len(cols)]
     spreads: dict[str, list[float]] = {k: [] for k, _ in cols}
     for cond in conditions:
         for name in objectives:
@@ -295,7 +302,7 @@ def print_tables(results: list[dict], conditions: list[str], objectives: list[st
                 cells.append(f"{statistics.mean(vals):.3f}{sd}" if vals else "n/a")
                 if len(vals) > 1:
                     spreads[k].append(statistics.stdev(vals))
-            lines.append(f"| {cond} | {name} | " + " | ".join(cells) + " |")
+            lines.append(f"| {cond} | {name} | {len(rows)} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     # per-domain tagging / zero-shot mAP and text->audio R@1 (means over seeds)
     lines = ["| condition | objective | " + " | ".join(c for _, c in domain_cols) + " |",
@@ -315,6 +322,31 @@ def print_tables(results: list[dict], conditions: list[str], objectives: list[st
             f"{c} {statistics.median(spreads[k]):.3f}" for k, c in cols if spreads[k]))
 
 
+def _order(known):
+    """Sort key: the canonical order of ``known``, then anything else alphabetically."""
+    return lambda name: (known.index(name), "") if name in known else (len(known), name)
+
+
+def merge_results(files: dict[str, list[dict]]) -> list[dict]:
+    """The rows of several result files, each (condition, objective, seed) once. A cell run by two
+    invocations (e.g. rerun to check reproducibility) must have the same figures in both (run time
+    aside); otherwise the files come from different code or settings and merging them is refused."""
+    seen: dict[tuple, tuple[str, dict]] = {}
+    for name, rows in files.items():
+        for row in rows:
+            key = (row["condition"], row["objective"], row["seed"])
+            figures = {k: v for k, v in row.items() if k != "seconds"}
+            if key in seen:
+                first, earlier = seen[key]
+                if earlier != figures:
+                    differ = sorted(k for k in figures.keys() | earlier.keys() if figures.get(k) != earlier.get(k))
+                    raise ValueError(f"{key[0]}/{key[1]}/seed {key[2]} is in {first} and {name} with different "
+                                     f"figures ({', '.join(differ[:3])}): not the same code or settings")
+                continue
+            seen[key] = (name, figures)
+    return [{**figures} for _, figures in seen.values()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=256, help="pre-training clips per condition")
@@ -332,10 +364,19 @@ def main() -> None:
                     help="print the tables of these result files (e.g. one per seed, run in parallel) and exit")
     args = ap.parse_args()
     if args.merge:
-        runs = [json.loads(p.read_text()) for p in args.merge]
-        results = [r for run in runs for r in run["results"]]
-        conditions = list(dict.fromkeys(r["condition"] for r in results))
-        objectives = list(dict.fromkeys(r["objective"] for r in results))
+        runs = []
+        for p in args.merge:
+            try:
+                runs.append(json.loads(p.read_text()))
+                runs[-1]["results"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                sys.exit(f"error: --merge: {p}: not a result file of this script ({e})")
+        try:
+            results = merge_results({str(p): run["results"] for p, run in zip(args.merge, runs)})
+        except ValueError as e:
+            sys.exit(f"error: --merge: {e}")
+        conditions = sorted({r["condition"] for r in results}, key=_order(CONDITIONS))
+        objectives = sorted({r["objective"] for r in results}, key=_order((*OBJECTIVES, *VARIANTS)))
         print_tables(results, conditions, objectives, sorted({r["seed"] for r in results}))
         print(f"\nmerged {len(results)} runs from {len(runs)} files; wall time "
               f"{max(run['minutes'] for run in runs):.1f} min (files run in parallel)")
