@@ -10,16 +10,20 @@ Graphs are ``networkx.DiGraph`` with edges parent -> child (``Ontology.graph``,
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .model import Ontology
+
+if TYPE_CHECKING:  # networkx loads with the first graph function called: concept_domain needs none
+    import networkx as nx
 
 GENERAL = "general"  # the domain of a concept no ancestor places in speech, music or sound
 
 
 def closure(graph: nx.DiGraph, ids: Iterable[str]) -> set[str]:
     """``ids`` and all their ancestors (ids the graph does not know are kept as they are)."""
+    import networkx as nx  # lazy: see the imports above
+
     out = set(ids)
     for node in list(out):
         if node in graph:
@@ -38,6 +42,8 @@ def ancestor_sets(graph: nx.DiGraph) -> dict:
     """Every node's strict ancestors, in one pass in topological order (parents first):
     ``ancestors(c) = U over parents p of {p} | ancestors(p)``. Raises
     ``networkx.NetworkXUnfeasible`` when the graph has a cycle."""
+    import networkx as nx  # lazy: see the imports above
+
     out: dict = {}
     for node in nx.topological_sort(graph):
         acc: set = set()

@@ -9,7 +9,8 @@ are UTS's own annotation properties. Non-is-a links (part of, source of, typical
 of, related; docs/taxonomy-rules.md) are annotation properties too: ``skos:related`` and four
 ``utsp:`` sub-properties of it, so OWL reasoners and closure never treat them as hierarchy.
 
-Parsing goes through rdflib, which never follows ``owl:imports``, so loading is offline. Writing
+Our own canonical text is read by a line parser; anything else goes through rdflib (imported
+only then), which never follows ``owl:imports``, so loading is offline. Writing
 is our own canonical serialiser: concepts sorted by id, properties in a fixed order, values
 sorted, so a one-concept edit is a few-line diff and save -> load -> save is byte-identical.
 """
@@ -21,22 +22,19 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rdflib import Graph, URIRef
-from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+from typing import TYPE_CHECKING
 
 from .files import atomic_write_text
 from .model import LINK_RELATIONS, Concept, Ontology, OntologyMeta
+
+if TYPE_CHECKING:  # rdflib (~0.1 s to import) loads only for text the canonical fast path declines
+    from rdflib import Graph
 
 UTS_NS = "https://w3id.org/uts/UTS_"
 UTSP_NS = "https://w3id.org/uts/schema#"
 OBO_NS = "http://purl.obolibrary.org/obo/"
 OBOINOWL_NS = "http://www.geneontology.org/formats/oboInOwl#"
 
-REPLACED_BY = URIRef(OBO_NS + "IAO_0100001")
-HAS_XREF = URIRef(OBOINOWL_NS + "hasDbXref")
-P_DOMAIN = URIRef(UTSP_NS + "domain")
-P_FACET = URIRef(UTSP_NS + "facet")
-P_ROOT = URIRef(UTSP_NS + "isRoot")
 # relation -> CURIE of its annotation property; every one but "related" is declared
 # rdfs:subPropertyOf skos:related, so a SKOS consumer sees them all as "related".
 LINK_PROPERTIES = {"part_of": "utsp:partOf", "source_of": "utsp:sourceOf",
@@ -48,11 +46,11 @@ assert tuple(LINK_PROPERTIES) == LINK_RELATIONS
 PREFIXES = {
     "UTS": UTS_NS,
     "utsp": UTSP_NS,
-    "owl": str(OWL),
-    "rdf": str(RDF),
-    "rdfs": str(RDFS),
-    "skos": str(SKOS),
-    "dcterms": str(DCTERMS),
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcterms": "http://purl.org/dc/terms/",
     "obo": OBO_NS,
     "oboInOwl": OBOINOWL_NS,
     "xsd": "http://www.w3.org/2001/XMLSchema#",
@@ -96,6 +94,8 @@ def load(path: str | os.PathLike | None = None) -> Ontology:
     if path.is_file() and path.stat().st_size == 0:  # would load as "0 concepts, 0 errors"
         raise OntologyFormatError(f"cannot parse {path}: empty file; a UTS ontology in Turtle is expected")
     if path.suffix not in {".ttl", ""}:
+        from rdflib import Graph  # lazy: see the imports above
+
         graph = Graph()
         try:
             graph.parse(path, format=None)
@@ -119,6 +119,8 @@ def loads(text: str) -> Ontology:
     onto = _parse_canonical(text)
     if onto is not None:
         return onto
+    from rdflib import Graph  # lazy: see the imports above
+
     graph = Graph()
     try:
         graph.parse(data=text, format="turtle")
@@ -161,6 +163,14 @@ def _new_row() -> dict:
 
 
 def from_graph(graph: Graph) -> Ontology:
+    from rdflib import URIRef  # lazy: see the imports above
+    from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
+
+    REPLACED_BY = URIRef(OBO_NS + "IAO_0100001")
+    HAS_XREF = URIRef(OBOINOWL_NS + "hasDbXref")
+    P_DOMAIN = URIRef(UTSP_NS + "domain")
+    P_FACET = URIRef(UTSP_NS + "facet")
+    P_ROOT = URIRef(UTSP_NS + "isRoot")
     rows: dict[str, dict] = {}
     meta = OntologyMeta()
     ontology_iri = None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
-
-import networkx as nx
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .normalize import normalize_label
 from .resolve import Match, Resolver
+
+if TYPE_CHECKING:  # networkx (~0.15 s to import) loads with the first graph view, not with the model
+    import networkx as nx
 
 ID_PREFIX = "UTS:"
 ID_PATTERN = re.compile(r"^UTS:\d{7}$")
@@ -153,6 +154,8 @@ class Ontology:
     def graph(self) -> nx.DiGraph:
         """DAG over all concepts, edges parent -> child (so ``nx.ancestors`` means ancestors)."""
         if self._graph is None:
+            import networkx as nx  # lazy: see the imports above
+
             g = nx.DiGraph()
             g.add_nodes_from(self.concepts)
             g.add_edges_from(
@@ -178,10 +181,14 @@ class Ontology:
 
     def ancestors(self, concept_id: str) -> set[str]:
         self.get(concept_id)
+        import networkx as nx  # lazy: see the imports above
+
         return nx.ancestors(self.graph, concept_id)
 
     def descendants(self, concept_id: str) -> set[str]:
         self.get(concept_id)
+        import networkx as nx  # lazy: see the imports above
+
         return nx.descendants(self.graph, concept_id)
 
     def roots(self) -> list[str]:
@@ -191,6 +198,8 @@ class Ontology:
     def depth(self, concept_id: str) -> int:
         """Shortest number of subClassOf steps from a parentless concept (roots have depth 0)."""
         if self._depth is None:
+            import networkx as nx  # lazy: see the imports above
+
             g = self.graph
             sources = [n for n in g.nodes if g.in_degree(n) == 0]
             self._depth = dict(nx.multi_source_dijkstra_path_length(g, sources)) if sources else {}
