@@ -224,3 +224,22 @@ def test_through_uts_a_direct_match_of_another_concept_is_withdrawn(tmp_path):
     weak = readings["anger"]
     weak.decided.probability = alone["anger"].decided.probability / 2
     assert other_sense(alone["anger"], weak, uts) is None
+
+
+def test_a_scene_list_completes_a_named_vehicle_into_its_interior(target):
+    """Without a stated context, a bare *bus* names the vehicle outright; in a list whose other
+    labels are scenes, the candidate that completes it (*bus interior*: its word and a head) fits
+    the set better, so the outright name no longer shields the vehicle sense. A set of sound
+    events keeps the vehicle, and a completion that does not start with the label is none."""
+    from uts.mapping.match import completes
+
+    scenes = ["bus", "park", "airport", "office", "shopping mall"]
+    alone, _, _ = _decide(target, scenes, collective=False)
+    assert alone["bus"].decided.object_label == "bus"
+    together, _, _ = _decide(target, scenes)
+    assert together["bus"].decided.object_label == "bus interior"
+    assert "set profile" in together["bus"].comment
+    events, _, _ = _decide(target, ["bus", "car", "dog"])
+    assert events["bus"].decided.object_label == "bus"
+    assert completes(("bus",), ("bus", "interior")) and not completes(("speech",), ("vocal", "non", "speech"))
+    assert not completes(("bus",), ("bus",))

@@ -132,17 +132,23 @@ def under(matcher, nodes: np.ndarray) -> np.ndarray:
 
 
 def set_features(profile: SetProfile | None, fit_ctx: np.ndarray | None, matcher, label_id: str,
-                 targets: list[int], sims: list[float], named: list[bool]) -> list[dict[str, float]]:
+                 targets: list[int], sims: list[float], named: list[bool],
+                 completes: list[bool] | None = None) -> list[dict[str, float]]:
     """Collective features of one label's candidates (``targets``, target indices). A candidate
     whose own preferred label is the source label (``named``: *speech* for "Speech") is not
     demoted by the inferred profile, only by a stated context: the profile overrides synonym
-    hits and semantic guesses, the weaker senses of a word, not the concept named outright."""
+    hits and semantic guesses, the weaker senses of a word, not the concept named outright -
+    unless another candidate's name *completes* the label (``completes``: its words and a head
+    after them, *bus interior* for "Bus") and fits the profile better: in a list of scenes the bare *bus*
+    is the bus interior the set's other labels point to."""
     own = matcher.ancestors[profile.votes[label_id]] if profile and label_id in profile.votes else None
     prof = [profile.fit(label_id, matcher.ancestors[t], own) for t in targets] if profile else [0.0] * len(targets)
     has_prof = 1.0 if profile and profile.n - (own is not None) >= MIN_VOTES else 0.0
     ctx = [float(fit_ctx[t]) for t in targets] if fit_ctx is not None else [0.0] * len(targets)
     # compared with the best-fitting *sense* of the label: a candidate at least SENSE_SIMILARITY
     # alike by name ("female singing" for "female"), not any concept of the favoured branch
+    if completes is not None and has_prof:
+        named = [n and not any(done and q > p for done, q in zip(completes, prof)) for n, p in zip(named, prof)]
     senses = [k for k, s in enumerate(sims) if s >= SENSE_SIMILARITY] or list(range(len(targets)))
     best_prof, best_ctx = max(prof[k] for k in senses), max(ctx[k] for k in senses)
     return [{"prof_gap": 0.0 if own_name else min(0.0, p - best_prof) * has_prof, "prof_fit": p * has_prof, "has_prof": has_prof,

@@ -384,9 +384,11 @@ class Matcher:
                 continue
             before = r.decided
             named = {cid for cid, _ in self.preferred.lookup(r.subject.label, lemmas=False)}
+            words = core_tokens(self.segment(r.subject.label))
             feats = set_features(profile, fit_ctx, self, r.subject.id, [self.index[c.object_id] for c in r.candidates],
                                  [c.features["emb"] for c in r.candidates],
-                                 [c.object_id in named for c in r.candidates])
+                                 [c.object_id in named for c in r.candidates],
+                                 [completes(words, self.core[self.index[c.object_id]][0]) for c in r.candidates])
             for c, f in zip(r.candidates, feats):
                 c.features.setdefault("base", c.probability)
                 c.features.update(f)
@@ -594,6 +596,12 @@ class Matcher:
                     r.comment = (f"hierarchy conflict: parent {p} maps to {parent.decided.object_id}, "
                                  f"which is not an ancestor of {r.decided.object_id}")
                     r.decided = replace(r.decided, probability=r.decided.probability * 0.8)
+
+
+def completes(words: tuple[str, ...], name: tuple[str, ...]) -> bool:
+    """A name that is the label's words and a head after them (*bus interior* for "bus"; not
+    *vocal non-speech sound* for "speech")."""
+    return len(name) > len(words) > 0 and name[:len(words)] == words
 
 
 def _described(lab: Label, name: str | None = None) -> str:
