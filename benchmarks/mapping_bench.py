@@ -307,8 +307,9 @@ def apply_speed(n: int, repeats: int, fmt: str = "jsonl") -> None:
 
 
 def whole_sets() -> list[dict]:
-    """The rows of mapping/gold/sets.tsv with the label file's path."""
-    rows = list(csv.DictReader((GOLD / "sets.tsv").open(encoding="utf-8"), delimiter="\t"))
+    """The rows of mapping/gold/sets.tsv (``#`` lines are notes) with the label file's path."""
+    lines = [ln for ln in (GOLD / "sets.tsv").open(encoding="utf-8") if not ln.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t"))
     for r in rows:
         r["path"] = next(p for p in (GOLD / r["split"]).glob(r["set"] + ".*") if p.suffix in (".txt", ".tsv")
                          and not p.stem.endswith(("_audioset", "_uts")))

@@ -220,6 +220,15 @@ def test_through_uts_a_direct_match_of_another_concept_is_withdrawn(tmp_path):
     to_music = replace(alone["anger"], decided=replace(alone["anger"].decided, object_id="AudioSet:/m/04rlf"))
     angry_music = replace(happy, decided=replace(happy.decided, object_id=next(k for k in uts.ids if uts.target.get(k).label == "angry music")))
     assert other_sense(to_music, angry_music, uts) is None  # angry music has a twin itself: no judgement
+    # a reviewed row for the withdrawn label is kept on a rerun; the unmapped report says why
+    from uts.mapping.match import to_mapping_set, unmapped
+    from uts.mapping.review import Decision, apply_decisions, merge_reviewed
+    first = to_mapping_set(list(alone.values()), src, audioset)
+    reviewed = apply_decisions(first, [Decision("emotions:anger", "accept")], "orcid:0000-0002-1825-0097")
+    rerun = to_mapping_set(list(got.values()), src, audioset)
+    assert "emotions:anger" not in rerun.decided()
+    assert merge_reviewed(rerun, reviewed).decided()["emotions:anger"].object_id == "AudioSet:/m/angry"
+    assert any(sid == "emotions:anger" and "another concept" in why for sid, _, why in unmapped(list(got.values())))
     # a UTS reading less sure than the direct guess does not withdraw it
     weak = readings["anger"]
     weak.decided.probability = alone["anger"].decided.probability / 2
