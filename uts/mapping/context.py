@@ -26,7 +26,7 @@ an abstention (spoken command words are not sound classes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,18 +52,29 @@ class SetProfile:
     counts: np.ndarray  # per target concept: confident labels whose target is at or below it
     votes: dict[str, int]  # source label id -> its confident target's index
     n: int
+    _own: np.ndarray | None = field(default=None, init=False, repr=False)
+    _own_mark: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def fit(self, label_id: str, ancestors: np.ndarray, own: np.ndarray | None) -> float:
         """Largest leave-one-out share of the set's confident labels under ``ancestors``."""
         if self.n - (own is not None) < MIN_VOTES:
             return 0.0
-        counts = self.counts[ancestors].astype(float)
-        if own is not None:
-            counts -= np.isin(ancestors, own)
-        share = counts.max() / (self.n - (own is not None))
+        counts = self.counts[ancestors]
+        if own is not None:  # leave the label's own vote out (own: its target and ancestors)
+            counts = counts - self._mark(own)[ancestors]
+        share = float(counts.max()) / (self.n - (own is not None))
         # only a branch holding most of the set says something: a mixed set (ESC-50's animals,
         # nature, people and things) has no profile to lean on
         return float(max(0.0, share - DOMINANT) / (1.0 - DOMINANT))
+
+    def _mark(self, own: np.ndarray) -> np.ndarray:
+        """``own`` as a 0/1 array over the target (cached for the label being scored: the same
+        ``own`` comes for each of its candidates)."""
+        if self._own is not own:
+            self._own = own
+            self._own_mark = np.zeros(len(self.counts), dtype=self.counts.dtype)
+            self._own_mark[own] = 1
+        return self._own_mark
 
     def branch(self, matcher) -> np.ndarray:
         """Concepts under the deepest concept(s) holding more than :data:`DOMINANT` of the set's
