@@ -14,9 +14,10 @@ quality  The gold sets in mapping/gold map real label sets (ESC-50, UrbanSound8K
          only. Baselines, same run, same embeddings: normalised exact match; nearest neighbour
          (always maps); nearest neighbour with a similarity threshold tuned on the tune split.
 unseen   Whole public label sets judged onto AudioSet and onto UTS (mapping/gold/sets.tsv):
-         dev/ may be tuned on, unseen/ never. Per set and pooled F1 of uts map next to
+         dev/ and heldout/ may be tuned on, unseen/ and frozen3/ never. Per set and pooled F1 of uts map next to
          normalised exact match, plain nearest neighbour and nearest neighbour with a
-         similarity threshold tuned on the tunable gold (dev, plus the old tune split for AudioSet).
+         similarity threshold tuned on the tunable gold (dev and heldout, plus the old tune
+         split for AudioSet).
 calibration  ECE and a reliability diagram of the decided confidences on held-out labels.
 match    Time spent mapping N labels beyond computing their embeddings, as a share of the
          embedding time (embedding cache off so every text is really embedded).
@@ -47,6 +48,10 @@ GOLD = REPO / "mapping" / "gold"
 GOLD_SETS = [("esc50.txt", "esc50_audioset.tsv"), ("urbansound8k.txt", "urbansound8k_audioset.tsv"),
              ("paraphrases.txt", "paraphrases_audioset.tsv"), ("noncontent.txt", "noncontent_audioset.tsv"),
              ("mtg_jamendo_tags.txt", "mtg_jamendo_audioset.tsv")]
+# whole label sets (mapping/gold/sets.tsv): tunable splits, and the never-tuned ones that are only
+# ever reported (heldout/ was run once in the second round and has been tunable since)
+TUNABLE_SPLITS = ("dev", "heldout")
+NEVER_TUNED_SPLITS = ("unseen", "frozen3")
 
 
 def _f1(decisions: dict[str, str | None], gold) -> tuple[float, float, float]:
@@ -302,8 +307,9 @@ def apply_speed(n: int, repeats: int, fmt: str = "jsonl") -> None:
 
 
 def whole_sets() -> list[dict]:
-    """The rows of mapping/gold/sets.tsv with the label file's path."""
-    rows = list(csv.DictReader((GOLD / "sets.tsv").open(encoding="utf-8"), delimiter="\t"))
+    """The rows of mapping/gold/sets.tsv (``#`` lines are notes) with the label file's path."""
+    lines = [ln for ln in (GOLD / "sets.tsv").open(encoding="utf-8") if not ln.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t"))
     for r in rows:
         r["path"] = next(p for p in (GOLD / r["split"]).glob(r["set"] + ".*") if p.suffix in (".txt", ".tsv")
                          and not p.stem.endswith(("_audioset", "_uts")))
@@ -316,10 +322,10 @@ def _target(which: str):
 
 
 def unseen_quality(targets: list[str], with_context: bool = False,
-                   splits: tuple[str, ...] = ("dev", "heldout", "unseen")) -> dict:
-    """F1 per whole label set against baselines, for the sets of ``splits`` (dev: tunable;
-    heldout and unseen: never tuned on); returns the figures. While tuning, run it on dev only
-    so that the held-out sets' per-label results are never seen."""
+                   splits: tuple[str, ...] = TUNABLE_SPLITS + NEVER_TUNED_SPLITS) -> dict:
+    """F1 per whole label set against baselines, for the sets of ``splits`` (dev, heldout:
+    tunable; unseen, frozen3: never tuned on); returns the figures. While tuning, run it on the
+    tunable splits only so that the never-tuned sets' per-label results are never seen."""
     from uts.mapping.evaluate import read_gold
     from uts.mapping.labelsets import read_labelset
     from uts.mapping.match import Matcher
@@ -327,13 +333,13 @@ def unseen_quality(targets: list[str], with_context: bool = False,
 
     from uts.mapping.pivot import match_via_uts
 
-    sets = [r for r in whole_sets() if r["split"] in splits or r["split"] == "dev"]  # dev: the NN threshold
+    sets = [r for r in whole_sets() if r["split"] in splits or r["split"] in TUNABLE_SPLITS]  # tunable: the NN threshold
     seen = {key(lab.label) for src_name, _ in GOLD_SETS for lab in read_labelset(GOLD / src_name)}
-    seen |= {key(lab.label) for r in sets if r["split"] == "dev" for lab in read_labelset(r["path"])}
-    for held in ("heldout", "unseen"):
+    seen |= {key(lab.label) for r in sets if r["split"] in TUNABLE_SPLITS for lab in read_labelset(r["path"])}
+    for held in NEVER_TUNED_SPLITS:
         if held in splits:
             held_keys = [key(lab.label) for r in sets if r["split"] == held for lab in read_labelset(r["path"])]
-            print(f"{held} labels whose normalised form also occurs in dev/ or the older gold: "
+            print(f"{held} labels whose normalised form also occurs in a tunable split or the older gold: "
                   f"{sum(k in seen for k in held_keys)} of {len(held_keys)}")
     out = {}
     for which in targets:
@@ -368,7 +374,7 @@ def unseen_quality(targets: list[str], with_context: bool = False,
                 hits = keys.get(key(e.subject_label or ""), set())
                 exact[sid] = sorted(hits)[0] if hits else None
             per_set[row["set"]] = (row["split"], g)
-            if row["split"] == "dev":
+            if row["split"] in TUNABLE_SPLITS:
                 tunable.update(g)
         grid = np.round(np.arange(0.30, 0.96, 0.01), 2)
         nn_t = max((_f1({s: (o if sim >= t else None) for s, (o, sim) in nn_sim.items()}, tunable)[2], t) for t in grid)[1]
@@ -421,7 +427,7 @@ def fit_collective() -> None:
     and the dev label sets onto AudioSet and UTS, each dev set without and with its stated
     context - by F1 of the decisions over a small grid (a log-loss fit over candidate pairs is
     dominated by easy pairs and moved decisions little). Leave-one-label-set-out F1 says how
-    well the choice carries to a set it was not chosen on. unseen/ is not read."""
+    well the choice carries to a set it was not chosen on. unseen/ and frozen3/ are not read."""
     import itertools
 
     from uts.mapping.context import COLLECTIVE_FEATURES, DEFAULT_COLLECTIVE
@@ -439,9 +445,9 @@ def fit_collective() -> None:
                 g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == "tune"}
                 groups[f"{which}:{src_name}"] = [(m.match(read_labelset(GOLD / src_name)), g)]
         for row in whole_sets():
-            if row["split"] != "dev":
+            if row["split"] not in TUNABLE_SPLITS:
                 continue
-            src, g = read_labelset(row["path"]), read_gold(GOLD / "dev" / f"{row['set']}_{which}.tsv")
+            src, g = read_labelset(row["path"]), read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
             groups[f"{which}:{row['set']}"] = [(m.match(src), g), (m.match(src, context=row["context"]), g)]
 
     # per group, per label: first-stage logits, set-level features and whether each candidate
@@ -519,7 +525,8 @@ def _top1(which: str, runs, calibration=None) -> tuple[list[float], list[bool]]:
 
 def _calibration_runs(which: str, split: str):
     """(label file, gold, stated context) triples of the tunable ('tune') or held-out ('test')
-    gold; dev sets count as tunable, unseen and heldout sets as held out, each with and without context."""
+    gold; dev and heldout sets count as tunable, unseen and frozen3 sets as held out, each with and
+    without context."""
     from uts.mapping.evaluate import read_gold
 
     runs = []
@@ -528,7 +535,7 @@ def _calibration_runs(which: str, split: str):
             g = {k: v for k, v in read_gold(GOLD / gold_name).items() if v.split == split}
             runs.append((GOLD / src_name, g, None))
     for row in whole_sets():
-        if (row["split"] == "dev") == (split == "tune"):  # held out: unseen/ and heldout/
+        if row["split"] in (TUNABLE_SPLITS if split == "tune" else NEVER_TUNED_SPLITS):
             g = read_gold(GOLD / row["split"] / f"{row['set']}_{which}.tsv")
             runs += [(row["path"], g, None), (row["path"], g, row["context"])]
     return runs
@@ -536,7 +543,7 @@ def _calibration_runs(which: str, split: str):
 
 def fit_calibration() -> None:
     """Platt scaling of the decided mapping's probability, fitted on the tunable gold (old tune
-    split, dev sets with and without context; both targets) with the shipped calibration
+    split, dev and heldout sets with and without context; both targets) with the shipped calibration
     switched off; prints the constants and the tunable ECE before and after."""
     from uts.mapping.evaluate import expected_calibration_error
     from uts.mapping.match import RAW_ACCEPT, calibrated
@@ -564,7 +571,7 @@ def fit_calibration() -> None:
 
 def calibration_report(plot: str | None) -> None:
     """ECE and reliability of the decided confidences on held-out labels (old test split,
-    unseen and heldout sets with and without context; both targets), with and without the Platt
+    unseen and frozen3 sets with and without context; both targets), with and without the Platt
     scaling; optionally a reliability diagram."""
     from uts.mapping.evaluate import expected_calibration_error
 
@@ -575,7 +582,7 @@ def calibration_report(plot: str | None) -> None:
             conf, ok = _top1(which, runs, calibration=c)
             store[0].extend(conf)
             store[1].extend(ok)
-    print(f"\ncalibration on held-out labels (old test split; unseen and heldout sets with and without context; both targets): "
+    print(f"\ncalibration on held-out labels (old test split; unseen and frozen3 sets with and without context; both targets): "
           f"{len(cal[0])} decided mappings")
     print(f"  ECE, reranker probability: {expected_calibration_error(*raw):.4f}")
     print(f"  ECE, calibrated confidence (shipped): {expected_calibration_error(*cal):.4f}")
@@ -627,12 +634,13 @@ def main() -> None:
     ap.add_argument("--plot", help="--part calibration: write the reliability diagram here (PNG)")
     ap.add_argument("--targets", default="audioset,uts", help="targets of --part unseen (audioset, uts)")
     ap.add_argument("--fit-collective", action="store_true",
-                    help="fit the set-level stage on the tunable gold (old tune split + dev/), print the weights")
+                    help="fit the set-level stage on the tunable gold (old tune split + dev/ + heldout/), print the weights")
     ap.add_argument("--fit-calibration", action="store_true",
                     help="fit the Platt scaling of decided confidences on the tunable gold, print the constants")
     ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
-    ap.add_argument("--splits", default="dev,heldout,unseen",
-                    help="--part unseen: which whole-set splits to report (dev while tuning: the others are never looked at)")
+    ap.add_argument("--splits", default=",".join(TUNABLE_SPLITS + NEVER_TUNED_SPLITS),
+                    help="--part unseen: which whole-set splits to report (dev,heldout while tuning: "
+                         "unseen and frozen3 are never looked at until the final run)")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
     ap.add_argument("--clips", type=int, default=1_000_000)

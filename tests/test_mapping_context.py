@@ -167,3 +167,88 @@ def test_calibration_is_monotone_and_its_threshold_keeps_the_old_decisions():
     assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
     assert expected_calibration_error([0.9] * 10, [False] * 10) == pytest.approx(0.9)
     assert expected_calibration_error([0.15, 0.95], [False, True]) == pytest.approx(0.1)
+
+
+def test_through_uts_a_direct_match_of_another_concept_is_withdrawn(tmp_path):
+    """Emotion names against AudioSet-style music moods: UTS reads *anger* as the emotion, which
+    has no counterpart in the target, while the direct match *Angry music* is the UTS concept
+    *angry music*, a narrowing of *anger* into music. The direct match is withdrawn and the
+    reason says why; labels UTS agrees with, negated labels and rejected pairs behave as before."""
+    from uts.mapping.labelsets import Label, LabelSet
+    from dataclasses import replace
+
+    from uts.mapping.pivot import match_via_uts, other_sense
+
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 50))
+    c = []
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    affect = add("affect and character", definition="Emotions and character.")
+    anger = add("anger", [affect], synonyms=["angry", "rage"], definition="A strong feeling of displeasure.")
+    joy = add("happiness", [affect], synonyms=["happy", "joy"], definition="A feeling of pleasure.")
+    music = add("music", definition="Sound organised in time.", xrefs=["AudioSet:/m/04rlf"])
+    mood = add("music mood", [music], definition="The mood music conveys.")
+    add("angry music", [mood, anger], definition="Music that sounds angry.", xrefs=["AudioSet:/m/angry"])
+    add("happy music", [mood, joy], definition="Music that sounds happy.", xrefs=["AudioSet:/m/happy"])
+    sound = add("environmental sound")
+    add("rain", [sound], definition="Water drops falling.", xrefs=["AudioSet:/m/06mb1"])
+    embedder = Embedder(cache_dir=tmp_path / "emb")
+    uts = Matcher(from_ontology(Ontology(c)), embedder)
+    audioset = LabelSet("AudioSet", {i: Label(i, n) for i, n in (
+        ("AudioSet:/m/angry", "Angry music"), ("AudioSet:/m/happy", "Happy music"),
+        ("AudioSet:/m/04rlf", "Music"), ("AudioSet:/m/06mb1", "Rain"))}, {"AudioSet": "http://example.org/a/"})
+    direct = Matcher(audioset, embedder)
+    src = from_texts(["anger", "rain", "no anger"], "emotions")
+    alone = {r.subject.label: r for r in direct.match(src)}
+    assert alone["anger"].decided.object_label == "Angry music"  # what the direct matcher guesses
+    got = {r.subject.label: r for r in match_via_uts(direct, uts, src)}
+    assert got["anger"].decided is None
+    assert "another concept" in got["anger"].reason and "Angry music" in got["anger"].reason
+    assert got["rain"].decided.object_id == "AudioSet:/m/06mb1"
+    assert got["no anger"].decided is None  # negated labels still abstain
+    # a direct match whose twin is the reading itself, or lies above it, is not another sense
+    readings = {r.subject.label: r for r in uts.match(src)}
+    assert other_sense(alone["rain"], readings["rain"], uts) is None
+    # a direct decision unrelated to the reading (happiness read, Angry music matched) is another
+    # concept too; a reading that has a twin in the target itself (angry music) is never judged
+    happy = readings["anger"].__class__(readings["anger"].subject, [], decided=readings["anger"].decided)
+    happy.decided = replace(readings["anger"].decided, object_id=next(k for k in uts.ids if uts.target.get(k).label == "happiness"))
+    assert "another concept" in other_sense(alone["anger"], happy, uts)
+    to_music = replace(alone["anger"], decided=replace(alone["anger"].decided, object_id="AudioSet:/m/04rlf"))
+    angry_music = replace(happy, decided=replace(happy.decided, object_id=next(k for k in uts.ids if uts.target.get(k).label == "angry music")))
+    assert other_sense(to_music, angry_music, uts) is None  # angry music has a twin itself: no judgement
+    # a reviewed row for the withdrawn label is kept on a rerun; the unmapped report says why
+    from uts.mapping.match import to_mapping_set, unmapped
+    from uts.mapping.review import Decision, apply_decisions, merge_reviewed
+    first = to_mapping_set(list(alone.values()), src, audioset)
+    reviewed = apply_decisions(first, [Decision("emotions:anger", "accept")], "orcid:0000-0002-1825-0097")
+    rerun = to_mapping_set(list(got.values()), src, audioset)
+    assert "emotions:anger" not in rerun.decided()
+    assert merge_reviewed(rerun, reviewed).decided()["emotions:anger"].object_id == "AudioSet:/m/angry"
+    assert any(sid == "emotions:anger" and "another concept" in why for sid, _, why in unmapped(list(got.values())))
+    # a UTS reading less sure than the direct guess does not withdraw it
+    weak = readings["anger"]
+    weak.decided.probability = alone["anger"].decided.probability / 2
+    assert other_sense(alone["anger"], weak, uts) is None
+
+
+def test_a_scene_list_completes_a_named_vehicle_into_its_interior(target):
+    """Without a stated context, a bare *bus* names the vehicle outright; in a list whose other
+    labels are scenes, the candidate that completes it (*bus interior*: its word and a head) fits
+    the set better, so the outright name no longer shields the vehicle sense. A set of sound
+    events keeps the vehicle, and a completion that does not start with the label is none."""
+    from uts.mapping.match import completes
+
+    scenes = ["bus", "park", "airport", "office", "shopping mall"]
+    alone, _, _ = _decide(target, scenes, collective=False)
+    assert alone["bus"].decided.object_label == "bus"
+    together, _, _ = _decide(target, scenes)
+    assert together["bus"].decided.object_label == "bus interior"
+    assert "set profile" in together["bus"].comment
+    events, _, _ = _decide(target, ["bus", "car", "dog"])
+    assert events["bus"].decided.object_label == "bus"
+    assert completes(("bus",), ("bus", "interior")) and not completes(("speech",), ("vocal", "non", "speech"))
+    assert not completes(("bus",), ("bus",))

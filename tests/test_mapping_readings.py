@@ -163,3 +163,42 @@ def test_readings_can_be_switched_off(matcher):
     finally:
         matcher.config.readings = True
     assert not any("read as" in (r.comment or "") + (r.reason or "") for r in results.values())
+
+
+def _codes_ontology() -> Ontology:
+    """Instruments beside a larger branch of things whose names also start like the codes, and
+    two codes the target names outright elsewhere (``db`` a genre, ``bn`` a language code)."""
+    c = []
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 200))
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    sound = add("environmental sound")
+    things = add("household object", [add("sound of things", [sound])])
+    for name in ("van", "flap", "orb", "tappet", "hen", "dome", "bin", "vat", "kettle", "saw", "drill", "lock", "bell"):
+        add(name, [things], definition=f"Sounds of a {name}.")
+    music = add("music", definition="Sound organised in time for artistic expression.")
+    instrument = add("musical instrument", [music])
+    for name in ("violin", "viola", "double bass", "flute", "oboe", "bassoon", "trumpet", "horn"):
+        add(name, [instrument], definition=f"The {name}, a musical instrument.")
+    genre = add("music genre", [music])
+    add("drum and bass", [genre], synonyms=["db", "dnb"])
+    speech = add("speech", definition="Spoken human language.")
+    add("Bengali", [speech], synonyms=["bn"])
+    return Ontology(c)
+
+
+def test_code_branch_is_the_most_specific_one_and_named_codes_outside_it_expand(tmp_path):
+    """The things branch offers an expansion for every code (van, flap, orb, hen) about as good as
+    the instruments do, and is deeper: the smaller branch is the set's kind. Codes the target names
+    only outside that branch (db: drum and bass, bn: Bengali) are read as codes too."""
+    m = Matcher(from_ontology(_codes_ontology()), Embedder(cache_dir=tmp_path / "emb"), MatchConfig())
+    results, source = _decide(m, ["vn", "va", "fl", "ob", "tpt", "hn", "db", "bn"], "parts")
+    assert _got(results) == {"vn": "violin", "va": "viola", "fl": "flute", "ob": "oboe", "tpt": "trumpet",
+                             "hn": "horn", "db": "double bass", "bn": "bassoon"}
+    assert "most under 'musical instrument'" in results["db"].comment
+    # a code named inside the set's branch keeps its own name; a set of plain words is no code set
+    alone, _ = _decide(m, ["drum and bass", "Bengali", "violin"], "words")
+    assert _got(alone) == {"drum and bass": "drum and bass", "Bengali": "Bengali", "violin": "violin"}

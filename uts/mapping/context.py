@@ -26,7 +26,7 @@ an abstention (spoken command words are not sound classes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,18 +52,29 @@ class SetProfile:
     counts: np.ndarray  # per target concept: confident labels whose target is at or below it
     votes: dict[str, int]  # source label id -> its confident target's index
     n: int
+    _own: np.ndarray | None = field(default=None, init=False, repr=False)
+    _own_mark: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def fit(self, label_id: str, ancestors: np.ndarray, own: np.ndarray | None) -> float:
         """Largest leave-one-out share of the set's confident labels under ``ancestors``."""
         if self.n - (own is not None) < MIN_VOTES:
             return 0.0
-        counts = self.counts[ancestors].astype(float)
-        if own is not None:
-            counts -= np.isin(ancestors, own)
-        share = counts.max() / (self.n - (own is not None))
+        counts = self.counts[ancestors]
+        if own is not None:  # leave the label's own vote out (own: its target and ancestors)
+            counts = counts - self._mark(own)[ancestors]
+        share = float(counts.max()) / (self.n - (own is not None))
         # only a branch holding most of the set says something: a mixed set (ESC-50's animals,
         # nature, people and things) has no profile to lean on
         return float(max(0.0, share - DOMINANT) / (1.0 - DOMINANT))
+
+    def _mark(self, own: np.ndarray) -> np.ndarray:
+        """``own`` as a 0/1 array over the target (cached for the label being scored: the same
+        ``own`` comes for each of its candidates)."""
+        if self._own is not own:
+            self._own = own
+            self._own_mark = np.zeros(len(self.counts), dtype=self.counts.dtype)
+            self._own_mark[own] = 1
+        return self._own_mark
 
     def branch(self, matcher) -> np.ndarray:
         """Concepts under the deepest concept(s) holding more than :data:`DOMINANT` of the set's
@@ -132,17 +143,23 @@ def under(matcher, nodes: np.ndarray) -> np.ndarray:
 
 
 def set_features(profile: SetProfile | None, fit_ctx: np.ndarray | None, matcher, label_id: str,
-                 targets: list[int], sims: list[float], named: list[bool]) -> list[dict[str, float]]:
+                 targets: list[int], sims: list[float], named: list[bool],
+                 completes: list[bool] | None = None) -> list[dict[str, float]]:
     """Collective features of one label's candidates (``targets``, target indices). A candidate
     whose own preferred label is the source label (``named``: *speech* for "Speech") is not
     demoted by the inferred profile, only by a stated context: the profile overrides synonym
-    hits and semantic guesses, the weaker senses of a word, not the concept named outright."""
+    hits and semantic guesses, the weaker senses of a word, not the concept named outright -
+    unless another candidate's name *completes* the label (``completes``: its words and a head
+    after them, *bus interior* for "Bus") and fits the profile better: in a list of scenes the bare *bus*
+    is the bus interior the set's other labels point to."""
     own = matcher.ancestors[profile.votes[label_id]] if profile and label_id in profile.votes else None
     prof = [profile.fit(label_id, matcher.ancestors[t], own) for t in targets] if profile else [0.0] * len(targets)
     has_prof = 1.0 if profile and profile.n - (own is not None) >= MIN_VOTES else 0.0
     ctx = [float(fit_ctx[t]) for t in targets] if fit_ctx is not None else [0.0] * len(targets)
     # compared with the best-fitting *sense* of the label: a candidate at least SENSE_SIMILARITY
     # alike by name ("female singing" for "female"), not any concept of the favoured branch
+    if completes is not None and has_prof:
+        named = [n and not any(done and q > p for done, q in zip(completes, prof)) for n, p in zip(named, prof)]
     senses = [k for k, s in enumerate(sims) if s >= SENSE_SIMILARITY] or list(range(len(targets)))
     best_prof, best_ctx = max(prof[k] for k in senses), max(ctx[k] for k in senses)
     return [{"prof_gap": 0.0 if own_name else min(0.0, p - best_prof) * has_prof, "prof_fit": p * has_prof, "has_prof": has_prof,

@@ -36,6 +36,7 @@ Pipeline, per source label:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -60,11 +61,14 @@ TOOL = "uts-map"
 
 
 def _sigmoid(x):
+    if isinstance(x, float):  # the per-candidate scalar path: math is much cheaper than numpy here
+        return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
     return 1.0 / (1.0 + np.exp(-x))
 
 
 FEATURES = ("emb", "desc", "gap", "tok", "lex", "variant", "acronym", "ctx", "ctx_gap", "has_ctx",
             "src_more", "tgt_more", "head", "modifier_only", "kids", "has_kids")
+_FEATURE_SET = frozenset(FEATURES)
 # Hand-set prior weights: the fit is regularised towards these (a feature the tuning gold never
 # exercises keeps its prior weight).
 PRIOR_WEIGHTS = {
@@ -236,6 +240,8 @@ class Matcher:
         self.known = [len(lab.texts()) + (len(nx_descendants(graph, lab.id)) if lab.id in graph else 0)
                       for lab in target]
         self.reader = SetReader(self)
+        self._source_cache: dict[tuple[str, ...], list] = {}
+        self._target_cache: dict[int, list] = {}
         # ... and the source label's children against the candidate's children and grandchildren
         self.below = []
         for cid in self.ids:
@@ -384,9 +390,11 @@ class Matcher:
                 continue
             before = r.decided
             named = {cid for cid, _ in self.preferred.lookup(r.subject.label, lemmas=False)}
+            words = core_tokens(self.segment(r.subject.label))
             feats = set_features(profile, fit_ctx, self, r.subject.id, [self.index[c.object_id] for c in r.candidates],
                                  [c.features["emb"] for c in r.candidates],
-                                 [c.object_id in named for c in r.candidates])
+                                 [c.object_id in named for c in r.candidates],
+                                 [completes(words, self.core[self.index[c.object_id]][0]) for c in r.candidates])
             for c, f in zip(r.candidates, feats):
                 c.features.setdefault("base", c.probability)
                 c.features.update(f)
@@ -435,15 +443,33 @@ class Matcher:
             return 0.0
         return float(ctx_sims[:, self.near[t]].max())
 
+    def _source_parts(self, texts: tuple[str, ...]) -> list[tuple[set[str], tuple, tuple]]:
+        """Per name of a source label: its core tokens, head and modifier words (computed once
+        per label, not once per candidate)."""
+        parts = self._source_cache.get(texts)
+        if parts is None:
+            if len(self._source_cache) > 100_000:
+                self._source_cache.clear()
+            parts = []
+            for x in texts:
+                sc = core_tokens(self.segment(x))
+                parts.append((set(sc), *self._heads(sc)))
+            self._source_cache[texts] = parts
+        return parts
+
+    def _target_parts(self, t: int) -> list[tuple[tuple[str, ...], set[str], tuple]]:
+        """Per name of target concept ``t``: core tokens (as tuple and set) and head words."""
+        parts = self._target_cache.get(t)
+        if parts is None:
+            parts = self._target_cache[t] = [(tc, set(tc), self._heads(tc)[0] or tc) for tc in self.core[t]]
+        return parts
+
     def features(self, lab: Label, t: int, name_sim: float, desc_sim: float, ctx_sims,
                  exact: set[int], variant: set[int], short: set[int], best_sim: float,
                  best_ctx: float = 0.0, kid_sims=None) -> dict[str, float]:
-        src_cores = [core_tokens(self.segment(x)) for x in lab.texts()]
         tok, src_more, tgt_more, head, modifier_only = 0.0, 0.0, 0.0, 0.0, 0.0
-        for sc in src_cores:
-            s = set(sc)
-            for tc in self.core[t]:
-                tset = set(tc)
+        for s, heads, modifiers in self._source_parts(tuple(lab.texts())):
+            for tc, tset, tgt_heads in self._target_parts(t):
                 union = s | tset
                 if union:
                     tok = max(tok, len(s & tset) / len(union))
@@ -454,8 +480,6 @@ class Matcher:
                 # English compounds put the head last: a "door knock" is a knock, not a door;
                 # in an event description the -ing word is the sound ("crackling fire").
                 # Heads are compared with the candidate's own head: "Drum roll" is a roll.
-                heads, modifiers = self._heads(sc)
-                tgt_heads = self._heads(tc)[0] or tc
                 if any(same_word(h, w) for h in heads for w in tgt_heads):
                     head = 1.0
                 elif modifiers and any(same_word(m, w) for m in modifiers for w in tgt_heads) \
@@ -477,8 +501,11 @@ class Matcher:
         }
 
     def probability(self, feats: dict[str, float]) -> float:
-        w = self.config.weights
-        return float(_sigmoid(self.config.bias + sum(w.get(f, 0.0) * feats[f] for f in FEATURES)))
+        z = self.config.bias
+        for f, w in self.config.weights.items():  # (the loop over weights, not FEATURES: per-candidate hot path)
+            if w and f in _FEATURE_SET:
+                z += w * feats[f]
+        return float(_sigmoid(z))
 
     def _decide(self, lab: Label, top, name_row, desc_row, ctx_sims, rejected, kid_sims=None) -> MatchResult:
         exact, variant, short = self._lexical_hits(lab)
@@ -594,6 +621,12 @@ class Matcher:
                     r.comment = (f"hierarchy conflict: parent {p} maps to {parent.decided.object_id}, "
                                  f"which is not an ancestor of {r.decided.object_id}")
                     r.decided = replace(r.decided, probability=r.decided.probability * 0.8)
+
+
+def completes(words: tuple[str, ...], name: tuple[str, ...]) -> bool:
+    """A name that is the label's words and a head after them (*bus interior* for "bus"; not
+    *vocal non-speech sound* for "speech")."""
+    return len(name) > len(words) > 0 and name[:len(words)] == words
 
 
 def _described(lab: Label, name: str | None = None) -> str:

@@ -12,6 +12,14 @@ How a chained mapping combines with the direct one (:data:`RULE`) was chosen on 
 sets only (``benchmarks/mapping_bench.py --part unseen`` reports it as "ours+UTS"); UTS itself was curated with
 AudioSet, MTG-Jamendo, the paper's vocabulary and the speech label sets in view, so gains on
 those sets would not count.
+
+UTS also says when a direct match is *another concept* than the label (:func:`other_sense`): the
+label's UTS reading has no counterpart in the target, and the direct target's UTS twin is neither
+that reading nor broader than it (*anger*, an emotion, against AudioSet *Angry music*, whose twin
+narrows it into music; IRMAS-style *va*, read by UTS as *viola*, against a direct *Vibraphone*).
+If UTS is at least as sure of its reading as the direct matcher is of its guess, the direct
+match is withdrawn and the chain (a broader target: viola -> *Bowed string instrument*) takes
+the label if it clears the threshold; otherwise the label abstains, with the reason written.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from dataclasses import replace
 
 from .match import Candidate, MatchResult, Matcher
 from .sssom import BROAD, CLOSE, EXACT
+from .text import core_tokens
 
 CHAINING = "semapv:MappingChaining"
 HOP = 0.9  # confidence kept per step up the UTS hierarchy to reach a cross-referenced ancestor
@@ -55,30 +64,85 @@ def chain(uts_results: list[MatchResult], uts: Matcher, target_ids: set[str]) ->
     return out
 
 
+def roots(uts: Matcher, i: int) -> set[int]:
+    """The top-level UTS concepts (no parents) at or above concept index ``i``."""
+    return {a for a in uts.ancestors[i].tolist() if not uts.target.parents(uts.ids[a])}
+
+
+def name_words(uts: Matcher, i: int) -> set[str]:
+    """Content words of a UTS concept's names (label and synonyms)."""
+    return {w for t in uts.target.get(uts.ids[i]).texts() for w in core_tokens(t)}
+
+
+def other_sense(r: MatchResult, reading: MatchResult | None, uts: Matcher) -> str | None:
+    """Why the direct decision of ``r`` is another concept than the label's UTS reading (None if
+    it is not, or UTS cannot tell). UTS can tell when the reading's concept has no
+    cross-reference itself (the target has no twin of it; its broader concepts may have one)
+    and is at least as probable as the direct decision. The direct decision is then another
+    concept when none of its UTS twins is the reading or above it: a narrowing the label does
+    not say (*anger* -> *angry music*) or a different concept (*va* read as *viola*, matched as
+    *Vibraphone*). A twin in another top-level domain that shares a word with the reading stays
+    related: a scene's *car interior* and the vehicle *car*."""
+    if r.decided is None or reading is None or reading.decided is None:
+        return None
+    x = reading.decided.object_id
+    if uts.target.get(x).xrefs or reading.decided.probability < r.decided.probability:
+        return None
+    twins = uts.xref.get(r.decided.object_id, [])
+    if not twins:
+        return None
+    i = uts.index[x]
+    mine, words = roots(uts, i), name_words(uts, i)
+
+    def other(t: int) -> bool:
+        if t in uts.ancestors[i]:
+            return False  # the reading itself or a broader concept: a fair answer
+        if i in uts.ancestors[t]:
+            return True  # a narrowing the label does not say: anger -> angry music
+        # a same-named thing of another domain stays related (the scene *car interior*, the
+        # vehicle *car*); anything else is another concept (*viola* read, *Vibraphone* matched)
+        return not (roots(uts, t) - mine and name_words(uts, t) & words)
+
+    if all(other(t) for t in twins):
+        return (f"UTS reads the label as {uts.target.get(x).label} ({reading.decided.probability:.2f}), "
+                f"which has no counterpart here; {r.decided.object_label} is another concept")
+    return None
+
+
 def match_via_uts(matcher: Matcher, uts: Matcher, source, rejected: set[tuple[str, str]] | None = None,
                   progress: bool = False, **context) -> list[MatchResult]:
     """Match ``source`` onto ``matcher``'s target directly and through UTS, and combine."""
     rejected = rejected or set()
     direct = matcher.match(source, rejected=rejected, progress=progress, **context)
-    chained = chain(uts.match(source, progress=progress, **context), uts, set(matcher.ids))
+    readings = uts.match(source, progress=progress, **context)
+    chained = chain(readings, uts, set(matcher.ids))
     chained = {k: v for k, v in chained.items() if (k, v[0].object_id) not in rejected}
-    return combine(direct, chained, matcher.target, uts, matcher.config.accept)
+    return combine(direct, chained, matcher.target, uts, matcher.config.accept,
+                   readings={r.subject.id: r for r in readings})
 
 
 def combine(direct: list[MatchResult], chained: dict[str, tuple[Candidate, str, str]], target, uts: Matcher,
-            accept: float, rule: str = RULE) -> list[MatchResult]:
-    """Direct results with chained mappings filled in where ``rule`` says so (in place)."""
+            accept: float, rule: str = RULE, readings: dict[str, MatchResult] | None = None) -> list[MatchResult]:
+    """Direct results with chained mappings filled in where ``rule`` says so, and direct
+    decisions that UTS reads as another sense withdrawn (:func:`other_sense`; in place)."""
     for r in direct:
         c, start, via = chained.get(r.subject.id, (None, "", ""))
-        if c is None or c.probability < accept or r.reason in ("negated label", "non-content label"):
+        sense = other_sense(r, (readings or {}).get(r.subject.id), uts)
+        if sense:  # withdrawn; the (broader) chain takes the label if it is probable enough
+            withdrawn, r.decided = r.decided, None
+            r.reason = f"{sense} (direct match: {withdrawn.object_label} {withdrawn.probability:.2f})"
+            if c is None or c.probability < accept:
+                continue
+        elif c is None or c.probability < accept or r.reason in ("negated label", "non-content label"):
             continue
-        if r.decided and (rule == "fill" or r.decided.probability >= c.probability or r.decided.object_id == c.object_id
-                          or (via != start and r.decided.probability + BROAD_MARGIN > c.probability)):
+        elif r.decided and (rule == "fill" or r.decided.probability >= c.probability or r.decided.object_id == c.object_id
+                            or (via != start and r.decided.probability + BROAD_MARGIN > c.probability)):
             continue  # a chain through an ancestor (broader) must be clearly more probable: *doorslam*
             # keeps its direct Slam (0.84) against UTS door slam -> door -> AudioSet Door (0.86),
             # while *tuba* takes Brass instrument (0.89) over a direct Trombone (0.54)
+        was = f"{withdrawn.object_label} {withdrawn.probability:.2f} (withdrawn: another concept)" if sense \
+            else f"{r.decided.object_label} {r.decided.probability:.2f}" if r.decided else "abstained"
         c = replace(c, object_label=target.get(c.object_id).label)
-        was = f"{r.decided.object_label} {r.decided.probability:.2f}" if r.decided else "abstained"
         steps = uts.target.get(start).label + ("" if via == start else f" -> {uts.target.get(via).label}")
         r.comment = f"via UTS: {start} {steps} (cross-reference); direct match: {was}"
         r.decided, r.reason = c, None

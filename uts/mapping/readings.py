@@ -145,6 +145,7 @@ class SetReader:
         self.m = matcher
         self._names: dict[str, list[tuple[int, list[str], str]]] | None = None
         self._completions: dict[str, list[tuple[str, int, str]]] | None = None
+        self._sizes: np.ndarray | None = None
         self.words = matcher.words
 
     # -- target indexes -------------------------------------------------------------------
@@ -175,6 +176,14 @@ class SetReader:
             self._completions = out
         return self._completions
 
+    def subtree_sizes(self) -> np.ndarray:
+        """Per target concept, how many concepts sit at or below it."""
+        if self._sizes is None:
+            self._sizes = np.zeros(len(self.m.ids), dtype=np.int64)
+            for anc in self.m.ancestors:
+                self._sizes[anc] += 1
+        return self._sizes
+
     def named(self, text: str) -> list[int]:
         return [self.m.index[cid] for cid, _ in self.m.lexicon.lookup(text, lemmas=False)]
 
@@ -196,18 +205,22 @@ class SetReader:
                 meaning = first_phrase(lab.description)
                 out[lab.id] = Reading(meaning, f"read as {meaning!r}: a code, by its documented meaning")
         if code_set:
-            out.update(self.expand([lab for lab in codes if lab.id not in out]))
+            named = [lab for lab in plain if code_like(lab.label) and lab not in codes and lab.id not in out]
+            out.update(self.expand([lab for lab in codes if lab.id not in out], named))
         elif flat:
             out.update(self.elided_head([lab for lab in plain if lab.id not in out]))
         return out
 
-    def expand(self, codes: list[Label]) -> dict[str, Reading]:
-        """Abbreviation codes expanded into target names, the set's coherent branch first."""
+    def expand(self, codes: list[Label], named: list[Label] = ()) -> dict[str, Reading]:
+        """Abbreviation codes expanded into target names, the set's coherent branch first.
+        ``named`` codes (the target names them outright: ``bn`` a language code, ``db`` a genre
+        initialism) are expanded too if nothing they name lies in the branch the other codes
+        choose: in ``vn va vc db fl bn``, *db* is a double bass and *bn* a bassoon."""
         if len(codes) < 2:
             return {}
         names = self.names()
         found: dict[str, dict[int, tuple[float, str]]] = {}
-        for lab in codes:
+        for lab in [*codes, *named]:
             code = code_tokens(lab.label)
             hits: dict[int, tuple[float, str]] = {}
             for i, toks, text in names.get(code[0][0], ()):
@@ -218,10 +231,13 @@ class SetReader:
                 found[lab.id] = hits
         if len(found) < 2:
             return {}
-        # the branch that explains most codes (score-weighted), preferring a deeper one that
-        # explains nearly as many: music genre over music for "blu cla cou"
+        # the branch that explains most codes (score-weighted), preferring the most specific one
+        # (fewest concepts) that explains nearly as many: music genre over music for "blu cla
+        # cou"; musical instrument, not the larger sound of things, for "vn va vc db" (a big
+        # branch offers some expansion for any code: vacuum cleaner, clock)
         cover = np.zeros(len(self.m.ids))
-        for hits in found.values():
+        unnamed = {lab.id for lab in codes}
+        for hits in (h for k, h in found.items() if k in unnamed):  # the branch: unnamed codes only
             best = np.zeros(len(self.m.ids))
             for i, (s, _) in hits.items():
                 anc = self.m.ancestors[i]
@@ -232,9 +248,11 @@ class SetReader:
             return {}
         depth = np.array([len(a) for a in self.m.ancestors])
         near = np.flatnonzero(cover >= BRANCH_COVER * top)
-        branch = int(near[np.lexsort((-cover[near], -depth[near]))[0]])
+        size = self.subtree_sizes()
+        branch = int(near[np.lexsort((-cover[near], size[near]))[0]])
         widest = int(np.flatnonzero(cover == top)[np.argmin(depth[cover == top])])
         label = self.m.target.get(self.m.ids[branch]).label
+        codes = codes + [lab for lab in named if not any(self.under(i, branch) for i in self.named(lab.label))]
         candidates = {lab.id: {i: v for i, v in found.get(lab.id, {}).items() if self.under(i, widest)} for lab in codes}
         candidates = {k: v for k, v in candidates.items() if v}
 

@@ -37,6 +37,7 @@ def core_tokens(text: str) -> tuple[str, ...]:
     return tuple(core or toks)
 
 
+@lru_cache(maxsize=1 << 16)
 def same_word(a: str, b: str) -> bool:
     """Equal up to a verb/noun ending: knock ~ knocking, clap ~ clapping, bark ~ barking."""
     if a == b:
