@@ -229,10 +229,67 @@ def test_through_uts_a_direct_match_of_another_concept_is_withdrawn(tmp_path):
     assert "emotions:anger" not in rerun.decided()
     assert merge_reviewed(rerun, reviewed).decided()["emotions:anger"].object_id == "AudioSet:/m/angry"
     assert any(sid == "emotions:anger" and "another concept" in why for sid, _, why in unmapped(list(got.values())))
-    # a UTS reading less sure than the direct guess does not withdraw it
+    # a UTS reading of another concept less sure than the direct guess does not withdraw it ...
+    happy.decided.probability = alone["anger"].decided.probability / 2
+    assert other_sense(alone["anger"], happy, uts) is None
+    # ... but a narrowing is withdrawn however sure the direct guess is: its confidence comes
+    # from the shared word (angry -> Angry music at 0.95 while UTS reads the emotion at 0.9)
     weak = readings["anger"]
     weak.decided.probability = alone["anger"].decided.probability / 2
-    assert other_sense(alone["anger"], weak, uts) is None
+    assert "another concept" in other_sense(alone["anger"], weak, uts)
+
+
+def test_through_uts_a_sibling_sense_in_another_domain_is_withdrawn_a_named_thing_is_not(tmp_path):
+    """A list of speech emotions: UTS reads *angry* as *angry speech*; AudioSet's *Angry music*
+    is its sibling under *anger* in another domain, so it is withdrawn even when the direct match
+    is the surer one. A scene's *car interior* against the vehicle *car* stays related: a name
+    of the twin (*car*) is made of the reading's words. Generic heads count as words here:
+    *angry music* is not contained in *angry speech*."""
+    from dataclasses import replace
+
+    from uts.mapping.labelsets import Label, LabelSet
+    from uts.mapping.pivot import contained, other_sense
+
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 50))
+    c = []
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    affect = add("affect and character")
+    anger = add("anger", [affect], synonyms=["angry"])
+    speech = add("speech")
+    emotional = add("emotional speech", [speech])
+    add("angry speech", [emotional, anger], synonyms=["angry voice"])
+    music = add("music", xrefs=["AudioSet:/m/04rlf"])
+    add("angry music", [add("music mood", [music]), anger], xrefs=["AudioSet:/m/angry"])
+    add("car", [add("vehicle")], synonyms=["automobile"], xrefs=["AudioSet:/m/car"])
+    add("car interior", [add("vehicle interior", [add("acoustic scene")])], synonyms=["inside a car"])
+    embedder = Embedder(cache_dir=tmp_path / "emb")
+    uts = Matcher(from_ontology(Ontology(c)), embedder)
+    audioset = LabelSet("AudioSet", {i: Label(i, n) for i, n in (
+        ("AudioSet:/m/angry", "Angry music"), ("AudioSet:/m/04rlf", "Music"), ("AudioSet:/m/car", "Car"))},
+        {"AudioSet": "http://example.org/a/"})
+    direct = Matcher(audioset, embedder)
+    src = from_texts(["angry", "car"], "emotions")
+    alone = {r.subject.label: r for r in direct.match(src)}
+    reading = {r.subject.label: r for r in uts.match(src)}
+
+    def read_as(label, concept, probability):
+        cid = next(k for k in uts.ids if uts.target.get(k).label == concept)
+        r = reading[label]
+        return replace(r, decided=replace(r.decided, object_id=cid, object_label=concept, probability=probability))
+
+    angry = replace(alone["angry"], decided=replace(alone["angry"].decided, object_id="AudioSet:/m/angry", probability=0.95))
+    why = other_sense(angry, read_as("angry", "angry speech", 0.9), uts)
+    assert why and "angry speech" in why and "another concept" in why
+    car = replace(alone["car"], decided=replace(alone["car"].decided, object_id="AudioSet:/m/car", probability=0.95))
+    assert other_sense(car, read_as("car", "car interior", 0.99), uts) is None
+    index = uts.index
+    assert contained(uts, index[next(k for k in uts.ids if uts.target.get(k).label == "car")], {"car", "interior", "inside", "a"})
+    assert not contained(uts, index[next(k for k in uts.ids if uts.target.get(k).label == "angry music")],
+                         {"angry", "speech", "voice"})
 
 
 def test_a_scene_list_completes_a_named_vehicle_into_its_interior(target):

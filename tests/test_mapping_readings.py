@@ -10,7 +10,7 @@ import pytest
 from uts.embedding import Embedder
 from uts.mapping.labelsets import from_ontology, from_texts, read_labelset
 from uts.mapping.match import MatchConfig, Matcher, to_mapping_set
-from uts.mapping.readings import code_like, expansion_score, first_phrase, non_word, word_match
+from uts.mapping.readings import code_like, expansion_score, first_phrase, non_word, numeral, spoken_word_set, word_match
 from uts.mapping.text import non_content
 from uts.ontology import Concept, Ontology
 
@@ -119,6 +119,34 @@ def test_abbreviations_read_through_the_sets_branch(matcher):
 def test_spoken_words_are_not_codes(matcher):
     results, _ = _decide(matcher, ["up", "go", "six", "yes", "left", "no", "off", "two"], "commands")
     assert not any("abbreviation" in (r.comment or "") + (r.reason or "") for r in results.values())
+
+
+def test_a_set_that_counts_is_a_list_of_spoken_words(matcher):
+    """Digits and number words make a set a list of spoken words (AudioMNIST, Speech Commands):
+    every label abstains, *sad* and *bus* included, and the unmapped report says why. Sets with
+    a stray number, or chord/meter numbers outside 0-10, are sound classes as before."""
+    assert numeral("7") == 7 and numeral("Seven") == 7 and numeral("zero") == 0
+    assert numeral("7th") is None and numeral("80s") is None and numeral("seventh") is None
+
+    def labels(*names):
+        return list(from_texts(list(names), "x"))
+    assert spoken_word_set(labels(*map(str, range(10))))
+    assert spoken_word_set(labels("yes", "no", "one", "two", "three", "sad", "bus", "go"))
+    assert not spoken_word_set(labels("yes", "no", "one", "two", "sad", "bus", "go"))  # two numerals
+    assert not spoken_word_set(labels("maj", "min", "7", "9", "11", "13"))  # one small numeral
+    assert not spoken_word_set(labels("violin", "cello", "flute", "oboe", "clarinet", "trumpet", "3", "4", "5",
+                                      "bassoon", "trombone", "viola", "park", "bus"))  # 3 of 14: under a quarter
+    digits, _ = _decide(matcher, [str(i) for i in range(10)], "digits")
+    assert all(r.decided is None and "spoken words" in r.reason for r in digits.values())
+    words, _ = _decide(matcher, ["one", "two", "three", "four", "sad", "bus", "happy"], "commands")
+    assert _got(words) == dict.fromkeys(words)
+    assert "spoken words" in words["sad"].reason and "best candidate: sadness" in words["sad"].reason
+    # without the numbers, the same words are sound classes and emotions again
+    plain, _ = _decide(matcher, ["sad", "bus", "happy", "violin"], "mixed")
+    assert plain["violin"].decided.object_label == "violin"
+    # switched off with the other set-level readings
+    off = Matcher(matcher.target, matcher.embedder, MatchConfig(readings=False))
+    assert off.match(from_texts(["violin", "1", "2", "3"], "x"))[0].decided.object_label == "violin"
 
 
 def test_documented_codes_are_read_by_their_meaning(matcher, tmp_path):

@@ -51,7 +51,7 @@ from uts.ontology.resolve import Lexicon
 from .context import (CONTEXT_POOL, DEFAULT_COLLECTIVE, MIN_VOTES, align_context, aligned_members,
                       collective_logit, context_fit, explain, infer_profile, set_features)
 from .labelsets import Label, LabelSet
-from .readings import SetReader, apply_readings
+from .readings import SetReader, apply_readings, spoken_word_set
 from .sssom import (BACKGROUND, BROAD, CLOSE, EXACT, LEXICAL, RELATED, SEMANTIC, Mapping, MappingSet,
                     default_metadata)
 from .text import (Segmenter, acronyms, alternatives, branch_head, compound_heads, core_tokens, non_content, polarity_negative, same_word,
@@ -346,6 +346,12 @@ class Matcher:
         if self.config.repair:
             self._repair(results, source)
         self._calibrate(results)
+        spoken = spoken_word_set(written) if self.config.readings else None
+        for r in results if spoken else ():  # a recorded cross-reference still stands
+            if r.decided is None or r.decided.justification != BACKGROUND:
+                best = r.decided or (r.candidates[0] if r.candidates else None)
+                r.decided, r.comment = None, None
+                r.reason = spoken + (f" (best candidate: {best.object_label} {best.probability:.2f})" if best else "")
         for r, lab in zip(results, written):  # the label as written; the comment says how it was read
             if lab.id in readings:
                 r.subject = lab

@@ -17,9 +17,11 @@ UTS also says when a direct match is *another concept* than the label (:func:`ot
 label's UTS reading has no counterpart in the target, and the direct target's UTS twin is neither
 that reading nor broader than it (*anger*, an emotion, against AudioSet *Angry music*, whose twin
 narrows it into music; IRMAS-style *va*, read by UTS as *viola*, against a direct *Vibraphone*).
-If UTS is at least as sure of its reading as the direct matcher is of its guess, the direct
-match is withdrawn and the chain (a broader target: viola -> *Bowed string instrument*) takes
-the label if it clears the threshold; otherwise the label abstains, with the reason written.
+A narrowing, or a sibling sense in another domain (*angry* read as *angry speech* in a list of
+speech emotions, matched as AudioSet *Angry music*), is withdrawn whatever the direct match's
+confidence (it comes from the shared word); another concept is withdrawn if UTS is at least as
+sure of its reading as the direct matcher is of its guess. Once it is withdrawn, the chain (a broader target: viola ->
+*Bowed string instrument*) takes the label if it clears the threshold; otherwise the label abstains, with the reason written.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import replace
 
 from .match import Candidate, MatchResult, Matcher
 from .sssom import BROAD, CLOSE, EXACT
-from .text import core_tokens
+from .text import core_tokens, tokens
 
 CHAINING = "semapv:MappingChaining"
 HOP = 0.9  # confidence kept per step up the UTS hierarchy to reach a cross-referenced ancestor
@@ -69,44 +71,59 @@ def roots(uts: Matcher, i: int) -> set[int]:
     return {a for a in uts.ancestors[i].tolist() if not uts.target.parents(uts.ids[a])}
 
 
-def name_words(uts: Matcher, i: int) -> set[str]:
-    """Content words of a UTS concept's names (label and synonyms)."""
-    return {w for t in uts.target.get(uts.ids[i]).texts() for w in core_tokens(t)}
-
-
 def other_sense(r: MatchResult, reading: MatchResult | None, uts: Matcher) -> str | None:
     """Why the direct decision of ``r`` is another concept than the label's UTS reading (None if
     it is not, or UTS cannot tell). UTS can tell when the reading's concept has no
-    cross-reference itself (the target has no twin of it; its broader concepts may have one)
-    and is at least as probable as the direct decision. The direct decision is then another
-    concept when none of its UTS twins is the reading or above it: a narrowing the label does
-    not say (*anger* -> *angry music*) or a different concept (*va* read as *viola*, matched as
-    *Vibraphone*). A twin in another top-level domain that shares a word with the reading stays
-    related: a scene's *car interior* and the vehicle *car*."""
+    cross-reference itself (the target has no twin of it; its broader concepts may have one).
+    The direct decision is then another concept when none of its UTS twins is the reading or
+    above it. Two kinds are withdrawn however sure the direct match is (that confidence comes
+    from the shared word): a narrowing the label does not say (*anger* -> *angry music*) and a
+    sibling sense in another domain (*angry* read as *angry speech* in a list of speech
+    emotions, matched as *Angry music*: both under *anger*). Any other concept (*va* read as
+    *viola*, matched as *Vibraphone*) is withdrawn only if the reading is at least as probable
+    as the direct decision. A twin in another domain that the reading's names contain stays
+    related: the vehicle *car* in a scene's *car interior*."""
     if r.decided is None or reading is None or reading.decided is None:
         return None
     x = reading.decided.object_id
-    if uts.target.get(x).xrefs or reading.decided.probability < r.decided.probability:
+    if uts.target.get(x).xrefs:
         return None
     twins = uts.xref.get(r.decided.object_id, [])
     if not twins:
         return None
     i = uts.index[x]
-    mine, words = roots(uts, i), name_words(uts, i)
+    mine = roots(uts, i)
+    all_words = {w for n in uts.target.get(x).texts() for w in tokens(n)}
+    above = set(uts.ancestors[i].tolist()) - mine
+
+    def elsewhere(t: int) -> bool:
+        return bool(roots(uts, t) - mine)
 
     def other(t: int) -> bool:
         if t in uts.ancestors[i]:
             return False  # the reading itself or a broader concept: a fair answer
         if i in uts.ancestors[t]:
             return True  # a narrowing the label does not say: anger -> angry music
-        # a same-named thing of another domain stays related (the scene *car interior*, the
-        # vehicle *car*); anything else is another concept (*viola* read, *Vibraphone* matched)
-        return not (roots(uts, t) - mine and name_words(uts, t) & words)
+        # a thing of another domain that the reading names stays related (the vehicle *car* in
+        # the scene *car interior*); anything else is another concept (*angry music* against
+        # *angry speech*: "music" is no word of the reading; *Vibraphone* against *viola*)
+        return not (elsewhere(t) and contained(uts, t, all_words))
 
-    if all(other(t) for t in twins):
-        return (f"UTS reads the label as {uts.target.get(x).label} ({reading.decided.probability:.2f}), "
-                f"which has no counterpart here; {r.decided.object_label} is another concept")
-    return None
+    def sure_anyway(t: int) -> bool:  # a narrowing, or a sibling sense in another domain
+        return i in uts.ancestors[t] or (elsewhere(t) and bool(above & set(uts.ancestors[t].tolist())))
+
+    if not all(other(t) for t in twins):
+        return None
+    if reading.decided.probability < r.decided.probability and not all(sure_anyway(t) for t in twins):
+        return None
+    return (f"UTS reads the label as {uts.target.get(x).label} ({reading.decided.probability:.2f}), "
+            f"which has no counterpart here; {r.decided.object_label} is another concept")
+
+
+def contained(uts: Matcher, t: int, words: set[str]) -> bool:
+    """Some name of UTS concept ``t`` is made only of ``words`` (*car* of *car interior*'s; not
+    *angry music* of *angry speech*'s: generic heads count here)."""
+    return any(set(toks) <= words for toks in map(tokens, uts.target.get(uts.ids[t]).texts()) if toks)
 
 
 def match_via_uts(matcher: Matcher, uts: Matcher, source, rejected: set[tuple[str, str]] | None = None,

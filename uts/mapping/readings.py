@@ -137,6 +137,36 @@ def prefix_share(code: str, name: str) -> float:
     return len(toks[0]) / min(map(len, words)) if words else 0.0
 
 
+# English number words: a label set that counts (``zero`` ... ``nine``, ``0`` ... ``9``) is a list of
+# spoken words (keyword spotting, spoken digits), whatever its other words name
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+SPOKEN_NUMERALS = 3  # distinct small numerals a set must hold to read as spoken words ...
+SPOKEN_SHARE = 0.25  # ... and the share of its labels they must be
+
+
+def numeral(label: str) -> int | None:
+    """The value of a label that is a bare small numeral (``7``, ``seven``, ``Seven``), else None."""
+    text = label.strip().lower()
+    if text.isdigit():
+        return int(text)
+    return NUMBER_WORDS.index(text) if text in NUMBER_WORDS else None
+
+
+def spoken_word_set(labels: list[Label]) -> str | None:
+    """Why ``labels`` are spoken words rather than sound classes (None if they are not): at least
+    :data:`SPOKEN_NUMERALS` distinct numerals from 0 to 10, digits or number words, make up at
+    least :data:`SPOKEN_SHARE` of the set (AudioMNIST's ``0``-``9``; Speech Commands' ``zero``-``nine``
+    among ``yes``, ``dog``, ``house``). A sound taxonomy does not count; a spoken-word corpus
+    does, and its ``dog`` is the word, not a dog. Chord or meter lists (``7``, ``9``, ``11``)
+    hold too few small numerals to qualify."""
+    plain = [lab for lab in labels if not non_content(lab.label)]
+    values = [v for v in (numeral(lab.label) for lab in plain) if v is not None and v <= 10]
+    if len(set(values)) < SPOKEN_NUMERALS or len(values) < SPOKEN_SHARE * len(plain):
+        return None
+    return (f"a list of spoken words: {len(values)} of its {len(plain)} labels are numerals "
+            "(digits or number words), so its labels name words said, not sound classes")
+
+
 class SetReader:
     """Computes the readings of one label set against one matcher's target (built lazily: only
     code sets and flat sets with a shared elided head need the target's name index)."""
