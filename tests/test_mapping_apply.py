@@ -73,6 +73,21 @@ def test_mtg_jamendo_keeps_audio_path_and_duration(shared_data, tmp_path):
     assert len(tags) > 150
 
 
+def test_format_detection_reads_the_first_record_not_a_text_prefix(tmp_path):
+    # A cut whose caption pushes "recording" past the first 4 KB is still a cut; a flat JSON
+    # Lines table and a broken first line are tables (the table reader then names the line).
+    cuts = tmp_path / "long.jsonl"
+    cuts.write_text(json.dumps(paper_cut("c1", "a.wav", ["dog"], "a dog " * 1000)) + "\n")
+    assert cuts.read_text().index('"recording"') > 4096
+    assert detect_annotation_format(cuts) == "lhotse"
+    flat = tmp_path / "flat.jsonl"
+    flat.write_text(json.dumps({"id": "c1", "tags": ["dog"]}) + "\n")
+    assert detect_annotation_format(flat) == "table"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "c1", "tags": [\n')
+    assert detect_annotation_format(broken) == "table"
+
+
 def test_lhotse_and_generic_tables_match_label_text(tmp_path):
     target = mini_target()
     mapping = MappingSet([Mapping("x:dog", EXACT, DOG, LEXICAL, subject_label="dog"),

@@ -24,7 +24,7 @@ import polars as pl
 
 from uts.cuts import read_cuts
 from uts.inputs import Skipped
-from uts.manifest import OPTIONAL_COLUMNS
+from uts.manifest import OPTIONAL_COLUMNS, ManifestError, is_lhotse
 from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
                                open_text, table_format, table_stem)
 from uts.ontology.graph import inferred
@@ -263,8 +263,13 @@ def detect_annotation_format(path: str | Path) -> str:
         return "mtg-jamendo"
     if head.startswith("YTID,") or "# YTID" in head or "num_ytids" in head:
         return "audioset"
-    if '"supervisions"' in head and '"recording"' in head:
-        return "lhotse"
+    if head.lstrip().startswith("{"):
+        # JSON Lines: the manifest's own rule (first record's keys), not a 4 KB text sniff that a
+        # long supervision text pushes past
+        try:
+            return "lhotse" if is_lhotse(path) else "table"
+        except ManifestError:
+            return "table"  # the table reader names the bad line
     return "table"
 
 
