@@ -21,7 +21,12 @@ def test_the_table_names_classes_that_exist():
 
 def test_user_errors_and_bugs_are_told_apart():
     assert is_user_error(ManifestError("m.jsonl: bad")) and message(ManifestError("x")) == "x"
-    assert message(KeyError("no concept matches 'zzz'")) == "no concept matches 'zzz'"
+    from uts.ontology.model import UnknownConceptError
+
+    assert message(UnknownConceptError("no concept matches 'zzz'")) == "no concept matches 'zzz'"
+    # a bare KeyError comes from a bug (a dict lookup gone wrong), not from the user
+    assert not is_user_error(KeyError("labels"))
+    assert message(KeyError("labels")).startswith("unexpected KeyError: labels (run with --debug")
     assert not is_user_error(RuntimeError("boom"))
     assert message(RuntimeError("boom")).startswith("unexpected RuntimeError: boom (run with --debug")
 

@@ -35,8 +35,9 @@ USER_ERRORS = frozenset({
     "uts.training.objectives.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
     # the static site and the web app (a bad bind, a mapping folder that is not there)
     "uts.serve.mappings.ServeError",
-    # an unknown concept id or label (Ontology.get / resolve), a path that is not there or not ours
-    "builtins.KeyError", "builtins.FileNotFoundError", "builtins.IsADirectoryError",
+    # an unknown concept id or label (Ontology.get / resolve), a path that is not there or not ours;
+    # a bare KeyError is a bug and says so
+    "uts.ontology.model.UnknownConceptError", "builtins.FileNotFoundError", "builtins.IsADirectoryError",
     "builtins.NotADirectoryError", "builtins.PermissionError", "builtins.FileExistsError",
 })
 

@@ -31,7 +31,7 @@ from uts.ontology.files import open_text
 from uts.ontology.graph import ancestor_sets
 from uts.ontology.graph import closure as _closure
 from uts.ontology.io import default_ontology_path
-from uts.ontology.model import Ontology
+from uts.ontology.model import Ontology, UnknownConceptError
 
 from .sssom import DEFAULT_CURIE_MAP, read_sssom
 
@@ -83,7 +83,7 @@ class LabelSet:
         try:
             return self.labels[label_id]
         except KeyError:
-            raise KeyError(f"{self.name}: no label with id {label_id!r}") from None
+            raise UnknownConceptError(f"{self.name}: no label with id {label_id!r}") from None
 
     def mappable(self) -> list[Label]:
         return [lab for lab in self.labels.values() if lab.mappable]

@@ -34,6 +34,11 @@ def id_number(concept_id: str) -> int:
     return int(concept_id.split(":", 1)[1])
 
 
+class UnknownConceptError(KeyError):
+    """An id or label names no concept (or more than one). A KeyError, so ``except KeyError``
+    still catches it; the CLI shows it as the user's mistake, unlike a KeyError from a bug."""
+
+
 @dataclass
 class Concept:
     """One UTS concept. ``id`` is opaque and permanent; everything else may be edited."""
@@ -135,7 +140,7 @@ class Ontology:
         try:
             return self.concepts[concept_id]
         except KeyError:
-            raise KeyError(f"no concept with id {concept_id!r}") from None
+            raise UnknownConceptError(f"no concept with id {concept_id!r}") from None
 
     def active(self) -> Iterator[Concept]:
         return (c for c in self.concepts.values() if not c.deprecated)
@@ -261,12 +266,12 @@ class Ontology:
         """The single concept named by an id or label; a clear error when none or several."""
         matches = self.lookup(id_or_label, include_deprecated=True)
         if not matches:
-            raise KeyError(f"no concept matches {id_or_label!r}")
+            raise UnknownConceptError(f"no concept matches {id_or_label!r}")
         if len(matches) > 1:
             # a concept whose own preferred label (or id) is the text beats synonym hits
             direct = [m for m in matches if m.matched_by in ("id", "label")]
             if len(direct) == 1:
                 return self.concepts[direct[0].id]
             names = ", ".join(f"{m.id} ({m.label})" for m in matches)
-            raise KeyError(f"{id_or_label!r} is ambiguous: {names}")
+            raise UnknownConceptError(f"{id_or_label!r} is ambiguous: {names}")
         return self.concepts[matches[0].id]

@@ -41,6 +41,7 @@ from uts.manifest import (FLAT_COLUMNS, UNREADABLE, BadEntry, BadEntryReport, Ma
 from uts.manifest import read_manifest as read_flat_manifest
 from uts.mapping.apply import map_annotations
 from uts.ontology import Ontology, load
+from uts.ontology.model import UnknownConceptError
 
 from .audio import AudioError, checked, crop_or_pad, read_segment, resample
 
@@ -113,7 +114,7 @@ class LabelSpace:
             if i is not None:
                 y[i] = 1.0
             elif strict:
-                raise KeyError(f"{cid!r} is not in the label space")
+                raise UnknownConceptError(f"{cid!r} is not in the label space")
         return y
 
     def decode(self, vector: Sequence[float] | np.ndarray | torch.Tensor, threshold: float = 0.5) -> list[str]:
