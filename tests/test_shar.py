@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from _lhotse_helpers import paper_cut
 from _training_helpers import TREE, tiny_corpus, tiny_overrides, uid, write_ontology
 from uts.cli.main import app
-from uts.cuts import export_shar, read_shar_manifest
+from uts.cuts import export_report_path, export_shar, read_shar_manifest
 from uts.training.data import ClipDataset, LabelSpace, ManifestError, make_shar_loader, read_manifest, read_shar
 from uts.training.trainer import load_checkpoint
 
@@ -198,6 +198,15 @@ def test_export_skips_unusable_audio_and_counts_it(tmp_path):
     assert read_shar_manifest(tmp_path / "shar")["id"].to_list() == ["a"]
     cut = next(iter(CutSet.from_shar(in_dir=tmp_path / "shar")))
     assert cut.load_audio().shape == (2, 16000)  # both channels kept; training mixes them down
+    written = json.loads(export_report_path(tmp_path / "shar").read_text())  # beside, not inside
+    assert (written["clips"], written["skipped"], written["reasons"]) == (1, 2, {"missing_file": 1, "out_of_range": 1})
+    assert written["examples"]["missing_file"] == ["gone"]
+    # --strict refuses the same manifest before anything is written
+    res = CliRunner().invoke(app, ["shar", "export", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "strict"),
+                                   "--strict"])
+    assert res.exit_code == 1 and "--strict refuses" in res.output and "missing_file: 1" in res.output
+    assert not (tmp_path / "strict").exists() and not export_report_path(tmp_path / "strict").exists()
+    assert not any(p.name.startswith(".strict") for p in tmp_path.iterdir())
 
 
 def test_shar_is_for_training_and_a_cut_manifest_needs_mapping(paper, tmp_path):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+
+from uts.ontology.files import atomic_write_text
 
 CUT_SCHEMA = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
@@ -131,6 +134,7 @@ class SharExport:
     seconds: float = 0.0
     bytes: int = 0
     skipped: dict = field(default_factory=dict)  # reason -> count (uts.manifest reasons)
+    skipped_examples: dict = field(default_factory=dict)  # reason -> a few clip ids
 
     def summary(self) -> str:
         line = (f"{self.clips} clips ({self.seconds / 3600:.2f} h of audio) in {self.shards} shard(s), "
@@ -138,6 +142,18 @@ class SharExport:
         if self.skipped:
             line += "; skipped " + ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))
         return line
+
+    def to_dict(self) -> dict:
+        return {"out": str(self.out), "clips": self.clips, "shards": self.shards, "seconds": self.seconds,
+                "bytes": self.bytes, "skipped": sum(self.skipped.values()), "reasons": dict(sorted(self.skipped.items())),
+                "examples": self.skipped_examples}
+
+
+def export_report_path(out: str | Path) -> Path:
+    """``DIR/NAME.export.json`` beside the Shar folder ``DIR/NAME`` (beside, not inside: the
+    folder holds only Shar's own files)."""
+    out = Path(out)
+    return out.with_name(f"{out.name}.export.json")
 
 
 def _cut_of(row: dict, extras: list[str]):
@@ -157,12 +173,13 @@ def _cut_of(row: dict, extras: list[str]):
 
 
 def export_shar(manifest: str | Path, out: str | Path, shard_size: int = 1000, audio_format: str = "flac",
-                onto=None, overwrite: bool = False, progress: bool = False) -> SharExport:
+                onto=None, overwrite: bool = False, progress: bool = False, strict: bool = False) -> SharExport:
     """Write the clips of a mapped manifest (:func:`uts.manifest.read_manifest`) and their
     audio segments to Lhotse Shar shards in ``out`` (``shard_size`` clips per shard).
 
     Entries whose audio is missing or unusable are skipped and counted (the manifest's own
-    validation). The shards are written into a temporary folder beside ``out`` and renamed at
+    validation); with ``strict`` they are refused (:class:`uts.inputs.StrictError`) before
+    anything is written. What was written and skipped goes to :func:`export_report_path`. The shards are written into a temporary folder beside ``out`` and renamed at
     the end, so a failure never leaves half a Shar set. A pooled manifest's sources sidecar is
     copied beside ``out`` (``OUT.sources.json``), where training looks for it.
     """
@@ -184,13 +201,15 @@ def export_shar(manifest: str | Path, out: str | Path, shard_size: int = 1000, a
                                   + (" (--overwrite replaces only a Shar folder)" if overwrite else
                                      " or pass --overwrite to replace an earlier export"))
     df, bad = validate_manifest(read_manifest(manifest, onto), progress=progress)
+    skipped = bad.as_skipped()
+    skipped.check(strict, manifest)
     if df.height == 0:
         raise ManifestError(f"{manifest}: no usable clips ({bad.summary()})")
     extras = [c for c in df.columns if c not in FLAT_COLUMNS]
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    report = SharExport(out, skipped=dict(bad.counts))
+    report = SharExport(out, skipped=dict(bad.counts), skipped_examples=skipped.to_dict()["examples"])
     rows = df.iter_rows(named=True)
     if progress:
         from rich.progress import track  # lazy: rich loads only when a bar is drawn
@@ -213,4 +232,5 @@ def export_shar(manifest: str | Path, out: str | Path, shard_size: int = 1000, a
     sidecar = sources_path(manifest)
     if sidecar.is_file():
         shutil.copyfile(sidecar, sources_path(out))
+    atomic_write_text(export_report_path(out), json.dumps(report.to_dict(), indent=2) + "\n")
     return report

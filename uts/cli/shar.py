@@ -25,13 +25,16 @@ def export_cmd(
     ontology: Optional[Path] = typer.Option(None, "--ontology", help="UTS ontology for bringing deprecated "
                                             "ids up to date [default: the shipped one]."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier export in --out."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse (exit 1, nothing written) when any clip "
+                                "would be skipped, instead of skipping and counting it."),
 ) -> None:
     """Export a mapped manifest and its audio to Lhotse Shar shards.
 
     Each clip becomes a Lhotse cut holding its audio segment (re-encoded, cut to start/duration)
     with its UTS labels in the cut's custom fields (labels, inferred) and caption and source tags
     where the paper's release keeps them (supervisions[0].custom: caption, audio_tag). Clips
-    whose audio is missing or unusable are skipped and counted. Nothing is left behind on
+    whose audio is missing or unusable are skipped and counted, on the console and in OUT.export.json
+    beside the folder (--strict refuses them instead). Nothing is left behind on
     failure (shards are written to a temporary folder and renamed).
 
     Example: uts shar export mapped.jsonl --out shar/train --shard-size 1000
@@ -45,5 +48,5 @@ def export_cmd(
         raise typer.BadParameter(f"choose one of {', '.join(SHAR_AUDIO_FORMATS)}", param_hint="--audio-format")
     onto = load(ontology) if ontology else load()
     report = export_shar(manifest, out, shard_size=shard_size, audio_format=audio_format, onto=onto,
-                         overwrite=overwrite, progress=True)
+                         overwrite=overwrite, progress=True, strict=strict)
     typer.echo(report.summary())
