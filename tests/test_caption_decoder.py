@@ -44,6 +44,15 @@ def test_compact_vocabulary_round_trips_and_maps_unseen_pieces_to_unk(tok):
     assert torch.equal(rebuilt.encode(CAPTIONS), ids)
 
 
+def test_a_generated_word_continuation_with_no_word_before_it_is_dropped(tok):
+    # a decoder can emit "##s" first; printing it would give "##s dog barks"
+    cont = next(i for i, p in enumerate(tok.pieces()) if p.startswith("##"))
+    body = tok.encode(["dog barks"])[0].tolist()[1:]  # without BOS, ends with EOS
+    assert tok.decode([[tok.bos_id, cont, *body]]) == ["dog barks"]
+    joined = "dog barks" + tok.pieces()[cont][2:]  # inside a caption it joins the word before it
+    assert tok.decode([[tok.bos_id, *body[:-1], cont, tok.eos_id]]) == [joined]
+
+
 def test_truncation_keeps_bos_and_eos(tok):
     ids = tok.encode(["a dog barks " * 10])
     assert ids.shape[1] == 12 and ids[0, -1] == tok.eos_id

@@ -164,8 +164,9 @@ def _table(results: dict[str, dict]) -> list[str]:
 ZERO_SHOT = [("macro_map", "macro mAP"), ("parent_map", "parent mAP"), ("leaf_map", "leaf mAP"),
              ("hierarchical_f1", "hier. F1")]
 RETRIEVAL = ["t2a_R@1", "t2a_R@5", "t2a_R@10", "t2a_mAP@10", "a2t_R@1", "a2t_R@5", "a2t_R@10", "a2t_mAP@10"]
-CONTRASTIVE_NOTES = """*Zero-shot*: clips scored against text embeddings of the classes' UTS concepts (label,
-synonyms and definition as prompts, averaged), same metrics as tagging. *Retrieval*: every caption
+CONTRASTIVE_NOTES = """*Zero-shot*: clips scored against the text of the classes' UTS concepts (label, synonyms
+and definition as prompts): by embedding similarity for contrastive objectives, by the decoder's
+likelihood for captioning ones (docs/training.md); same metrics as tagging. *Retrieval*: every caption
 queries all clips (t2a; its own clip is correct) and every clip queries all captions (a2t; any of
 its captions is correct); R@k and mAP@10 (see docs/training.md)."""
 

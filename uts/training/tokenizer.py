@@ -120,13 +120,18 @@ class CaptionTokenizer:
         return out
 
     def decode(self, ids: torch.Tensor | Sequence[Sequence[int]]) -> list[str]:
-        """Compact ids -> text; stops at the first EOS, drops specials."""
+        """Compact ids -> text; stops at the first EOS, drops specials and leading word continuations."""
         rows = ids.tolist() if isinstance(ids, torch.Tensor) else [list(r) for r in ids]
         special = {self.pad_id, self.bos_id, self.eos_id}
         out = []
         for row in rows:
             if self.eos_id in row:
                 row = row[: row.index(self.eos_id)]
-            full = [int(self._to_full[i]) for i in row if i not in special]
+            row = [i for i in row if i not in special]
+            # a continuation piece ("##m") with no word before it has nothing to attach to: drop it
+            # rather than print the fragment
+            while row and self._pieces[row[0]].startswith("##"):
+                row = row[1:]
+            full = [int(self._to_full[i]) for i in row]
             out.append(self.wordpiece.decode(full, skip_special_tokens=False).strip())
         return out

@@ -189,14 +189,18 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, sc
     atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
+def _not_a_checkpoint(path: Path, exc: Exception) -> TrainError:
+    return TrainError(f"cannot read checkpoint {path}: not a safetensors file ({exc}); expected a run "
+                      "folder or one of its checkpoints/step_NNNNNNNN.safetensors, as uts train writes them")
+
+
 def checkpoint_metadata(path: Path) -> dict:
     """The metadata of a UTS checkpoint, read without its tensors (cheap; refuses anything else)."""
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:
-        raise TrainError(f"cannot read checkpoint {path}: not a safetensors file ({exc}); expected the "
-                         "checkpoint.safetensors that uts train writes in its run folder") from None
+        raise _not_a_checkpoint(path, exc) from None
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise TrainError(f"{path} is not a UTS training checkpoint")
     return meta
@@ -210,8 +214,7 @@ def load_checkpoint(path: Path) -> dict:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
-        raise TrainError(f"cannot read checkpoint {path}: not a safetensors file ({exc}); expected the "
-                         "checkpoint.safetensors that uts train writes in its run folder") from None
+        raise _not_a_checkpoint(path, exc) from None
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise TrainError(f"{path} is not a UTS training checkpoint")
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
