@@ -161,3 +161,22 @@ def test_invalid_utf8_fails_clearly(tmp_path):
         fast.count_jsonl(path)
     with pytest.raises(VocabError):
         build_vocabulary(path, [5])
+
+
+def test_the_fast_cut_reader_gives_the_tags_lhotse_gives(tmp_path):
+    # vocab build streams two fields of a cut manifest with polars instead of parsing each cut
+    # with lhotse (the one cut reader, uts.cuts); this pins that both read the same tags, for
+    # both forms of audio_tag the paper's releases use
+    from _lhotse_helpers import paper_cut
+
+    from uts.cuts import read_cuts
+
+    for name, tags in (("lists", [["Dog", " bark"], [], ["rain", "rain", "Thunder"]]),
+                       ("strings", ["Dog, bark", "", "rain,rain , Thunder,"])):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(paper_cut(f"c{i}", "a.wav", t)) + "\n" for i, t in enumerate(tags)))
+        fast = scan_tags(path).collect()
+        slow = read_cuts(path)
+        assert fast["id"].to_list() == slow["id"].to_list()
+        assert [[t.strip() for t in ts] for ts in fast["tags"].to_list()] == \
+               [[t.strip() for t in ts if t.strip()] for ts in slow["audio_tag"].to_list()]

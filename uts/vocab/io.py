@@ -6,7 +6,9 @@ Three kinds of file, as JSON Lines (optionally gzipped) or Parquet:
 - ``tags``: ``{"id": ..., "tags": [...]}`` (the paper's step-2 output, or ``uts vocab extract``'s,
   which adds ``concept_ids``: one list of UTS ids per tag, empty when the tag resolved to nothing);
 - ``lhotse``: Lhotse ``MonoCut`` manifests, caption and ``audio_tag`` in
-  ``supervisions[0].custom`` (read by :mod:`uts.cuts`).
+  ``supervisions[0].custom``. Captions are read by :mod:`uts.cuts` (lhotse); tag counting streams
+  only ``id`` and ``audio_tag`` with polars (:func:`scan_tags`), since lhotse parses every cut
+  and loads torch, and a test pins that both give the same tags.
 
 The kind is detected from the first record. Tag tables are read lazily with polars so counting
 streams over files far larger than memory.
