@@ -189,7 +189,8 @@ def _first_mistyped_row(path: Path, kinds: dict[str, dict[str, tuple[int, object
         return None
     lineno, column, expected, value = min(found, key=lambda f: f[0])
     shown = json.dumps(value, ensure_ascii=False)
-    return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown if len(shown) <= 40 else shown[:37] + '...'}"
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown}"
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
