@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from uts.ontology.files import (atomic_write_bytes, atomic_write_text, atomic_write_with, first_bad_json_line,
-                                is_parquet, iter_jsonl, open_text, read_bytes, table_format, table_stem)
+from uts.ontology.files import (CorruptFileError, atomic_write_bytes, atomic_write_text, atomic_write_with,
+                                first_bad_json_line, is_parquet, iter_jsonl, open_text, read_bytes, table_format,
+                                table_stem)
 
 
 @pytest.mark.parametrize("name, fmt", [
@@ -107,6 +108,46 @@ def test_jsonl_lines_and_the_first_bad_one(tmp_path):
     latin = tmp_path / "latin.jsonl"
     latin.write_bytes('{"tag": "caf\u00e9"}\n'.encode("latin-1"))
     assert first_bad_json_line(latin).startswith(f"{latin}: not UTF-8 text (bad byte at offset 12)")
+
+
+def test_an_error_at_a_lines_end_is_named_by_its_column(tmp_path):
+    path = tmp_path / "x.jsonl"
+    # line 2 is 28 characters without its newline: column 29 is its end (not "2:1" or "3:1")
+    path.write_text('{"id": "a"}\n{"id": "k", "tags": ["dog", \n{"id": "b"}\n', encoding="utf-8")
+    assert first_bad_json_line(path).startswith(f"{path}:2:29: not a JSON object (Expecting value)")
+
+
+def test_the_first_row_of_another_type_than_its_column_is_named(tmp_path):
+    path = tmp_path / "x.jsonl"
+    rows = ['{"id": "c%d", "duration": %s, "tags": ["dog"], "caption": null}' % (i, 1.5 if i % 2 else 2)
+            for i in range(12)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert first_bad_json_line(path) is None  # ints and floats are all numbers; null is allowed anywhere
+    rows[7] = rows[7].replace('"duration": 1.5', '"duration": "long"')
+    rows[10] = rows[10].replace('["dog"]', '"dog"')
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert first_bad_json_line(path) == f'{path}:8: column \'duration\' expected a number, got "long"'
+    rows[7] = rows[7].replace('"long"', "3")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert first_bad_json_line(path) == f'{path}:11: column \'tags\' expected a list of strings, got "dog"'
+    path.write_text('{"tags": ["a"]}\n{"tags": [1, 2]}\n', encoding="utf-8")  # a tie: the first kind is expected
+    assert first_bad_json_line(path) == f"{path}:2: column 'tags' expected a list of strings, got [1, 2]"
+
+
+@pytest.mark.parametrize("broken", ["truncated", "plain", "bad_crc"])
+def test_a_broken_gzip_is_one_error_naming_the_file(tmp_path, broken):
+    data = "".join('{"id": "c%d", "tags": ["dog"]}\n' % i for i in range(500)).encode()
+    packed = gzip.compress(data, mtime=0)
+    path = tmp_path / "x.jsonl.gz"
+    path.write_bytes({"truncated": packed[: len(packed) // 2], "plain": data,
+                      "bad_crc": packed[:-8] + bytes(8)}[broken])
+    with pytest.raises(CorruptFileError, match=rf"^{path}: truncated or corrupt gzip \("):
+        read_bytes(path)
+    with pytest.raises(CorruptFileError, match=rf"^{path}: truncated or corrupt gzip \("):
+        with open_text(path) as fh:
+            for _ in fh:
+                pass
+    assert first_bad_json_line(path).startswith(f"{path}: truncated or corrupt gzip (")
 
 
 def test_file_plumbing_does_not_load_the_ontology_stack():

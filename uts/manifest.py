@@ -168,7 +168,12 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
     except Exception as exc:  # polars raises ComputeError and friends, naming no line
         where = first_bad_json_line(path)
         raise ManifestError(f"{where}; a JSON Lines manifest is expected" if where
-                            else f"{path}: not a JSON Lines manifest ({exc})") from exc
+                            else f"{path}: not a JSON Lines manifest ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """polars' messages run to several lines (the failing expression, hints): the first says it."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
@@ -193,8 +198,9 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
             *[pl.col(c).cast(pl.List(pl.Utf8)).fill_null([])
               for c in ("labels", "inferred", "source_labels", "unmapped_tags")],
         )
-    except Exception as exc:
-        raise ManifestError(f"{source}: columns have the wrong types ({exc})") from exc
+    except Exception as exc:  # polars names the column but not the row: find it
+        where = first_bad_json_line(source)
+        raise ManifestError(where or f"{source}: columns have the wrong types ({_first_line(exc)})") from exc
     base = source.parent.resolve()
     df = df.with_columns(pl.col("audio_path").map_elements(
         lambda p: p if Path(p).is_absolute() else str(base / p), return_dtype=pl.Utf8))
@@ -269,7 +275,7 @@ def read_manifest(path: str | Path, onto: Ontology | None = None) -> pl.DataFram
         try:
             df = pl.read_parquet(path)
         except Exception as exc:
-            raise ManifestError(f"{path}: not a Parquet manifest ({exc})") from exc
+            raise ManifestError(f"{path}: not a Parquet manifest ({_first_line(exc)})") from exc
     df = _conform(df, path)
     return _update_ids(df, onto) if onto is not None else df
 

@@ -31,7 +31,8 @@ import numpy as np
 import polars as pl
 
 from uts.manifest import write_manifest
-from uts.ontology.files import atomic_write_text, is_parquet, read_bytes, table_format, table_stem
+from uts.ontology.files import (atomic_write_text, first_bad_json_line, is_parquet, read_bytes, table_format,
+                               table_stem)
 from uts.ontology import load
 from uts.ontology.annotated import annotated_concepts
 from uts.ontology.graph import ancestor_sets
@@ -154,12 +155,12 @@ def clip_weights(source_of_clip: list[str], sources: Sources) -> list[float]:
 
 # -- reading manifests -----------------------------------------------------------------------
 def _read_frame(path: Path) -> pl.DataFrame:
+    raw = None if is_parquet(path) else read_bytes(path)  # a broken .gz: CorruptFileError names it
     try:
-        if is_parquet(path):
-            return pl.read_parquet(path)
-        return pl.read_ndjson(io.BytesIO(read_bytes(path)), infer_schema_length=None)
-    except Exception as exc:  # polars' ComputeError and friends, gzip's BadGzipFile
-        raise PoolError(f"{path}: not a flat manifest ({str(exc).splitlines()[0]})") from None
+        return pl.read_parquet(path) if raw is None else pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
+    except Exception as exc:  # polars' ComputeError and friends name no line: find it
+        where = None if raw is None else first_bad_json_line(path)
+        raise PoolError(where or f"{path}: not a flat manifest ({str(exc).splitlines()[0]})") from None
 
 
 def load_source_manifest(path: str | Path, graph=None, source_id: str | None = None) -> tuple[pl.DataFrame, Sources]:

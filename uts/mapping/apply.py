@@ -26,7 +26,7 @@ from uts.cuts import read_cuts
 from uts.inputs import Skipped
 from uts.manifest import OPTIONAL_COLUMNS, ManifestError, is_lhotse
 from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
-                               open_text, table_format, table_stem)
+                               open_text, read_bytes, table_format, table_stem)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
 from uts.pool import Sources, describe_source, sources_path, write_sources
@@ -116,7 +116,7 @@ def count_rejected(ann: Annotations) -> Skipped:
         n = ann.rejected.select(pl.len()).collect(engine="streaming").item()
         examples = ann.rejected.head(5).collect() if n else pl.DataFrame(schema={"_lineno": pl.UInt32, _LINE: pl.Utf8})
     except pl.exceptions.PolarsError as exc:
-        raise ApplyError(_unreadable_table(ann.path, exc) if ann.path else str(exc).splitlines()[0]) from None
+        raise ApplyError(_unreadable_table(ann.path, exc)) from None
     for lineno, line in examples.iter_rows():
         skipped.add("not a clip line", f"{ann.path}:{lineno} {line[:40]!r}")
     skipped.add("not a clip line", n=n - examples.height)
@@ -204,7 +204,8 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
     if fmt == "parquet":
         frame = pl.scan_parquet(path)
     elif fmt in ("jsonl", "json"):
-        frame = pl.read_ndjson(path).lazy() if is_gzip(path) else pl.scan_ndjson(path)
+        # a .gz is gunzipped by read_bytes, whose error names a truncated or corrupt file
+        frame = pl.read_ndjson(io.BytesIO(read_bytes(path))).lazy() if is_gzip(path) else pl.scan_ndjson(path)
     else:
         frame = pl.scan_csv(path, separator="\t" if fmt == "tsv" else ",", infer_schema_length=10000)
     try:
@@ -239,9 +240,11 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
     return Annotations(frame.select(cols), "text", "table")
 
 
-def _unreadable_table(path: Path, exc: Exception) -> str:
-    """One line for a table polars refused: the first line that is not a JSON object (JSON
-    Lines), an empty file, or polars' own first line."""
+def _unreadable_table(path: Path | None, exc: Exception) -> str:
+    """One line for a table polars refused: the first line that is not a JSON object or whose
+    value has the wrong type (JSON Lines), an empty file, or polars' own first line."""
+    if path is None:
+        return str(exc).splitlines()[0]
     if path.stat().st_size == 0:
         return f"{path}: empty file; a table of clips with a tags column is expected"
     if table_format(path) in ("jsonl", "json"):
@@ -407,9 +410,12 @@ def jsonl_lines(annotations: Annotations, combos: pl.DataFrame) -> pl.LazyFrame:
 def write_applied(annotations: Annotations, combos: pl.DataFrame, out: str | Path) -> Path:
     """Write the mapped clips to ``out`` (``.parquet``, ``.jsonl``/``.ndjson`` or ``.jsonl.gz``),
     streaming; JSON Lines go through :func:`jsonl_lines`."""
-    if table_format(out) == "jsonl":
-        return write_frame(jsonl_lines(annotations, combos), out, lines=True)
-    return write_frame(apply_mapping(annotations, {}, {}, combos), out)
+    try:
+        if table_format(out) == "jsonl":
+            return write_frame(jsonl_lines(annotations, combos), out, lines=True)
+        return write_frame(apply_mapping(annotations, {}, {}, combos), out)
+    except pl.exceptions.PolarsError as exc:  # a bad value in a column read only now (duration, ...)
+        raise ApplyError(_unreadable_table(annotations.path, exc)) from None
 
 
 def write_frame(frame: pl.LazyFrame, out: str | Path, lines: bool = False) -> Path:
@@ -456,7 +462,7 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
     try:
         combos = label_combinations(ann)
     except pl.exceptions.PolarsError as exc:  # a bad line deep in the file, met while streaming
-        raise ApplyError(_unreadable_table(ann.path, exc) if ann.path else str(exc).splitlines()[0]) from None
+        raise ApplyError(_unreadable_table(ann.path, exc)) from None
     if ann.key == "text":
         values = combos["source_labels"].explode().drop_nulls().unique().to_list()
         table = text_table(mapping, values, predicates)

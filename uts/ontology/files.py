@@ -9,9 +9,11 @@ module itself knows nothing about ontologies and imports only the standard libra
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -54,12 +56,51 @@ def is_parquet(path: str | os.PathLike) -> bool:
     return table_format(path) == "parquet"
 
 
+class CorruptFileError(ValueError):
+    """A file that cannot be decoded as its name says: a truncated or corrupt ``.gz``, or a plain
+    file named ``.gz``. The message names the file (a user error: one line, exit 1)."""
+
+
+#: What :mod:`gzip` raises on a truncated stream (EOFError), a file that is no gzip
+#: (BadGzipFile) and a corrupt deflate stream or checksum (zlib.error).
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def corrupt_gzip(path: str | os.PathLike, exc: BaseException) -> CorruptFileError:
+    reason = str(exc).strip() or type(exc).__name__
+    return CorruptFileError(f"{path}: truncated or corrupt gzip ({reason})")
+
+
+class _CheckedGzipFile(gzip.GzipFile):
+    """A gzip reader whose decoding errors (raised lazily, on the first read that meets them)
+    become :class:`CorruptFileError` naming the file, whoever reads it."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(path, "rb")
+        self._path = path
+
+    def _checked(name: str):
+        def method(self, *args, **kwargs):
+            try:
+                return getattr(gzip.GzipFile, name)(self, *args, **kwargs)
+            except _GZIP_ERRORS as exc:
+                raise corrupt_gzip(self._path, exc) from None
+        method.__name__ = name
+        return method
+
+    read, read1, readinto, readline, peek = map(_checked, ("read", "read1", "readinto", "readline", "peek"))
+    del _checked
+
+
 def open_text(path: str | os.PathLike, mode: str = "rt", *, gz: bool | None = None, **kwargs) -> IO[str]:
     """Open a text file for reading (``"rt"``) or writing (``"wt"``), gunzipping/gzipping when
     ``gz`` (default: the name ends in ``.gz``; pass it when writing a temporary file for a
-    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise."""
+    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise. Reading a broken ``.gz`` raises
+    :class:`CorruptFileError`."""
     kwargs.setdefault("encoding", "utf-8")
     if is_gzip(path) if gz is None else gz:
+        if "r" in mode:
+            return io.TextIOWrapper(_CheckedGzipFile(path), **kwargs)
         return gzip.open(path, mode if "t" in mode else mode + "t", **kwargs)
     return open(path, mode.replace("t", ""), **kwargs)
 
@@ -80,32 +121,88 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]
 
 
 def first_bad_json_line(path: str | os.PathLike) -> str | None:
-    """``"FILE:LINE[:COL]: not a JSON object ..."`` for the first line of a JSON Lines file that is
-    not a JSON object (or a line saying it is not UTF-8 or cannot be read), else None (also for
-    Parquet or a missing file). Read line by line in Python, so only on the error path: polars' own
-    errors name neither file nor line, so readers call this when polars fails."""
+    """One line saying where a JSON Lines file is broken, else None (also for Parquet or a missing
+    file): ``"FILE:LINE[:COL]: not a JSON object ..."`` for the first line that is not a JSON
+    object; failing that, ``"FILE:LINE: column 'c' expected a number, got "long""`` for the first
+    row whose value is of another JSON type than that column holds elsewhere
+    (:func:`_first_mistyped_row`); or a line saying the file is not UTF-8 or is a broken gzip.
+    Read line by line in Python, so only on the error path: polars' own errors name neither file
+    nor line, so readers call this when polars fails."""
     path = Path(path)
     if not path.is_file() or is_parquet(path):
         return None
+    kinds: dict[str, dict[str, tuple[int, object]]] = {}  # column -> kind -> (first line, value)
+    counts: dict[str, dict[str, int]] = {}
     try:
         for lineno, line, obj in iter_jsonl(path):
             if obj is None:
+                text = line.rstrip("\r\n")  # else an error at the line's end is "column 1" of the next
                 try:  # parsed again, once, for the column polars' message lacks
-                    json.loads(line)
+                    json.loads(text)
                 except json.JSONDecodeError as exc:
-                    return f"{path}:{lineno}:{exc.colno}: not a JSON object ({exc.msg}): {line.strip()[:60]!r}"
-                return f"{path}:{lineno}: not a JSON object: {line.strip()[:60]!r}"
+                    return f"{path}:{lineno}:{exc.colno}: not a JSON object ({exc.msg}): {text.strip()[:60]!r}"
+                return f"{path}:{lineno}: not a JSON object: {text.strip()[:60]!r}"
+            for column, value in obj.items():
+                kind = _json_kind(value)
+                if kind is not None:
+                    kinds.setdefault(column, {}).setdefault(kind, (lineno, value))
+                    column_counts = counts.setdefault(column, {})
+                    column_counts[kind] = column_counts.get(kind, 0) + 1
     except UnicodeDecodeError as exc:
         return f"{path}: not UTF-8 text (bad byte at offset {exc.start}); JSON Lines is expected"
-    except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
+    except CorruptFileError as exc:
+        return str(exc)
+    except OSError as exc:
         return f"{path}: cannot read: {exc}"
-    return None
+    return _first_mistyped_row(path, kinds, counts)
+
+
+def _json_kind(value: object) -> str | None:
+    """What a JSON value is, in the words of an error message (None for null: always allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list of strings" if all(isinstance(v, str) for v in value) else "a list"
+    return "an object"
+
+
+def _first_mistyped_row(path: Path, kinds: dict[str, dict[str, tuple[int, object]]],
+                        counts: dict[str, dict[str, int]]) -> str | None:
+    """The earliest row holding, in some column, another kind of value than most rows do there
+    (the earlier kind wins a tie): that is the row polars failed on ("failed to determine
+    supertype", "conversion from str to f64 failed")."""
+    found = []
+    for column, by_kind in kinds.items():
+        if len(by_kind) < 2:
+            continue
+        expected = max(counts[column], key=counts[column].__getitem__)  # first of the most common
+        for kind, (lineno, value) in by_kind.items():
+            if kind != expected:
+                found.append((lineno, column, expected, value))
+    if not found:
+        return None
+    lineno, column, expected, value = min(found, key=lambda f: f[0])
+    shown = json.dumps(value, ensure_ascii=False)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown}"
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's bytes, gunzipped when the name ends in ``.gz``."""
+    """The file's bytes, gunzipped when the name ends in ``.gz`` (:class:`CorruptFileError` when
+    that fails)."""
     raw = Path(path).read_bytes()
-    return gzip.decompress(raw) if is_gzip(path) else raw
+    if not is_gzip(path):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except _GZIP_ERRORS as exc:
+        raise corrupt_gzip(path, exc) from None
 
 
 def _temp_path(path: Path) -> str:

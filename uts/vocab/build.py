@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from uts.ontology.files import first_bad_json_line, is_parquet
+from uts.ontology.files import first_bad_json_line, is_gzip, is_parquet, read_bytes
 
 from .count import FastPathUnavailable, count_jsonl, count_parquet, is_plain_jsonl
 from .io import VocabError, detect_kind, scan_tags, size_name, write_json
@@ -90,7 +90,9 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
             pass  # the general query below reads what it can and words the error
     try:
         return _count_general(lf)
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: polars' own gunzip of a broken .gz
+        if isinstance(source, (str, os.PathLike)) and is_gzip(source):
+            read_bytes(source)  # a broken gzip: raises CorruptFileError naming the file
         where = first_bad_json_line(source) if isinstance(source, (str, os.PathLike)) else None
         if where:
             raise VocabError(f"{where} (each line must be a JSON object whose 'tags' is a list of strings)") from None
