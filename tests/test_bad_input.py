@@ -441,6 +441,8 @@ def test_one_wrongly_typed_row_is_named_by_its_line(env, tmp_path):
          ["train", *[a for kv in tiny_overrides(tmp_path, manifest, run, env.onto) for a in ("--set", kv)]]),
         (manifest, f'{manifest}:8: column \'duration\' expected a number, got "long"',
          ["shar", "export", str(manifest), "--out", str(out)]),
+        (manifest, f'{manifest}:8: column \'duration\' expected a number, got "long"',
+         ["pool", str(manifest), "-o", str(out)]),
     ]:
         res = CliRunner().invoke(app, argv)
         _assert_contract(res, bad, out)

@@ -190,17 +190,9 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
         if name not in df.columns:
             default = 0.0 if name == "start" else ([] if isinstance(dtype, pl.List) else None)
             df = df.with_columns(pl.lit(default, dtype=dtype).alias(name))
-    try:
-        df = df.with_columns(
-            pl.col("id").cast(pl.Utf8), pl.col("audio_path").cast(pl.Utf8),
-            pl.col("start").cast(pl.Float64).fill_null(0.0), pl.col("duration").cast(pl.Float64),
-            pl.col("caption").cast(pl.Utf8),
-            *[pl.col(c).cast(pl.List(pl.Utf8)).fill_null([])
-              for c in ("labels", "inferred", "source_labels", "unmapped_tags")],
-        )
-    except Exception as exc:  # polars names the column but not the row: find it
-        where = first_bad_json_line(source)
-        raise ManifestError(where or f"{source}: columns have the wrong types ({_first_line(exc)})") from exc
+    df = typed_columns(df, source).with_columns(
+        pl.col("start").fill_null(0.0),
+        *[pl.col(c).fill_null([]) for c in ("labels", "inferred", "source_labels", "unmapped_tags")])
     base = source.parent.resolve()
     df = df.with_columns(pl.col("audio_path").map_elements(
         lambda p: p if Path(p).is_absolute() else str(base / p), return_dtype=pl.Utf8))
@@ -209,6 +201,17 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
         raise ManifestError(f"{source}: {dups} rows share an id; ids must be unique")
     ordered = list(FLAT_COLUMNS) + [c for c in df.columns if c not in FLAT_COLUMNS]
     return df.select(ordered)
+
+
+def typed_columns(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
+    """Cast the manifest columns ``df`` has to their :data:`FLAT_COLUMNS` types. A value of
+    another type (a duration "long") is a :class:`ManifestError` naming its row: polars reads a
+    column holding numbers and words as text without complaint, so the cast is the check."""
+    try:
+        return df.with_columns(pl.col(name).cast(dtype) for name, dtype in FLAT_COLUMNS.items() if name in df.columns)
+    except Exception as exc:  # polars names the column but not the row: find it
+        where = first_bad_json_line(source)
+        raise ManifestError(where or f"{source}: columns have the wrong types ({_first_line(exc)})") from exc
 
 
 def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:
