@@ -130,6 +130,19 @@ def test_read_captions_from_jsonl_parquet_and_lhotse(tmp_path):
         read_captions(tmp_path / "bad.jsonl")
 
 
+def test_a_repeated_id_is_named_by_file_and_lines(tmp_path):
+    """Both places an id occurs are named (JSON Lines), or the file and records (Parquet)."""
+    import polars as pl
+
+    rows = CAPTIONS + [{"id": "b", "caption": "again"}]
+    write_jsonl(tmp_path / "c.jsonl", rows)
+    with pytest.raises(VocabError, match=rf"c\.jsonl:{len(rows)}: id 'b' already used on line 2;"):
+        read_captions(tmp_path / "c.jsonl")
+    pl.DataFrame(rows).write_parquet(tmp_path / "c.parquet")
+    with pytest.raises(VocabError, match=rf"c\.parquet: record {len(rows)}: id 'b' already used on record 2;"):
+        read_captions(tmp_path / "c.parquet")
+
+
 def test_cli_extract_and_errors(tmp_path):
     onto = write_ontology(tmp_path / "onto.ttl")
     captions = write_jsonl(tmp_path / "c.jsonl", CAPTIONS)

@@ -97,15 +97,15 @@ def read_captions(path: str | os.PathLike, skipped: Skipped | None = None) -> li
             pairs = [(c["id"], c.get("caption")) for c in iter_cuts(path)]
         except ManifestFormatError as exc:
             raise VocabError(str(exc)) from None
-        return _with_captions(pairs, skipped)
+        return _with_captions(pairs, skipped, path)
     if kind != "captions" and "caption" not in columns_of(path):
         raise VocabError(f"{path} holds {kind}, not captions")
     if is_parquet(path):
         frame = pl.read_parquet(path)
         _require_id(frame.columns, path)
         frame = frame.select(pl.col("id").cast(pl.Utf8), pl.col("caption").cast(pl.Utf8))
-        return _with_captions(frame.iter_rows(), skipped)
-    out = []
+        return _with_captions(frame.iter_rows(), skipped, path)
+    out, lines = [], []
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -113,18 +113,26 @@ def read_captions(path: str | os.PathLike, skipped: Skipped | None = None) -> li
             try:
                 record = json.loads(line)
                 out.append((str(record["id"]), record.get("caption")))
+                lines.append(lineno)
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise VocabError(f"{path}:{lineno}: not a caption record ({exc})") from None
             if not isinstance(out[-1][1], (str, type(None))):  # a number or list is a broken file, not "no caption"
                 raise VocabError(f"{path}:{lineno}: 'caption' must be a string, "
                                  f"found {type(out[-1][1]).__name__}")
-    return _with_captions(out, skipped)
+    return _with_captions(out, skipped, path, lines)
 
 
-def _with_captions(pairs, skipped: Skipped) -> list[tuple[str, str]]:
-    """The pairs that have a caption; the others are counted in ``skipped``."""
-    kept = []
-    for clip_id, caption in pairs:
+def _with_captions(pairs, skipped: Skipped, path: Path, lines: list[int] | None = None) -> list[tuple[str, str]]:
+    """The pairs that have a caption; the others are counted in ``skipped``. An id given twice is
+    refused here, where the file (and, for JSON Lines, both lines) can still be named."""
+    kept, first_seen = [], {}
+    for n, (clip_id, caption) in enumerate(pairs):
+        where = lines[n] if lines else n + 1
+        if clip_id in first_seen:
+            at, unit = (f"{path}:{where}", "line") if lines else (f"{path}: record {where}", "record")
+            raise VocabError(f"{at}: id {clip_id!r} already used on {unit} {first_seen[clip_id]}; "
+                             "every clip needs its own id")
+        first_seen[clip_id] = where
         skipped.of += 1
         if isinstance(caption, str) and caption.strip():
             kept.append((clip_id, caption))
