@@ -134,6 +134,20 @@ def test_errors_leave_no_output(tmp_path, shared_data, audioset):
     assert mapping_table(MappingSet([Mapping("a:1", EXACT, "T:1", LEXICAL, predicate_modifier="Not")], {})) == {}
 
 
+def test_a_mapping_made_for_another_target_names_its_file_and_a_row(tmp_path):
+    from uts.mapping.sssom import read_sssom, write_sssom
+
+    sssom = write_sssom(tmp_path / "m.sssom.tsv", MappingSet(
+        [Mapping("x:dog", EXACT, DOG, LEXICAL, subject_label="dog"),
+         Mapping("x:kazoo", EXACT, "UTS:9999999", LEXICAL, subject_label="kazoo")],
+        default_metadata("https://x.org/m", curie_map={"x": "https://x.org/"})))
+    tags = tmp_path / "t.jsonl"
+    tags.write_text('{"id": "a", "tags": ["dog", "kazoo"]}\n')
+    with pytest.raises(ApplyError, match=rf"^{sssom}: 1 mapped target id\(s\) .* \(e\.g\. 'kazoo' -> UTS:9999999\)"):
+        apply_file(tags, read_sssom(sssom), mini_target(), tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 def test_official_audioset_csv_layout(tmp_path, audioset):
     """The released files start with '#' lines and put a space after each comma."""
     path = tmp_path / "balanced.csv"

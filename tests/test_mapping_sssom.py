@@ -74,6 +74,34 @@ def test_reader_errors_name_the_problem(tmp_path):
         loads_sssom("#curie_map: [unclosed\nsubject_id\tpredicate_id\tobject_id\n")
 
 
+HEAD = "#mapping_set_id: x\n\nsubject_id\tpredicate_id\tobject_id\tpredicate_modifier\tconfidence\n"
+GOOD_ROW = "A:1\tskos:exactMatch\tB:1\t\t0.9\n"
+
+
+@pytest.mark.parametrize("row, message", [
+    ("A:2\tskos:exactMatch\tB:2\tnot\t0.9\n", "predicate_modifier 'not'; SSSOM allows only 'Not'"),
+    ("A:2\tskos:exactMatch\tB:2\tMaybe\t0.9\n", "predicate_modifier 'Maybe'"),
+    ("A:2\tskos:exactmatch\tB:2\t\t0.9\n", "predicate 'skos:exactmatch' is not one of"),
+    ("A:2\tskos:fuzzyMatch\tB:2\t\t0.9\n", "predicate 'skos:fuzzyMatch'"),
+    ("A:2\tskos:exactMatch\tB:2\t\t0.9\textra\n", "6 fields but the header names 5"),
+    ("A:2\tskos:exactMatch\tB:2\t\t1.7\n", "confidence 1.7 is outside 0-1"),
+])
+def test_a_row_whose_meaning_is_unclear_is_refused_at_its_physical_line(row, message):
+    """A modifier typo must not turn a rejected pair into an applied one, nor an odd predicate
+    quietly become 'unmapped'. Blank lines and a quoted line break before the row still give
+    the file's own line number (here 7)."""
+    text = HEAD + GOOD_ROW + "\n" + "A:3\tskos:exactMatch\tB:3\t\t0.5\n" + row
+    text = text.replace("A:3\t", '"A:\n3"\t')  # a quoted field spanning two lines (line 5-6)
+    with pytest.raises(SSSOMError, match=rf"^m\.tsv:8: {message}"):
+        loads_sssom(text, "m.tsv")
+
+
+def test_a_broken_metadata_header_is_one_line_with_the_file_line():
+    with pytest.raises(SSSOMError) as err:
+        loads_sssom("#mapping_set_id: x\n#curie_map:\n#  UTS: [broken\nsubject_id\tpredicate_id\tobject_id\n", "m.tsv")
+    assert "\n" not in str(err.value) and str(err.value).startswith("m.tsv:3:15: metadata header is not YAML"), str(err.value)
+
+
 def test_overwrite_is_atomic_on_failure(tmp_path):
     path = write_sssom(tmp_path / "m.sssom.tsv", _set())
     before = path.read_text()

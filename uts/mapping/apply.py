@@ -470,8 +470,10 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
         table = mapping_table(mapping, predicates)
     missing = sorted({o for o in table.values() if o not in target})
     if missing:
-        raise ApplyError(f"{len(missing)} mapped target id(s) are not in the target {target.name} "
-                         f"(e.g. {missing[0]}); pass the target the mapping was made for (--target)")
+        subject = next(label for label, o in table.items() if o == missing[0])
+        raise ApplyError(f"{mapping.source or 'mapping'}: {len(missing)} mapped target id(s) are not in the target "
+                         f"{target.name} (e.g. {subject!r} -> {missing[0]}); pass the target the mapping was made "
+                         "for (--target)")
     return resolve_combinations(combos, table, closure(target, set(table.values()))), table
 
 

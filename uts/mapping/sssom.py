@@ -124,6 +124,7 @@ class MappingSet:
 
     mappings: list[Mapping] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    source: str | None = field(default=None, compare=False)  # the file it was read from, for messages
 
     def decided(self) -> dict[str, Mapping]:
         """The positive mapping of each subject (first row wins), rejected rows left out."""
@@ -214,7 +215,7 @@ def dumps_sssom(mset: MappingSet) -> str:
     writer = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(columns)
     for m in mset.mappings:
-        if m.predicate_id not in PREDICATES and not m.predicate_id.startswith(("owl:", "rdfs:")):
+        if not _supported_predicate(m.predicate_id):
             raise SSSOMError(f"{m.subject_id}: unsupported predicate {m.predicate_id!r}")
         writer.writerow([_format(getattr(m, c)) for c in columns])
     return out.getvalue()
@@ -230,44 +231,70 @@ def write_sssom(path: str | Path, mset: MappingSet) -> Path:
 
 
 def loads_sssom(text: str, source: str = "<text>") -> MappingSet:
+    """Parse SSSOM TSV text. Anything that would change what a row means is refused with the
+    file and physical line (blank lines and quoted line breaks counted): a ``predicate_modifier``
+    other than ``Not`` (a typo would turn a rejected pair into an applied one), a predicate this
+    toolkit does not write, a row with more fields than the header, a confidence outside 0-1."""
     if not text.strip():  # not even a column header: not a mapping file
         raise SSSOMError(f"{source}: empty file; an SSSOM TSV (a header row, then one mapping a row) is expected")
-    header_lines, body_lines = [], []
-    for line in text.splitlines():
-        if line.startswith("#") and not body_lines:
-            header_lines.append(line[1:])
-        elif line.strip():
-            body_lines.append(line)
-    try:
-        meta = yaml.safe_load("\n".join(header_lines)) or {}
+    lines = text.splitlines()
+    n_header = next((i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")), len(lines))
+    try:  # one YAML line per file line, so YAML's line numbers are the file's
+        meta = yaml.safe_load("\n".join(line[1:] for line in lines[:n_header])) or {}
     except yaml.YAMLError as exc:
-        raise SSSOMError(f"{source}: metadata header is not YAML ({exc})") from exc
+        mark = getattr(exc, "problem_mark", None)  # the header starts at line 1: its line is the file's
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise SSSOMError(f"{where}: metadata header is not YAML ({getattr(exc, 'problem', None) or exc})") from None
     if not isinstance(meta, dict):
         raise SSSOMError(f"{source}: metadata header must be a YAML mapping")
-    if not body_lines:
-        return MappingSet([], meta)
-    reader = csv.DictReader(io.StringIO("\n".join(body_lines)), delimiter="\t")
-    absent = [c for c in ("subject_id", "predicate_id", "object_id") if c not in (reader.fieldnames or [])]
+    reader = csv.reader(lines[n_header:], delimiter="\t")
+    columns = next((row for row in reader if row), None)
+    if columns is None:
+        return MappingSet([], meta, source)
+    absent = [c for c in ("subject_id", "predicate_id", "object_id") if c not in columns]
     if absent:
         raise SSSOMError(f"{source}: missing column(s) {', '.join(absent)}")
     known = {f.name for f in fields(Mapping)}
     mappings = []
-    for lineno, row in enumerate(reader, 2 + len(header_lines)):
-        values = {}
-        for key, value in row.items():
-            if key not in known or value in (None, ""):
-                continue
-            if key in _FLOAT_COLUMNS:
-                try:
-                    value = float(value)
-                except ValueError:
-                    raise SSSOMError(f"{source}:{lineno}: {key} {value!r} is not a number") from None
-            values[key] = value
-        if not all(values.get(c) for c in ("subject_id", "predicate_id", "object_id")):
-            raise SSSOMError(f"{source}:{lineno}: subject_id, predicate_id and object_id are required")
-        values.setdefault("mapping_justification", UNSPECIFIED)
-        mappings.append(Mapping(**values))
-    return MappingSet(mappings, meta)
+    for row in reader:
+        if not row:
+            continue
+        where = f"{source}:{n_header + reader.line_num}"
+        if len(row) > len(columns):
+            raise SSSOMError(f"{where}: {len(row)} fields but the header names {len(columns)} "
+                             "(a tab inside a value?)")
+        mappings.append(_mapping_of(dict(zip(columns, row)), known, where))
+    return MappingSet(mappings, meta, source)
+
+
+def _mapping_of(row: dict[str, str], known: set[str], where: str) -> Mapping:
+    values = {}
+    for key, value in row.items():
+        if key not in known or value == "":
+            continue
+        if key in _FLOAT_COLUMNS:
+            try:
+                value = float(value)
+            except ValueError:
+                raise SSSOMError(f"{where}: {key} {value!r} is not a number") from None
+            if not 0.0 <= value <= 1.0:
+                raise SSSOMError(f"{where}: {key} {value:g} is outside 0-1")
+        values[key] = value
+    if not all(values.get(c) for c in ("subject_id", "predicate_id", "object_id")):
+        raise SSSOMError(f"{where}: subject_id, predicate_id and object_id are required")
+    if values.get("predicate_modifier", "Not") != "Not":
+        raise SSSOMError(f"{where}: predicate_modifier {values['predicate_modifier']!r}; SSSOM allows only 'Not' "
+                         "(a rejected pair) or nothing")
+    if not _supported_predicate(values["predicate_id"]):
+        raise SSSOMError(f"{where}: predicate {values['predicate_id']!r} is not one of {', '.join(PREDICATES)} "
+                         "(or an owl:/rdfs: property)")
+    values.setdefault("mapping_justification", UNSPECIFIED)
+    return Mapping(**values)
+
+
+def _supported_predicate(predicate: str) -> bool:
+    """The predicates read and written: the SKOS mapping relations, and OWL/RDFS properties."""
+    return predicate in PREDICATES or predicate.startswith(("owl:", "rdfs:"))
 
 
 def read_sssom(path: str | Path) -> MappingSet:
