@@ -27,6 +27,9 @@ def test_user_errors_and_bugs_are_told_apart():
     # a bare KeyError comes from a bug (a dict lookup gone wrong), not from the user
     assert not is_user_error(KeyError("labels"))
     assert message(KeyError("labels")).startswith("unexpected KeyError: labels (run with --debug")
+    # the file system's refusals are the user's to fix, named by the file, not by errno
+    assert message(OSError(28, "cannot write: No space left on device", "/d/o.jsonl")) == \
+        "/d/o.jsonl: cannot write: No space left on device"
     assert not is_user_error(RuntimeError("boom"))
     assert message(RuntimeError("boom")).startswith("unexpected RuntimeError: boom (run with --debug")
 

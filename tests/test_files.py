@@ -77,6 +77,36 @@ def test_failed_rename_keeps_old_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
+def test_a_full_disk_names_the_file_asked_for_not_the_temp(tmp_path):
+    import errno
+
+    path = tmp_path / "o.jsonl"
+
+    def no_space(tmp):
+        open(tmp, "w").write("half")
+        raise OSError(errno.ENOSPC, "No space left on device", tmp)
+
+    with pytest.raises(OSError) as err:
+        atomic_write_with(path, no_space)
+    assert err.value.filename == str(path) and err.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
+    """SIGKILL/SIGTERM run no cleanup: a dead writer's temp goes on the next write of that file;
+    a live writer's, and other files' temps, stay."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    path = tmp_path / "o.jsonl"
+    stale = tmp_path / f".o.jsonl.{dead}.abc123.tmp"
+    live = tmp_path / f".o.jsonl.{os.getppid()}.def456.tmp"
+    other = tmp_path / f".p.jsonl.{dead}.abc123.tmp"
+    for p in (stale, live, other):
+        p.write_text("half")
+    atomic_write_text(path, "new\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, live.name, other.name])
+
+
 def test_temp_name_carries_pid_and_mode_is_kept(tmp_path):
     path = tmp_path / "sub" / "notes.txt"
     seen = []

@@ -35,10 +35,10 @@ USER_ERRORS = frozenset({
     "uts.training.objectives.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
     # the static site and the web app (a bad bind, a mapping folder that is not there)
     "uts.serve.mappings.ServeError",
-    # an unknown concept id or label (Ontology.get / resolve), a path that is not there or not ours;
-    # a bare KeyError is a bug and says so
-    "uts.ontology.model.UnknownConceptError", "builtins.FileNotFoundError", "builtins.IsADirectoryError",
-    "builtins.NotADirectoryError", "builtins.PermissionError", "builtins.FileExistsError",
+    # an unknown concept id or label (Ontology.get / resolve; a bare KeyError is a bug and says so);
+    # the file system's refusals: a path that is not there or not ours, a full disk, a read-only
+    # folder, a name too long (OSError and its subclasses)
+    "uts.ontology.model.UnknownConceptError", "builtins.OSError",
 })
 
 
@@ -68,6 +68,8 @@ def is_user_error(exc: BaseException) -> bool:
 def message(exc: BaseException) -> str:
     # KeyError's str() is the repr of its argument; show the message itself.
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:  # not "[Errno 28] ...: '/x/o.jsonl'"
+        text = f"{exc.filename}: {exc.strerror}"
     return text if is_user_error(exc) else (
         f"unexpected {type(exc).__name__}: {text} (run with --debug or UTS_DEBUG=1 for the traceback)")
 

@@ -23,14 +23,13 @@ import getpass
 import hashlib
 import json
 import os
-import re
 import subprocess
 import uuid
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .files import atomic_write_text
+from .files import atomic_write_text, remove_dead_writers_temps
 
 
 class JournalError(ValueError):
@@ -195,28 +194,8 @@ def reconcile(path: str | Path) -> str | None:
     return "set aside"
 
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def clean_stale_temps(path: str | Path) -> list[Path]:
     """Remove temporary files that a dead writer left beside ``path`` or its journal (only
     those whose writer process no longer exists); returns what was removed."""
     path = Path(path)
-    mine = {path.name, journal_path(path).name}
-    removed = []
-    for tmp in path.parent.glob(".*.tmp"):
-        m = _TEMP.match(tmp.name)
-        if m and m["name"] in mine and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
+    return remove_dead_writers_temps(path) + remove_dead_writers_temps(journal_path(path))

@@ -8,10 +8,12 @@ module itself knows nothing about ontologies and imports only the standard libra
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import json
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -205,9 +207,35 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise corrupt_gzip(path, exc) from None
 
 
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")  # what _temp_path names
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_dead_writers_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of ``path`` that a writer killed mid-write left beside it
+    (SIGKILL and SIGTERM run no cleanup); a live writer's are left alone. Returns what went."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        m = _TEMP.match(tmp.name)
+        if m and m["name"] == path.name and int(m["pid"]) != os.getpid() and not _alive(int(m["pid"])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def _temp_path(path: Path) -> str:
-    # The writer's pid in the name lets the next editor clean up after a dead writer only
-    # (uts.ontology.changelog.clean_stale_temps matches ``.<file>.<pid>.<random>.tmp``).
+    # The writer's pid in the name lets the next writer clean up after a dead one only
+    # (remove_dead_writers_temps matches ``.<file>.<pid>.<random>.tmp``).
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     # mkstemp makes 0600 files; keep the target's mode (or the usual umask-based one).
@@ -227,12 +255,18 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], object]) -
     the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
+    remove_dead_writers_temps(path)
+    tmp = None
     try:
+        tmp = _temp_path(path)
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:  # a full disk, a read-only folder:
+            # name the file asked for, not the hidden temporary one
+            raise type(exc)(exc.errno, f"cannot write: {exc.strerror}", str(path)) from exc
         raise
     return path
 
