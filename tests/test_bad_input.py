@@ -573,3 +573,28 @@ def test_map_apply_counts_junk_in_a_plain_segment_csv(tmp_path):
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["aaa_0.000", "ccc_30.000"]
     skipped = json.loads(rep.read_text())["skipped_input"]
     assert skipped["skipped"] == 2 and skipped["examples"]["not a clip line"][0] == f"{seg}:4 'junk here'"
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(env, tmp_path):
+    """`map apply -o IN` and `pool -o IN` once replaced the file they read (exit 0); `--report` onto
+    the mapping replaced the curated SSSOM; `ontology export owl` onto the working copy wrote
+    RDF/XML over its Turtle."""
+    tags = Path(shutil.copy(env.tags, tmp_path / "tags.jsonl"))
+    manifest = Path(shutil.copy(env.manifest, env.manifest.with_name("clash.jsonl")))  # beside its audio
+    sssom = Path(shutil.copy(SSSOM, tmp_path / "m.sssom.tsv"))
+    onto = env.copy_onto(tmp_path)
+    out = tmp_path / "o.jsonl"
+    for victim, argv in [
+        (tags, ["map", "apply", str(tags), "-m", str(sssom), "-o", str(tags)]),
+        (sssom, ["map", "apply", str(tags), "-m", str(sssom), "-o", str(out), "--report", str(sssom)]),
+        (manifest, ["pool", str(manifest), "-o", str(manifest)]),
+        (onto, ["ontology", "export", "owl", str(onto), "-O", str(onto)]),
+        (tags, ["vocab", "filter", str(tags), "--vocab", str(env.vocab), "-o", str(tags), "-O", str(env.onto)]),
+        (tags, ["vocab", "extract", str(tags), "-o", str(out), "--report", str(tags), "--no-embed",
+                "-O", str(env.onto)]),
+    ]:
+        before = victim.read_bytes()
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, victim, out)
+        assert "would destroy" in res.output, (argv[:2], res.output)
+        assert victim.read_bytes() == before, argv[:2]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 EXAMPLES_PER_REASON = 5
 
@@ -65,3 +66,27 @@ class Skipped:
         if strict and self:
             raise StrictError(f"{source}: {self.summary()}; --strict refuses to skip input "
                               "(fix the input, or run without --strict to skip and count it)")
+
+
+class OutputClashError(ValueError):
+    """An output path is also an input, or another output: writing it would destroy data."""
+
+
+def refuse_clashing_outputs(inputs: dict[str, object], outputs: dict[str, object]) -> None:
+    """Refuse, before any work, an output that would replace a file the command reads or another
+    of its outputs (``map apply -o IN`` once replaced the annotations it had just read, with exit
+    0). Keys name the argument in the message; values are paths, lists of paths or None."""
+
+    def paths(named: dict[str, object]):
+        for name, value in named.items():
+            for path in (value if isinstance(value, (list, tuple)) else [value]):
+                if path is not None:
+                    yield name, Path(path)
+
+    seen = {path.resolve(): name for name, path in paths(inputs)}
+    for name, path in paths(outputs):
+        key = path.resolve()
+        if key in seen:
+            raise OutputClashError(f"{name} {path} is also {seen[key]}: writing it would destroy what the command "
+                                   "reads or writes there; choose another path")
+        seen[key] = name

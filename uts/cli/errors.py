@@ -28,7 +28,8 @@ USER_ERRORS = frozenset({
     "uts.manifest.ManifestError", "uts.cuts.ManifestFormatError",
     "uts.mapping.apply.ApplyError", "uts.mapping.sssom.SSSOMError", "uts.mapping.labelsets.LabelSetError",
     "uts.mapping.review.ReviewError", "uts.mapping.evaluate.GoldFormatError", "uts.pool.PoolError",
-    "uts.inputs.StrictError", "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
+    "uts.inputs.StrictError", "uts.inputs.OutputClashError",
+    "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
     # corpus generation and training
     "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
     "uts.training.evaluate.EvalError", "uts.training.hierarchy.HierarchyError",

@@ -94,8 +94,11 @@ def match_cmd(
     from uts.mapping.match import MatchConfig
     from uts.mapping.pipeline import load_target, match_files
 
+    from uts.inputs import refuse_clashing_outputs
+
     out = output or Path(source.name.split(".")[0] + ".sssom.tsv")  # in the working directory
     with _user_errors():
+        refuse_clashing_outputs({"SOURCE": source, "--target": target}, {"--output": out})
         src = read_labelset(source, fmt, column=column, id_column=id_column, name=name)
         tgt = load_target(target, target_format)
         config = MatchConfig(repair=not no_repair, collective=not no_context)
@@ -260,9 +263,13 @@ def apply_cmd(
     # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.apply import apply_file
     from uts.mapping.pipeline import load_target
+    from uts.inputs import refuse_clashing_outputs
     from uts.mapping.sssom import parse_predicates, read_sssom
+    from uts.pool import sources_path
 
     with _user_errors():
+        refuse_clashing_outputs({"ANNOTATIONS": annotations, "--mapping": mapping, "--target": target},
+                                {"--output": output, "its sidecar": sources_path(output), "--report": report_path})
         preds = parse_predicates(predicates)
         mset = read_sssom(mapping)
         tgt = load_target(target)

@@ -467,11 +467,14 @@ def export(
 ) -> None:
     """Export a concept set (default: all active concepts, ordered by id) for other tools."""
     # lazy: the library loads when the command runs, so `uts --help` stays fast
+    from uts.inputs import refuse_clashing_outputs
     from uts.ontology import export as ex
+    from uts.ontology.io import default_ontology_path
 
     if kind not in ("id2label", "table", "owl", "ancestors"):
         _fail("kind must be id2label, table, owl or ancestors")
     with _user_errors():
+        refuse_clashing_outputs({"the ontology": ontology or default_ontology_path()}, {"OUT": out})
         onto = _load(ontology)
         ids = ex.select_concepts(onto, root=root, domain=domain, facet=facet, leaves_only=leaves,
                                  include_deprecated=include_deprecated)

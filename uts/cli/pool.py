@@ -38,9 +38,12 @@ def pool_cmd(
     Example: uts pool audioset.jsonl mtg.jsonl -o pooled.jsonl --plot coverage.png
     """
     # lazy: the library loads when the command runs, so `uts --help` stays fast
+    from uts.inputs import refuse_clashing_outputs
     from uts.ontology import load
-    from uts.pool import coverage, coverage_table, plot_coverage, pool_manifests
+    from uts.pool import coverage, coverage_table, plot_coverage, pool_manifests, sources_path
 
+    refuse_clashing_outputs({"MANIFESTS": list(manifests), "--ontology": ontology},
+                            {"--output": output, "its sidecar": sources_path(output), "--report": report, "--plot": plot})
     onto = load(ontology) if ontology else load()  # errors: the one table in uts/cli/errors.py
     res = pool_manifests(list(manifests), output, onto=onto, mode=sampling, temperature=temperature,
                          names=list(name) if name else None, prefix_ids=prefix_ids)

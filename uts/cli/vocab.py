@@ -118,9 +118,10 @@ def extract(
     with _user_errors():
         # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.vocab.extract import OntologyExtractor, run_extraction
-        from uts.inputs import Skipped
+        from uts.inputs import Skipped, refuse_clashing_outputs
         from uts.vocab.io import VocabError, read_captions, write_json
 
+        refuse_clashing_outputs({"INPUT": input}, {"--out": out, "--report": report})
         left_out = Skipped("clips")
         items = read_captions(input, left_out)
         left_out.check(strict, input)
@@ -231,8 +232,11 @@ def filter_(
     """
     with _user_errors():
         # lazy: the library loads when the command runs, so `uts --help` stays fast
+        from uts.inputs import refuse_clashing_outputs
         from uts.vocab.filter import Vocabulary, filter_manifest
 
+        refuse_clashing_outputs({"INPUT": input, "--vocab": vocab, "--alignment": alignment},
+                                {"--out": out, "--report": report})
         stats = filter_manifest(input, Vocabulary(vocab, _ontology(ontology), _curated(alignment)), out)
         if report is not None:
             # lazy: the library loads when the command runs, so `uts --help` stays fast

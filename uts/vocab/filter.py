@@ -29,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from uts.cuts import ManifestFormatError, iter_cuts
+from uts.inputs import refuse_clashing_outputs
 from uts.manifest import FLAT_COLUMNS, write_manifest
 from uts.ontology.files import is_parquet, iter_jsonl
 from uts.ontology.graph import inferred
@@ -153,8 +154,7 @@ def filter_manifest(input_path: str | os.PathLike, vocab: Vocabulary, out: str |
     ``.parquet``/``.pq``, else JSON Lines, gzipped for ``.gz``; written atomically, nothing on
     error); returns counts (clips kept/removed, tags kept/dropped, clips with concepts)."""
     input_path, out = Path(input_path), Path(out)
-    if out.resolve() == input_path.resolve():
-        raise VocabError("--out must differ from the input manifest")
+    refuse_clashing_outputs({"the input": input_path}, {"the output": out})
     kind = detect_kind(input_path)
     if kind == "captions":
         raise VocabError(f"{input_path} holds captions without tags: extract tags first")
