@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from _training_helpers import tiny_corpus, tiny_overrides, tiny_ontology, write_ontology
+from uts.inputs import StrictError
 from uts.training.config import load_config
 from uts.training.evaluate import EvalError, domain_targets, evaluate, load_run
 from uts.training.trainer import train
@@ -82,9 +83,32 @@ def test_eval_counts_skipped_clips_and_strict_refuses(trained, tmp_path):
     assert res["data"]["reasons"] == {"missing_file": 1}
     assert json.loads((tmp_path / "out" / "eval.json").read_text())["data"]["skipped"] == 1
     assert "Evaluated 12 of 13 clips; skipped 1 (missing_file: 1)." in (tmp_path / "out" / "report.md").read_text()
-    with pytest.raises(EvalError, match=r"with_missing.jsonl: skipped 1 of 13 .*--strict"):
+    with pytest.raises(StrictError, match=r"with_missing.jsonl: skipped 1 of 13 .*--strict"):
         evaluate(runs["hier"], manifest, tmp_path / "strict", strict=True)
     assert not (tmp_path / "strict").exists()  # refused before anything is written
+
+
+def test_labels_that_are_no_uts_id_and_probe_skips_are_said(trained, tmp_path):
+    """eval said "skipped 0" while a clip's labels (no UTS ids) were dropped from its truth, its
+    --strict let them pass (train's refused), and the probe's training skips were silent."""
+    tmp, runs, test = trained
+    rows = [json.loads(line) for line in test.read_text().splitlines()]
+    rows[0]["labels"] = ["UTS:9999999", "dog"]
+    manifest = test.parent / "odd_labels.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ghost = dict(rows[1], id="ghost", audio_path=str(tmp_path / "gone.wav"))
+    probe_train = test.parent / "probe_with_missing.jsonl"
+    probe_train.write_text("".join(json.dumps(r) + "\n" for r in rows[1:] + [ghost]))
+    res = evaluate(runs["hier"], manifest, tmp_path / "out", probe_manifest=probe_train)
+    assert res["data"]["labels_without_concept"] == 2
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "2 labels are no UTS id and were left out of the truth (e.g. " in report
+    assert res["probe"]["data"]["skipped"] == 1
+    assert f"Linear probe trained on {len(rows) - 1} of {len(rows)} clips; skipped 1 (missing_file: 1)." in report
+    with pytest.raises(StrictError, match=r"odd_labels.jsonl: .*label that is no UTS id: 2"):
+        evaluate(runs["hier"], manifest, tmp_path / "strict", strict=True)
+    with pytest.raises(StrictError, match=r"probe_with_missing.jsonl: skipped 1 of"):
+        evaluate(runs["hier"], test, tmp_path / "strict", probe_manifest=probe_train, strict=True)
 
 
 def test_a_model_file_that_is_not_safetensors_is_named(trained, tmp_path):

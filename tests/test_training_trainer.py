@@ -74,7 +74,7 @@ def test_tiny_run_writes_everything(tmp_path):
     assert json.loads((run / "data_report.json").read_text())["skipped"] == 0
 
 
-def test_bad_clips_are_skipped_and_counted(tmp_path):
+def test_bad_clips_are_skipped_and_counted(tmp_path, capsys):
     onto = write_ontology(tmp_path)
     manifest = tiny_corpus(tmp_path, n=8)
     lines = manifest.read_text().splitlines()
@@ -84,6 +84,13 @@ def test_bad_clips_are_skipped_and_counted(tmp_path):
     run = train(load_config(None, tiny_overrides(tmp_path, manifest, tmp_path / "run", onto, **{"optim.epochs": 1})))
     report = json.loads((run / "data_report.json").read_text())
     assert report["skipped"] == 1 and report["counts"] == {"missing_file": 1}
+    # labels that are no UTS id alone are said on the console too, not only in data_report.json
+    rows = [json.loads(line) for line in lines]
+    rows[0]["labels"] = list(rows[0]["labels"]) + ["not-a-concept"]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    capsys.readouterr()
+    train(load_config(None, tiny_overrides(tmp_path, manifest, tmp_path / "run2", onto, **{"optim.epochs": 1})))
+    assert "data: skipped 0 of 8 entries; 1 tags (1 distinct) resolved to no UTS concept" in capsys.readouterr().out
 
 
 def test_training_failures_are_clear(tmp_path):
@@ -114,6 +121,34 @@ def test_cli_train_and_eval(tmp_path):
     assert bad.exit_code == 1 and "unknown config key" in bad.output and "Traceback" not in bad.output
     bad = CliRunner().invoke(app, ["eval", str(tmp_path), str(manifest)])
     assert bad.exit_code == 1 and "not a training run" in bad.output
+
+
+def test_a_folder_holding_a_run_is_refused_unless_overwrite(tmp_path):
+    """Training into a finished run's folder replaced its model and kept its later checkpoints,
+    so --resume brought back the old weights under the new config."""
+    onto = write_ontology(tmp_path)
+    manifest = tiny_corpus(tmp_path, n=8)
+    run = tmp_path / "run"
+
+    def argv(epochs, *extra):
+        return ["train", *extra] + [a for o in tiny_overrides(tmp_path, manifest, run, onto, **{"optim.epochs": epochs})
+                                    for a in ("--set", o)]
+    assert CliRunner().invoke(app, argv(4)).exit_code == 0
+    old_steps = sorted(p.name for p in (run / "checkpoints").iterdir())
+    model = (run / "model.safetensors").read_bytes()
+    res = CliRunner().invoke(app, argv(1))
+    assert res.exit_code == 1 and f"error: {run} already holds a run; continue it with `uts train --resume" in res.output
+    assert (run / "model.safetensors").read_bytes() == model
+    res = CliRunner().invoke(app, argv(1, "--overwrite"))
+    assert res.exit_code == 0, res.output
+    new_steps = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert new_steps and new_steps[-1] < old_steps[-1]  # the old run's later checkpoints are gone
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    res = CliRunner().invoke(app, argv(1, "--overwrite", "--out", str(notes)))
+    assert res.exit_code == 1 and "is not empty and holds no run" in res.output
+    assert (notes / "todo.txt").read_text() == "mine" and len(list(notes.iterdir())) == 1
 
 
 @pytest.mark.parametrize("extra", [

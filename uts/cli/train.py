@@ -19,6 +19,9 @@ def train(
     resume: Path = typer.Option(None, "--resume", help=(
         "Continue the run in this folder from its last checkpoint (its config.json is used; "
         "--set may still change e.g. optim.epochs).")),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in the run folder (without "
+                                   "it such a folder is refused: its model and checkpoints would be mixed with "
+                                   "the new run's). Same as --set run.overwrite=true."),
     strict: bool = typer.Option(False, "--strict", help="Refuse (exit 1) a manifest with entries that would be "
                                 "skipped (missing or unreadable audio, labels that are no UTS id) instead of "
                                 "skipping and counting them (same as --set data.strict=true)."),
@@ -47,7 +50,8 @@ def train(
     from uts.training.trainer import end_worker, is_main_process
     from uts.training.trainer import train as run_train
 
-    overrides = list(set_) + ([f"run.out={out}"] if out else []) + (["data.strict=true"] if strict else [])
+    overrides = (list(set_) + ([f"run.out={out}"] if out else []) + (["data.strict=true"] if strict else [])
+                 + (["run.overwrite=true"] if overwrite else []))
     with user_errors():
         if resume is not None:
             if recipe is not None:

@@ -84,6 +84,7 @@ DEFAULTS: dict[str, Any] = {
         "out": "runs/train", "seed": 0, "device": "auto", "amp": True, "amp_dtype": "bfloat16",
         "log_every": 10, "ckpt_every": 200, "keep_checkpoints": 2, "progress": True,
         "tensorboard": True, "threads": None, "threshold": 0.5,
+        "overwrite": False,  # replace an earlier run in run.out (else refused: --resume it or pick a new folder)
     },
 }
 # Sections whose sub-keys are free-form (passed through to a builder).

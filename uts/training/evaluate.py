@@ -164,9 +164,7 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
         raise EvalError(str(exc)) from None
     if df.height == 0:
         raise EvalError(f"no usable clips in {manifest} ({bad.summary()})")
-    if strict and bad.skipped:
-        raise EvalError(f"{manifest}: {bad.summary()} (--strict refuses to skip; "
-                        f"first: {bad.entries[0].id}: {bad.entries[0].reason} {bad.entries[0].detail})".rstrip())
+    bad.as_skipped().check(strict, manifest)  # labels that are no UTS id included, as in `uts train`
     d = cfg["data"]
     ds = ClipDataset(df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False, seed=0)
     out = predict(run.model, run.objective, ds, cfg, device=device, progress=progress)
@@ -182,8 +180,7 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
               "objective": run.objective.name, "ancestors": run.objective.ancestors,
               "encoder": cfg["model"]["encoder"], "truth_column": truth_col,
               "loss": out["loss"], "skipped_entries": bad.skipped - len(out["dropped"]), "dropped_at_load": len(out["dropped"]),
-              "data": {"entries": bad.checked, "evaluated": len(out["index"]), "skipped": bad.skipped,
-                       "reasons": dict(sorted(bad.counts.items())), "summary": bad.summary()},
+              "data": data_counts(bad, len(out["index"])),
               "labels_outside_label_space": unknown}
     if run.model.text is not None:
         zs = hierarchical_report(zero_shot_scores(run.model, out["audio"], run.hierarchy, onto), truth,
@@ -208,7 +205,7 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
         result.update(_per_source(run, manifest, df, out, truth, onto, threshold))
     result["class_labels"] = {cid: (onto.get(cid).label if cid in onto else cid) for cid in run.labels}
     if probe:
-        result["probe"] = _probe(run, cfg, onto, df, out, probe_manifest or d["train"], space, device)
+        result["probe"] = _probe(run, cfg, onto, df, out, probe_manifest or d["train"], space, device, strict)
     out_dir = Path(out_dir) if out_dir else run.path / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2))
@@ -272,21 +269,33 @@ def _retrieval(run: Run, df, out, onto) -> dict:
     return res
 
 
-def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device) -> dict:
+def data_counts(bad, used: int) -> dict:
+    """What a manifest gave: entries, clips used, skips by reason, and the labels that are no UTS
+    id (left out of the clip's truth), for eval.json, the console and report.md."""
+    return {"entries": bad.checked, "evaluated": used, "skipped": bad.skipped,
+            "reasons": dict(sorted(bad.counts.items())), "labels_without_concept": sum(bad.unmapped_tags.values()),
+            "label_examples": [tag for tag, _ in bad.unmapped_tags.most_common(3)], "summary": bad.summary()}
+
+
+def _probe(run: Run, cfg, onto, test_df, test_out, train_manifest, space, device, strict: bool = False) -> dict:
     if not train_manifest or not Path(train_manifest).is_file():
         return {"skipped": f"probe training manifest not found: {train_manifest}"}
     train_df, bad = validate_manifest(read_manifest(train_manifest, onto=onto))
     if train_df.height == 0:
         raise EvalError(f"no usable clips in the probe's training manifest {train_manifest} ({bad.summary()})")
+    bad.as_skipped().check(strict, train_manifest)
     d = cfg["data"]
     train_ds = ClipDataset(train_df, space, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"], train=False)
     train_out = predict(run.model, run.objective, train_ds, cfg, device=device)
+    for clip_id, reason in train_out["dropped"]:
+        bad.add(clip_id, None, "undecodable", str(reason))
     ytr = domain_targets(train_df, onto)[train_out["index"]]
     yte = domain_targets(test_df, onto)[test_out["index"]]
     keep = (ytr.sum(0) > 0) & (yte.sum(0) > 0)  # domains seen in both splits
     if not keep.any():
         return {"skipped": "no domain occurs in both the probe's training and test clips"}
     res = linear_probe(train_out["embeddings"], ytr[:, keep], test_out["embeddings"], yte[:, keep])
+    res["data"] = data_counts(bad, len(train_out["index"]))  # its skips are said too, not only counted
     res["task"] = "domain"
     res["targets"] = [dname for dname, k in zip(DOMAINS, keep) if k]
     return res

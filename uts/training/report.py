@@ -24,11 +24,16 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def clip_count(data: dict) -> str:
-    """How many clips were evaluated out of how many, and why any were skipped."""
-    line = f"Evaluated {data['evaluated']} of {data['entries']} clips; skipped {data['skipped']}"
+def clip_count(data: dict, what: str = "Evaluated") -> str:
+    """How many clips were used out of how many, why any were skipped, and how many labels were
+    left out of the truth because they are no UTS id."""
+    line = f"{what} {data['evaluated']} of {data['entries']} clips; skipped {data['skipped']}"
     reasons = ", ".join(f"{k}: {v}" for k, v in data["reasons"].items())
-    return line + (f" ({reasons})." if reasons else ".")
+    line += f" ({reasons})." if reasons else "."
+    if data.get("labels_without_concept"):
+        line += (f" {data['labels_without_concept']} labels are no UTS id and were left out of the truth "
+                 f"(e.g. {', '.join(map(repr, data['label_examples']))}).")
+    return line
 
 
 def headline(res: dict) -> str:
@@ -37,6 +42,8 @@ def headline(res: dict) -> str:
     lines = ["(no tagging objective: tagging figures are zero-shot)"] if res.get("scores_from") == "zero-shot" else []
     if "data" in res:
         lines.append(clip_count(res["data"]))
+    if "data" in res.get("probe", {}):
+        lines.append(clip_count(res["probe"]["data"], "Linear probe trained on"))
     lines.append("  ".join(f"{k}={res[k]:.3f}" for k in keys))
     if "zero_shot" in res:
         lines.append("zero-shot " + "  ".join(f"{k}={res['zero_shot'][k]:.3f}"
@@ -221,6 +228,8 @@ def write_eval_report(result: dict, out_dir: Path, run_dir: Path | None = None) 
              f"threshold {result['threshold']}.", ""]
     if "data" in result:  # never state the smaller count as if it were the dataset
         lines += [clip_count(result["data"]), ""]
+    if "data" in result.get("probe", {}):
+        lines += [clip_count(result["probe"]["data"], "Linear probe trained on"), ""]
     if result.get("scores_from") == "zero-shot":
         lines += ["The objective has no tagging head: the tagging figures are the zero-shot ones.", ""]
     lines += _table({result["name"]: result}) + ["", DEFINITIONS, ""]

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -349,6 +350,26 @@ def build_optimizer(model, cfg: dict):
 
 
 # -- the loop --------------------------------------------------------------------------------
+RUN_FILES = ("config.json", "model.safetensors", "checkpoints", "metrics.csv")
+
+
+def claim_run_dir(run_dir: Path, overwrite: bool = False) -> None:
+    """A new run needs a folder of its own. One holding an earlier run is refused: the new model
+    would replace the old, its later checkpoints would stay, and ``--resume`` would then bring
+    back the old weights under the new config. ``overwrite`` clears it first (on the first
+    process only; the others find it gone or still there, and neither refuses). A non-empty
+    folder that holds no run is never cleared."""
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return
+    if not any((run_dir / name).exists() for name in RUN_FILES):
+        raise TrainError(f"{run_dir} is not empty and holds no run; choose a new or empty run folder (--out)")
+    if not overwrite:
+        raise TrainError(f"{run_dir} already holds a run; continue it with `uts train --resume {run_dir}`, choose "
+                         "a new --out, or pass --overwrite to replace it")
+    if int(os.environ.get("RANK", "0")) == 0:
+        shutil.rmtree(run_dir)
+
+
 def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: tuple[str, ...] = (),
           on_step: Callable[[int], None] | None = None, onto=None) -> Path:
     """Train according to ``cfg`` (or continue the run in ``resume``); returns the run folder.
@@ -372,6 +393,7 @@ def train(cfg: dict | None = None, resume: str | Path | None = None, overrides: 
         if cfg is None:
             cfg = load_config(None, overrides)
         run_dir = Path(cfg["run"]["out"])
+        claim_run_dir(run_dir, overwrite=bool(cfg["run"]["overwrite"]))
         ckpt_path, label_ids = None, None
 
     ctx = Dist(cfg["run"]["device"])
@@ -585,7 +607,7 @@ def _train(cfg, run_dir, ctx, ckpt_path, label_ids, on_step, onto, ClipDataset, 
         data_report["dropped_at_load"] = [{"id": i, "reason": why} for i, why in all_dropped]
         data_report["captions_from_labels"] = captions_written
         (run_dir / "data_report.json").write_text(json.dumps(data_report, indent=2))
-        if report.skipped or all_dropped:
+        if report.skipped or all_dropped or report.unmapped_tags:
             print(f"data: {report.summary()}; {len(all_dropped)} clip(s) dropped while decoding")
         training_curves(run_dir / "metrics.csv", run_dir / "curves.png")
     ctx.barrier()
