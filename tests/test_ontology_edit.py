@@ -134,6 +134,9 @@ REFUSALS = [
     ({"op": "explode", "id": "car"}, "unknown operation"),
     ({"op": "relabel", "id": "car"}, "missing"),
     ({"op": "relabel", "id": "car", "label": "auto", "colour": "red"}, "unexpected"),
+    # a line break or tab would split the rows of every TSV export and of `tree`
+    ({"op": "add", "label": "two\nlines", "parents": ["music"]}, "holds a control character"),
+    ({"op": "add_synonym", "id": "car", "synonym": "auto\tmobile"}, "holds a control character"),
 ]
 
 

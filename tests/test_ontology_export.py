@@ -182,6 +182,13 @@ def test_cli_export_and_stats(work, tmp_path):
     assert run("ontology", "export", "ancestors", str(tmp_path / "a.tsv"), "--domain", "music").exit_code == 0
     r = run("ontology", "export", "id2label", str(tmp_path / "x.json"), "--facet", "nothing")
     assert r.exit_code == 1 and "empty" in r.stderr and not (tmp_path / "x.json").exists()
+    # a suffix naming another format is the user's slip, said as such (it was "unexpected ValueError"),
+    # and RDF/XML is never written under a Turtle name
+    for kind, name, says in [("table", "t.ttl", "a concept table must end in .csv, .tsv or .parquet"),
+                             ("owl", "u.ttl", "OWL is written as RDF/XML; name it .owl, .rdf or .xml")]:
+        r = run("ontology", "export", kind, str(tmp_path / name))
+        assert r.exit_code == 1 and r.stderr.strip() == f"error: {tmp_path / name}: {says}", r.stderr
+        assert not (tmp_path / name).exists()
     r = runner.invoke(app, ["ontology", "stats", str(work), "--json", "--plot", str(tmp_path / "s.png")])
     assert r.exit_code == 0 and json.loads(r.stdout)["by_domain"] == {"music": 5, "sound": 5}
     assert (tmp_path / "s.png").exists()

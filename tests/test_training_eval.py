@@ -111,6 +111,16 @@ def test_labels_that_are_no_uts_id_and_probe_skips_are_said(trained, tmp_path):
         evaluate(runs["hier"], test, tmp_path / "strict", probe_manifest=probe_train, strict=True)
 
 
+def test_a_test_set_without_labels_is_refused_not_scored_nan(trained, tmp_path):
+    tmp, runs, test = trained
+    rows = [dict(json.loads(line), labels=[], labels_complete=[]) for line in test.read_text().splitlines()]
+    manifest = test.parent / "unlabelled.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(EvalError, match=r"unlabelled.jsonl: no clip has a label of the run's label space"):
+        evaluate(runs["hier"], manifest, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_model_file_that_is_not_safetensors_is_named(trained, tmp_path):
     tmp, runs, _ = trained
     bad = tmp_path / "run"

@@ -23,7 +23,7 @@ USER_ERRORS = frozenset({
     # ontology
     "uts.ontology.io.OntologyFormatError", "uts.ontology.edit.EditError",
     "uts.ontology.release.ReleaseError", "uts.ontology.changelog.JournalError",
-    "uts.ontology.resolve.TagFileError", "uts.ontology.files.CorruptFileError",
+    "uts.ontology.resolve.TagFileError", "uts.ontology.files.CorruptFileError", "uts.ontology.export.ExportError",
     # manifests, mapping, vocabularies
     "uts.manifest.ManifestError", "uts.cuts.ManifestFormatError",
     "uts.mapping.apply.ApplyError", "uts.mapping.sssom.SSSOMError", "uts.mapping.labelsets.LabelSetError",

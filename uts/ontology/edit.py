@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -78,8 +79,12 @@ def _refs(onto: Ontology, refs, what: str) -> list[str]:
 
 
 def _text(value, what: str) -> str:
+    """A label, synonym or facet: one line of text. A tab or line break inside would split the
+    row of every TSV export, the id2label file and `tree`'s lines."""
     if not isinstance(value, str) or not value.strip():
         raise EditError(f"{what} must be a non-empty string, got {value!r}")
+    if any(unicodedata.category(ch) == "Cc" for ch in value.strip()):
+        raise EditError(f"{what} {value!r} holds a control character (a tab or line break); write it on one line")
     return value.strip()
 
 

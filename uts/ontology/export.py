@@ -123,6 +123,13 @@ def concept_table(onto: Ontology, ids: Sequence[str] | None = None):
     return pl.DataFrame(rows, schema=schema)
 
 
+OWL_SUFFIXES = (".owl", ".rdf", ".xml")
+
+
+class ExportError(ValueError):
+    """An export cannot be written as asked (a file name whose suffix names another format)."""
+
+
 def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) -> Path:
     """``.parquet``/``.pq`` keeps list columns; ``.csv``/``.tsv`` join them with ``|``."""
     import polars as pl  # lazy: polars costs ~0.5 s at import; only the table formats need it
@@ -130,7 +137,7 @@ def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) 
     path = Path(path)
     fmt = table_format(path)
     if fmt not in ("parquet", "csv", "tsv") or is_gzip(path):
-        raise ValueError(f"concept table must end in .csv, .tsv or .parquet, got {path.name}")
+        raise ExportError(f"{path}: a concept table must end in .csv, .tsv or .parquet")
     df = concept_table(onto, ids)
     if fmt == "parquet":
         return atomic_write_with(path, df.write_parquet)
@@ -142,6 +149,8 @@ def write_concept_table(onto: Ontology, path, ids: Sequence[str] | None = None) 
 def write_owl(onto: Ontology, path, drop_imports: bool = False) -> Path:
     """RDF/XML OWL (what Protégé, owlready2 and pronto read best). ``drop_imports`` removes
     ``owl:imports`` so tools that follow them fetch nothing."""
+    if Path(path).suffix.lower() not in OWL_SUFFIXES:  # RDF/XML under a .ttl name breaks every reader
+        raise ExportError(f"{path}: OWL is written as RDF/XML; name it .owl, .rdf or .xml")
     if drop_imports and onto.meta.imports:
         onto = Ontology(onto.concepts.values(), dataclasses.replace(onto.meta, imports=[]))
 

@@ -175,6 +175,11 @@ def evaluate(run_dir: str | Path, manifest: str | Path, out_dir: str | Path | No
                         f"(--strict refuses to skip; first: {out['dropped'][0][0]}: {out['dropped'][0][1]})")
     truth_col = "labels_complete" if "labels_complete" in df.columns else "labels"
     truth = np.stack([space.encode(ls or []) for ls in df[truth_col].to_list()])[out["index"]]
+    if not truth.any() and run.model.text is None and run.model.decoder is None:
+        # a tagging-only run: every figure would be NaN; say why instead of writing a report of NaNs
+        # (caption and contrastive runs still have their caption figures to give)
+        raise EvalError(f"{manifest}: no clip has a label of the run's label space in '{truth_col}'; "
+                        "nothing to score (map the test set onto UTS first: uts map apply)")
     unknown = sorted({c for ls in df[truth_col].to_list() for c in (ls or []) if c not in space})
     result = {"run": str(run.path), "name": name or run.path.name, "manifest": str(manifest),
               "objective": run.objective.name, "ancestors": run.objective.ancestors,
