@@ -86,3 +86,20 @@ def test_truncated_mid_statement_names_file_and_line(released, extra):
     assert result.exit_code == 1 and "Traceback" not in result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot parse {released}: line {lines}: Turtle syntax error")
+
+
+def test_rdf_xml_under_a_turtle_name_and_a_bom_are_told_apart(released, tmp_path):
+    """RDF/XML named .ttl (an export over the working copy) was 3-11 lines: rdflib's URI warnings
+    and a 'Turtle syntax error' at a line past the file's end. A BOM is not an error at all."""
+    from uts.ontology.export import write_owl
+
+    xml = tmp_path / "exported.ttl"
+    write_owl(load(released), tmp_path / "u.owl")
+    xml.write_bytes((tmp_path / "u.owl").read_bytes())
+    result = runner.invoke(app, ["ontology", "validate", str(xml)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"error: cannot parse {xml}: line 1: this is RDF/XML, not Turtle; name the file "
+                                     ".owl or .rdf to read it as RDF/XML (or export Turtle)")
+    bom = tmp_path / "bom.ttl"
+    bom.write_bytes(b"\xef\xbb\xbf" + released.read_bytes())
+    assert len(load(bom)) == len(load(released))

@@ -142,6 +142,7 @@ def test_missing_labels_fail_with_the_list_and_write_nothing(tmp_path):
     with pytest.raises(SynthError) as err:
         synthesize(tmp_path / "x", partial, SynthConfig(n=4, speech_backend="numpy"))
     assert "violin" in str(err.value) and "siren" in str(err.value)
+    assert "\n" not in str(err.value)  # one line, as every error (it was ten)
     assert not (tmp_path / "x" / "manifest.jsonl").exists()
     # Opting in leaves those sources out and says so.
     result = synthesize(tmp_path / "y", partial, SynthConfig(n=30, speech_backend="numpy", skip_missing_labels=True))

@@ -17,6 +17,7 @@ sorted, so a one-concept edit is a few-line diff and save -> load -> save is byt
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections import Counter
@@ -116,16 +117,25 @@ def load(path: str | os.PathLike | None = None) -> Ontology:
 
 def loads(text: str) -> Ontology:
     """Parse Turtle text (fast path for canonical text, rdflib otherwise)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark from a Windows editor is not Turtle
     onto = _parse_canonical(text)
     if onto is not None:
         return onto
+    if text.lstrip().startswith(("<?xml", "<rdf:RDF")):
+        raise OntologyFormatError("line 1: this is RDF/XML, not Turtle; name the file .owl or .rdf to read it as "
+                                  "RDF/XML (or export Turtle)")
     from rdflib import Graph  # lazy: see the imports above
 
     graph = Graph()
+    rdflib_log = logging.getLogger("rdflib")
+    level = rdflib_log.level
+    rdflib_log.setLevel(logging.ERROR)  # its "does not look like a valid URI" warnings precede our one line
     try:
         graph.parse(data=text, format="turtle")
     except Exception as exc:
         raise OntologyFormatError(_turtle_error(exc, text)) from exc
+    finally:
+        rdflib_log.setLevel(level)
     onto = from_graph(graph)
     # rdflib merges repeated subjects silently; a concept declared twice is a duplicate id.
     counts = Counter(_iri_or_curie_to_id(m) for m in _CLASS_DECL.findall(text))

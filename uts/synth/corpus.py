@@ -590,10 +590,10 @@ def synthesize(out_dir: str | Path, onto: Ontology, config: SynthConfig | None =
         speech_backend = "espeak" if espeak_available() else "numpy"
     resolved, problems = resolve_labels(onto, _keys_needed(domains, speech_backend))
     if problems and not cfg.skip_missing_labels:
-        lines = "\n".join(f"  {k}: {why}" for k, why in problems.items())
-        raise SynthError(f"{len(problems)} synth label(s) resolve to no single concept in the ontology:\n{lines}\n"
-                         "Align LABEL_TABLE in uts/synth/corpus.py with the ontology, or pass "
-                         "--skip-missing-labels to leave those sources out.")
+        shown = "; ".join(f"{k}: {why}" for k, why in list(problems.items())[:3])
+        raise SynthError(f"{len(problems)} synth label(s) resolve to no single concept in the ontology "
+                         f"({shown}{'; ...' if len(problems) > 3 else ''}); pass --skip-missing-labels to "
+                         "leave those sources out, or align LABEL_TABLE in uts/synth/corpus.py")
     # Sources whose labels are all resolved (with skip_missing_labels some may be left out).
     languages = [lang for lang in LANGUAGES if lang in resolved]
     generators = {d: {name: fn for name, fn in GENERATORS[d].items() if _generator_ok(name, resolved, speech_backend, languages)}
