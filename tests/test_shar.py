@@ -195,6 +195,7 @@ def test_export_skips_unusable_audio_and_counts_it(tmp_path):
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = export_shar(tmp_path / "m.jsonl", tmp_path / "shar", audio_format="wav")
     assert (report.clips, report.shards, report.skipped) == (1, 1, {"missing_file": 1, "out_of_range": 1})
+    assert report.summary().startswith("1 clips (1.0 s of audio) in 1 shard(s)")  # not "0.00 h"
     assert read_shar_manifest(tmp_path / "shar")["id"].to_list() == ["a"]
     cut = next(iter(CutSet.from_shar(in_dir=tmp_path / "shar")))
     assert cut.load_audio().shape == (2, 16000)  # both channels kept; training mixes them down

@@ -104,6 +104,13 @@ def test_training_failures_are_clear(tmp_path):
     with pytest.raises(TrainError, match="no usable clips"):
         train(load_config(None, [f"data.train={empty}", f"labels.ontology={onto}"]))
     assert not (tmp_path / "runs").exists()
+    # labels written as text, not UTS ids: said so (it was "the training manifest has no labels")
+    manifest = tiny_corpus(tmp_path, n=4)
+    rows = [dict(json.loads(line), labels=["piano", "dog"]) for line in manifest.read_text().splitlines()]
+    rows = [{k: v for k, v in r.items() if k != "labels_complete"} for r in rows]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(TrainError, match=rf"{manifest}: no label is a UTS concept id \('(piano|dog)'.*uts map apply"):
+        train(load_config(None, tiny_overrides(tmp_path, manifest, tmp_path / "run", onto)))
 
 
 def test_cli_train_and_eval(tmp_path):

@@ -137,7 +137,9 @@ class SharExport:
     skipped_examples: dict = field(default_factory=dict)  # reason -> a few clip ids
 
     def summary(self) -> str:
-        line = (f"{self.clips} clips ({self.seconds / 3600:.2f} h of audio) in {self.shards} shard(s), "
+        hours = self.seconds / 3600  # "0.00 h" said nothing for a small export
+        amount = f"{hours:.2f} h" if hours >= 1 else f"{self.seconds / 60:.1f} min" if self.seconds >= 60 else f"{self.seconds:.1f} s"
+        line = (f"{self.clips} clips ({amount} of audio) in {self.shards} shard(s), "
                 f"{self.bytes / 2**20:.1f} MiB -> {self.out}")
         if self.skipped:
             line += "; skipped " + ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))

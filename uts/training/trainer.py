@@ -314,7 +314,12 @@ def prepare_data(cfg: dict, onto=None, label_ids: list[str] | None = None, progr
     else:
         space = LabelSpace(label_ids)
     if not len(space):
-        raise TrainError("the training manifest has no labels")
+        train = cfg["data"]["train"]
+        if report.unmapped_tags:  # labels as text ("piano"): they are there, but not as UTS ids
+            examples = ", ".join(repr(t) for t, _ in report.unmapped_tags.most_common(3))
+            raise TrainError(f"{train}: no label is a UTS concept id ({examples} ...); map the labels first: "
+                             "uts map apply FILE -m MAPPING.sssom.tsv -o manifest.jsonl")
+        raise TrainError(f"{train}: no clip has a label")
     return onto, df, report, space, Hierarchy.from_ontology(onto, space.ids)
 
 
