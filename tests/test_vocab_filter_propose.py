@@ -12,6 +12,7 @@ from test_vocab_support import read_jsonl, small_ontology, write_jsonl, write_on
 from typer.testing import CliRunner
 
 from uts.cli.main import app
+from uts.inputs import OutputClashError
 from uts.ontology.edit import apply_ops, read_ops
 from uts.vocab.filter import Vocabulary, filter_manifest
 from uts.vocab.io import VocabError
@@ -136,8 +137,10 @@ def test_a_bad_record_is_one_error_and_nothing_is_written(tmp_path, concept_voca
 
 def test_filter_failures_write_nothing(tmp_path, label_vocab, concept_vocab):
     src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
-    with pytest.raises(VocabError, match="differ"):
+    before = src.read_bytes()
+    with pytest.raises(OutputClashError, match="is also the input: writing it would destroy"):
         filter_manifest(src, Vocabulary(label_vocab), src)
+    assert src.read_bytes() == before
     (tmp_path / "bad.json").write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(VocabError, match="neither"):
         Vocabulary(tmp_path / "bad.json")
