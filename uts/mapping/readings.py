@@ -15,6 +15,10 @@ A person reads a label list before mapping it, and some labels only make sense t
 - **Family prefixes.** A list whose labels are paths (``Brass/Horn``, ``Winds/Clarinet_Bb``,
   as folder names often are) names each label's family before the slash: ``Brass/Horn`` is a
   horn of the brass family, read as *Horn (Brass)*, not the *brass instrument* the family names.
+- **Two things in one label.** ``SPEECH_WITH_MUSIC``, ``rain with thunder``: the thing
+  labelled comes first and the rest says what is heard with it; the label is read as the first
+  part (*speech*), not as whatever the whole phrase is nearest to (*prosody*, *hubbub*) -
+  unless the target names the whole label.
 - **Elided heads.** Label sets drop the head word their whole list shares: in a music tag set
   *happy* is *happy music* and *female* a *female singing* voice; in a list of acoustic scenes
   *bus* is the *bus interior*. When a quarter or more of a flat set's labels complete with the
@@ -191,6 +195,18 @@ def family_paths(labels: list[Label]) -> dict[str, tuple[str, str]]:
     return paths
 
 
+_WITH = re.compile(r"[\s_-]+with[\s_-]+", re.I)
+
+
+def with_parts(label: str) -> tuple[str, str] | None:
+    """(the thing labelled, what comes with it) of a label made of two things joined by *with*
+    (``SPEECH_WITH_MUSIC`` -> ("SPEECH", "MUSIC")); None for any other label."""
+    parts = _WITH.split(label.strip(), maxsplit=1)
+    if len(parts) != 2 or not tokens(parts[0]) or not tokens(parts[1]):
+        return None
+    return parts[0].strip(" _-"), parts[1].strip(" _-")
+
+
 class SetReader:
     """Computes the readings of one label set against one matcher's target (built lazily: only
     code sets and flat sets with a shared elided head need the target's name index)."""
@@ -257,6 +273,11 @@ class SetReader:
         for lid, (name, family) in family_paths(plain).items():
             out[lid] = Reading(f"{name} ({family})", f"read as {name!r} of the family {family!r}: "
                                                      "the set's labels are paths, family first")
+        for lab in plain:
+            parts = with_parts(lab.label) if lab.id not in out and not self.named(lab.label) else None
+            if parts:
+                out[lab.id] = Reading(parts[0], f"read as {parts[0]!r}: two things in one label, "
+                                                f"{parts[0]!r} with {parts[1]!r}")
         for lab in plain:
             if lab.id in out:
                 continue
