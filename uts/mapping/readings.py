@@ -274,8 +274,8 @@ class SetReader:
             out[lid] = Reading(f"{name} ({family})", f"read as {name!r} of the family {family!r}: "
                                                      "the set's labels are paths, family first")
         for lab in plain:
-            parts = with_parts(lab.label) if lab.id not in out and not self.named(lab.label) else None
-            if parts:
+            parts = with_parts(lab.label) if lab.id not in out else None
+            if parts and not self.named(lab.label):
                 out[lab.id] = Reading(parts[0], f"read as {parts[0]!r}: two things in one label, "
                                                 f"{parts[0]!r} with {parts[1]!r}")
         for lab in plain:
