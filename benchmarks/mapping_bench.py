@@ -14,7 +14,7 @@ quality  The gold sets in mapping/gold map real label sets (ESC-50, UrbanSound8K
          only. Baselines, same run, same embeddings: normalised exact match; nearest neighbour
          (always maps); nearest neighbour with a similarity threshold tuned on the tune split.
 unseen   Whole public label sets judged onto AudioSet and onto UTS (mapping/gold/sets.tsv):
-         dev/, heldout/, frozen3/ and unseen/ may be tuned on, frozen4/ never. Per set and pooled F1 of uts map next to
+         dev/, heldout/, frozen3/, frozen4/ and unseen/ may be tuned on, frozen5/ never. Per set and pooled F1 of uts map next to
          normalised exact match, plain nearest neighbour and nearest neighbour with a
          similarity threshold tuned on the tunable gold (the tunable splits, plus the old tune
          split for AudioSet).
@@ -49,10 +49,11 @@ GOLD_SETS = [("esc50.txt", "esc50_audioset.tsv"), ("urbansound8k.txt", "urbansou
              ("paraphrases.txt", "paraphrases_audioset.tsv"), ("noncontent.txt", "noncontent_audioset.tsv"),
              ("mtg_jamendo_tags.txt", "mtg_jamendo_audioset.tsv")]
 # whole label sets (mapping/gold/sets.tsv): tunable splits, and the never-tuned ones that are only
-# ever reported (heldout/ was run once in the second round, frozen3/ in the third, and unseen/ after
-# each round's last change; each has been tunable since its errors were studied)
-TUNABLE_SPLITS = ("dev", "heldout", "frozen3", "unseen")
-NEVER_TUNED_SPLITS = ("frozen4",)
+# ever reported (heldout/ was run once in the second round, frozen3/ in the third, frozen4/ in the
+# fourth, and unseen/ after each round's last change; each has been tunable since its errors were
+# studied)
+TUNABLE_SPLITS = ("dev", "heldout", "frozen3", "frozen4", "unseen")
+NEVER_TUNED_SPLITS = ("frozen5",)
 
 
 def _f1(decisions: dict[str, str | None], gold) -> tuple[float, float, float]:
@@ -325,7 +326,7 @@ def _target(which: str):
 def unseen_quality(targets: list[str], with_context: bool = False,
                    splits: tuple[str, ...] = TUNABLE_SPLITS + NEVER_TUNED_SPLITS) -> dict:
     """F1 per whole label set against baselines, for the sets of ``splits`` (dev, heldout,
-    frozen3, unseen: tunable; frozen4: never tuned on); returns the figures. While tuning, run it on the
+    frozen3, frozen4, unseen: tunable; frozen5: never tuned on); returns the figures. While tuning, run it on the
     tunable splits only so that the never-tuned sets' per-label results are never seen."""
     from uts.mapping.evaluate import read_gold
     from uts.mapping.labelsets import read_labelset
@@ -428,7 +429,7 @@ def fit_collective() -> None:
     and the dev label sets onto AudioSet and UTS, each dev set without and with its stated
     context - by F1 of the decisions over a small grid (a log-loss fit over candidate pairs is
     dominated by easy pairs and moved decisions little). Leave-one-label-set-out F1 says how
-    well the choice carries to a set it was not chosen on. frozen4/ is not read."""
+    well the choice carries to a set it was not chosen on. frozen5/ is not read."""
     import itertools
 
     from uts.mapping.context import COLLECTIVE_FEATURES, DEFAULT_COLLECTIVE
@@ -526,7 +527,7 @@ def _top1(which: str, runs, calibration=None) -> tuple[list[float], list[bool]]:
 
 def _calibration_runs(which: str, split: str):
     """(label file, gold, stated context) triples of the tunable ('tune') or held-out ('test')
-    gold; dev, heldout, frozen3 and unseen sets count as tunable, frozen4 sets as held out, each with and
+    gold; dev, heldout, frozen3, frozen4 and unseen sets count as tunable, frozen5 sets as held out, each with and
     without context."""
     from uts.mapping.evaluate import read_gold
 
@@ -572,7 +573,7 @@ def fit_calibration() -> None:
 
 def calibration_report(plot: str | None) -> None:
     """ECE and reliability of the decided confidences on held-out labels (old test split,
-    frozen4 sets with and without context; both targets), with and without the Platt
+    frozen5 sets with and without context; both targets), with and without the Platt
     scaling; optionally a reliability diagram."""
     from uts.mapping.evaluate import expected_calibration_error
 
@@ -583,7 +584,7 @@ def calibration_report(plot: str | None) -> None:
             conf, ok = _top1(which, runs, calibration=c)
             store[0].extend(conf)
             store[1].extend(ok)
-    print(f"\ncalibration on held-out labels (old test split; frozen4 sets with and without context; both targets): "
+    print(f"\ncalibration on held-out labels (old test split; frozen5 sets with and without context; both targets): "
           f"{len(cal[0])} decided mappings")
     print(f"  ECE, reranker probability: {expected_calibration_error(*raw):.4f}")
     print(f"  ECE, calibrated confidence (shipped): {expected_calibration_error(*cal):.4f}")
@@ -641,7 +642,7 @@ def main() -> None:
     ap.add_argument("--context", action="store_true", help="--part unseen: pass each set's stated context")
     ap.add_argument("--splits", default=",".join(TUNABLE_SPLITS + NEVER_TUNED_SPLITS),
                     help="--part unseen: which whole-set splits to report (the tunable ones while tuning: "
-                         "frozen4 is never looked at until the final run)")
+                         "frozen5 is never looked at until the final run)")
     ap.add_argument("--fit", action="store_true", help="refit reranker weights and threshold on the tune split")
     ap.add_argument("--labels", type=int, default=10_000)
     ap.add_argument("--clips", type=int, default=1_000_000)

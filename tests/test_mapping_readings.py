@@ -10,7 +10,8 @@ import pytest
 from uts.embedding import Embedder
 from uts.mapping.labelsets import from_ontology, from_texts, read_labelset
 from uts.mapping.match import MatchConfig, Matcher, to_mapping_set
-from uts.mapping.readings import code_like, expansion_score, first_phrase, non_word, numeral, spoken_word_set, word_match
+from uts.mapping.readings import (code_like, expansion_score, family_paths, first_phrase, non_word, numeral,
+                                  spoken_word_set, with_parts, word_match)
 from uts.mapping.text import non_content
 from uts.ontology import Concept, Ontology
 
@@ -230,3 +231,83 @@ def test_code_branch_is_the_most_specific_one_and_named_codes_outside_it_expand(
     # a code named inside the set's branch keeps its own name; a set of plain words is no code set
     alone, _ = _decide(m, ["drum and bass", "Bengali", "violin"], "words")
     assert _got(alone) == {"drum and bass": "drum and bass", "Bengali": "Bengali", "violin": "violin"}
+
+
+def _family_ontology() -> Ontology:
+    """Instrument families beside the instruments in them, and a vehicle horn to confuse ``Horn``."""
+    c = []
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 100))
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    instrument = add("musical instrument", definition="An object played to make music.")
+    brass = add("brass instrument", [instrument], synonyms=["brass"], definition="A wind instrument sounded by buzzing lips.")
+    add("French horn", [brass], synonyms=["horn (instrument)"], definition="A coiled brass instrument.")
+    for name in ("trumpet", "tuba", "trombone"):
+        add(name, [brass], definition=f"The {name}, a brass instrument.")
+    strings = add("bowed string instrument", [instrument], synonyms=["strings"], definition="Strings played with a bow.")
+    for name in ("violin", "viola", "cello"):
+        add(name, [strings], definition=f"The {name}, a bowed string instrument.")
+    vehicle = add("vehicle", definition="Sounds of vehicles.")
+    add("vehicle horn", [vehicle], synonyms=["horn", "car horn"], definition="A warning horn of a road vehicle.")
+    return Ontology(c)
+
+
+def test_family_prefixes_are_read_as_the_labels_family(tmp_path):
+    """Folder-style labels (TinySOL's ``Brass/Horn``) put the family first: the label is the horn
+    of the brass family, not the family (*brass instrument*) nor a car's horn; a list with one
+    "either" label (``cafe/restaurant``) keeps reading its parts as alternatives."""
+
+    m = Matcher(from_ontology(_family_ontology()), Embedder(cache_dir=tmp_path), MatchConfig())
+    labels = ["Brass/Horn", "Brass/Trumpet_C", "Brass/Bass_Tuba", "Brass/Trombone", "Strings/Violin", "Strings/Viola",
+              "Strings/Violoncello"]
+    results, source = _decide(m, labels, "tinysol")
+    got = _got(results)
+    assert got["Brass/Horn"] == "French horn" and got["Brass/Trumpet_C"] == "trumpet" and got["Brass/Bass_Tuba"] == "tuba"
+    assert got["Strings/Violin"] == "violin" and got["Strings/Viola"] == "viola"
+    assert "family 'Brass'" in results["Brass/Horn"].comment
+    rows = {r.subject_label for r in to_mapping_set(list(results.values()), source, m.target).mappings}
+    assert "Brass/Horn" in rows  # the row keeps the label as written
+    assert family_paths(list(from_texts(["cafe/restaurant", "park", "bus", "home"], "x"))) == {}
+    assert family_paths(list(from_texts(["a/x", "b/y", "c/z", "d/w"], "x"))) == {}  # no family shared
+
+
+def _speech_ontology() -> Ontology:
+    """Speech beside names that a whole "speech with ..." phrase is nearer to."""
+    c = []
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 100))
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    speech = add("speech", synonyms=["talking", "spoken word"], definition="People using spoken language.")
+    add("prosody", [speech], definition="The melody and rhythm of speech.")
+    add("speech babble", [speech], synonyms=["speech noise", "hubbub"], definition="Many indistinct voices at once.")
+    music = add("music", definition="Sound organised in time.")
+    add("background music", [music], definition="Music played behind speech or action.")
+    add("melodrama", [music], synonyms=["speech over music"], definition="Spoken text declaimed over music.")
+    add("vocal music", [music], synonyms=["song"], definition="Music for voices.")
+    noise = add("noise", definition="Unwanted or random sound.")
+    add("background noise", [noise], definition="Noise behind the sound of interest.")
+    weather = add("weather", definition="Sounds of the weather.")
+    add("rain", [weather], definition="Water falling from the sky.")
+    add("thunderstorm", [weather], synonyms=["rain with thunder"], definition="Rain with thunder and lightning.")
+    return Ontology(c)
+
+
+def test_two_things_in_one_label_are_read_as_the_first(tmp_path):
+    """AVA-Speech's ``SPEECH_WITH_MUSIC``: the speech is what is labelled, the music comes with it."""
+    assert with_parts("SPEECH_WITH_MUSIC") == ("SPEECH", "MUSIC") and with_parts("rain with thunder") == ("rain", "thunder")
+    assert with_parts("without drums") is None and with_parts("withdrawn") is None and with_parts("music with") is None
+    m = Matcher(from_ontology(_speech_ontology()), Embedder(cache_dir=tmp_path), MatchConfig())
+    results, _ = _decide(m, ["NO_SPEECH", "SPEECH_WITH_MUSIC", "SPEECH_WITH_NOISE", "SPEECH"], "ava")
+    got = _got(results)
+    assert got["SPEECH_WITH_MUSIC"] == "speech" and got["SPEECH_WITH_NOISE"] == "speech"
+    assert got["NO_SPEECH"] is None  # a negated label still abstains
+    assert "two things in one label" in results["SPEECH_WITH_MUSIC"].comment
+    assert results["SPEECH_WITH_MUSIC"].subject.label == "SPEECH_WITH_MUSIC"  # the row keeps it as written
+    named, _ = _decide(m, ["rain with thunder", "rain", "speech"], "mixed")  # a name of the target is not split
+    assert _got(named)["rain with thunder"] == "thunderstorm"

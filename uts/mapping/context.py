@@ -15,6 +15,10 @@ vehicle's sound. The matcher does the same in two steps (collective matching):
    and compared with every target concept's name and description; a candidate's *context fit*
    is the best similarity among its ancestors-or-self. The concepts under the best-aligned ones
    also join every label's candidates, so *cafe* in a list of scenes meets *Inside, public space*.
+   A context that names no branch of the target clearly (its best-aligned concept less alike
+   than :data:`CONTEXT_CLEAR`: "sound events for localisation" against *event* at 0.66) is not
+   used, and the comment says so: a vague sentence's nearest concept is noise, and the weight a
+   stated context carries turned such noise into wrong decisions.
 
 Both enter the decision as features of a small second-stage logistic model on top of the
 reranker's logit (:data:`COLLECTIVE_FEATURES`); without a profile or a stated context they are
@@ -42,6 +46,7 @@ MIN_VOTES = 3  # fewer confident labels than this: no profile
 DOMINANT = 0.5  # a branch must hold more than this share of the confident labels to count
 CONTEXT_POOL = 5  # concepts under the aligned branch added to each label's candidates
 ALIGN_MARGIN = 0.05
+CONTEXT_CLEAR = 0.8  # a stated context must be at least this alike to some target concept to be used
 SENSE_SIMILARITY = 0.5  # name similarity at which a candidate counts as a sense of the label  # concepts this close to the best-aligned one count as aligned too
 
 
@@ -127,6 +132,11 @@ def align_context(matcher, text: str | None, domain: str | None = None) -> np.nd
     return np.maximum(names, matcher.desc_vecs @ vec)
 
 
+def clear_context(scores: np.ndarray | None) -> bool:
+    """Whether a stated context names some target concept clearly enough to be used."""
+    return scores is not None and float(scores.max()) >= CONTEXT_CLEAR
+
+
 def context_fit(matcher, scores: np.ndarray) -> np.ndarray:
     """Per target concept: the best context score among its ancestors-or-self."""
     return np.array([scores[a].max() for a in matcher.ancestors])
@@ -181,5 +191,6 @@ def explain(profile: SetProfile | None, matcher, context: str | None, fit_ctx: n
         parts.append(f"set profile from {profile.n} confident labels: {top}")
     if scores is not None:
         best = int(scores.argmax())
-        parts.append(f"stated context {context!r} ~ {matcher.target.get(matcher.ids[best]).label} ({scores[best]:.2f})")
+        parts.append(f"stated context {context!r} ~ {matcher.target.get(matcher.ids[best]).label} ({scores[best]:.2f})"
+                     + ("" if clear_context(scores) else f", not clear enough to use (< {CONTEXT_CLEAR})"))
     return "; ".join(parts)

@@ -48,7 +48,7 @@ from uts.embedding import Embedder
 from uts.ontology.normalize import normalize_label
 from uts.ontology.resolve import Lexicon
 
-from .context import (CONTEXT_POOL, DEFAULT_COLLECTIVE, MIN_VOTES, align_context, aligned_members,
+from .context import (CONTEXT_POOL, DEFAULT_COLLECTIVE, MIN_VOTES, align_context, aligned_members, clear_context,
                       collective_logit, context_fit, explain, infer_profile, set_features)
 from .labelsets import Label, LabelSet
 from .readings import SetReader, apply_readings, spoken_word_set
@@ -380,12 +380,12 @@ class Matcher:
         probability is recomputed from its first-pass logit plus the set's profile and the
         stated context, and decisions are settled again."""
         profile = infer_profile(results, self)
-        fit_ctx = context_fit(self, context_scores) if context_scores is not None else None
+        fit_ctx = context_fit(self, context_scores) if clear_context(context_scores) else None
         if profile.n < MIN_VOTES and fit_ctx is None:
             return
         if source_vecs is not None:
             branch = profile.branch(self)
-            if context_scores is not None:
+            if fit_ctx is not None:
                 branch = np.union1d(branch, aligned_members(self, context_scores))
             if len(branch):
                 self._add_candidates(results, branch, *source_vecs, rejected)

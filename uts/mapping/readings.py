@@ -12,6 +12,13 @@ A person reads a label list before mapping it, and some labels only make sense t
   (``cla``: *classical*, *clarinet*, *clave*); the set is not: the expansion is taken from the
   target branch that explains most of the set's codes (*music genre* for ``blu cla cou dis``,
   *musical instrument* for ``vn va vc``).
+- **Family prefixes.** A list whose labels are paths (``Brass/Horn``, ``Winds/Clarinet_Bb``,
+  as folder names often are) names each label's family before the slash: ``Brass/Horn`` is a
+  horn of the brass family, read as *Horn (Brass)*, not the *brass instrument* the family names.
+- **Two things in one label.** ``SPEECH_WITH_MUSIC``, ``rain with thunder``: the thing
+  labelled comes first and the rest says what is heard with it; the label is read as the first
+  part (*speech*), not as whatever the whole phrase is nearest to (*prosody*, *hubbub*) -
+  unless the target names the whole label.
 - **Elided heads.** Label sets drop the head word their whole list shares: in a music tag set
   *happy* is *happy music* and *female* a *female singing* voice; in a list of acoustic scenes
   *bus* is the *bus interior*. When a quarter or more of a flat set's labels complete with the
@@ -31,6 +38,7 @@ not read as codes.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -48,6 +56,7 @@ BRANCH_COVER = 0.8  # a branch explaining this share of the best branch's codes 
 HEAD_SHARE = 0.25  # share of a flat set's labels that must complete with one head word
 HEAD_MIN = 3  # ... and at least this many
 SECOND_HEAD_MIN = 2  # labels another head must complete into the branch (female, male: singing)
+FAMILY_SHARE = 0.5  # share of a set's labels that must be paths for it to read as families
 _LETTERS = re.compile(r"[^\W\d_]+")
 _DOTTED = re.compile(r"[^\W\d_]\.")
 _STOP = frozenset({"and", "of", "the", "n", "a", "or", "for", "in", "on"})
@@ -167,6 +176,37 @@ def spoken_word_set(labels: list[Label]) -> str | None:
             "(digits or number words), so its labels name words said, not sound classes")
 
 
+def family_paths(labels: list[Label]) -> dict[str, tuple[str, str]]:
+    """Label id -> (name, family) for a list whose labels are paths (``Brass/Horn`` ->
+    ("Horn", "Brass"); ``a/b/c`` -> ("c", "a/b")). Decided from the whole list, never from one
+    label: at least :data:`FAMILY_SHARE` of its labels are paths, some family holds two or more
+    of them, and there are at most half as many families as path labels. A list with a few
+    "either" labels (``cafe/restaurant``, ``Folk / Country``) is left alone: their parts are
+    alternatives (:func:`uts.mapping.text.alternatives`)."""
+    paths = {}
+    for lab in labels:
+        family, _, name = lab.label.rpartition("/")
+        if family.strip() and name.strip():
+            paths[lab.id] = (name.strip(), family.strip())
+    families = Counter(f for _, f in paths.values())
+    if len(paths) < max(2, FAMILY_SHARE * len(labels)) or max(families.values(), default=0) < 2 \
+            or len(families) > len(paths) / 2:
+        return {}
+    return paths
+
+
+_WITH = re.compile(r"[\s_-]+with[\s_-]+", re.I)
+
+
+def with_parts(label: str) -> tuple[str, str] | None:
+    """(the thing labelled, what comes with it) of a label made of two things joined by *with*
+    (``SPEECH_WITH_MUSIC`` -> ("SPEECH", "MUSIC")); None for any other label."""
+    parts = _WITH.split(label.strip(), maxsplit=1)
+    if len(parts) != 2 or not tokens(parts[0]) or not tokens(parts[1]):
+        return None
+    return parts[0].strip(" _-"), parts[1].strip(" _-")
+
+
 class SetReader:
     """Computes the readings of one label set against one matcher's target (built lazily: only
     code sets and flat sets with a shared elided head need the target's name index)."""
@@ -230,7 +270,17 @@ class SetReader:
         code_set = len(plain) >= 3 and len(codes) >= CODE_SET_SHARE * len(plain) \
             and len(nonwords) >= NONWORD_SHARE * len(plain)
         out: dict[str, Reading] = {}
+        for lid, (name, family) in family_paths(plain).items():
+            out[lid] = Reading(f"{name} ({family})", f"read as {name!r} of the family {family!r}: "
+                                                     "the set's labels are paths, family first")
         for lab in plain:
+            parts = with_parts(lab.label) if lab.id not in out else None
+            if parts and not self.named(lab.label):
+                out[lab.id] = Reading(parts[0], f"read as {parts[0]!r}: two things in one label, "
+                                                f"{parts[0]!r} with {parts[1]!r}")
+        for lab in plain:
+            if lab.id in out:
+                continue
             if lab.description and code_like(lab.label) and (code_set or non_word(lab.label, self.words)):
                 meaning = first_phrase(lab.description)
                 out[lab.id] = Reading(meaning, f"read as {meaning!r}: a code, by its documented meaning")
