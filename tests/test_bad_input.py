@@ -48,6 +48,10 @@ BAD_INPUTS = {
     # supertype"; the error must name line 12)
     "one_bad_type": "".join((GOOD_JSONL if i != 11 else GOOD_JSONL.replace('["dog"]', "7")).replace('"a"', f'"c{i}"')
                             for i in range(15)).encode(),
+    # good rows and one whose label lists are nested (polars reads [["dog"]] as the label '["dog"]')
+    "nested_labels": "".join((GOOD_JSONL if i != 4 else GOOD_JSONL.replace('["dog"]', '[["dog", "cat"]]')
+                              .replace('["UTS:0000001"]', '[{"id": "UTS:0000001"}]')).replace('"a"', f'"c{i}"')
+                             for i in range(8)).encode(),
     # written under a .jsonl.gz name (GZ_INPUTS): a gzip cut mid-stream, and a plain file
     "truncated_gz": gzip.compress("".join(GOOD_JSONL.replace('"a"', f'"c{i}"') for i in range(300)).encode(),
                                   mtime=0)[:400],
@@ -264,21 +268,23 @@ NOT_BAD = {
     # a plain text label list: any UTF-8 line is a label
     **{(("map match", p), k): "JSON text is a valid plain label list"
        for p in ("source", "target")
-       for k in ("missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels")},
     **{(("ontology lookup", "file"), k): "any UTF-8 line is a tag to look up"
-       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels")},
     **{(("ontology upgrade", "file"), k): "any UTF-8 line is a tag to upgrade"
-       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels")},
     **{(case, "not_gzip"): "read as plain text whatever its name (any UTF-8 line is a tag / release notes)"
        for case in (("ontology lookup", "file"), ("ontology upgrade", "file"), ("ontology release", "changelog"))},
-    (("vocab extract", "input"), "one_bad_type"): "extract reads id and caption only: the bad tags are not its input",
+    **{(("vocab extract", "input"), k): "extract reads id and caption only: the bad tags are not its input"
+       for k in ("one_bad_type", "nested_labels")},
     (("train", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("demo", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("ontology release", "releases"), "missing"): "a first release creates the releases folder",
     (("ontology validate", "releases"), "missing"): "no releases folder: nothing released yet (the demo relies on it)",
     (("train", "resume"), "missing"): "a run killed before its first checkpoint starts from step 0",
     **{(("ontology release", "changelog"), k): "any UTF-8 text is Markdown release notes to extend"
-       for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type",
+                 "nested_labels")},
 }
 
 
@@ -448,6 +454,30 @@ def test_one_wrongly_typed_row_is_named_by_its_line(env, tmp_path):
         _assert_contract(res, bad, out)
         assert line in res.output, (argv[:2], res.output)
         assert not run.exists()
+
+
+def test_a_nested_label_list_is_named_by_its_line(env, tmp_path):
+    """polars reads ``[["a", "b"]]`` in a list-of-strings column as the one label '["a", "b"]':
+    pool wrote it on, eval scored the clip unlabelled, vocab build ranked it as a tag. Each
+    reader names the line instead, whether the inner values are lists or objects."""
+    rows = [json.loads(line) for line in env.manifest.read_text(encoding="utf-8").splitlines()]
+    out = tmp_path / "out" / "o.jsonl"
+    run = tmp_path / "run"
+    for inner, kind in ((["UTS:0000003", "UTS:0000004"], "a list of lists"), ({"id": "UTS:0000003"}, "a list of objects")):
+        nested = [dict(r, labels=[inner] if i == 2 else r["labels"], tags=[inner] if i == 2 else ["dog"])
+                  for i, r in enumerate(rows)]
+        manifest = env.manifest.with_name("nested.jsonl")  # beside the audio: relative paths resolve
+        manifest.write_text("".join(json.dumps(r) + "\n" for r in nested), encoding="utf-8")
+        for argv in (["pool", str(manifest), "-o", str(out)], ["eval", str(env.run), str(manifest), "-o", str(out)],
+                     ["shar", "export", str(manifest), "--out", str(out)],
+                     ["train", *[a for kv in tiny_overrides(tmp_path, manifest, run, env.onto) for a in ("--set", kv)]],
+                     ["vocab", "build", str(manifest), "-o", str(out), "--no-plot"],
+                     ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)]):
+            res = CliRunner().invoke(app, argv)
+            _assert_contract(res, manifest, out)
+            assert re.search(rf"{re.escape(str(manifest))}:3: column '(labels|tags)' expected a list of strings, "
+                             rf"got {kind} \(", res.output), (argv[:2], res.output)
+            assert not run.exists()
 
 
 @pytest.mark.parametrize("kind", GZ_INPUTS)

@@ -36,8 +36,8 @@ from rich.progress import track
 
 from uts.inputs import Skipped
 from uts.ontology import Ontology
-from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet, open_text,
-                               read_bytes)
+from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet,
+                               open_text, read_bytes)
 
 FLAT_COLUMNS = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
@@ -208,10 +208,25 @@ def typed_columns(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
     another type (a duration "long") is a :class:`ManifestError` naming its row: polars reads a
     column holding numbers and words as text without complaint, so the cast is the check."""
     try:
-        return df.with_columns(pl.col(name).cast(dtype) for name, dtype in FLAT_COLUMNS.items() if name in df.columns)
+        df = df.with_columns(pl.col(name).cast(dtype) for name, dtype in FLAT_COLUMNS.items() if name in df.columns)
     except Exception as exc:  # polars names the column but not the row: find it
         where = first_bad_json_line(source)
         raise ManifestError(where or f"{source}: columns have the wrong types ({_first_line(exc)})") from exc
+    lists = [name for name in LABEL_COLUMNS if name in df.columns]
+    if lists and df.select(pl.any_horizontal(_looks_nested(name) for name in lists)).item():
+        where = first_bad_json_line(source, lists_of_strings=lists)  # only then: it reads every line
+        if where:
+            raise ManifestError(where)
+    return df
+
+
+# The manifest's list-of-concept-id columns.
+LABEL_COLUMNS = tuple(name for name, dtype in FLAT_COLUMNS.items() if dtype == pl.List(pl.Utf8))
+
+
+def _looks_nested(column: str) -> pl.Expr:
+    """Whether a list column holds a string that opens like JSON (:data:`OPENS_LIKE_JSON`)."""
+    return pl.col(column).list.eval(pl.element().str.contains(OPENS_LIKE_JSON)).list.any().any()
 
 
 def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:

@@ -25,7 +25,7 @@ import polars as pl
 from uts.cuts import read_cuts
 from uts.inputs import Skipped
 from uts.manifest import OPTIONAL_COLUMNS, ManifestError, is_lhotse
-from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
+from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
                                open_text, read_bytes, table_format, table_stem)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
@@ -57,6 +57,7 @@ class Annotations:
     split: object = None  # Callable[[pl.Expr], pl.Expr] for frames with a ``_raw`` column
     path: Path | None = None  # the file read (named in errors found while streaming it)
     rejected: pl.LazyFrame | None = None  # lines that are no clip (``_lineno``, ``__line``): counted, never silent
+    json_labels: str | None = None  # a JSON Lines file's tags column (checked for nested lists polars reads as text)
 
 
 @dataclass
@@ -237,7 +238,8 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
         tags = tags.cast(pl.Utf8).str.split(separator).list.eval(pl.element().str.strip_chars()).list.eval(
             pl.element().filter(pl.element() != ""))
     cols.append(tags.alias("source_labels"))
-    return Annotations(frame.select(cols), "text", "table")
+    return Annotations(frame.select(cols), "text", "table",
+                       json_labels=tags_column if fmt in ("jsonl", "json") else None)
 
 
 def _unreadable_table(path: Path | None, exc: Exception) -> str:
@@ -464,8 +466,12 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
     except pl.exceptions.PolarsError as exc:  # a bad line deep in the file, met while streaming
         raise ApplyError(_unreadable_table(ann.path, exc)) from None
     if ann.key == "text":
-        values = combos["source_labels"].explode().drop_nulls().unique().to_list()
-        table = text_table(mapping, values, predicates)
+        values = combos["source_labels"].explode().drop_nulls().unique()
+        if ann.json_labels and values.str.contains(OPENS_LIKE_JSON).any():
+            where = first_bad_json_line(ann.path, lists_of_strings=(ann.json_labels,))
+            if where:
+                raise ApplyError(where)
+        table = text_table(mapping, values.to_list(), predicates)
     else:
         table = mapping_table(mapping, predicates)
     missing = sorted({o for o in table.values() if o not in target})

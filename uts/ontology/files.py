@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -120,14 +120,16 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]
             yield lineno, line, obj if isinstance(obj, dict) else None
 
 
-def first_bad_json_line(path: str | os.PathLike) -> str | None:
+def first_bad_json_line(path: str | os.PathLike, lists_of_strings: Collection[str] = ()) -> str | None:
     """One line saying where a JSON Lines file is broken, else None (also for Parquet or a missing
     file): ``"FILE:LINE[:COL]: not a JSON object ..."`` for the first line that is not a JSON
-    object; failing that, ``"FILE:LINE: column 'c' expected a number, got "long""`` for the first
-    row whose value is of another JSON type than that column holds elsewhere
+    object; failing that, ``"FILE:LINE: column 'c' expected a number, got
+    "long""`` for the first row whose value is of another JSON type than that column holds
+    elsewhere, or, for a column in ``lists_of_strings``, is anything but a list of strings or null
     (:func:`_first_mistyped_row`); or a line saying the file is not UTF-8 or is a broken gzip.
     Read line by line in Python, so only on the error path: polars' own errors name neither file
-    nor line, so readers call this when polars fails."""
+    nor line (and polars reads ``[["a"]]`` as the string '["a"]'), so readers call this when
+    polars fails or a label looks like such a string."""
     path = Path(path)
     if not path.is_file() or is_parquet(path):
         return None
@@ -154,7 +156,7 @@ def first_bad_json_line(path: str | os.PathLike) -> str | None:
         return str(exc)
     except OSError as exc:
         return f"{path}: cannot read: {exc}"
-    return _first_mistyped_row(path, kinds, counts)
+    return _first_mistyped_row(path, kinds, counts, lists_of_strings)
 
 
 def _json_kind(value: object) -> str | None:
@@ -168,28 +170,47 @@ def _json_kind(value: object) -> str | None:
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
-        return "a list of strings" if all(isinstance(v, str) for v in value) else "a list"
+        odd = next((v for v in value if not isinstance(v, str)), "")
+        if isinstance(odd, str):
+            return "a list of strings"
+        if isinstance(odd, (list, dict)):
+            return "a list of lists" if isinstance(odd, list) else "a list of objects"
+        return "a list holding null" if odd is None else f"a list holding {_json_kind(odd)}"
     return "an object"
 
 
+LIST_OF_STRINGS = "a list of strings"
+#: A regex for a string in a list-of-strings column that polars made from a nested value: it reads
+#: ``[["a", "b"]]`` or ``[{"id": "a"}]`` as the text '["a", "b"]' without complaint. A reader that
+#: finds one calls :func:`first_bad_json_line` with the column in ``lists_of_strings``, which
+#: tells a nested list (an error at its line) from a label that merely starts with a bracket.
+OPENS_LIKE_JSON = r"^\s*[\[{]"
+
+
 def _first_mistyped_row(path: Path, kinds: dict[str, dict[str, tuple[int, object]]],
-                        counts: dict[str, dict[str, int]]) -> str | None:
+                        counts: dict[str, dict[str, int]], lists_of_strings: Collection[str] = ()) -> str | None:
     """The earliest row holding, in some column, another kind of value than most rows do there
-    (the earlier kind wins a tie): that is the row polars failed on ("failed to determine
-    supertype", "conversion from str to f64 failed")."""
+    (the earlier kind wins a tie), or than a list of strings for a column of ``lists_of_strings``:
+    that is the row polars failed on ("failed to determine supertype", "conversion from str to
+    f64 failed") or turned into text."""
     found = []
     for column, by_kind in kinds.items():
-        if len(by_kind) < 2:
+        if column in lists_of_strings:
+            expected = LIST_OF_STRINGS
+        elif len(by_kind) < 2:
             continue
-        expected = max(counts[column], key=counts[column].__getitem__)  # first of the most common
+        else:
+            expected = max(counts[column], key=counts[column].__getitem__)  # first of the most common
         for kind, (lineno, value) in by_kind.items():
             if kind != expected:
-                found.append((lineno, column, expected, value))
+                found.append((lineno, column, expected, kind, value))
     if not found:
         return None
-    lineno, column, expected, value = min(found, key=lambda f: f[0])
+    lineno, column, expected, kind, value = min(found, key=lambda f: f[0])
     shown = json.dumps(value, ensure_ascii=False)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    if kind.startswith("a list "):  # '[1]' reads like '["1"]' at a glance: say what is wrong with it
+        shown = f"{kind} ({shown})"
     return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown}"
 
 
