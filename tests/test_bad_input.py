@@ -456,6 +456,24 @@ def test_one_wrongly_typed_row_is_named_by_its_line(env, tmp_path):
         assert not run.exists()
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_number_json_lacks_is_named_by_its_line(number, env, tmp_path):
+    """numpy/pandas exporters write NaN; Python's json reads it (and 1e999 as inf), polars does
+    not and says "TapeError at character 89": the readers name the line."""
+    rows = [json.loads(line) for line in env.manifest.read_text(encoding="utf-8").splitlines()]
+    manifest = env.manifest.with_name("nan.jsonl")
+    manifest.write_text("".join(json.dumps(dict(r, tags=["dog"], duration=1.0 if i == 2 else 0.5)).replace("1.0", number)
+                                + "\n" for i, r in enumerate(rows)), encoding="utf-8")
+    out = tmp_path / "out" / "o.jsonl"
+    for argv in (["pool", str(manifest), "-o", str(out)], ["eval", str(env.run), str(manifest), "-o", str(out)],
+                 ["shar", "export", str(manifest), "--out", str(out)],
+                 ["vocab", "build", str(manifest), "-o", str(out), "--no-plot"],
+                 ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)]):
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, manifest, out)
+        assert f"{manifest}:3: not JSON: {number} is " in res.output, (argv[:2], res.output)
+
+
 def test_a_nested_label_list_is_named_by_its_line(env, tmp_path):
     """polars reads ``[["a", "b"]]`` in a list-of-strings column as the one label '["a", "b"]':
     pool wrote it on, eval scored the clip unlabelled, vocab build ranked it as a tag. Each

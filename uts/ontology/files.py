@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 import tempfile
 import zlib
@@ -114,18 +115,40 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
+                obj = loads_strict(line)
+            except ValueError:  # JSONDecodeError is one
                 obj = None
             yield lineno, line, obj if isinstance(obj, dict) else None
+
+
+class NotJsonNumber(ValueError):
+    """``NaN``, ``Infinity`` or a number too large for a float: Python's :mod:`json` accepts them,
+    JSON (and polars) do not."""
+
+
+def _no_constant(token: str):
+    raise NotJsonNumber(f"{token} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NotJsonNumber(f"{text} is beyond a float's range")
+    return value
+
+
+def loads_strict(text: str):
+    """``json.loads`` as JSON itself (and polars) reads: ``NaN``, ``Infinity`` and ``1e999`` raise
+    :class:`NotJsonNumber` instead of becoming floats no other reader accepts."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
 
 
 def first_bad_json_line(path: str | os.PathLike, lists_of_strings: Collection[str] = ()) -> str | None:
     """One line saying where a JSON Lines file is broken, else None (also for Parquet or a missing
     file): ``"FILE:LINE[:COL]: not a JSON object ..."`` for the first line that is not a JSON
-    object; failing that, ``"FILE:LINE: column 'c' expected a number, got
-    "long""`` for the first row whose value is of another JSON type than that column holds
-    elsewhere, or, for a column in ``lists_of_strings``, is anything but a list of strings or null
+    object (``NaN`` included: :func:`loads_strict`); failing that, ``"FILE:LINE: column 'c'
+    expected a number, got "long""`` for the first row whose value is of another JSON type than
+    that column holds elsewhere, or, for a column in ``lists_of_strings``, is anything but a list of strings or null
     (:func:`_first_mistyped_row`); or a line saying the file is not UTF-8 or is a broken gzip.
     Read line by line in Python, so only on the error path: polars' own errors name neither file
     nor line (and polars reads ``[["a"]]`` as the string '["a"]'), so readers call this when
@@ -140,9 +163,11 @@ def first_bad_json_line(path: str | os.PathLike, lists_of_strings: Collection[st
             if obj is None:
                 text = line.rstrip("\r\n")  # else an error at the line's end is "column 1" of the next
                 try:  # parsed again, once, for the column polars' message lacks
-                    json.loads(text)
+                    loads_strict(text)
                 except json.JSONDecodeError as exc:
                     return f"{path}:{lineno}:{exc.colno}: not a JSON object ({exc.msg}): {text.strip()[:60]!r}"
+                except NotJsonNumber as exc:
+                    return f"{path}:{lineno}: not JSON: {exc} (write null for a missing value)"
                 return f"{path}:{lineno}: not a JSON object: {text.strip()[:60]!r}"
             for column, value in obj.items():
                 kind = _json_kind(value)
