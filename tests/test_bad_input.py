@@ -52,6 +52,8 @@ BAD_INPUTS = {
     "nested_labels": "".join((GOOD_JSONL if i != 4 else GOOD_JSONL.replace('["dog"]', '[["dog", "cat"]]')
                               .replace('["UTS:0000001"]', '[{"id": "UTS:0000001"}]')).replace('"a"', f'"c{i}"')
                              for i in range(8)).encode(),
+    # good rows, line 7 repeating line 3's id (every later step keys clips by id)
+    "repeated_id": "".join(GOOD_JSONL.replace('"a"', f'"c{i if i != 6 else 2}"') for i in range(8)).encode(),
     # written under a .jsonl.gz name (GZ_INPUTS): a gzip cut mid-stream, and a plain file
     "truncated_gz": gzip.compress("".join(GOOD_JSONL.replace('"a"', f'"c{i}"') for i in range(300)).encode(),
                                   mtime=0)[:400],
@@ -268,15 +270,20 @@ NOT_BAD = {
     # a plain text label list: any UTF-8 line is a label
     **{(("map match", p), k): "JSON text is a valid plain label list"
        for p in ("source", "target")
-       for k in ("missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels")},
+       for k in ("missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels",
+                 "repeated_id")},
     **{(("ontology lookup", "file"), k): "any UTF-8 line is a tag to look up"
-       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels")},
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels",
+                 "repeated_id")},
     **{(("ontology upgrade", "file"), k): "any UTF-8 line is a tag to upgrade"
-       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels")},
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels",
+                 "repeated_id")},
     **{(case, "not_gzip"): "read as plain text whatever its name (any UTF-8 line is a tag / release notes)"
        for case in (("ontology lookup", "file"), ("ontology upgrade", "file"), ("ontology release", "changelog"))},
     **{(("vocab extract", "input"), k): "extract reads id and caption only: the bad tags are not its input"
        for k in ("one_bad_type", "nested_labels")},
+    **{(("vocab " + cmd, "input"), "repeated_id"): "counts tag lists per line (the paper's df); ids are not read"
+       for cmd in ("build", "propose")},
     (("train", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("demo", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("ontology release", "releases"), "missing"): "a first release creates the releases folder",
@@ -284,7 +291,7 @@ NOT_BAD = {
     (("train", "resume"), "missing"): "a run killed before its first checkpoint starts from step 0",
     **{(("ontology release", "changelog"), k): "any UTF-8 text is Markdown release notes to extend"
        for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type",
-                 "nested_labels")},
+                 "nested_labels", "repeated_id")},
 }
 
 
@@ -472,6 +479,30 @@ def test_a_number_json_lacks_is_named_by_its_line(number, env, tmp_path):
         res = CliRunner().invoke(app, argv)
         _assert_contract(res, manifest, out)
         assert f"{manifest}:3: not JSON: {number} is " in res.output, (argv[:2], res.output)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({2: None}, ":4: no 'id' (null or missing; 1 such clip(s)); every clip needs its own id"),
+    ({0: 1, 3: "1"}, ":5: id '1' already used on line 1 (1 repeat(s)); every clip needs its own id"),
+])
+def test_a_missing_or_repeated_clip_id_is_named_by_its_line(given, expected, env, tmp_path):
+    """A null id was accepted (pool wrote "id": null) and `map apply` wrote repeated ids that
+    train then refused naming the derived file, with no line. ``1`` and ``"1"`` are one id (ids
+    are text)."""
+    rows = [json.loads(line) for line in env.manifest.read_text(encoding="utf-8").splitlines()]
+    manifest = env.manifest.with_name("ids.jsonl")  # beside the audio: relative paths resolve
+    manifest.write_text("".join(json.dumps(dict(r, id=given.get(i, r["id"]), tags=["Dog"])) + "\n\n"[: 1 + (i == 0)]
+                                for i, r in enumerate(rows)), encoding="utf-8")  # a blank line 2: line = row + 2
+    out = tmp_path / "out" / "o.jsonl"
+    run = tmp_path / "run"
+    for argv in (["pool", str(manifest), "-o", str(out)], ["eval", str(env.run), str(manifest), "-o", str(out)],
+                 ["shar", "export", str(manifest), "--out", str(out)],
+                 ["train", *[a for kv in tiny_overrides(tmp_path, manifest, run, env.onto) for a in ("--set", kv)]],
+                 ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)]):
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, manifest, out)
+        assert f"error: {manifest}{expected}" in res.output, (argv[:2], res.output)
+        assert not run.exists()
 
 
 def test_a_nested_label_list_is_named_by_its_line(env, tmp_path):

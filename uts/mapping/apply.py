@@ -24,7 +24,7 @@ import polars as pl
 
 from uts.cuts import read_cuts
 from uts.inputs import Skipped
-from uts.manifest import OPTIONAL_COLUMNS, ManifestError, is_lhotse
+from uts.manifest import OPTIONAL_COLUMNS, ManifestError, check_ids, is_lhotse
 from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
                                open_text, read_bytes, table_format, table_stem)
 from uts.ontology.graph import inferred
@@ -463,8 +463,10 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
                          predicates=APPLY_PREDICATES) -> tuple[pl.DataFrame, dict[str, str]]:
     try:
         combos = label_combinations(ann)
+        ids = ann.frame.select("id").collect(engine="streaming")
     except pl.exceptions.PolarsError as exc:  # a bad line deep in the file, met while streaming
         raise ApplyError(_unreadable_table(ann.path, exc)) from None
+    check_ids(ids, ann.path)  # a repeat written on would be refused by train, naming the output
     if ann.key == "text":
         values = combos["source_labels"].explode().drop_nulls().unique()
         if ann.json_labels and values.str.contains(OPENS_LIKE_JSON).any():

@@ -239,6 +239,24 @@ def _first_mistyped_row(path: Path, kinds: dict[str, dict[str, tuple[int, object
     return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown}"
 
 
+def jsonl_line_numbers(path: str | os.PathLike, rows: Collection[int]) -> dict[int, int] | None:
+    """The line numbers of the 0-based records ``rows`` of a JSON Lines file (record ``i`` is its
+    ``i``-th non-blank line, as polars reads it); None for another format. Reads the file again,
+    so only on an error path."""
+    if table_format(path) != "jsonl" or not Path(path).is_file():
+        return None
+    wanted, found, row = set(rows), {}, -1
+    with open_text(path, errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                row += 1
+                if row in wanted:
+                    found[row] = lineno
+                    if len(found) == len(wanted):
+                        break
+    return found if len(found) == len(wanted) else None
+
+
 def read_bytes(path: str | os.PathLike) -> bytes:
     """The file's bytes, gunzipped when the name ends in ``.gz`` (:class:`CorruptFileError` when
     that fails)."""
