@@ -529,6 +529,48 @@ def test_a_nested_label_list_is_named_by_its_line(env, tmp_path):
             assert not run.exists()
 
 
+@pytest.mark.parametrize("setting, expected", [
+    ("data.batch_size=0", "data.batch_size must be >= 1 (got 0)"),
+    ("data.sample_rate=0", "data.sample_rate must be >= 1 (got 0)"),
+    ("features.n_fft=0", "features.n_fft must be >= 1 (got 0)"),
+    ("features.hop_length=0", "features.hop_length must be >= 1 (got 0)"),
+    ("features.n_mels=0", "features.n_mels must be >= 1 (got 0)"),
+    ("data.clip_seconds=-1", "data.clip_seconds must be > 0 (got -1.0)"),
+    ("optim.lr=-1", "optim.lr must be > 0 (got -1.0)"),
+    ("data.num_workers=-2", "data.num_workers must be >= 0 (got -2)"),
+    ("model.encoder_args={channels: [0]}", "model.encoder_args.channels must hold sizes >= 1 (got [0])"),
+    ("run.threshold=1.5", "run.threshold must be in [0, 1] (got 1.5)"),
+    ("features.f_max=9000", "features: need f_min < f_max <= data.sample_rate / 2 (got f_min 50, f_max 9000, "
+                            "sample_rate 8000)"),
+])
+def test_a_bad_training_setting_is_one_line_naming_the_key(setting, expected, env, tmp_path):
+    """Ordinary bad settings were 'unexpected ValueError ... (run with --debug)' from torch mid-run,
+    and four left config.json, labels.json and metrics.csv behind: refused before anything is
+    written, naming the key and its range (one table, uts.training.config.RANGES)."""
+    run = tmp_path / "run"
+    argv = ["train", *[a for kv in [*tiny_overrides(tmp_path, env.manifest, run, env.onto), setting] for a in ("--set", kv)]]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 1 and res.output.splitlines() == [f"error: {expected}"], res.output
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("argv, option", [
+    (lambda e, o: ["eval", str(e.run), str(e.manifest), "--threshold", "1.5", "-o", o], "'--threshold'"),
+    (lambda e, o: ["eval", str(e.run), str(e.manifest), "--threshold", "-0.5", "-o", o], "'--threshold'"),
+    (lambda e, o: ["vocab", "build", str(e.tags), "--sizes", "0", "-o", o], "'--sizes'"),
+    (lambda e, o: ["vocab", "build", str(e.tags), str(e.tags), "-o", o], "'INPUT'"),
+    (lambda e, o: ["pool", str(e.manifest), "-T", "0", "-o", o], "'--temperature'"),
+    (lambda e, o: ["synth", "-n", "0", "-o", o], "'--clips'"),
+])
+def test_a_bad_option_value_is_a_usage_error_naming_it(argv, option, env, tmp_path):
+    """A threshold of 1.5 was accepted (meaningless F1); sizes, temperature and clip counts out of
+    range were exit 1 without the option's name: exit 2 with click's message, nothing written."""
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, argv(env, str(out)))
+    assert res.exit_code == 2 and "Invalid value for" in res.output and option in res.output, res.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("kind", GZ_INPUTS)
 def test_a_broken_gzip_says_so(kind, env, tmp_path):
     bad = tmp_path / "clips.jsonl.gz"
