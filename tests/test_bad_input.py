@@ -571,6 +571,23 @@ def test_a_bad_option_value_is_a_usage_error_naming_it(argv, option, env, tmp_pa
     assert not out.exists()
 
 
+def test_tree_and_stats_refuse_a_cyclic_hierarchy_naming_the_cycle(tmp_path):
+    """music -> instrument -> piano -> music: no root reaches the branch, so `tree` showed half
+    the taxonomy and `stats` counted without it, both exit 0 and silent."""
+    from uts.ontology import load, save
+
+    onto = load(write_ontology(tmp_path))
+    onto.concepts["UTS:0000001"].parents.append("UTS:0000003")
+    onto.concepts["UTS:0000001"].root = False
+    cyclic = tmp_path / "cyclic.ttl"
+    save(onto, cyclic)
+    out = tmp_path / "out" / "stats.png"
+    for argv in (["ontology", "tree", "-O", str(cyclic)], ["ontology", "stats", str(cyclic), "--plot", str(out)]):
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, cyclic, out)
+        assert "subClassOf cycle through UTS:0000001 (music), UTS:0000002 (" in res.output, res.output
+
+
 @pytest.mark.parametrize("kind", GZ_INPUTS)
 def test_a_broken_gzip_says_so(kind, env, tmp_path):
     bad = tmp_path / "clips.jsonl.gz"
