@@ -138,6 +138,14 @@ def _sssom_copy(o: str) -> str:
     return str(shutil.copy(SSSOM, Path(o).parent.parent / "m.sssom.tsv"))
 
 
+def _pick_table(o: str, picked: str = "UTS:0000062") -> str:
+    """A review table (what ``map review --export`` writes, trimmed) whose line 2 picks ``picked``
+    for a subject of the AudioSet mapping."""
+    path = Path(o).parent.parent / "picks.tsv"
+    path.write_text(f"subject_id\tdecision\tnew_object_id\nAudioSet:/m/02zsn\tpick\t{picked}\n", encoding="utf-8")
+    return str(path)
+
+
 def png(o: str) -> str:
     """A plot path beside the output (the contract: neither is written)."""
     return str(Path(o).with_suffix(".png"))
@@ -200,6 +208,8 @@ CASES: dict[tuple[str, str], Case] = {
                                                         "--reviewer", "orcid:0000-0002-1825-0097"]),
     ("map review", "decisions"): Case(lambda f, o, e: ["map", "review", _sssom_copy(o),
                                                        "--decisions", f, "--reviewer", "orcid:0000-0002-1825-0097"]),
+    ("map review", "target"): Case(lambda f, o, e: ["map", "review", _sssom_copy(o), "--decisions", _pick_table(o),
+                                                    "--target", f, "--reviewer", "orcid:0000-0002-1825-0097"]),
     ("map evaluate", "prediction"): Case(lambda f, o, e: ["map", "evaluate", f, str(REPO / "mapping/gold/esc50_audioset.tsv"),
                                                           "--plot", png(o)]),
     ("map evaluate", "gold"): Case(lambda f, o, e: ["map", "evaluate", SSSOM, f, "--plot", png(o)]),
@@ -569,6 +579,24 @@ def test_a_bad_option_value_is_a_usage_error_naming_it(argv, option, env, tmp_pa
     res = CliRunner().invoke(app, argv(env, str(out)))
     assert res.exit_code == 2 and "Invalid value for" in res.output and option in res.output, res.output
     assert not out.exists()
+
+
+def test_a_review_decision_is_refused_at_its_row(tmp_path):
+    """A pick of an id the target lacks was applied (rc=0) and broke every later `map apply` of
+    the mapping, naming neither file nor row; a decision for a subject the mapping lacks named no
+    file either. Both name the review table's line, and the mapping stays as it was."""
+    out = str(tmp_path / "out" / "x")
+    mapping = _sssom_copy(out)
+    before = Path(mapping).read_bytes()
+    rejected = tmp_path / "reject.tsv"
+    rejected.write_text("subject_id\tdecision\nAudioSet:/m/02zsn\taccept\nAudioSet:/m/NOPE\treject\n", encoding="utf-8")
+    for table, expected in ((_pick_table(out, "UTS:9999999"), ":2: AudioSet:/m/02zsn: picked UTS:9999999 is not in "
+                                                              "the target UTS"),
+                            (str(rejected), ":3: AudioSet:/m/NOPE: no mapping to reject")):
+        res = CliRunner().invoke(app, ["map", "review", mapping, "--decisions", table, "-r", "orcid:0000-0002-1825-0097"])
+        _assert_contract(res, Path(table), Path(out))
+        assert f"error: {table}{expected}" in res.output, res.output
+        assert Path(mapping).read_bytes() == before
 
 
 def test_tree_and_stats_refuse_a_cyclic_hierarchy_naming_the_cycle(tmp_path):
