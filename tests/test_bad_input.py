@@ -599,6 +599,37 @@ def test_a_review_decision_is_refused_at_its_row(tmp_path):
         assert Path(mapping).read_bytes() == before
 
 
+def test_a_utf8_bom_is_dropped_from_text_inputs_and_named_in_json_lines(env, tmp_path):
+    """What a Windows editor saves as "UTF-8 with BOM": a label list baked the BOM into the first
+    subject id (l:%EF%BB%BFdog), Turtle was "expected directive or statement" at a line that
+    looks fine, an MTG-Jamendo TSV lost its format ("no tags column"), lookup echoed it. Text
+    inputs drop it (the shared opener); JSON Lines refuses it at 1:1, as polars does."""
+    bom = b"\xef\xbb\xbf"
+    labels = tmp_path / "l.txt"
+    labels.write_bytes(bom + b"dog\ncat\n")
+    res = CliRunner().invoke(app, ["map", "match", str(labels), "--target", str(env.onto), "-o", str(tmp_path / "m.sssom.tsv")])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "m.sssom.tsv").read_text(encoding="utf-8")
+    assert "l:dog\t" in text and "%EF%BB%BF" not in text and "\ufeff" not in text
+    turtle = tmp_path / "bom.ttl"
+    turtle.write_bytes(bom + env.onto.read_bytes())
+    res = CliRunner().invoke(app, ["ontology", "tree", "-O", str(turtle)])
+    assert res.exit_code == 0 and "music" in res.output, res.output
+    res = CliRunner().invoke(app, ["ontology", "lookup", "--file", str(labels), "-O", str(env.onto)])
+    assert res.exit_code == 0 and res.output.startswith("dog"), res.output
+    mtg = tmp_path / "mtg.tsv"
+    mtg.write_bytes(bom + b"TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS\n"
+                          b"track_1\tartist_1\talbum_1\t00/1.mp3\t212.0\tgenre---rock\tmood/theme---happy\n")
+    res = CliRunner().invoke(app, ["map", "apply", str(mtg), "-m", SSSOM, "-o", str(tmp_path / "mtg.jsonl")])
+    assert res.exit_code == 0 and "1 clips written" in res.output, res.output
+    manifest = tmp_path / "bom.jsonl"
+    manifest.write_bytes(bom + GOOD_JSONL.encode() * 2)
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(app, ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)])
+    _assert_contract(res, manifest, out)
+    assert f"{manifest}:1:1: " in res.output and "BOM" in res.output, res.output
+
+
 def test_tree_and_stats_refuse_a_cyclic_hierarchy_naming_the_cycle(tmp_path):
     """music -> instrument -> piano -> music: no root reaches the branch, so `tree` showed half
     the taxonomy and `stats` counted without it, both exit 0 and silent."""

@@ -36,7 +36,7 @@ from rich.progress import track
 
 from uts.inputs import Skipped
 from uts.ontology import Ontology
-from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet,
+from uts.ontology.files import (JSONL_ENCODING, OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet,
                                jsonl_line_numbers, open_text, read_bytes)
 
 FLAT_COLUMNS = {
@@ -139,7 +139,7 @@ def _first_lines(fh):
 
 
 def _first_json(path: Path) -> dict | None:
-    with open_text(path) as fh:
+    with open_text(path, encoding=JSONL_ENCODING) as fh:
         try:
             lines = list(_first_lines(fh))
         except UnicodeDecodeError as exc:

@@ -93,12 +93,20 @@ class _CheckedGzipFile(gzip.GzipFile):
     del _checked
 
 
+#: What JSON Lines readers open with: plain UTF-8, so a BOM is a JSON error at line 1:1 (naming it)
+#: as in polars, not silently skipped by one reader and refused by the next.
+JSONL_ENCODING = "utf-8"
+
+
 def open_text(path: str | os.PathLike, mode: str = "rt", *, gz: bool | None = None, **kwargs) -> IO[str]:
     """Open a text file for reading (``"rt"``) or writing (``"wt"``), gunzipping/gzipping when
     ``gz`` (default: the name ends in ``.gz``; pass it when writing a temporary file for a
-    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise. Reading a broken ``.gz`` raises
-    :class:`CorruptFileError`."""
-    kwargs.setdefault("encoding", "utf-8")
+    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise; reading drops a leading UTF-8 BOM
+    (what Windows editors save as "UTF-8 with BOM"), which would otherwise become part of the
+    first label or header. JSON Lines readers pass ``encoding=JSONL_ENCODING``: there a BOM is
+    refused at line 1, as polars, which reads the bulk of those files, refuses it. Reading a
+    broken ``.gz`` raises :class:`CorruptFileError`."""
+    kwargs.setdefault("encoding", "utf-8-sig" if "r" in mode else "utf-8")
     if is_gzip(path) if gz is None else gz:
         if "r" in mode:
             return io.TextIOWrapper(_CheckedGzipFile(path), **kwargs)
@@ -110,7 +118,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]
     """``(line number, raw line, parsed object or None when it is not a JSON object)`` for each
     non-blank line of a JSON Lines file (gzipped by name). Raises ``UnicodeDecodeError`` on bytes
     that are not UTF-8."""
-    with open_text(path) as fh:
+    with open_text(path, encoding=JSONL_ENCODING) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
