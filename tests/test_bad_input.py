@@ -622,6 +622,10 @@ def test_a_utf8_bom_is_dropped_from_text_inputs_and_named_in_json_lines(env, tmp
                           b"track_1\tartist_1\talbum_1\t00/1.mp3\t212.0\tgenre---rock\tmood/theme---happy\n")
     res = CliRunner().invoke(app, ["map", "apply", str(mtg), "-m", SSSOM, "-o", str(tmp_path / "mtg.jsonl")])
     assert res.exit_code == 0 and "1 clips written" in res.output, res.output
+    decisions, mapping = tmp_path / "todo.tsv", _sssom_copy(str(tmp_path / "out" / "x"))
+    decisions.write_bytes(bom + b"subject_id\tdecision\nAudioSet:/m/02zsn\taccept\n")  # as a spreadsheet saves it
+    res = CliRunner().invoke(app, ["map", "review", mapping, "--decisions", str(decisions), "-r", "orcid:0000-0002-1825-0097"])
+    assert res.exit_code == 0 and "1 decisions applied" in res.output, res.output
     manifest = tmp_path / "bom.jsonl"
     manifest.write_bytes(bom + GOOD_JSONL.encode() * 2)
     out = tmp_path / "o.jsonl"

@@ -256,7 +256,7 @@ def read_decisions(path: str | Path) -> list[Decision]:
     if not path.is_file():
         raise ReviewError(f"no review table at {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is not part of 'subject_id'
     except UnicodeDecodeError as exc:
         raise ReviewError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); the review table "
                           "(TSV) that --export writes is expected") from None
