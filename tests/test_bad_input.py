@@ -634,6 +634,32 @@ def test_a_utf8_bom_is_dropped_from_text_inputs_and_named_in_json_lines(env, tmp
     assert f"{manifest}:1:1: " in res.output and "BOM" in res.output, res.output
 
 
+def test_a_refused_edit_names_the_edit_file_and_its_line(env, tmp_path):
+    """'operation 3 of 4 (add) refused' named neither the edit file nor where in it (op 3,000 of
+    a long YAML file); a YAML syntax error was 5-8 lines quoting the file. Both are one line with
+    the file and line now, and the ontology is untouched."""
+    onto = env.copy_onto(tmp_path)
+    before = onto.read_bytes()
+    edits = tmp_path / "edits.yaml"
+    edits.write_text("# reviewed edits\n- {op: add, label: a1, parents: [music]}\n- op: add\n  label: a2\n"
+                     "  parents: [music]\n\n- {op: add, label: a3, parents: [no such parent]}\n"
+                     "- {op: add, label: a4, parents: [music]}\n", encoding="utf-8")
+    as_json = tmp_path / "edits.json"
+    as_json.write_text('[\n{"op": "add", "label": "b1", "parents": ["music"]},\n'
+                       '{"op": "add", "label": "b2", "colour": "red"}\n]\n', encoding="utf-8")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("- {op: add, label: c1, parents: [music]}\n- {op: add, label: c2\n- {op: add, label: c3}\n",
+                      encoding="utf-8")
+    for bad, expected in ((edits, ":7: operation 3 of 4 (add) refused: parent: no concept matches 'no such parent'"),
+                          (as_json, ":3: operation 2 of 2 (add) refused: add: got an unexpected keyword argument"),
+                          (broken, ":3:3: not YAML (expected ',' or '}', but got '{'; while parsing a flow mapping "
+                                   "at line 2)")):
+        res = CliRunner().invoke(app, ["ontology", "apply", str(bad), "-O", str(onto)])
+        _assert_contract(res, bad, tmp_path / "out" / "none")
+        assert f"{bad}{expected}" in res.output, res.output
+        assert onto.read_bytes() == before
+
+
 def test_tree_and_stats_refuse_a_cyclic_hierarchy_naming_the_cycle(tmp_path):
     """music -> instrument -> piano -> music: no root reaches the branch, so `tree` showed half
     the taxonomy and `stats` counted without it, both exit 0 and silent."""
