@@ -789,6 +789,23 @@ def test_train_strict_refuses_a_manifest_with_entries_it_would_skip(env, tmp_pat
     assert "missing_file: 1" in res.output, res.output
 
 
+@pytest.mark.parametrize("content, expected", [
+    (b"id,tags\na,Dog\nb,Dog,Bark,extra\nc,Dog\n", ":3: 4 fields where the header has 2"),
+    ("id,tags\na,Dog\nb,Caf\u00e9 music\n".encode("cp1252"), ":3: not UTF-8 text (byte 0xe9 at offset 19)"),
+    (b"id,tags\n", ": no clips to map (no rows after the header)"),
+])
+def test_map_apply_names_the_line_of_a_broken_csv_and_refuses_an_empty_one(content, expected, tmp_path):
+    """polars said "found more fields than defined in 'Schema'" / "invalid utf-8 sequence" with no
+    line (and left the output's folder behind); a header-only table wrote an empty manifest."""
+    table = tmp_path / "clips.csv"
+    table.write_bytes(content)
+    out = tmp_path / "out" / "o.jsonl"
+    res = CliRunner().invoke(app, ["map", "apply", str(table), "-m", SSSOM, "-o", str(out)])
+    _assert_contract(res, table, out)
+    assert f"error: {table}{expected}" in res.output, res.output
+    assert not out.parent.exists()
+
+
 def test_map_apply_counts_junk_in_a_plain_segment_csv(tmp_path):
     """The plain-CSV path (polars' parser) once turned a junk line into a clip with no id."""
     seg = tmp_path / "plain.csv"

@@ -25,7 +25,8 @@ import polars as pl
 from uts.cuts import read_cuts
 from uts.inputs import Skipped
 from uts.manifest import OPTIONAL_COLUMNS, ManifestError, check_ids, is_lhotse
-from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
+from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_csv_line,
+                               first_bad_json_line, is_gzip, is_parquet,
                                open_text, read_bytes, table_format, table_stem)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
@@ -249,11 +250,12 @@ def _unreadable_table(path: Path | None, exc: Exception) -> str:
         return str(exc).splitlines()[0]
     if path.stat().st_size == 0:
         return f"{path}: empty file; a table of clips with a tags column is expected"
-    if table_format(path) in ("jsonl", "json"):
+    fmt = table_format(path)
+    if fmt in ("jsonl", "json"):
         where = first_bad_json_line(path)
-        if where:
-            return where
-    return f"{path}: cannot read as a table: {str(exc).splitlines()[0]}"
+    else:
+        where = first_bad_csv_line(path, "\t" if fmt == "tsv" else ",") if fmt in ("csv", "tsv") else None
+    return where or f"{path}: cannot read as a table: {str(exc).splitlines()[0]}"
 
 
 def detect_annotation_format(path: str | Path) -> str:
@@ -503,6 +505,9 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
     rep = report(combos, table)
     rep.skipped = count_rejected(ann)
     rep.skipped.of = rep.clips + rep.skipped.total
+    if rep.clips == 0:  # an empty manifest would only fail later, far from its cause
+        raise ApplyError(f"{annotations_path}: no clips to map ("
+                         + (f"{rep.skipped.summary()})" if rep.skipped.total else "no rows after the header)"))
     rep.skipped.check(strict, annotations_path)
     if strict:
         unmapped = Skipped("label occurrences", of=rep.label_occurrences)

@@ -8,6 +8,7 @@ module itself knows nothing about ontologies and imports only the standard libra
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
@@ -247,6 +248,26 @@ def _first_mistyped_row(path: Path, kinds: dict[str, dict[str, tuple[int, object
     return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown}"
 
 
+def first_bad_csv_line(path: str | os.PathLike, separator: str = ",") -> str | None:
+    """One line saying where a CSV/TSV file is broken, else None: the line of the first byte that
+    is not UTF-8, or the first row with more fields than its header (what polars refuses with
+    "found more fields than defined in 'Schema'", naming no line). Only on the error path."""
+    raw = read_bytes(path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return (f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                "save it as UTF-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    header = next(reader, None) or []
+    for row in reader:
+        if len(row) > len(header):
+            return (f"{path}:{reader.line_num}: {len(row)} fields where the header has {len(header)} "
+                    f"(an unquoted {separator!r} inside a value?)")
+    return None
+
+
 def jsonl_line_numbers(path: str | os.PathLike, rows: Collection[int]) -> dict[int, int] | None:
     """The line numbers of the 0-based records ``rows`` of a JSON Lines file (record ``i`` is its
     ``i``-th non-blank line, as polars reads it); None for another format. Reads the file again,
@@ -296,8 +317,10 @@ def _temp_path(path: Path) -> str:
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(temp_path)`` to fill a temporary file beside ``path``, then rename it over
     ``path``: readers never see half a file, and on any failure the old file stays as it was and
-    the temporary file is removed."""
+    the temporary file is removed, and so are the folders made for it (a streaming writer may
+    meet a bad input row only now: nothing is left behind)."""
     path = Path(path)
+    made = [d for d in path.parents if not d.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(path)
     try:
@@ -305,6 +328,11 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], object]) -
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        for folder in made:
+            try:
+                folder.rmdir()  # only if still empty: another writer may have put files there
+            except OSError:
+                break
         raise
     return path
 
