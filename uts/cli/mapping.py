@@ -143,7 +143,8 @@ def review_cmd(
     Decisions are stored with reviewer_id and date; rejected pairs stay rejected."""
     # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.pipeline import load_target, sibling
-    from uts.mapping.review import apply_decisions, count_decisions, export_review_table, read_decisions
+    from uts.mapping.review import (apply_decisions, count_decisions, export_review_table, has_picks,
+                                    read_decisions)
     from uts.mapping.sssom import read_sssom, write_sssom
 
     with _user_errors():
@@ -160,8 +161,8 @@ def review_cmd(
             _fail("give your reviewer id with --reviewer (a CURIE such as orcid:0000-0002-1825-0097)")
         if decisions:
             todo = read_decisions(decisions)
-            picks = any(d.action == "pick" for d in todo)  # the target is read only to check picks
-            updated = apply_decisions(mset, todo, reviewer, cands, target=load_target(target) if picks else None)
+            updated = apply_decisions(mset, todo, reviewer, cands,
+                                      target=load_target(target) if has_picks(todo) else None)  # read only to check picks
             write_sssom(mapping, updated)
             typer.echo(f"{count_decisions(todo)} decisions applied to {mapping}")
             return

@@ -157,11 +157,11 @@ def extract(
 def _sizes(values: list[str]) -> list[str]:
     """typer callback for ``--sizes``: each a positive whole number (``800``, ``1.5k``), else a
     usage error naming the option before any work."""
-    from uts.vocab.build import parse_size  # lazy: polars loads only when the command runs
+    from uts.vocab.build import first_bad_size  # lazy: polars loads only when the command runs
 
-    bad = [v for v in values if parse_size(v) is None]
-    if bad:
-        raise typer.BadParameter(f"not a vocabulary size: {bad[0]!r} (a positive whole number, e.g. 800 or 1.5k)")
+    bad = first_bad_size(values)
+    if bad is not None:
+        raise typer.BadParameter(f"not a vocabulary size: {bad!r} (a positive whole number, e.g. 800 or 1.5k)")
     return values
 
 

@@ -104,6 +104,11 @@ def _expand_predicate(pred: str | None) -> str | None:
     return pred
 
 
+def has_picks(decisions: list[Decision]) -> bool:
+    """Whether any decision picks a target (only then is the target read, to check it)."""
+    return any(d.action == "pick" for d in decisions)
+
+
 def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: str,
                     candidates: MappingSet | None = None, labels: dict[str, str] | None = None,
                     today: str | None = None, target: LabelSet | None = None) -> MappingSet:

@@ -55,10 +55,15 @@ def split_sizes(sizes: list[str], tokens: list[str]) -> tuple[str, list[int]]:
     numbers = [*sizes, *(t for t in tokens if parse_size(t) is not None)]
     if len(paths) != 1:
         raise VocabError(f"expected one INPUT file, got {paths or 'none'}")
-    bad = [t for t in numbers if parse_size(t) is None]
-    if bad:
-        raise VocabError(f"not a vocabulary size: {bad[0]!r}")
+    bad = first_bad_size(numbers)
+    if bad is not None:
+        raise VocabError(f"not a vocabulary size: {bad!r}")
     return paths[0], sorted({parse_size(t) for t in numbers})
+
+
+def first_bad_size(tokens: list[str]) -> str | None:
+    """The first of ``tokens`` that is no vocabulary size (:func:`parse_size`), else None."""
+    return next((t for t in tokens if parse_size(t) is None), None)
 
 
 def tf_idf(df: int, n_clips: int) -> float:
