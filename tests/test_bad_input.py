@@ -48,6 +48,12 @@ BAD_INPUTS = {
     # supertype"; the error must name line 12)
     "one_bad_type": "".join((GOOD_JSONL if i != 11 else GOOD_JSONL.replace('["dog"]', "7")).replace('"a"', f'"c{i}"')
                             for i in range(15)).encode(),
+    # good rows and one whose label lists are nested (polars reads [["dog"]] as the label '["dog"]')
+    "nested_labels": "".join((GOOD_JSONL if i != 4 else GOOD_JSONL.replace('["dog"]', '[["dog", "cat"]]')
+                              .replace('["UTS:0000001"]', '[{"id": "UTS:0000001"}]')).replace('"a"', f'"c{i}"')
+                             for i in range(8)).encode(),
+    # good rows, line 7 repeating line 3's id (every later step keys clips by id)
+    "repeated_id": "".join(GOOD_JSONL.replace('"a"', f'"c{i if i != 6 else 2}"') for i in range(8)).encode(),
     # written under a .jsonl.gz name (GZ_INPUTS): a gzip cut mid-stream, and a plain file
     "truncated_gz": gzip.compress("".join(GOOD_JSONL.replace('"a"', f'"c{i}"') for i in range(300)).encode(),
                                   mtime=0)[:400],
@@ -132,6 +138,14 @@ def _sssom_copy(o: str) -> str:
     return str(shutil.copy(SSSOM, Path(o).parent.parent / "m.sssom.tsv"))
 
 
+def _pick_table(o: str, picked: str = "UTS:0000062") -> str:
+    """A review table (what ``map review --export`` writes, trimmed) whose line 2 picks ``picked``
+    for a subject of the AudioSet mapping."""
+    path = Path(o).parent.parent / "picks.tsv"
+    path.write_text(f"subject_id\tdecision\tnew_object_id\nAudioSet:/m/02zsn\tpick\t{picked}\n", encoding="utf-8")
+    return str(path)
+
+
 def png(o: str) -> str:
     """A plot path beside the output (the contract: neither is written)."""
     return str(Path(o).with_suffix(".png"))
@@ -194,6 +208,8 @@ CASES: dict[tuple[str, str], Case] = {
                                                         "--reviewer", "orcid:0000-0002-1825-0097"]),
     ("map review", "decisions"): Case(lambda f, o, e: ["map", "review", _sssom_copy(o),
                                                        "--decisions", f, "--reviewer", "orcid:0000-0002-1825-0097"]),
+    ("map review", "target"): Case(lambda f, o, e: ["map", "review", _sssom_copy(o), "--decisions", _pick_table(o),
+                                                    "--target", f, "--reviewer", "orcid:0000-0002-1825-0097"]),
     ("map evaluate", "prediction"): Case(lambda f, o, e: ["map", "evaluate", f, str(REPO / "mapping/gold/esc50_audioset.tsv"),
                                                           "--plot", png(o)]),
     ("map evaluate", "gold"): Case(lambda f, o, e: ["map", "evaluate", SSSOM, f, "--plot", png(o)]),
@@ -264,21 +280,28 @@ NOT_BAD = {
     # a plain text label list: any UTF-8 line is a label
     **{(("map match", p), k): "JSON text is a valid plain label list"
        for p in ("source", "target")
-       for k in ("missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels",
+                 "repeated_id")},
     **{(("ontology lookup", "file"), k): "any UTF-8 line is a tag to look up"
-       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels",
+                 "repeated_id")},
     **{(("ontology upgrade", "file"), k): "any UTF-8 line is a tag to upgrade"
-       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type", "nested_labels",
+                 "repeated_id")},
     **{(case, "not_gzip"): "read as plain text whatever its name (any UTF-8 line is a tag / release notes)"
        for case in (("ontology lookup", "file"), ("ontology upgrade", "file"), ("ontology release", "changelog"))},
-    (("vocab extract", "input"), "one_bad_type"): "extract reads id and caption only: the bad tags are not its input",
+    **{(("vocab extract", "input"), k): "extract reads id and caption only: the bad tags are not its input"
+       for k in ("one_bad_type", "nested_labels")},
+    **{(("vocab " + cmd, "input"), "repeated_id"): "counts tag lists per line (the paper's df); ids are not read"
+       for cmd in ("build", "propose")},
     (("train", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("demo", "recipe"), "empty"): "an empty recipe means the built-in defaults",
     (("ontology release", "releases"), "missing"): "a first release creates the releases folder",
     (("ontology validate", "releases"), "missing"): "no releases folder: nothing released yet (the demo relies on it)",
     (("train", "resume"), "missing"): "a run killed before its first checkpoint starts from step 0",
     **{(("ontology release", "changelog"), k): "any UTF-8 text is Markdown release notes to extend"
-       for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type")},
+       for k in ("missing", "empty", "missing_column", "wrong_types", "truncated", "broken_line", "one_bad_type",
+                 "nested_labels", "repeated_id")},
 }
 
 
@@ -450,6 +473,210 @@ def test_one_wrongly_typed_row_is_named_by_its_line(env, tmp_path):
         assert not run.exists()
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_number_json_lacks_is_named_by_its_line(number, env, tmp_path):
+    """numpy/pandas exporters write NaN; Python's json reads it (and 1e999 as inf), polars does
+    not and says "TapeError at character 89": the readers name the line."""
+    rows = [json.loads(line) for line in env.manifest.read_text(encoding="utf-8").splitlines()]
+    manifest = env.manifest.with_name("nan.jsonl")
+    manifest.write_text("".join(json.dumps(dict(r, tags=["dog"], duration=1.0 if i == 2 else 0.5)).replace("1.0", number)
+                                + "\n" for i, r in enumerate(rows)), encoding="utf-8")
+    out = tmp_path / "out" / "o.jsonl"
+    for argv in (["pool", str(manifest), "-o", str(out)], ["eval", str(env.run), str(manifest), "-o", str(out)],
+                 ["shar", "export", str(manifest), "--out", str(out)],
+                 ["vocab", "build", str(manifest), "-o", str(out), "--no-plot"],
+                 ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)]):
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, manifest, out)
+        assert f"{manifest}:3: not JSON: {number} is " in res.output, (argv[:2], res.output)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({2: None}, ":4: no 'id' (null or missing; 1 such clip(s)); every clip needs its own id"),
+    ({0: 1, 3: "1"}, ":5: id '1' already used on line 1 (1 repeat(s)); every clip needs its own id"),
+])
+def test_a_missing_or_repeated_clip_id_is_named_by_its_line(given, expected, env, tmp_path):
+    """A null id was accepted (pool wrote "id": null) and `map apply` wrote repeated ids that
+    train then refused naming the derived file, with no line. ``1`` and ``"1"`` are one id (ids
+    are text)."""
+    rows = [json.loads(line) for line in env.manifest.read_text(encoding="utf-8").splitlines()]
+    manifest = env.manifest.with_name("ids.jsonl")  # beside the audio: relative paths resolve
+    manifest.write_text("".join(json.dumps(dict(r, id=given.get(i, r["id"]), tags=["Dog"])) + "\n\n"[: 1 + (i == 0)]
+                                for i, r in enumerate(rows)), encoding="utf-8")  # a blank line 2: line = row + 2
+    out = tmp_path / "out" / "o.jsonl"
+    run = tmp_path / "run"
+    for argv in (["pool", str(manifest), "-o", str(out)], ["eval", str(env.run), str(manifest), "-o", str(out)],
+                 ["shar", "export", str(manifest), "--out", str(out)],
+                 ["train", *[a for kv in tiny_overrides(tmp_path, manifest, run, env.onto) for a in ("--set", kv)]],
+                 ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)]):
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, manifest, out)
+        assert f"error: {manifest}{expected}" in res.output, (argv[:2], res.output)
+        assert not run.exists()
+
+
+def test_a_nested_label_list_is_named_by_its_line(env, tmp_path):
+    """polars reads ``[["a", "b"]]`` in a list-of-strings column as the one label '["a", "b"]':
+    pool wrote it on, eval scored the clip unlabelled, vocab build ranked it as a tag. Each
+    reader names the line instead, whether the inner values are lists or objects."""
+    rows = [json.loads(line) for line in env.manifest.read_text(encoding="utf-8").splitlines()]
+    out = tmp_path / "out" / "o.jsonl"
+    run = tmp_path / "run"
+    for inner, kind in ((["UTS:0000003", "UTS:0000004"], "a list of lists"), ({"id": "UTS:0000003"}, "a list of objects")):
+        nested = [dict(r, labels=[inner] if i == 2 else r["labels"], tags=[inner] if i == 2 else ["dog"])
+                  for i, r in enumerate(rows)]
+        manifest = env.manifest.with_name("nested.jsonl")  # beside the audio: relative paths resolve
+        manifest.write_text("".join(json.dumps(r) + "\n" for r in nested), encoding="utf-8")
+        for argv in (["pool", str(manifest), "-o", str(out)], ["eval", str(env.run), str(manifest), "-o", str(out)],
+                     ["shar", "export", str(manifest), "--out", str(out)],
+                     ["train", *[a for kv in tiny_overrides(tmp_path, manifest, run, env.onto) for a in ("--set", kv)]],
+                     ["vocab", "build", str(manifest), "-o", str(out), "--no-plot"],
+                     ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)]):
+            res = CliRunner().invoke(app, argv)
+            _assert_contract(res, manifest, out)
+            assert re.search(rf"{re.escape(str(manifest))}:3: column '(labels|tags)' expected a list of strings, "
+                             rf"got {kind} \(", res.output), (argv[:2], res.output)
+            assert not run.exists()
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("data.batch_size=0", "data.batch_size must be >= 1 (got 0)"),
+    ("data.sample_rate=0", "data.sample_rate must be >= 1 (got 0)"),
+    ("features.n_fft=0", "features.n_fft must be >= 1 (got 0)"),
+    ("features.hop_length=0", "features.hop_length must be >= 1 (got 0)"),
+    ("features.n_mels=0", "features.n_mels must be >= 1 (got 0)"),
+    ("data.clip_seconds=-1", "data.clip_seconds must be > 0 (got -1.0)"),
+    ("optim.lr=-1", "optim.lr must be > 0 (got -1.0)"),
+    ("data.num_workers=-2", "data.num_workers must be >= 0 (got -2)"),
+    ("model.encoder_args={channels: [0]}", "model.encoder_args.channels must hold sizes >= 1 (got [0])"),
+    ("run.threshold=1.5", "run.threshold must be in [0, 1] (got 1.5)"),
+    ("features.f_max=9000", "features: need f_min < f_max <= data.sample_rate / 2 (got f_min 50, f_max 9000, "
+                            "sample_rate 8000)"),
+])
+def test_a_bad_training_setting_is_one_line_naming_the_key(setting, expected, env, tmp_path):
+    """Ordinary bad settings were 'unexpected ValueError ... (run with --debug)' from torch mid-run,
+    and four left config.json, labels.json and metrics.csv behind: refused before anything is
+    written, naming the key and its range (one table, uts.training.config.RANGES)."""
+    run = tmp_path / "run"
+    argv = ["train", *[a for kv in [*tiny_overrides(tmp_path, env.manifest, run, env.onto), setting] for a in ("--set", kv)]]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 1 and res.output.splitlines() == [f"error: {expected}"], res.output
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("argv, option", [
+    (lambda e, o: ["eval", str(e.run), str(e.manifest), "--threshold", "1.5", "-o", o], "'--threshold'"),
+    (lambda e, o: ["eval", str(e.run), str(e.manifest), "--threshold", "-0.5", "-o", o], "'--threshold'"),
+    (lambda e, o: ["vocab", "build", str(e.tags), "--sizes", "0", "-o", o], "'--sizes'"),
+    (lambda e, o: ["vocab", "build", str(e.tags), str(e.tags), "-o", o], "'INPUT'"),
+    (lambda e, o: ["pool", str(e.manifest), "-T", "0", "-o", o], "'--temperature'"),
+    (lambda e, o: ["synth", "-n", "0", "-o", o], "'--clips'"),
+])
+def test_a_bad_option_value_is_a_usage_error_naming_it(argv, option, env, tmp_path):
+    """A threshold of 1.5 was accepted (meaningless F1); sizes, temperature and clip counts out of
+    range were exit 1 without the option's name: exit 2 with click's message, nothing written."""
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, argv(env, str(out)))
+    assert res.exit_code == 2 and "Invalid value for" in res.output and option in res.output, res.output
+    assert not out.exists()
+
+
+def test_a_review_decision_is_refused_at_its_row(tmp_path):
+    """A pick of an id the target lacks was applied (rc=0) and broke every later `map apply` of
+    the mapping, naming neither file nor row; a decision for a subject the mapping lacks named no
+    file either. Both name the review table's line, and the mapping stays as it was."""
+    out = str(tmp_path / "out" / "x")
+    mapping = _sssom_copy(out)
+    before = Path(mapping).read_bytes()
+    rejected = tmp_path / "reject.tsv"
+    rejected.write_text("subject_id\tdecision\nAudioSet:/m/02zsn\taccept\nAudioSet:/m/NOPE\treject\n", encoding="utf-8")
+    for table, expected in ((_pick_table(out, "UTS:9999999"), ":2: AudioSet:/m/02zsn: picked UTS:9999999 is not in "
+                                                              "the target UTS"),
+                            (str(rejected), ":3: AudioSet:/m/NOPE: no mapping to reject")):
+        res = CliRunner().invoke(app, ["map", "review", mapping, "--decisions", table, "-r", "orcid:0000-0002-1825-0097"])
+        _assert_contract(res, Path(table), Path(out))
+        assert f"error: {table}{expected}" in res.output, res.output
+        assert Path(mapping).read_bytes() == before
+
+
+def test_a_utf8_bom_is_dropped_from_text_inputs_and_named_in_json_lines(env, tmp_path):
+    """What a Windows editor saves as "UTF-8 with BOM": a label list baked the BOM into the first
+    subject id (l:%EF%BB%BFdog), Turtle was "expected directive or statement" at a line that
+    looks fine, an MTG-Jamendo TSV lost its format ("no tags column"), lookup echoed it. Text
+    inputs drop it (the shared opener); JSON Lines refuses it at 1:1, as polars does."""
+    bom = b"\xef\xbb\xbf"
+    labels = tmp_path / "l.txt"
+    labels.write_bytes(bom + b"dog\ncat\n")
+    res = CliRunner().invoke(app, ["map", "match", str(labels), "--target", str(env.onto), "-o", str(tmp_path / "m.sssom.tsv")])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "m.sssom.tsv").read_text(encoding="utf-8")
+    assert "l:dog\t" in text and "%EF%BB%BF" not in text and "\ufeff" not in text
+    turtle = tmp_path / "bom.ttl"
+    turtle.write_bytes(bom + env.onto.read_bytes())
+    res = CliRunner().invoke(app, ["ontology", "tree", "-O", str(turtle)])
+    assert res.exit_code == 0 and "music" in res.output, res.output
+    res = CliRunner().invoke(app, ["ontology", "lookup", "--file", str(labels), "-O", str(env.onto)])
+    assert res.exit_code == 0 and res.output.startswith("dog"), res.output
+    mtg = tmp_path / "mtg.tsv"
+    mtg.write_bytes(bom + b"TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS\n"
+                          b"track_1\tartist_1\talbum_1\t00/1.mp3\t212.0\tgenre---rock\tmood/theme---happy\n")
+    res = CliRunner().invoke(app, ["map", "apply", str(mtg), "-m", SSSOM, "-o", str(tmp_path / "mtg.jsonl")])
+    assert res.exit_code == 0 and "1 clips written" in res.output, res.output
+    decisions, mapping = tmp_path / "todo.tsv", _sssom_copy(str(tmp_path / "out" / "x"))
+    decisions.write_bytes(bom + b"subject_id\tdecision\nAudioSet:/m/02zsn\taccept\n")  # as a spreadsheet saves it
+    res = CliRunner().invoke(app, ["map", "review", mapping, "--decisions", str(decisions), "-r", "orcid:0000-0002-1825-0097"])
+    assert res.exit_code == 0 and "1 decisions applied" in res.output, res.output
+    manifest = tmp_path / "bom.jsonl"
+    manifest.write_bytes(bom + GOOD_JSONL.encode() * 2)
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(app, ["map", "apply", str(manifest), "-m", SSSOM, "-o", str(out)])
+    _assert_contract(res, manifest, out)
+    assert f"{manifest}:1:1: " in res.output and "BOM" in res.output, res.output
+
+
+def test_a_refused_edit_names_the_edit_file_and_its_line(env, tmp_path):
+    """'operation 3 of 4 (add) refused' named neither the edit file nor where in it (op 3,000 of
+    a long YAML file); a YAML syntax error was 5-8 lines quoting the file. Both are one line with
+    the file and line now, and the ontology is untouched."""
+    onto = env.copy_onto(tmp_path)
+    before = onto.read_bytes()
+    edits = tmp_path / "edits.yaml"
+    edits.write_text("# reviewed edits\n- {op: add, label: a1, parents: [music]}\n- op: add\n  label: a2\n"
+                     "  parents: [music]\n\n- {op: add, label: a3, parents: [no such parent]}\n"
+                     "- {op: add, label: a4, parents: [music]}\n", encoding="utf-8")
+    as_json = tmp_path / "edits.json"
+    as_json.write_text('[\n{"op": "add", "label": "b1", "parents": ["music"]},\n'
+                       '{"op": "add", "label": "b2", "colour": "red"}\n]\n', encoding="utf-8")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("- {op: add, label: c1, parents: [music]}\n- {op: add, label: c2\n- {op: add, label: c3}\n",
+                      encoding="utf-8")
+    for bad, expected in ((edits, ":7: operation 3 of 4 (add) refused: parent: no concept matches 'no such parent'"),
+                          (as_json, ":3: operation 2 of 2 (add) refused: add: got an unexpected keyword argument"),
+                          (broken, ":3:3: not YAML (expected ',' or '}', but got '{'; while parsing a flow mapping "
+                                   "at line 2)")):
+        res = CliRunner().invoke(app, ["ontology", "apply", str(bad), "-O", str(onto)])
+        _assert_contract(res, bad, tmp_path / "out" / "none")
+        assert f"{bad}{expected}" in res.output, res.output
+        assert onto.read_bytes() == before
+
+
+def test_tree_and_stats_refuse_a_cyclic_hierarchy_naming_the_cycle(tmp_path):
+    """music -> instrument -> piano -> music: no root reaches the branch, so `tree` showed half
+    the taxonomy and `stats` counted without it, both exit 0 and silent."""
+    from uts.ontology import load, save
+
+    onto = load(write_ontology(tmp_path))
+    onto.concepts["UTS:0000001"].parents.append("UTS:0000003")
+    onto.concepts["UTS:0000001"].root = False
+    cyclic = tmp_path / "cyclic.ttl"
+    save(onto, cyclic)
+    out = tmp_path / "out" / "stats.png"
+    for argv in (["ontology", "tree", "-O", str(cyclic)], ["ontology", "stats", str(cyclic), "--plot", str(out)]):
+        res = CliRunner().invoke(app, argv)
+        _assert_contract(res, cyclic, out)
+        assert "subClassOf cycle through UTS:0000001 (music), UTS:0000002 (" in res.output, res.output
+
+
 @pytest.mark.parametrize("kind", GZ_INPUTS)
 def test_a_broken_gzip_says_so(kind, env, tmp_path):
     bad = tmp_path / "clips.jsonl.gz"
@@ -560,6 +787,23 @@ def test_train_strict_refuses_a_manifest_with_entries_it_would_skip(env, tmp_pat
                                                            for a in ("--set", kv)]])
     _assert_contract(res, manifest, run)
     assert "missing_file: 1" in res.output, res.output
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"id,tags\na,Dog\nb,Dog,Bark,extra\nc,Dog\n", ":3: 4 fields where the header has 2"),
+    ("id,tags\na,Dog\nb,Caf\u00e9 music\n".encode("cp1252"), ":3: not UTF-8 text (byte 0xe9 at offset 19)"),
+    (b"id,tags\n", ": no clips to map (no rows after the header)"),
+])
+def test_map_apply_names_the_line_of_a_broken_csv_and_refuses_an_empty_one(content, expected, tmp_path):
+    """polars said "found more fields than defined in 'Schema'" / "invalid utf-8 sequence" with no
+    line (and left the output's folder behind); a header-only table wrote an empty manifest."""
+    table = tmp_path / "clips.csv"
+    table.write_bytes(content)
+    out = tmp_path / "out" / "o.jsonl"
+    res = CliRunner().invoke(app, ["map", "apply", str(table), "-m", SSSOM, "-o", str(out)])
+    _assert_contract(res, table, out)
+    assert f"error: {table}{expected}" in res.output, res.output
+    assert not out.parent.exists()
 
 
 def test_map_apply_counts_junk_in_a_plain_segment_csv(tmp_path):

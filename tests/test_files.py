@@ -161,7 +161,14 @@ def test_the_first_row_of_another_type_than_its_column_is_named(tmp_path):
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert first_bad_json_line(path) == f'{path}:11: column \'tags\' expected a list of strings, got "dog"'
     path.write_text('{"tags": ["a"]}\n{"tags": [1, 2]}\n', encoding="utf-8")  # a tie: the first kind is expected
-    assert first_bad_json_line(path) == f"{path}:2: column 'tags' expected a list of strings, got [1, 2]"
+    assert first_bad_json_line(path) == f"{path}:2: column 'tags' expected a list of strings, got a list holding a number ([1, 2])"
+    # a column that must hold lists of strings: a nested list is wrong even when every row has one
+    path.write_text('{"tags": [["a", "b"]]}\n{"tags": [["c"]]}\n', encoding="utf-8")
+    assert first_bad_json_line(path) is None
+    assert first_bad_json_line(path, lists_of_strings=["tags"]) == \
+        f'{path}:1: column \'tags\' expected a list of strings, got a list of lists ([["a", "b"]])'
+    path.write_text('{"tags": ["a"], "duration": 1}\n{"tags": ["b"], "duration": NaN}\n', encoding="utf-8")
+    assert first_bad_json_line(path) == f"{path}:2: not JSON: NaN is not a JSON number (write null for a missing value)"
 
 
 @pytest.mark.parametrize("broken", ["truncated", "plain", "bad_crc"])

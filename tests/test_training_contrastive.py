@@ -211,7 +211,7 @@ def test_bundled_minilm_matches_sentence_transformers():
     ("contrastive.targets=fuzzy", "contrastive.targets must be one of"),
     ("contrastive.captions=llm", "contrastive.captions must be one of"),
     ("contrastive.mask_threshold=0", r"mask_threshold must be in \(0, 1\]"),
-    ("contrastive.init_temperature=0", "init_temperature > 0"),
+    ("contrastive.init_temperature=0", "init_temperature must be > 0"),
     ("objective.contrastive_weight=-1", "must be >= 0"),
     ("text.trainable=maybe", "text.trainable: expected bool"),
     ("text.max_length=1", "max_length must be >= 2"),

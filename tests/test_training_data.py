@@ -104,7 +104,7 @@ def test_unreadable_manifests_raise_clear_errors(tmp_path):
         read_manifest(tmp_path / "none.jsonl")
     with pytest.raises(ManifestError, match="audio_path"):
         read_manifest(_jsonl(tmp_path / "a.jsonl", [{"id": "a", "labels": []}]))
-    with pytest.raises(ManifestError, match="share an id"):
+    with pytest.raises(ManifestError, match=r"b\.jsonl:2: id .a. already used on line 1"):
         read_manifest(_jsonl(tmp_path / "b.jsonl", [{"id": "a", "audio_path": "x"}] * 2))
     (tmp_path / "c.jsonl").write_text("{not json\n")
     with pytest.raises(ManifestError):

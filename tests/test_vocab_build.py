@@ -208,7 +208,7 @@ def test_cli_build_sizes_like_the_paper_and_user_errors(tmp_path):
                                                "ranking.csv", "stats.json", "report.md", "vocab_stats.png"}
     assert (out / "vocab_stats.png").read_bytes()[:4] == b"\x89PNG"
     res = runner.invoke(app, ["vocab", "build", str(tags), "--sizes", "ten", "--out", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "not a vocabulary size" in res.output
+    assert res.exit_code == 2 and "not a vocabulary size" in res.output and "'--sizes'" in res.output
     res = runner.invoke(app, ["vocab", "build", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "y"), "-O", "none"])
     assert res.exit_code == 1 and res.output.startswith("error: input file not found")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

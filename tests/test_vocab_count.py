@@ -116,14 +116,17 @@ def test_malformed_lines_still_fail_clearly(tmp_path, line, match):
 
 
 def test_what_the_fast_path_cannot_decode_reads_as_on_the_general_path(tmp_path):
-    # Nested values inside the list: the NDJSON reader turns them into their JSON text; the fast
-    # decoder refuses, and the caller's general query gives the same lenient reading as before.
-    lines = ['{"id":"1","tags":["rain",["x"]]}', '{"id":"2","tags":["rain", 3]}']
-    path = write(tmp_path / "n.jsonl", lines)
+    # Nested values inside the list: the fast decoder refuses. The NDJSON reader of the general
+    # query would turn a nested list into its JSON text (the tag '["x"]'): it is refused at its
+    # line instead (issue 14, F-DROP-2); a number still reads as its text, as before.
+    path = write(tmp_path / "n.jsonl", ['{"id":"1","tags":["rain",["x"]]}', '{"id":"2","tags":["rain", 3]}'])
     with pytest.raises(pl.exceptions.PolarsError):
         fast.count_jsonl(path)
+    with pytest.raises(VocabError, match=r"n\.jsonl:1: column 'tags' expected a list of strings, got a list of lists"):
+        count_tags(scan_tags(path), path)
+    path = write(tmp_path / "n.jsonl", ['{"id":"1","tags":["rain","wind"]}', '{"id":"2","tags":["rain", 3]}'])
     n, tagged, frame = count_tags(scan_tags(path), path)
-    assert dict(frame.select("tag", "df").iter_rows()) == {"rain": 2, '["x"]': 1, "3": 1}
+    assert dict(frame.select("tag", "df").iter_rows()) == {"rain": 2, "wind": 1, "3": 1}
 
 
 def test_gzip_takes_the_general_path(tmp_path):

@@ -36,8 +36,8 @@ from rich.progress import track
 
 from uts.inputs import Skipped
 from uts.ontology import Ontology
-from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet, open_text,
-                               read_bytes)
+from uts.ontology.files import (JSONL_ENCODING, OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_json_line, is_parquet,
+                               jsonl_line_numbers, open_text, read_bytes)
 
 FLAT_COLUMNS = {
     "id": pl.Utf8, "audio_path": pl.Utf8, "start": pl.Float64, "duration": pl.Float64,
@@ -139,7 +139,7 @@ def _first_lines(fh):
 
 
 def _first_json(path: Path) -> dict | None:
-    with open_text(path) as fh:
+    with open_text(path, encoding=JSONL_ENCODING) as fh:
         try:
             lines = list(_first_lines(fh))
         except UnicodeDecodeError as exc:
@@ -196,11 +196,29 @@ def _conform(df: pl.DataFrame, source: Path) -> pl.DataFrame:
     base = source.parent.resolve()
     df = df.with_columns(pl.col("audio_path").map_elements(
         lambda p: p if Path(p).is_absolute() else str(base / p), return_dtype=pl.Utf8))
-    dups = df["id"].is_duplicated().sum()
-    if dups:
-        raise ManifestError(f"{source}: {dups} rows share an id; ids must be unique")
+    check_ids(df, source)
     ordered = list(FLAT_COLUMNS) + [c for c in df.columns if c not in FLAT_COLUMNS]
     return df.select(ordered)
+
+
+def check_ids(df: pl.DataFrame, source: str | Path, column: str = "id") -> None:
+    """Refuse a clip without an id (null or absent) and an id given twice, naming the line (or
+    row) of the first such clip, and for a repeat the line it repeats: every later step keys
+    clips by id, and a repeat found there would name a derived file, not this one."""
+    ids = df[column]
+    missing, repeated = ids.is_null(), ids.is_duplicated() & ~ids.is_first_distinct()
+    if not (missing.any() or repeated.any()):
+        return
+    row = int((missing | repeated).arg_true()[0])
+    first = int((ids == ids[row]).arg_true()[0]) if repeated[row] else row
+    lines = jsonl_line_numbers(source, {first, row})
+    unit, number = ("line", lines.get) if lines else ("row", lambda r: r + 1)
+    where = f"{source}:{lines[row]}" if lines else f"{source} row {row + 1}"
+    if missing[row]:
+        raise ManifestError(f"{where}: no {column!r} (null or missing; {int(missing.sum())} such clip(s)); "
+                            "every clip needs its own id")
+    raise ManifestError(f"{where}: {column} {ids[row]!r} already used on {unit} {number(first)} "
+                        f"({int(repeated.sum())} repeat(s)); every clip needs its own id")
 
 
 def typed_columns(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
@@ -208,10 +226,25 @@ def typed_columns(df: pl.DataFrame, source: str | Path) -> pl.DataFrame:
     another type (a duration "long") is a :class:`ManifestError` naming its row: polars reads a
     column holding numbers and words as text without complaint, so the cast is the check."""
     try:
-        return df.with_columns(pl.col(name).cast(dtype) for name, dtype in FLAT_COLUMNS.items() if name in df.columns)
+        df = df.with_columns(pl.col(name).cast(dtype) for name, dtype in FLAT_COLUMNS.items() if name in df.columns)
     except Exception as exc:  # polars names the column but not the row: find it
         where = first_bad_json_line(source)
         raise ManifestError(where or f"{source}: columns have the wrong types ({_first_line(exc)})") from exc
+    lists = [name for name in LABEL_COLUMNS if name in df.columns]
+    if lists and df.select(pl.any_horizontal(_looks_nested(name) for name in lists)).item():
+        where = first_bad_json_line(source, lists_of_strings=lists)  # only then: it reads every line
+        if where:
+            raise ManifestError(where)
+    return df
+
+
+# The manifest's list-of-concept-id columns.
+LABEL_COLUMNS = tuple(name for name, dtype in FLAT_COLUMNS.items() if dtype == pl.List(pl.Utf8))
+
+
+def _looks_nested(column: str) -> pl.Expr:
+    """Whether a list column holds a string that opens like JSON (:data:`OPENS_LIKE_JSON`)."""
+    return pl.col(column).list.eval(pl.element().str.contains(OPENS_LIKE_JSON)).list.any().any()
 
 
 def _update_ids(df: pl.DataFrame, onto: Ontology) -> pl.DataFrame:

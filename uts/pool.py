@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from uts.manifest import typed_columns, write_manifest
+from uts.manifest import check_ids, typed_columns, write_manifest
 from uts.ontology.files import (atomic_write_text, first_bad_json_line, is_parquet, read_bytes, table_format,
                                table_stem)
 from uts.ontology import load
@@ -176,6 +176,7 @@ def load_source_manifest(path: str | Path, graph=None, source_id: str | None = N
     if df.schema["labels"] not in (pl.List(pl.Utf8), pl.List(pl.Null), pl.Null):
         raise PoolError(f"{path}: column 'labels' must hold lists of concept ids; found {df.schema['labels']}")
     df = typed_columns(df, path).with_columns(pl.col("labels").fill_null([]))
+    check_ids(df, path)
     if "audio_path" in df.columns:  # relative paths are relative to the manifest's folder
         base = str(path.parent.resolve())
         df = df.with_columns(pl.when(pl.col("audio_path").str.starts_with("/")).then(pl.col("audio_path"))

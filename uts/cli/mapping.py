@@ -132,6 +132,8 @@ def review_cmd(
     export: Optional[Path] = typer.Option(None, "--export", help="Write a review table (TSV) to fill in instead of asking."),
     decisions: Optional[Path] = typer.Option(None, "--decisions", help="Apply a filled-in review table."),
     all_rows: bool = typer.Option(False, "--all", help="With --export: include rows already reviewed."),
+    target: Optional[Path] = typer.Option(None, "--target", help="With --decisions: the target label set "
+                                          "picked ids must belong to (ontology or label list) [default: UTS]."),
 ) -> None:
     """Accept, reject, pick another candidate or change the predicate of mappings.
 
@@ -143,8 +145,9 @@ def review_cmd(
                       uts map review m.sssom.tsv --decisions todo.tsv -r orcid:...
     Decisions are stored with reviewer_id and date; rejected pairs stay rejected."""
     # lazy: the library loads when the command runs, so `uts --help` stays fast
-    from uts.mapping.pipeline import sibling
-    from uts.mapping.review import apply_decisions, count_decisions, export_review_table, read_decisions
+    from uts.mapping.pipeline import load_target, sibling
+    from uts.mapping.review import (apply_decisions, count_decisions, export_review_table, has_picks,
+                                    read_decisions)
     from uts.mapping.sssom import read_sssom, write_sssom
 
     with _user_errors():
@@ -161,7 +164,8 @@ def review_cmd(
             _fail("give your reviewer id with --reviewer (a CURIE such as orcid:0000-0002-1825-0097)")
         if decisions:
             todo = read_decisions(decisions)
-            updated = apply_decisions(mset, todo, reviewer, cands)
+            updated = apply_decisions(mset, todo, reviewer, cands,
+                                      target=load_target(target) if has_picks(todo) else None)  # read only to check picks
             write_sssom(mapping, updated)
             typer.echo(f"{count_decisions(todo)} decisions applied to {mapping}")
             return

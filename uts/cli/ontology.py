@@ -31,11 +31,18 @@ DryRunOpt = typer.Option(False, "--dry-run", help="Check the edit and show it, w
 _user_errors = user_errors  # the one table, uts/cli/errors.py
 
 
-def _load(path: Optional[Path]):
+def _load(path: Optional[Path], acyclic: bool = False):
+    """The ontology at ``path`` (default: the working copy); ``acyclic``: refuse a subClassOf
+    cycle, which a tree or a depth count would silently leave out."""
     # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology import load
+    from uts.ontology.graph import refuse_cycles
+    from uts.ontology.io import default_ontology_path
 
-    return load(path)
+    onto = load(path)
+    if acyclic:
+        refuse_cycles(onto, path or default_ontology_path())
+    return onto
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -104,7 +111,7 @@ def tree(
     from rich.tree import Tree
 
     with _user_errors():
-        onto = _load(ontology)
+        onto = _load(ontology, acyclic=True)
         starts = [onto.resolve(root).id] if root else onto.roots()
 
     def grow(node: Tree, cid: str, level: int) -> None:
@@ -163,7 +170,7 @@ def stats(
     from uts.ontology.stats import compute_stats, plot_stats
 
     with _user_errors():
-        s = compute_stats(_load(path))
+        s = compute_stats(_load(path, acyclic=True))
     typer.echo(json.dumps(s.as_dict(), indent=2) if as_json else s.to_text())
     if plot is not None:
         typer.echo(f"plot: {plot_stats(s, plot)}", err=as_json)

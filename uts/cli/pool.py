@@ -12,6 +12,13 @@ import typer
 from uts.cli.errors import plot_path
 
 
+def _positive(value: float) -> float:
+    """A usage error (exit 2, naming the option) before any work; click's ranges have no open bound."""
+    if not value > 0:
+        raise typer.BadParameter(f"{value:g} is not > 0")
+    return value
+
+
 def pool_cmd(
     manifests: list[Path] = typer.Argument(..., help="Manifests written by `uts map apply` (each with its "
                                            "NAME.sources.json), or earlier pools. A manifest without a "
@@ -20,8 +27,8 @@ def pool_cmd(
                                 "(NAME.sources.json is written beside it)."),
     sampling: str = typer.Option("temperature", "--sampling", help="How often training draws each source: "
                                  "proportional (n_s), balanced (equal), temperature (n_s^(1/T))."),
-    temperature: float = typer.Option(2.0, "--temperature", "-T", help="T for --sampling temperature: 1 is "
-                                      "proportional, larger moves towards balanced."),
+    temperature: float = typer.Option(2.0, "--temperature", "-T", callback=_positive, help="T for --sampling "
+                                      "temperature: 1 is proportional, larger moves towards balanced (> 0)."),
     name: Optional[list[str]] = typer.Option(None, "--name", help="Source id for each input, in order "
                                              "(default: the id its sidecar records)."),
     prefix_ids: bool = typer.Option(False, "--prefix-ids", help="Write clip ids as SOURCE/ID (when sources share ids)."),

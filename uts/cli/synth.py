@@ -31,7 +31,7 @@ class SpeechBackend(str, Enum):
 
 def synth(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write audio/*.wav, manifest.jsonl and synth.json into."),
-    n: int = typer.Option(200, "-n", "--clips", help="Number of clips."),
+    n: int = typer.Option(200, "-n", "--clips", min=1, help="Number of clips."),
     seed: int = typer.Option(0, help="Random seed: the same seed and options give the same corpus."),
     sample_rate: int = typer.Option(16000, "--sample-rate", help="Sample rate of the WAV files (Hz)."),
     seconds: float = typer.Option(2.0, help="Length of every clip (s)."),

@@ -68,7 +68,9 @@ def evaluate(
     run: Path = typer.Argument(..., help="Run folder written by uts train."),
     manifest: Path = typer.Argument(..., help="Manifest to evaluate on (flat JSONL/Parquet or Lhotse cuts)."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.json, report.md and plots (default RUN/eval)."),
-    threshold: float = typer.Option(None, help="Decision threshold for the set-based metrics (default: the run's, 0.5)."),
+    threshold: float = typer.Option(None, min=0.0, max=1.0,
+                                    help="Decision threshold for the set-based metrics, a probability in [0, 1] "
+                                         "(default: the run's, 0.5)."),
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Also fit a linear probe (domain) on the frozen embeddings."),
     probe_manifest: Path = typer.Option(None, "--probe-train", help="Clips to fit the probe on (default: the run's training manifest)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),

@@ -155,6 +155,17 @@ def extract(
     typer.echo(f"input: {left_out.summary()}", err=bool(left_out))
 
 
+def _sizes(values: list[str]) -> list[str]:
+    """typer callback for ``--sizes``: each a positive whole number (``800``, ``1.5k``), else a
+    usage error naming the option before any work."""
+    from uts.vocab.build import first_bad_size  # lazy: polars loads only when the command runs
+
+    bad = first_bad_size(values)
+    if bad is not None:
+        raise typer.BadParameter(f"not a vocabulary size: {bad!r} (a positive whole number, e.g. 800 or 1.5k)")
+    return values
+
+
 @contextmanager
 def _status(message: str):
     """A spinner on an interactive terminal; nothing otherwise (scripts and logs need none, and
@@ -175,7 +186,7 @@ def build(
                                       help="Tagged clips: JSON Lines / Parquet with 'id' and 'tags' (e.g. from "
                                       "`uts vocab extract`), or a Lhotse manifest (audio_tag)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
-    sizes: list[str] = typer.Option(["800", "1000", "1500", "2000", "3000"], "--sizes", "-s",
+    sizes: list[str] = typer.Option(["800", "1000", "1500", "2000", "3000"], "--sizes", "-s", callback=_sizes,
                                     help="Vocabulary sizes, e.g. --sizes 800 1000 1500 2000 3000 (1.5k works too)."),
     unit: str = typer.Option("tag", "--unit", help="'tag' ranks raw strings (the paper); 'concept' ranks "
                              "UTS concepts, so spelling variants of one idea are counted together."),
@@ -197,9 +208,13 @@ def build(
     with _user_errors():
         # lazy: the library loads when the command runs, so `uts --help` stays fast
         from uts.vocab.build import build_and_write, split_sizes
+        from uts.vocab.io import VocabError
 
         # Click options take one value each: "--sizes 800 1000" leaves 1000 among the INPUT words.
-        path, sizes_int = split_sizes(sizes, input)
+        try:
+            path, sizes_int = split_sizes(sizes, input)
+        except VocabError as exc:  # a word too many among INPUT: a usage error, like a bad option
+            raise typer.BadParameter(str(exc), param_hint="'INPUT'") from None
         no_ontology = ontology is not None and ontology.lower() == "none"
         with _status(f"counting and ranking the tags of {path} ..."):
             result = build_and_write(path, out, sizes_int, use_ontology=not no_ontology,

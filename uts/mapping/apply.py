@@ -24,8 +24,9 @@ import polars as pl
 
 from uts.cuts import read_cuts
 from uts.inputs import Skipped
-from uts.manifest import OPTIONAL_COLUMNS, ManifestError, is_lhotse
-from uts.ontology.files import (atomic_write_bytes, atomic_write_with, first_bad_json_line, is_gzip, is_parquet,
+from uts.manifest import OPTIONAL_COLUMNS, ManifestError, check_ids, is_lhotse
+from uts.ontology.files import (OPENS_LIKE_JSON, atomic_write_bytes, atomic_write_with, first_bad_csv_line,
+                               first_bad_json_line, is_gzip, is_parquet,
                                open_text, read_bytes, table_format, table_stem)
 from uts.ontology.graph import inferred
 from uts.ontology.resolve import Curated
@@ -57,6 +58,7 @@ class Annotations:
     split: object = None  # Callable[[pl.Expr], pl.Expr] for frames with a ``_raw`` column
     path: Path | None = None  # the file read (named in errors found while streaming it)
     rejected: pl.LazyFrame | None = None  # lines that are no clip (``_lineno``, ``__line``): counted, never silent
+    json_labels: str | None = None  # a JSON Lines file's tags column (checked for nested lists polars reads as text)
 
 
 @dataclass
@@ -237,7 +239,8 @@ def read_table_annotations(path: str | Path, tags_column: str = "tags", id_colum
         tags = tags.cast(pl.Utf8).str.split(separator).list.eval(pl.element().str.strip_chars()).list.eval(
             pl.element().filter(pl.element() != ""))
     cols.append(tags.alias("source_labels"))
-    return Annotations(frame.select(cols), "text", "table")
+    return Annotations(frame.select(cols), "text", "table",
+                       json_labels=tags_column if fmt in ("jsonl", "json") else None)
 
 
 def _unreadable_table(path: Path | None, exc: Exception) -> str:
@@ -247,11 +250,12 @@ def _unreadable_table(path: Path | None, exc: Exception) -> str:
         return str(exc).splitlines()[0]
     if path.stat().st_size == 0:
         return f"{path}: empty file; a table of clips with a tags column is expected"
-    if table_format(path) in ("jsonl", "json"):
+    fmt = table_format(path)
+    if fmt in ("jsonl", "json"):
         where = first_bad_json_line(path)
-        if where:
-            return where
-    return f"{path}: cannot read as a table: {str(exc).splitlines()[0]}"
+    else:
+        where = first_bad_csv_line(path, "\t" if fmt == "tsv" else ",") if fmt in ("csv", "tsv") else None
+    return where or f"{path}: cannot read as a table: {str(exc).splitlines()[0]}"
 
 
 def detect_annotation_format(path: str | Path) -> str:
@@ -461,11 +465,17 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
                          predicates=APPLY_PREDICATES) -> tuple[pl.DataFrame, dict[str, str]]:
     try:
         combos = label_combinations(ann)
+        ids = ann.frame.select("id").collect(engine="streaming")
     except pl.exceptions.PolarsError as exc:  # a bad line deep in the file, met while streaming
         raise ApplyError(_unreadable_table(ann.path, exc)) from None
+    check_ids(ids, ann.path)  # a repeat written on would be refused by train, naming the output
     if ann.key == "text":
-        values = combos["source_labels"].explode().drop_nulls().unique().to_list()
-        table = text_table(mapping, values, predicates)
+        values = combos["source_labels"].explode().drop_nulls().unique()
+        if ann.json_labels and values.str.contains(OPENS_LIKE_JSON).any():
+            where = first_bad_json_line(ann.path, lists_of_strings=(ann.json_labels,))
+            if where:
+                raise ApplyError(where)
+        table = text_table(mapping, values.to_list(), predicates)
     else:
         table = mapping_table(mapping, predicates)
     missing = sorted({o for o in table.values() if o not in target})
@@ -495,6 +505,9 @@ def apply_file(annotations_path: str | Path, mapping: MappingSet, target: LabelS
     rep = report(combos, table)
     rep.skipped = count_rejected(ann)
     rep.skipped.of = rep.clips + rep.skipped.total
+    if rep.clips == 0:  # an empty manifest would only fail later, far from its cause
+        raise ApplyError(f"{annotations_path}: no clips to map ("
+                         + (f"{rep.skipped.summary()})" if rep.skipped.total else "no rows after the header)"))
     rep.skipped.check(strict, annotations_path)
     if strict:
         unmapped = Skipped("label occurrences", of=rep.label_occurrences)

@@ -25,10 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uts.ontology.files import atomic_write_text
 
 from .sssom import MANUAL, NO_TERM_FOUND, PREDICATES, Mapping, MappingSet
+
+if TYPE_CHECKING:  # rdflib loads only where a target is read
+    from .labelsets import LabelSet
 
 ACTIONS = ("accept", "reject", "pick", "predicate", "skip")
 REVIEW_COLUMNS = ("subject_id", "subject_label", "predicate_id", "object_id", "object_label", "confidence",
@@ -46,6 +50,12 @@ class Decision:
     object_id: str | None = None  # for "pick"
     predicate_id: str | None = None  # for "predicate" (or with "pick")
     comment: str | None = None
+    where: str | None = None  # FILE:LINE of the review table row, named in errors
+
+    @property
+    def at(self) -> str:
+        """Where an error about this decision points: the table row, and the subject."""
+        return f"{self.where}: {self.subject_id}" if self.where else self.subject_id
 
 
 KEYS_HELP = "[a]ccept [r]eject [1-9] pick [e/c/b/n] exact/close/broad/narrow [s]kip [q]uit"
@@ -94,13 +104,19 @@ def _expand_predicate(pred: str | None) -> str | None:
     return pred
 
 
+def has_picks(decisions: list[Decision]) -> bool:
+    """Whether any decision picks a target (only then is the target read, to check it)."""
+    return any(d.action == "pick" for d in decisions)
+
+
 def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: str,
                     candidates: MappingSet | None = None, labels: dict[str, str] | None = None,
-                    today: str | None = None) -> MappingSet:
+                    today: str | None = None, target: LabelSet | None = None) -> MappingSet:
     """A new mapping set with the decisions applied (``mset`` is not modified).
 
     ``candidates`` (and ``labels``, id -> label of the target) supply labels for picked targets
-    and the subjects of labels the matcher left unmapped."""
+    and the subjects of labels the matcher left unmapped. With ``target``, a pick of an id it
+    lacks is refused (else every later ``map apply`` of the file fails on it)."""
     if not reviewer_id or ":" not in reviewer_id:
         raise ReviewError("reviewer_id must be a CURIE such as orcid:0000-0002-1825-0097")
     today = today or _today()
@@ -114,13 +130,13 @@ def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: st
     rows = [replace(m) for m in mset.mappings]
     for d in decisions:
         if d.action not in ACTIONS:
-            raise ReviewError(f"{d.subject_id}: unknown action {d.action!r}; use one of {', '.join(ACTIONS)}")
+            raise ReviewError(f"{d.at}: unknown action {d.action!r}; use one of {', '.join(ACTIONS)}")
         if d.action == "skip":
             continue
         current = next((m for m in rows if m.subject_id == d.subject_id and not m.negated
                         and m.object_id != NO_TERM_FOUND), None)
         if d.action in ("accept", "reject", "predicate") and current is None:
-            raise ReviewError(f"{d.subject_id}: no mapping to {d.action}")
+            raise ReviewError(f"{d.at}: no mapping to {d.action}")
         if d.action == "accept":
             current.reviewer_id, current.mapping_date = reviewer_id, today
             current.comment = d.comment or current.comment
@@ -131,16 +147,19 @@ def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: st
         elif d.action == "predicate":
             pred = _expand_predicate(d.predicate_id)
             if pred is None:
-                raise ReviewError(f"{d.subject_id}: 'predicate' needs new_predicate_id")
+                raise ReviewError(f"{d.at}: 'predicate' needs new_predicate_id")
             current.predicate_id = pred
             current.reviewer_id, current.mapping_date = reviewer_id, today
             current.comment = d.comment or current.comment
         elif d.action == "pick":
             if not d.object_id:
-                raise ReviewError(f"{d.subject_id}: 'pick' needs new_object_id")
+                raise ReviewError(f"{d.at}: 'pick' needs new_object_id")
+            if target is not None and d.object_id not in target:
+                raise ReviewError(f"{d.at}: picked {d.object_id} is not in the target {target.name}; pick one of "
+                                  "its ids (or pass the mapping's target with --target)")
             if current is not None:
                 if current.object_id == d.object_id:
-                    raise ReviewError(f"{d.subject_id}: {d.object_id} is already the mapping; use accept")
+                    raise ReviewError(f"{d.at}: {d.object_id} is already the mapping; use accept")
                 current.predicate_modifier = "Not"
                 current.reviewer_id, current.mapping_date = reviewer_id, today
                 current.comment = f"replaced by reviewer with {d.object_id}"
@@ -148,7 +167,8 @@ def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: st
                 subject_id=d.subject_id,
                 subject_label=subject_labels.get(d.subject_id),
                 predicate_id=_expand_predicate(d.predicate_id) or "skos:exactMatch",
-                object_id=d.object_id, object_label=labels.get(d.object_id),
+                object_id=d.object_id,
+                object_label=labels.get(d.object_id) or (target.get(d.object_id).label if target is not None else None),
                 mapping_justification=MANUAL, reviewer_id=reviewer_id, mapping_date=today,
                 comment=d.comment,
             ))
@@ -241,7 +261,7 @@ def read_decisions(path: str | Path) -> list[Decision]:
     if not path.is_file():
         raise ReviewError(f"no review table at {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is not part of 'subject_id'
     except UnicodeDecodeError as exc:
         raise ReviewError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); the review table "
                           "(TSV) that --export writes is expected") from None
@@ -268,7 +288,7 @@ def read_decisions(path: str | Path) -> list[Decision]:
         except ReviewError as exc:
             raise ReviewError(f"{path}:{lineno}: {exc}") from None
         out.append(Decision(row["subject_id"].strip(), action, new_obj, new_pred,
-                            (row.get("comment") or "").strip() or None))
+                            (row.get("comment") or "").strip() or None, where=f"{path}:{lineno}"))
     return out
 
 

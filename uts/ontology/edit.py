@@ -439,6 +439,8 @@ def apply_ops(onto: Ontology, ops: list[dict], check: bool = True) -> tuple[Onto
             records.append(apply_op(work, op))
         except EditError as exc:
             where = f"operation {n} of {len(ops)} ({op.get('op') if isinstance(op, dict) else op})"
+            if isinstance(ops, OpList):  # read from a file: name its line
+                raise EditError(f"{ops.place(n - 1)}: {where} refused: {exc}") from None
             raise EditError(f"{where} refused: {exc}" if len(ops) > 1 else str(exc)) from None
     if check:
         before = {i.key for i in validate(onto).errors}
@@ -481,20 +483,53 @@ def edit_file(ops: list[dict] | dict, path: str | Path | None = None, *, editor:
     return records
 
 
-def read_ops(path: str | Path) -> list[dict]:
-    """Read a reviewed edit file: a YAML or JSON list of operations."""
+class OpList(list):
+    """Operations read from an edit file, which can say where each one starts (``FILE:LINE``):
+    :func:`apply_ops` names it when it refuses one. Worked out only then (a second parse)."""
+
+    def __init__(self, ops: list[dict], path: Path, text: str):
+        super().__init__(ops)
+        self._source = (path, text)
+
+    def place(self, index: int) -> str:
+        return _op_places(*self._source, len(self))[index]
+
+
+def read_ops(path: str | Path) -> OpList:
+    """Read a reviewed edit file: a YAML or JSON list of operations (or a mapping whose ``ops``
+    holds it). A syntax error is one line naming the file, line and column."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EditError(f"cannot read edit file {path}: not UTF-8 text (bad byte at offset {exc.start}); "
                         "a YAML or JSON list of operations is expected") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise EditError(f"cannot read edit file {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise EditError(f"cannot read edit file {path}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg})") from None
+    except yaml.YAMLError as exc:  # yaml's own text runs to 5-8 lines, quoting the file
+        mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        opened = f"; {exc.context} at line {context.line + 1}" if context and getattr(exc, "context", None) else ""
+        raise EditError(f"cannot read edit file {at}: not YAML ({getattr(exc, 'problem', None) or exc}{opened})") from None
     if isinstance(data, dict) and "ops" in data:
         data = data["ops"]
     if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
         raise EditError(f"{path} must hold a list of operations (mappings with an 'op' field)")
-    return data
+    return OpList(data, path, text)
+
+
+def _op_places(path: Path, text: str, n: int) -> list[str]:
+    """``FILE:LINE`` where each of the ``n`` operations starts (JSON is YAML enough for this);
+    just ``FILE`` where the file does not compose as YAML."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return [str(path)] * n
+    if isinstance(node, yaml.MappingNode):
+        node = next((v for k, v in node.value if k.value == "ops"), None)
+    items = node.value if isinstance(node, yaml.SequenceNode) else []
+    if len(items) != n:
+        return [str(path)] * n
+    return [f"{path}:{item.start_mark.line + 1}" for item in items]

@@ -8,15 +8,17 @@ module itself knows nothing about ontologies and imports only the standard libra
 
 from __future__ import annotations
 
+import csv
 import glob
 import gzip
 import io
 import json
+import math
 import os
 import re
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -94,12 +96,20 @@ class _CheckedGzipFile(gzip.GzipFile):
     del _checked
 
 
+#: What JSON Lines readers open with: plain UTF-8, so a BOM is a JSON error at line 1:1 (naming it)
+#: as in polars, not silently skipped by one reader and refused by the next.
+JSONL_ENCODING = "utf-8"
+
+
 def open_text(path: str | os.PathLike, mode: str = "rt", *, gz: bool | None = None, **kwargs) -> IO[str]:
     """Open a text file for reading (``"rt"``) or writing (``"wt"``), gunzipping/gzipping when
     ``gz`` (default: the name ends in ``.gz``; pass it when writing a temporary file for a
-    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise. Reading a broken ``.gz`` raises
-    :class:`CorruptFileError`."""
-    kwargs.setdefault("encoding", "utf-8")
+    ``.gz`` target). UTF-8 unless ``encoding`` says otherwise; reading drops a leading UTF-8 BOM
+    (what Windows editors save as "UTF-8 with BOM"), which would otherwise become part of the
+    first label or header. JSON Lines readers pass ``encoding=JSONL_ENCODING``: there a BOM is
+    refused at line 1, as polars, which reads the bulk of those files, refuses it. Reading a
+    broken ``.gz`` raises :class:`CorruptFileError`."""
+    kwargs.setdefault("encoding", "utf-8-sig" if "r" in mode else "utf-8")
     if is_gzip(path) if gz is None else gz:
         if "r" in mode:
             return io.TextIOWrapper(_CheckedGzipFile(path), **kwargs)
@@ -111,25 +121,49 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, str, dict | None]
     """``(line number, raw line, parsed object or None when it is not a JSON object)`` for each
     non-blank line of a JSON Lines file (gzipped by name). Raises ``UnicodeDecodeError`` on bytes
     that are not UTF-8."""
-    with open_text(path) as fh:
+    with open_text(path, encoding=JSONL_ENCODING) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
+                obj = loads_strict(line)
+            except ValueError:  # JSONDecodeError is one
                 obj = None
             yield lineno, line, obj if isinstance(obj, dict) else None
 
 
-def first_bad_json_line(path: str | os.PathLike) -> str | None:
+class NotJsonNumber(ValueError):
+    """``NaN``, ``Infinity`` or a number too large for a float: Python's :mod:`json` accepts them,
+    JSON (and polars) do not."""
+
+
+def _no_constant(token: str):
+    raise NotJsonNumber(f"{token} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NotJsonNumber(f"{text} is beyond a float's range")
+    return value
+
+
+def loads_strict(text: str):
+    """``json.loads`` as JSON itself (and polars) reads: ``NaN``, ``Infinity`` and ``1e999`` raise
+    :class:`NotJsonNumber` instead of becoming floats no other reader accepts."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def first_bad_json_line(path: str | os.PathLike, lists_of_strings: Collection[str] = ()) -> str | None:
     """One line saying where a JSON Lines file is broken, else None (also for Parquet or a missing
     file): ``"FILE:LINE[:COL]: not a JSON object ..."`` for the first line that is not a JSON
-    object; failing that, ``"FILE:LINE: column 'c' expected a number, got "long""`` for the first
-    row whose value is of another JSON type than that column holds elsewhere
+    object (``NaN`` included: :func:`loads_strict`); failing that, ``"FILE:LINE: column 'c'
+    expected a number, got "long""`` for the first row whose value is of another JSON type than
+    that column holds elsewhere, or, for a column in ``lists_of_strings``, is anything but a list of strings or null
     (:func:`_first_mistyped_row`); or a line saying the file is not UTF-8 or is a broken gzip.
     Read line by line in Python, so only on the error path: polars' own errors name neither file
-    nor line, so readers call this when polars fails."""
+    nor line (and polars reads ``[["a"]]`` as the string '["a"]'), so readers call this when
+    polars fails or a label looks like such a string."""
     path = Path(path)
     if not path.is_file() or is_parquet(path):
         return None
@@ -140,9 +174,11 @@ def first_bad_json_line(path: str | os.PathLike) -> str | None:
             if obj is None:
                 text = line.rstrip("\r\n")  # else an error at the line's end is "column 1" of the next
                 try:  # parsed again, once, for the column polars' message lacks
-                    json.loads(text)
+                    loads_strict(text)
                 except json.JSONDecodeError as exc:
                     return f"{path}:{lineno}:{exc.colno}: not a JSON object ({exc.msg}): {text.strip()[:60]!r}"
+                except NotJsonNumber as exc:
+                    return f"{path}:{lineno}: not JSON: {exc} (write null for a missing value)"
                 return f"{path}:{lineno}: not a JSON object: {text.strip()[:60]!r}"
             for column, value in obj.items():
                 kind = _json_kind(value)
@@ -156,7 +192,7 @@ def first_bad_json_line(path: str | os.PathLike) -> str | None:
         return str(exc)
     except OSError as exc:
         return f"{path}: cannot read: {exc}"
-    return _first_mistyped_row(path, kinds, counts)
+    return _first_mistyped_row(path, kinds, counts, lists_of_strings)
 
 
 def _json_kind(value: object) -> str | None:
@@ -170,29 +206,86 @@ def _json_kind(value: object) -> str | None:
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
-        return "a list of strings" if all(isinstance(v, str) for v in value) else "a list"
+        odd = next((v for v in value if not isinstance(v, str)), "")
+        if isinstance(odd, str):
+            return "a list of strings"
+        if isinstance(odd, (list, dict)):
+            return "a list of lists" if isinstance(odd, list) else "a list of objects"
+        return "a list holding null" if odd is None else f"a list holding {_json_kind(odd)}"
     return "an object"
 
 
+LIST_OF_STRINGS = "a list of strings"
+#: A regex for a string in a list-of-strings column that polars made from a nested value: it reads
+#: ``[["a", "b"]]`` or ``[{"id": "a"}]`` as the text '["a", "b"]' without complaint. A reader that
+#: finds one calls :func:`first_bad_json_line` with the column in ``lists_of_strings``, which
+#: tells a nested list (an error at its line) from a label that merely starts with a bracket.
+OPENS_LIKE_JSON = r"^\s*[\[{]"
+
+
 def _first_mistyped_row(path: Path, kinds: dict[str, dict[str, tuple[int, object]]],
-                        counts: dict[str, dict[str, int]]) -> str | None:
+                        counts: dict[str, dict[str, int]], lists_of_strings: Collection[str] = ()) -> str | None:
     """The earliest row holding, in some column, another kind of value than most rows do there
-    (the earlier kind wins a tie): that is the row polars failed on ("failed to determine
-    supertype", "conversion from str to f64 failed")."""
+    (the earlier kind wins a tie), or than a list of strings for a column of ``lists_of_strings``:
+    that is the row polars failed on ("failed to determine supertype", "conversion from str to
+    f64 failed") or turned into text."""
     found = []
     for column, by_kind in kinds.items():
-        if len(by_kind) < 2:
+        if column in lists_of_strings:
+            expected = LIST_OF_STRINGS
+        elif len(by_kind) < 2:
             continue
-        expected = max(counts[column], key=counts[column].__getitem__)  # first of the most common
+        else:
+            expected = max(counts[column], key=counts[column].__getitem__)  # first of the most common
         for kind, (lineno, value) in by_kind.items():
             if kind != expected:
-                found.append((lineno, column, expected, value))
+                found.append((lineno, column, expected, kind, value))
     if not found:
         return None
-    lineno, column, expected, value = min(found, key=lambda f: f[0])
+    lineno, column, expected, kind, value = min(found, key=lambda f: f[0])
     shown = json.dumps(value, ensure_ascii=False)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    if kind.startswith("a list "):  # '[1]' reads like '["1"]' at a glance: say what is wrong with it
+        shown = f"{kind} ({shown})"
     return f"{path}:{lineno}: column {column!r} expected {expected}, got {shown}"
+
+
+def first_bad_csv_line(path: str | os.PathLike, separator: str = ",") -> str | None:
+    """One line saying where a CSV/TSV file is broken, else None: the line of the first byte that
+    is not UTF-8, or the first row with more fields than its header (what polars refuses with
+    "found more fields than defined in 'Schema'", naming no line). Only on the error path."""
+    raw = read_bytes(path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return (f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                "save it as UTF-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    header = next(reader, None) or []
+    for row in reader:
+        if len(row) > len(header):
+            return (f"{path}:{reader.line_num}: {len(row)} fields where the header has {len(header)} "
+                    f"(an unquoted {separator!r} inside a value?)")
+    return None
+
+
+def jsonl_line_numbers(path: str | os.PathLike, rows: Collection[int]) -> dict[int, int] | None:
+    """The line numbers of the 0-based records ``rows`` of a JSON Lines file (record ``i`` is its
+    ``i``-th non-blank line, as polars reads it); None for another format. Reads the file again,
+    so only on an error path."""
+    if table_format(path) != "jsonl" or not Path(path).is_file():
+        return None
+    wanted, found, row = set(rows), {}, -1
+    with open_text(path, errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                row += 1
+                if row in wanted:
+                    found[row] = lineno
+                    if len(found) == len(wanted):
+                        break
+    return found if len(found) == len(wanted) else None
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
@@ -252,8 +345,10 @@ def _temp_path(path: Path) -> str:
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(temp_path)`` to fill a temporary file beside ``path``, then rename it over
     ``path``: readers never see half a file, and on any failure the old file stays as it was and
-    the temporary file is removed."""
+    the temporary file is removed, and so are the folders made for it (a streaming writer may
+    meet a bad input row only now: nothing is left behind)."""
     path = Path(path)
+    made = [d for d in path.parents if not d.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_writers_temps(path)
     tmp = None
@@ -264,6 +359,11 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], object]) -
     except BaseException as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+        for folder in made:
+            try:
+                folder.rmdir()  # only if still empty: another writer may have put files there
+            except OSError:
+                break
         if isinstance(exc, OSError) and exc.errno is not None:  # a full disk, a read-only folder:
             # name the file asked for, not the hidden temporary one
             raise type(exc)(exc.errno, f"cannot write: {exc.strerror}", str(path)) from exc

@@ -54,6 +54,32 @@ def ancestor_sets(graph: nx.DiGraph) -> dict:
     return out
 
 
+def cycles(graph: nx.DiGraph) -> list[list[str]]:
+    """The subClassOf cycles of ``graph``: each strongly connected set of two or more nodes, or a
+    node that is its own parent, as sorted ids (the cycles first met, by their smallest id)."""
+    import networkx as nx  # lazy: see the imports above
+
+    if nx.is_directed_acyclic_graph(graph):
+        return []
+    found = [sorted(c) for c in nx.strongly_connected_components(graph)
+             if len(c) > 1 or any(graph.has_edge(n, n) for n in c)]
+    return sorted(found)
+
+
+def refuse_cycles(onto: Ontology, source: object) -> None:
+    """Raise :class:`~uts.ontology.io.OntologyFormatError` naming ``source`` and the first
+    cycle's concepts: a tree or a depth drawn from a cyclic hierarchy silently leaves the whole
+    cyclic branch out (no root reaches it)."""
+    found = cycles(onto.graph)
+    if found:
+        from .io import OntologyFormatError  # lazy: io imports this module's neighbours
+
+        names = ", ".join(f"{i} ({onto.concepts[i].label})" for i in found[0])
+        more = f" (and {len(found) - 1} more cycle(s))" if len(found) > 1 else ""
+        raise OntologyFormatError(f"{source}: subClassOf cycle through {names}{more}; break it first "
+                                  "(uts ontology validate lists every problem)")
+
+
 def concept_domain(onto: Ontology, concept_id: str) -> str:
     """A concept's domain: its own if declared, else that of the nearest ancestor declaring one
     (breadth first; among ancestors at the same distance, the smallest id), else ``general``."""

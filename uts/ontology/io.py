@@ -104,7 +104,7 @@ def load(path: str | os.PathLike | None = None) -> Ontology:
             raise OntologyFormatError(f"cannot parse {path}: {exc}") from exc
         return from_graph(graph)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")  # a BOM is dropped by loads()
     except UnicodeDecodeError as exc:
         raise OntologyFormatError(f"cannot parse {path}: not UTF-8 text ({exc})") from exc
     if not text.strip():  # would load as "0 concepts, 0 errors"

@@ -123,7 +123,7 @@ def read_tags(tags: Iterable[str] | None, file=None) -> list[str]:
     """Tags given as arguments plus the non-empty lines of ``file`` (a path), in order."""
     out = list(tags or [])
     if file is not None:
-        with open(file, encoding="utf-8") as fh:
+        with open(file, encoding="utf-8-sig") as fh:  # a BOM is not part of the first tag
             try:
                 lines = fh.readlines()
             except UnicodeDecodeError as exc:

@@ -38,6 +38,7 @@ from pathlib import Path
 import networkx as nx
 
 from .changelog import read_changelog
+from .graph import cycles
 from .io import OntologyFormatError, default_ontology_path, load
 from .model import DOMAINS, ID_PATTERN, Ontology
 from .normalize import normalize_label, singular, tokens
@@ -311,14 +312,9 @@ def check_taxonomy(onto: Ontology, warn, info) -> None:
 
 
 def _check_cycles(onto: Ontology, err) -> None:
-    g = onto.graph
-    if nx.is_directed_acyclic_graph(g):
-        return
-    for comp in nx.strongly_connected_components(g):
-        if len(comp) > 1 or any(g.has_edge(n, n) for n in comp):
-            ids = sorted(comp)
-            names = ", ".join(f"{i} ({onto.concepts[i].label})" for i in ids)
-            err("cycle", f"subClassOf cycle through {names}", *ids)
+    for ids in cycles(onto.graph):
+        names = ", ".join(f"{i} ({onto.concepts[i].label})" for i in ids)
+        err("cycle", f"subClassOf cycle through {names}", *ids)
 
 
 def _check_label_collisions(onto: Ontology, err) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,51 @@ DEFAULTS: dict[str, Any] = {
 }
 # Sections whose sub-keys are free-form (passed through to a builder).
 FREE_FORM = {("model", "encoder_args")}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: ``low``/``high`` bounds (None: unbounded), each
+    included unless ``*_open``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        return ((self.low is None or value > self.low or (value == self.low and not self.low_open))
+                and (self.high is None or value < self.high or (value == self.high and not self.high_open)))
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+AT_LEAST_1, AT_LEAST_0, POSITIVE = Range(1), Range(0), Range(0, low_open=True)
+SHARE, FRACTION = Range(0, 1), Range(0, 1, high_open=True)
+# The one table of the numeric settings' ranges, checked by validate() before a run writes
+# anything (else a 0 batch size or a negative lr surfaced as a torch error mid-run, or as none).
+# A null, where DEFAULTS allows one, always passes.
+RANGES: dict[tuple[str, str], Range] = {
+    **{("data", k): AT_LEAST_1 for k in ("sample_rate", "batch_size", "num_buckets")},
+    ("data", "clip_seconds"): POSITIVE, ("data", "max_seconds"): POSITIVE, ("data", "num_workers"): AT_LEAST_0,
+    ("labels", "min_count"): AT_LEAST_0,
+    **{("features", k): AT_LEAST_1 for k in ("n_fft", "win_length", "hop_length", "n_mels")},
+    ("features", "f_min"): AT_LEAST_0, ("features", "f_max"): POSITIVE, ("features", "log_offset"): POSITIVE,
+    **{("specaugment", k): AT_LEAST_0 for k in ("time_masks", "time_width", "freq_masks", "freq_width")},
+    **{("objective", k): AT_LEAST_0 for k in ("tagging_weight", "contrastive_weight", "caption_weight")},
+    ("contrastive", "mask_threshold"): Range(0, 1, low_open=True), ("contrastive", "embed_dim"): AT_LEAST_1,
+    ("contrastive", "init_temperature"): POSITIVE,
+    ("caption", "max_length"): Range(3), ("caption", "dropout"): FRACTION, ("caption", "label_smoothing"): FRACTION,
+    **{("caption", k): AT_LEAST_1 for k in ("dim", "depth", "heads", "beam_size")},
+    ("text", "max_length"): Range(2), ("text", "lr"): POSITIVE,
+    ("optim", "lr"): POSITIVE, ("optim", "weight_decay"): AT_LEAST_0, ("optim", "max_steps"): AT_LEAST_0,
+    ("optim", "warmup_steps"): AT_LEAST_0, ("optim", "grad_clip"): AT_LEAST_0,
+    **{("run", k): AT_LEAST_1 for k in ("log_every", "ckpt_every", "keep_checkpoints", "threads")},
+    ("run", "threshold"): SHARE,
+}
 PATH_KEYS = {("data", "train"), ("data", "val"), ("data", "alignment"), ("labels", "ontology"), ("text", "model"),
              ("caption", "vocab_file")}
 
@@ -200,8 +246,30 @@ def _resolve_paths(cfg: dict, base: Path, only: dict) -> None:
             cfg[section][key] = str((base / value).resolve())
 
 
+def _check_ranges(cfg: dict) -> None:
+    for (section, key), allowed in RANGES.items():
+        value = cfg[section][key]
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{section}.{key} must be {allowed} (got {value!r})")
+    for key, value in cfg["model"]["encoder_args"].items():  # free-form, but sizes and counts are >= 1
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+                raise ConfigError(f"model.encoder_args.{key} must hold sizes >= 1 (got {value!r})")
+        if key == "dropout" and isinstance(value, (int, float)) and value not in FRACTION:
+            raise ConfigError(f"model.encoder_args.dropout must be {FRACTION} (got {value!r})")
+    f, sample_rate = cfg["features"], cfg["data"]["sample_rate"]
+    if f["win_length"] > f["n_fft"]:
+        raise ConfigError(f"features.win_length ({f['win_length']}) must be <= features.n_fft ({f['n_fft']})")
+    f_max = sample_rate / 2 if f["f_max"] is None else f["f_max"]
+    if not f["f_min"] < f_max <= sample_rate / 2:
+        raise ConfigError(f"features: need f_min < f_max <= data.sample_rate / 2 (got f_min {f['f_min']:g}, "
+                          f"f_max {f_max:g}, sample_rate {sample_rate})")
+
+
 def validate(cfg: dict) -> None:
-    """Cross-field checks that single types cannot express."""
+    """Each numeric setting against :data:`RANGES`, then the cross-field checks that single
+    types cannot express."""
+    _check_ranges(cfg)
     d, o, r = cfg["data"], cfg["optim"], cfg["run"]
     if (d["batch_size"] is None) == (d["max_seconds"] is None):
         raise ConfigError("set exactly one of data.batch_size and data.max_seconds "
@@ -212,8 +280,6 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"objective.name must be one of {', '.join(OBJECTIVES)}")
     ob, c = cfg["objective"], cfg["contrastive"]
     weights = {"tagging": ob["tagging_weight"], "contrastive": ob["contrastive_weight"], "caption": ob["caption_weight"]}
-    if any(w < 0 for w in weights.values()):
-        raise ConfigError("objective.tagging_weight, contrastive_weight and caption_weight must be >= 0")
     parts = objective_parts(ob["name"])
     if len(parts) > 1 and not any(weights[p] > 0 for p in parts):
         raise ConfigError(f"objective {ob['name']} needs a positive weight for at least one of its parts")
@@ -222,22 +288,14 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"caption.captions must be one of {', '.join(CAPTION_MODES)}")
     if cap["vocabulary"] not in ("corpus", "full"):
         raise ConfigError("caption.vocabulary must be corpus or full")
-    if cap["max_length"] < 3 or cap["depth"] < 1 or cap["beam_size"] < 1 or cap["dim"] % cap["heads"]:
-        raise ConfigError("caption: max_length >= 3, depth >= 1, beam_size >= 1 and dim a multiple of heads")
-    if not 0 <= cap["label_smoothing"] < 1:
-        raise ConfigError("caption.label_smoothing must be in [0, 1)")
+    if cap["dim"] % cap["heads"]:
+        raise ConfigError(f"caption.dim ({cap['dim']}) must be a multiple of heads (caption.heads {cap['heads']})")
     if "caption" in parts and cap["vocab_file"] is not None and not Path(cap["vocab_file"]).is_file():
         raise ConfigError(f"caption.vocab_file: {cap['vocab_file']} does not exist")
     if c["targets"] not in TARGET_MODES:
         raise ConfigError(f"contrastive.targets must be one of {', '.join(TARGET_MODES)}")
-    if not 0 < c["mask_threshold"] <= 1:
-        raise ConfigError("contrastive.mask_threshold must be in (0, 1]")
     if c["captions"] not in CAPTION_MODES:
         raise ConfigError(f"contrastive.captions must be one of {', '.join(CAPTION_MODES)}")
-    if c["embed_dim"] < 1 or c["init_temperature"] <= 0:
-        raise ConfigError("contrastive.embed_dim must be >= 1 and contrastive.init_temperature > 0")
-    if cfg["text"]["max_length"] < 2:
-        raise ConfigError("text.max_length must be >= 2 tokens")
     if "contrastive" in ob["name"] and cfg["text"]["model"] is not None \
             and not (Path(cfg["text"]["model"]) / "config.json").is_file():
         raise ConfigError(f"text.model: {cfg['text']['model']} is not a transformers model folder (no config.json)")
@@ -251,8 +309,6 @@ def validate(cfg: dict) -> None:
         raise ConfigError("run.device must be auto, cpu or cuda")
     if r["amp_dtype"] not in ("bfloat16", "float16"):
         raise ConfigError("run.amp_dtype must be bfloat16 or float16")
-    if r["ckpt_every"] < 1 or r["log_every"] < 1:
-        raise ConfigError("run.ckpt_every and run.log_every must be >= 1")
 
 
 def objective_parts(name: str) -> list[str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from uts.ontology.files import first_bad_json_line, is_gzip, is_parquet, read_bytes
+from uts.ontology.files import OPENS_LIKE_JSON, first_bad_json_line, is_gzip, is_parquet, read_bytes
 
 from .count import FastPathUnavailable, count_jsonl, count_parquet, is_plain_jsonl
 from .io import VocabError, detect_kind, scan_tags, size_name, write_json
@@ -55,10 +55,15 @@ def split_sizes(sizes: list[str], tokens: list[str]) -> tuple[str, list[int]]:
     numbers = [*sizes, *(t for t in tokens if parse_size(t) is not None)]
     if len(paths) != 1:
         raise VocabError(f"expected one INPUT file, got {paths or 'none'}")
-    bad = [t for t in numbers if parse_size(t) is None]
-    if bad:
-        raise VocabError(f"not a vocabulary size: {bad[0]!r}")
+    bad = first_bad_size(numbers)
+    if bad is not None:
+        raise VocabError(f"not a vocabulary size: {bad!r}")
     return paths[0], sorted({parse_size(t) for t in numbers})
+
+
+def first_bad_size(tokens: list[str]) -> str | None:
+    """The first of ``tokens`` that is no vocabulary size (:func:`parse_size`), else None."""
+    return next((t for t in tokens if parse_size(t) is None), None)
 
 
 def tf_idf(df: int, n_clips: int) -> float:
@@ -85,11 +90,11 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
     if fast is not None:
         try:
             n_clips, tagged, counts = fast()
-            return n_clips, tagged, _tag_table(counts)
+            return _no_nested_tags(source, (n_clips, tagged, _tag_table(counts)))
         except (pl.exceptions.PolarsError, FastPathUnavailable):
             pass  # the general query below reads what it can and words the error
     try:
-        return _count_general(lf)
+        return _no_nested_tags(source, _count_general(lf))
     except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: polars' own gunzip of a broken .gz
         if isinstance(source, (str, os.PathLike)) and is_gzip(source):
             read_bytes(source)  # a broken gzip: raises CorruptFileError naming the file
@@ -99,6 +104,18 @@ def count_tags(lf: pl.LazyFrame, source: str | os.PathLike = "input") -> tuple[i
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VocabError(f"cannot read tags from {source}: {reason} "
                          "(each line must be a JSON object whose 'tags' is a list of strings)") from None
+
+
+def _no_nested_tags(source, counted: tuple[int, int, pl.DataFrame]) -> tuple[int, int, pl.DataFrame]:
+    """``counted``, unless a tag is a nested list polars read as text (``[["dog"]]`` counts as the
+    tag '["dog"]'): then the file's line that holds it is an error. Only the distinct tags are
+    looked at, and the file is read again only when one opens like JSON (:data:`OPENS_LIKE_JSON`)."""
+    tags = counted[2]["tag"]
+    if isinstance(source, (str, os.PathLike)) and tags.str.contains(OPENS_LIKE_JSON).any():
+        where = first_bad_json_line(source, lists_of_strings=("tags",))
+        if where:
+            raise VocabError(where)
+    return counted
 
 
 def _fast_counter(source):

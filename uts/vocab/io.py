@@ -24,7 +24,7 @@ import polars as pl
 
 from uts.cuts import ManifestFormatError, iter_cuts
 from uts.inputs import Skipped
-from uts.ontology.files import atomic_write_text, is_parquet, open_text
+from uts.ontology.files import JSONL_ENCODING, atomic_write_text, is_parquet, open_text
 
 
 class VocabError(ValueError):
@@ -37,7 +37,7 @@ TAGS_SCHEMA = {"id": pl.Utf8, "tags": pl.List(pl.Utf8)}
 def first_record(path: Path) -> dict:
     """The first JSON object of a JSON Lines file (clear error if there is none)."""
     try:
-        with open_text(path) as fh:
+        with open_text(path, encoding=JSONL_ENCODING) as fh:
             for lineno, line in enumerate(fh, 1):
                 if line.strip():
                     try:
@@ -106,7 +106,7 @@ def read_captions(path: str | os.PathLike, skipped: Skipped | None = None) -> li
         frame = frame.select(pl.col("id").cast(pl.Utf8), pl.col("caption").cast(pl.Utf8))
         return _with_captions(frame.iter_rows(), skipped, path)
     out, lines = [], []
-    with open_text(path) as fh:
+    with open_text(path, encoding=JSONL_ENCODING) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
