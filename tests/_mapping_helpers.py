@@ -10,6 +10,19 @@ MUSIC, PERC, DRUM, SNARE, HIHAT, GUITAR, EGUITAR = (f"UTS:000000{i}" for i in ra
 VOCALS, INSTRUMENTAL, SOUND, ANIMAL, DOG, BARK, RAIN, SPEECH = (f"UTS:00000{i}" for i in range(10, 18))
 
 
+def concept_adder():
+    """``(concepts, add)`` for building a test ontology: ``add(label, parents=(), **fields)``
+    appends a concept with the next id (UTS:0000001, ...) and returns its id."""
+    concepts: list[Concept] = []
+    ids = iter(f"UTS:{i:07d}" for i in range(1, 10_000))
+
+    def add(label, parents=(), **kw):
+        cid = next(ids)
+        concepts.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
+        return cid
+    return concepts, add
+
+
 def mini_ontology() -> Ontology:
     return Ontology([
         Concept(MUSIC, "music", root=True, domain="music", definition="Sound organised in time for artistic expression."),

@@ -9,16 +9,12 @@ import pytest
 from uts.embedding import Embedder
 from uts.mapping.labelsets import from_ontology, from_texts, read_labelset
 from uts.mapping.match import MatchConfig, Matcher, to_mapping_set
-from uts.ontology import Concept, Ontology
+from _mapping_helpers import concept_adder
+from uts.ontology import Ontology
 
 
 def _ontology() -> Ontology:
-    c = []
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 100))
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     speech = add("speech", definition="Spoken human language.")
     gender = add("speaker gender", [speech])
     female_speaker = add("female speaker", [gender], synonyms=["female", "woman"], definition="A woman speaking.")
@@ -179,13 +175,7 @@ def test_through_uts_a_direct_match_of_another_concept_is_withdrawn(tmp_path):
 
     from uts.mapping.pivot import match_via_uts, other_sense
 
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 50))
-    c = []
-
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     affect = add("affect and character", definition="Emotions and character.")
     anger = add("anger", [affect], synonyms=["angry", "rage"], definition="A strong feeling of displeasure.")
     joy = add("happiness", [affect], synonyms=["happy", "joy"], definition="A feeling of pleasure.")
@@ -250,13 +240,7 @@ def test_through_uts_a_sibling_sense_in_another_domain_is_withdrawn_a_named_thin
     from uts.mapping.labelsets import Label, LabelSet
     from uts.mapping.pivot import contained, other_sense
 
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 50))
-    c = []
-
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     affect = add("affect and character")
     anger = add("anger", [affect], synonyms=["angry"])
     speech = add("speech")

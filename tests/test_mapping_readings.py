@@ -13,17 +13,12 @@ from uts.mapping.match import MatchConfig, Matcher, to_mapping_set
 from uts.mapping.readings import (code_like, expansion_score, family_paths, first_phrase, non_word, numeral,
                                   spoken_word_set, with_parts, word_match)
 from uts.mapping.text import non_content
-from uts.ontology import Concept, Ontology
+from _mapping_helpers import concept_adder
+from uts.ontology import Ontology
 
 
 def _ontology() -> Ontology:
-    c = []
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 200))
-
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     music = add("music", definition="Sound organised in time for artistic expression.")
     instrument = add("musical instrument", [music])
     strings = add("bowed string instrument", [instrument])
@@ -197,13 +192,7 @@ def test_readings_can_be_switched_off(matcher):
 def _codes_ontology() -> Ontology:
     """Instruments beside a larger branch of things whose names also start like the codes, and
     two codes the target names outright elsewhere (``db`` a genre, ``bn`` a language code)."""
-    c = []
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 200))
-
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     sound = add("environmental sound")
     things = add("household object", [add("sound of things", [sound])])
     for name in ("van", "flap", "orb", "tappet", "hen", "dome", "bin", "vat", "kettle", "saw", "drill", "lock", "bell"):
@@ -235,13 +224,7 @@ def test_code_branch_is_the_most_specific_one_and_named_codes_outside_it_expand(
 
 def _family_ontology() -> Ontology:
     """Instrument families beside the instruments in them, and a vehicle horn to confuse ``Horn``."""
-    c = []
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 100))
-
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     instrument = add("musical instrument", definition="An object played to make music.")
     brass = add("brass instrument", [instrument], synonyms=["brass"], definition="A wind instrument sounded by buzzing lips.")
     add("French horn", [brass], synonyms=["horn (instrument)"], definition="A coiled brass instrument.")
@@ -276,13 +259,7 @@ def test_family_prefixes_are_read_as_the_labels_family(tmp_path):
 
 def _speech_ontology() -> Ontology:
     """Speech beside names that a whole "speech with ..." phrase is nearer to."""
-    c = []
-    ids = iter(f"UTS:{i:07d}" for i in range(1, 100))
-
-    def add(label, parents=(), **kw):
-        cid = next(ids)
-        c.append(Concept(cid, label, parents=list(parents), root=not parents, **kw))
-        return cid
+    c, add = concept_adder()
     speech = add("speech", synonyms=["talking", "spoken word"], definition="People using spoken language.")
     add("prosody", [speech], definition="The melody and rhythm of speech.")
     add("speech babble", [speech], synonyms=["speech noise", "hubbub"], definition="Many indistinct voices at once.")
