@@ -157,3 +157,29 @@ def test_vocab_filter_writes_the_manifest_apply_writes(tmp_path, onto):
     assert stats["kept"] == len(by_filter) == len(by_apply) > 2500
     differ = [(labels[int(i)], by_filter.get(i), t) for i, t in by_apply.items() if by_filter.get(i) != t]
     assert not differ, differ[:10]
+
+
+def test_the_alignment_wins_over_the_ids_vocab_extract_recorded(tmp_path, onto):
+    """`vocab extract` records each tag's ids, resolved without the alignment ("pops" -> pop
+    music). `vocab build` and `vocab filter` with `--alignment` took those ids and ignored the
+    alignment, so the documented pipeline extract -> build -> filter gave pop music where `map
+    apply` gives burst. The alignment decides the tags it names; the record's ids the rest."""
+    from uts.vocab.filter import Vocabulary
+
+    paper = read_sssom(ROOT / "mapping" / "uts-paper.sssom.tsv").curated_labels()
+    label = {c.id: c.label for c in onto}
+    plain = Resolver(onto)  # what the extractor resolved with
+    tags = ["pops", "horns", "dog"]
+    records = [{"id": "x1", "tags": tags, "concept_ids": [list(plain.ids(t)) for t in tags]}]
+    assert [label[i] for i in plain.ids("pops")] == ["pop music"]  # the premise
+
+    lf = pl.LazyFrame(records, schema={"id": pl.Utf8, "tags": pl.List(pl.Utf8), "concept_ids": pl.List(pl.List(pl.Utf8))})
+    table = tag_mapping(lf, pl.Series("tag", tags), Resolver(onto, paper), has_ids=True)
+    by_build = {t: sorted(label[c] for tt, c in table.iter_rows() if tt == t) for t in tags}
+    assert by_build["pops"] == ["burst"] and by_build["horns"] == ["brass section"]
+
+    vocab_file = tmp_path / "concepts.json"
+    wanted = sorted({c for _, c in table.iter_rows()})
+    vocab_file.write_text(json.dumps({"concepts": [{"id": c} for c in wanted]}))
+    fields = Vocabulary(vocab_file, onto, paper).keep(tags, records[0]["concept_ids"])
+    assert sorted(label[c] for c in fields["labels"]) == sorted(by_build["pops"] + by_build["horns"] + by_build["dog"])

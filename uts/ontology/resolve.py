@@ -324,6 +324,18 @@ class Resolver:
         lemmas = self.lemmas if lemmas is None else lemmas
         return self._matches(self.lexicon.lookup(query, lemmas), include_deprecated)
 
+    def decided(self, text: str) -> tuple[str, ...] | None:
+        """What the reviewed alignment (the curated tier) says ``text`` names: its active ids,
+        ``()`` for a tag it decided has no concept, ``None`` when it does not decide the tag. A
+        record's own ids (``vocab extract``'s, resolved without the alignment) yield to it, so
+        one tag gets one answer whichever command reads it."""
+        if not self.curated:
+            return None
+        ids = self.curated.lookup(text.strip())
+        if ids is None:
+            return None
+        return tuple(m.id for m in self._matches([(i, "curated") for i in ids if i in self.onto.concepts], False))
+
     def ids(self, text: str) -> tuple[str, ...]:
         """Ids of the active concepts ``text`` names (cached: vocabularies repeat tags)."""
         hit = self._ids_cache.get(text)

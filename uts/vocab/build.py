@@ -189,7 +189,8 @@ class VocabResult:
 def tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,
                  has_ids: bool) -> pl.DataFrame:
     """``tag -> concept`` pairs: taken from the input's ``concept_ids`` when it has them (they may
-    include embedding matches), else from resolving each distinct tag lexically."""
+    include embedding matches), except for tags the reviewed alignment decides (``--alignment``
+    wins, as in ``vocab filter`` and ``map apply``), else from resolving each distinct tag lexically."""
     if has_ids:
         try:
             pairs = (lf.select(pl.col("tags"), pl.col("concept_ids"))
@@ -202,7 +203,9 @@ def tag_mapping(lf: pl.LazyFrame, tags: pl.Series, resolver: Resolver | None,
                              f"({str(exc).strip().splitlines()[0]})") from None
         # Ids recorded against another version of the ontology: follow replacements, drop unknown.
         onto = resolver.onto
-        rows = sorted({(t, cur) for t, cid in pairs.iter_rows() for cur in onto.current_ids(cid)})
+        decided = {t: ids for t in tags.to_list() if (ids := resolver.decided(t)) is not None}
+        rows = sorted({(t, cur) for t, cid in pairs.iter_rows() if t not in decided for cur in onto.current_ids(cid)}
+                      | {(t, cid) for t, ids in decided.items() for cid in ids})
     else:
         rows = [(t, cid) for t in tags.to_list() for cid in resolver.ids(t)] if resolver else []
     return pl.DataFrame(rows, schema={"tag": pl.Utf8, "concept": pl.Utf8}, orient="row")

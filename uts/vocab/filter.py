@@ -10,10 +10,11 @@ Two kinds of vocabulary:
   vocabulary, and the clip's ``labels`` are those concepts, so ``drums``/``drumming`` are both
   *drum*.
 
-A tag's concepts are the record's own ``concept_ids`` when it has them (``uts vocab extract``
-writes them; deprecated ids follow their replacements, nothing is resolved again), else what the
-one resolver (:class:`uts.ontology.resolve.Resolver`, with ``--alignment`` as its curated tier)
-says for the tag. ``inferred`` is the closure over ancestors (:func:`uts.ontology.graph.inferred`),
+A tag's concepts are what the reviewed alignment (``--alignment``) decides for it, when it
+decides the tag; else the record's own ``concept_ids`` when it has them (``uts vocab extract``
+writes them; deprecated ids follow their replacements); else what the one resolver
+(:class:`uts.ontology.resolve.Resolver`) says for the tag. The alignment winning over the
+record's ids keeps one answer per tag: ``map apply`` and ``vocab build`` give the same. ``inferred`` is the closure over ancestors (:func:`uts.ontology.graph.inferred`),
 ``source_labels`` the kept tags as the source wrote them, ``unmapped_tags`` kept tags with no
 concept. Inputs: tag files (JSON Lines or Parquet with ``id`` and ``tags``; ``audio_path``,
 ``start``, ``duration``, ``caption`` and other fields are carried over) or Lhotse cuts.
@@ -69,7 +70,8 @@ class Vocabulary:
         self._ancestors: dict[tuple[str, ...], list[str]] = {}
 
     def _ids(self, tag: str, given: list | None, where: str) -> list[str]:
-        """The concepts a tag names: the record's own ids (replacements followed), else the resolver's."""
+        """The concepts a tag names: the reviewed alignment's decision when it has one, else the
+        record's own ids (replacements followed), else the resolver's."""
         if self.onto is None:
             return []
         if given is None:
@@ -80,6 +82,9 @@ class Vocabulary:
         if unknown:
             raise VocabError(f"{where}: concept id {unknown[0]} is not in the ontology "
                              f"(were the tags extracted against another ontology? pass it with --ontology)")
+        decided = self.resolver.decided(tag.strip().lower())
+        if decided is not None:
+            return list(decided)
         return [cur for c in given for cur in self.onto.current_ids(c)]
 
     def keep(self, tags: list, concept_ids: list | None = None, where: str = "input") -> dict:
