@@ -836,9 +836,21 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(env, tmp_path)
         (tags, ["vocab", "filter", str(tags), "--vocab", str(env.vocab), "-o", str(tags), "-O", str(env.onto)]),
         (tags, ["vocab", "extract", str(tags), "-o", str(out), "--report", str(tags), "--no-embed",
                 "-O", str(env.onto)]),
+        # a second probe: the review table over the mapping (632 rows gone), proposals over the clips
+        (sssom, ["map", "review", str(sssom), "--export", str(sssom)]),
+        (tags, ["vocab", "propose", str(tags), "-o", str(tags), "-O", str(env.onto)]),
     ]:
         before = victim.read_bytes()
         res = CliRunner().invoke(app, argv)
         _assert_contract(res, victim, out)
         assert "would destroy" in res.output, (argv[:2], res.output)
         assert victim.read_bytes() == before, argv[:2]
+
+
+def test_option_values_out_of_range_are_usage_errors(tmp_path):
+    """`serve --port 99999` was a 33-line traceback; `demo --clips 0` silently ran 320 clips."""
+    res = CliRunner().invoke(app, ["serve", "--port", "99999"])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "--port" in res.output, res.output
+    res = CliRunner().invoke(app, ["demo", "--clips", "0", "-o", str(tmp_path / "d")])
+    assert res.exit_code == 1 and "error: --clips must be at least 16" in res.output, res.output
+    assert not (tmp_path / "d").exists()

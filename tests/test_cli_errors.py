@@ -19,6 +19,39 @@ def test_the_table_names_classes_that_exist():
         assert isinstance(getattr(importlib.import_module(module), cls), type), name
 
 
+# Exceptions the library raises only to catch them itself: they never reach a user.
+CAUGHT_INSIDE = {
+    "uts.vocab.serving.TransientError": "a failed request worth retrying; the client retries it",
+    "uts.ontology.files.NotJsonNumber": "the line finder's own signal; it becomes a FILE:LINE message",
+    "uts.ontology.io._NotCanonical": "the fast Turtle reader declines; rdflib reads the text instead",
+    "uts.vocab.count.FastPathUnavailable": "vocab build's fast counter declines; the general query counts",
+}
+
+
+def test_every_error_class_of_the_library_is_in_the_table_or_caught_inside():
+    """UpgradeError, TokenizerError, HFEncoderError and AudioError were missing, so their
+    messages printed as 'unexpected ... run with --debug' bugs: a new error class must say which
+    it is."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import uts
+
+    missing = []
+    for info in pkgutil.walk_packages(uts.__path__, "uts."):
+        if info.name.startswith(("uts.cli", "uts.serve.app")):
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            name = f"{cls.__module__}.{cls.__qualname__}"
+            if (cls.__module__ == info.name and issubclass(cls, Exception)
+                    and USER_ERRORS.isdisjoint(f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__)
+                    and name not in CAUGHT_INSIDE):
+                missing.append(name)
+    assert not missing, f"add to USER_ERRORS (uts/cli/errors.py) or to CAUGHT_INSIDE: {missing}"
+
+
 def test_user_errors_and_bugs_are_told_apart():
     assert is_user_error(ManifestError("m.jsonl: bad")) and message(ManifestError("x")) == "x"
     from uts.ontology.model import UnknownConceptError

@@ -28,12 +28,15 @@ USER_ERRORS = frozenset({
     "uts.manifest.ManifestError", "uts.cuts.ManifestFormatError",
     "uts.mapping.apply.ApplyError", "uts.mapping.sssom.SSSOMError", "uts.mapping.labelsets.LabelSetError",
     "uts.mapping.review.ReviewError", "uts.mapping.evaluate.GoldFormatError", "uts.pool.PoolError",
+    "uts.mapping.upgrade.UpgradeError",
     "uts.inputs.StrictError", "uts.inputs.OutputClashError",
     "uts.vocab.io.VocabError", "uts.vocab.llm.TagParseError", "uts.embedding.EmbeddingModelError",
     # corpus generation and training
     "uts.synth.corpus.SynthError", "uts.training.config.ConfigError", "uts.training.trainer.TrainError",
     "uts.training.evaluate.EvalError", "uts.training.hierarchy.HierarchyError",
     "uts.training.objectives.ObjectiveError", "uts.training.text.TextTowerError", "uts.training.demo.DemoError",
+    "uts.training.tokenizer.TokenizerError", "uts.training.hf_encoders.HFEncoderError",
+    "uts.training.audio.AudioError",
     # the static site and the web app (a bad bind, a mapping folder that is not there)
     "uts.serve.mappings.ServeError",
     # an unknown concept id or label (Ontology.get / resolve; a bare KeyError is a bug and says so);

@@ -148,9 +148,12 @@ def review_cmd(
     from uts.mapping.pipeline import load_target, sibling
     from uts.mapping.review import (apply_decisions, count_decisions, export_review_table, has_picks,
                                     read_decisions)
+    from uts.inputs import refuse_clashing_outputs
     from uts.mapping.sssom import read_sssom, write_sssom
 
     with _user_errors():
+        refuse_clashing_outputs({"MAPPING": mapping, "--candidates": candidates, "--decisions": decisions},
+                                {"--export": export})
         mset = read_sssom(mapping)
         cand_path = candidates or sibling(mapping, "candidates")
         cands = read_sssom(cand_path) if candidates is not None or cand_path.exists() else None

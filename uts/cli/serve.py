@@ -19,7 +19,7 @@ def serve(
     mappings: Optional[list[Path]] = typer.Option(None, "--mappings", "-m", help="Folder of SSSOM files to show "
                                                   "and review (repeatable) (default: mapping/ beside the ontology folder)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Anything but a loopback address needs --token."),
-    port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     token: Optional[str] = typer.Option(None, "--token", envvar="UTS_SERVE_TOKEN",
                                         help="Access token every visitor must present (required off 127.0.0.1)."),
     reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r", help="Default reviewer id (a CURIE such as "

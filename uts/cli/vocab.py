@@ -282,9 +282,12 @@ def propose(
     """
     with _user_errors():
         # lazy: the library loads when the command runs, so `uts --help` stays fast
+        from uts.inputs import refuse_clashing_outputs
         from uts.vocab.io import VocabError
         from uts.vocab.propose import propose as run_propose, write_proposals
 
+        refuse_clashing_outputs({"INPUT": input, "--ontology": None if ontology in (None, "none") else ontology},
+                                {"--out": out})
         onto = _ontology(ontology)
         if onto is None:
             raise VocabError("propose needs an ontology")

@@ -85,7 +85,7 @@ def run_demo(out: str | Path = "runs/demo", clips: int | None = None, steps: int
     minutes; the report says how many seeds ran and why."""
     console = console or Console()
     out = Path(out)
-    clips = clips or DEFAULT_CLIPS
+    clips = DEFAULT_CLIPS if clips is None else clips  # 0 is a mistake to refuse, not "the default"
     if clips < 16:
         raise DemoError("--clips must be at least 16")
     if seeds < 1:
