@@ -38,6 +38,18 @@ def test_scores_follow_the_documented_rules(tmp_path):
     assert (r.n, r.tp, r.fp, r.fn) == (3, 1, 1, 2)
 
 
+def test_a_split_that_matches_nothing_and_label_only_matches_are_said(tmp_path):
+    """`--split` naming no gold row printed zeros, exit 0; another data set's gold file sharing
+    labels (not ids) scored 1.0 without a word."""
+    gold = _gold(tmp_path)
+    with pytest.raises(GoldFormatError, match=r"no gold row has split 'dev' \(splits present: test, tune\)"):
+        evaluate(_pred(("s:a", "T:1", .9)), gold, split="dev")
+    other = MappingSet([Mapping("zzz:a", EXACT, "T:1", LEXICAL, subject_label="a", confidence=.9)], {})
+    r = evaluate(other, gold, split="test")
+    assert r.by_label == 1 and r.as_dict()["matched_by_label"] == 1
+    assert evaluate(_pred(("s:a", "T:1", .9)), gold, split="test").by_label == 0
+
+
 def test_hits_and_mrr_from_candidates(tmp_path):
     gold = _gold(tmp_path)
     cands = MappingSet([Mapping("s:a", CLOSE, "T:9", LEXICAL, confidence=.9), Mapping("s:a", CLOSE, "T:1", LEXICAL, confidence=.5),

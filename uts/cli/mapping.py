@@ -237,6 +237,9 @@ def evaluate_cmd(
         return
     for k, v in figures.items():
         typer.echo(f"{k:>20}  {v}")
+    if report.by_label:  # another data set's gold file shares labels, not ids: say so
+        typer.echo(f"note: {report.by_label} of {report.n} gold rows were matched by label, their ids not being in "
+                   f"{prediction}; is {gold} the gold of this label set?")
     if errors:
         for e in report.errors:
             typer.echo(f"  {e['subject_label'] or e['subject_id']}: predicted {e['predicted_label'] or e['predicted']}, gold {', '.join(e['gold'])}")

@@ -81,6 +81,7 @@ class EvalReport:
     mrr: float
     predicate_agreement: float
     errors: list[dict]
+    by_label: int = 0  # gold rows found in the prediction by subject_label only (their id is not there)
 
     @property
     def precision(self) -> float:
@@ -99,7 +100,7 @@ class EvalReport:
         return {"n": self.n, "precision": round(self.precision, 4), "recall": round(self.recall, 4),
                 "f1": round(self.f1, 4), **{f"hits@{k}": round(v, 4) for k, v in self.hits.items()},
                 "mrr": round(self.mrr, 4), "predicate_agreement": round(self.predicate_agreement, 4),
-                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+                "tp": self.tp, "fp": self.fp, "fn": self.fn, "matched_by_label": self.by_label}
 
 
 def evaluate(pred: MappingSet, gold: dict[str, GoldEntry], candidates: MappingSet | None = None,
@@ -114,6 +115,10 @@ def evaluate(pred: MappingSet, gold: dict[str, GoldEntry], candidates: MappingSe
             if m.object_id not in ids:
                 ids.append(m.object_id)
     entries = [e for e in gold.values() if split is None or e.split == split]
+    if not entries:  # scores of nothing would print as zeros
+        present = sorted({e.split for e in gold.values() if e.split})
+        raise GoldFormatError(f"no gold row has split {split!r} (splits present: {', '.join(present) or 'none'})")
+    by_label_n = sum(1 for e in entries if e.subject_id not in decided and e.subject_label in by_label)
     tp = fp = fn = 0
     hits = {k: 0 for k in ks}
     rr, with_target, pred_agree, pred_n = 0.0, 0, 0, 0
@@ -150,7 +155,7 @@ def evaluate(pred: MappingSet, gold: dict[str, GoldEntry], candidates: MappingSe
         n=len(entries), tp=tp, fp=fp, fn=fn,
         hits={k: hits[k] / with_target if with_target else 0.0 for k in ks},
         mrr=rr / with_target if with_target else 0.0,
-        predicate_agreement=pred_agree / pred_n if pred_n else 0.0, errors=errors,
+        predicate_agreement=pred_agree / pred_n if pred_n else 0.0, errors=errors, by_label=by_label_n,
     )
 
 
