@@ -152,7 +152,7 @@ def test_cli_extract_and_errors(tmp_path):
     assert res.exit_code == 0, res.output
     assert "3 clips tagged" in res.output and len(read_jsonl(out)) == 3
     res = runner.invoke(app, ["vocab", "extract", str(captions), "--out", str(out), "--no-embed", "-O", str(onto)])
-    assert res.exit_code == 0 and "0 clips tagged (3 already done" in res.output
+    assert res.exit_code == 0 and "0 clips tagged, 0 failed (3 already done" in res.output
     res = runner.invoke(app, ["vocab", "extract", str(tmp_path / "nope.jsonl"), "--out", str(out)])
     assert res.exit_code == 1 and "error: input file not found" in res.output
     res = runner.invoke(app, ["vocab", "extract", str(captions), "--out", str(tmp_path / "o.jsonl"), "-e", "llm"])

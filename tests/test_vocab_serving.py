@@ -104,7 +104,7 @@ def test_cli_openai_backend(tmp_path, server):
             "--model", MODEL, "--ontology", "none", "--timeout", "0.5"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "3 clips tagged (0 already done, 1 failed)" in res.output
+    assert "2 clips tagged, 1 failed (0 already done)" in res.output
     assert [r["tags"] for r in read_jsonl(out)] == [["dog", "barking"], [], ["piano"]]
     res = CliRunner().invoke(app, [*args[:-4], "--model", "other"])
     assert res.exit_code == 1 and "does not serve model 'other'" in res.output and "Traceback" not in res.output
@@ -130,7 +130,7 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
         assert 12 <= len(partial) < n  # killed mid-run, with whole batches written
         asked = dict(srv.requests)
         done = subprocess.run([*cmd, "--out", str(out)], check=True, capture_output=True, text=True)
-    assert f"{n - len(partial)} clips tagged ({len(partial)} already done, 0 failed)" in done.stdout
+    assert f"{n - len(partial)} clips tagged, 0 failed ({len(partial)} already done)" in done.stdout
     # Nothing lost, nothing twice, same order and bytes as a run that was never interrupted.
     assert out.read_bytes() == reference.read_bytes()
     assert [r["id"] for r in read_jsonl(out)] == list(caption)
@@ -178,3 +178,13 @@ def test_vllm_generator_plumbing_with_a_stand_in_module(monkeypatch):
     assert calls[1][1] == [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]]
     assert calls[1][2] == {"max_tokens": 32, "seed": None, "temperature": 0.0}
     assert calls[2][2] == {"max_tokens": 32, "seed": 1, "temperature": 0.7}
+
+
+def test_a_run_where_every_clip_failed_is_an_error_and_keeps_the_records(server, tmp_path):
+    """Every answer failing exited 0 ("2 clips tagged ... 2 failed"), so `extract && build` went on
+    with nothing. The records stay, for --retry-failed."""
+    out = tmp_path / "tags.jsonl"
+    items = [("a", "engine @always500"), ("b", "motor @always500")]
+    with pytest.raises(VocabError, match=rf"{out}: all 2 clips failed \(first: .*HTTP 503.*--retry-failed"):
+        run_extraction(items, LLMExtractor(_generator(server), retries=0), out, progress=False)
+    assert [r["id"] for r in read_jsonl(out)] == ["a", "b"] and all(r["error"] for r in read_jsonl(out))

@@ -150,7 +150,8 @@ def extract(
         stats["left_out"] = left_out.to_dict()
         if report is not None:
             write_json(report, stats)
-    typer.echo(f"{stats['written']} clips tagged ({stats['skipped']} already done, {stats['failed']} failed), "
+    typer.echo(f"{stats['written'] - stats['failed']} clips tagged, {stats['failed']} failed ({stats['skipped']} "
+               "already done), "
                f"{stats['tags']} tags of which {stats['unresolved_tags']} unresolved -> {out}")
     typer.echo(f"input: {left_out.summary()}", err=bool(left_out))
 

@@ -168,9 +168,13 @@ def run_extraction(
                 stats["written"] += 1
                 if result.get("error"):
                     stats["failed"] += 1
+                    stats.setdefault("first_error", str(result["error"])[:200])
                 stats["tags"] += len(result.get("tags", []))
                 stats["unresolved_tags"] += sum(1 for ids in result.get("concept_ids", []) if not ids)
             bar.advance(task, len(batch))
     if done and todo:
         _restore_input_order(out, ids)
+    if stats["written"] and stats["failed"] == stats["written"]:  # a pipeline must not go on with nothing
+        raise VocabError(f"{out}: all {stats['written']} clips failed (first: {stats['first_error']}); their "
+                         "records are kept: rerun with --retry-failed once the extractor works")
     return stats
