@@ -58,6 +58,14 @@ def test_bad_decisions_fail_clearly():
         apply_decisions(_mset(), [Decision("s:a", "pick", "UTS:0000001")], ME)
 
 
+def test_two_decisions_for_one_pair_are_refused_naming_both_lines(tmp_path):
+    """'accept' on line 2 and 'reject' on line 3 for one subject were both "applied"; the last won."""
+    table = tmp_path / "todo.tsv"
+    table.write_text("subject_id\tdecision\ns:a\taccept\ns:a\treject\n")
+    with pytest.raises(ReviewError, match=r"todo\.tsv:3: a second decision for s:a \(line 2 decided it already\)"):
+        read_decisions(table)
+
+
 def test_merge_keeps_reviewed_and_rejected_rows():
     reviewed = apply_decisions(_mset(), [Decision("s:a", "reject"), Decision("s:b", "accept")], ME)
     rerun = MappingSet([Mapping("s:a", EXACT, "UTS:0000001", LEXICAL), Mapping("s:b", EXACT, "UTS:0000009", LEXICAL),

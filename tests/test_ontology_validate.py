@@ -152,12 +152,13 @@ def test_reasoner_runs_hermit_offline():
     assert issues == [] and "HermiT checked 11 classes" in note
 
 
-def test_reasoner_says_when_skipped(monkeypatch):
+def test_reasoner_asked_for_but_not_run_is_an_error(monkeypatch):
     import uts.ontology.validate as v
 
     monkeypatch.setattr(v.shutil, "which", lambda name: None)
     issues, note = reasoner_check(build_small())
-    assert issues == [] and "skipped" in note and "java" in note
+    assert [(i.severity, i.code) for i in issues] == [("error", "reasoner_unavailable")]
+    assert "not run" in note and "java" in note
 
 
 # -- CLI ------------------------------------------------------------------------------------
@@ -192,7 +193,8 @@ def test_cli_validate_reason_flag_reports(tmp_path, monkeypatch):
     save(build_small(), good)
     monkeypatch.setattr(v.shutil, "which", lambda name: None)
     r = runner.invoke(app, ["ontology", "validate", str(good), "--reason"])
-    assert r.exit_code == 0 and "reasoner skipped: java not found" in r.output
+    # asked for and not run is an error: a CI job with --reason must not pass without reasoning
+    assert r.exit_code == 1 and "reasoner_unavailable" in r.output and "java is not on PATH" in r.output
 
 
 def test_shipped_ontology_is_valid(repo):

@@ -50,6 +50,16 @@ def test_label_vocabulary_keeps_exact_tags_and_drops_empty_clips(tmp_path, label
         "caption": None, "source_labels": ["Drums", "rain"], "unmapped_tags": [], "extra": 1}]
 
 
+def test_a_vocabulary_built_before_a_merge_follows_the_retired_id(tmp_path):
+    """'drum kit' (UTS:0000099) was merged into drum: a vocabulary naming the retired id dropped
+    every drum clip as "no tag left"."""
+    old = tmp_path / "concepts_1.json"
+    old.write_text(json.dumps({"unit": "concept", "concepts": [{"id": "UTS:0000099", "label": "drum kit"}]}))
+    src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
+    stats = filter_manifest(src, Vocabulary(old, small_ontology()), tmp_path / "out.jsonl")
+    assert stats["kept"] == 2 and [r["labels"] for r in read_jsonl(tmp_path / "out.jsonl")] == [["UTS:0000021"]] * 2
+
+
 def test_label_vocabulary_with_an_ontology_gives_the_kept_tags_concepts(tmp_path, label_vocab):
     src = write_jsonl(tmp_path / "t.jsonl", TAGGED)
     filter_manifest(src, Vocabulary(label_vocab, small_ontology()), tmp_path / "out.jsonl")

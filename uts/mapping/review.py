@@ -268,11 +268,16 @@ def read_decisions(path: str | Path) -> list[Decision]:
     reader = csv.DictReader(text.splitlines(), delimiter="\t")
     if not reader.fieldnames or not {"subject_id", "decision"} <= set(reader.fieldnames):
         raise ReviewError(f"{path}: needs subject_id and decision columns (write one with --export)")
-    out = []
+    out, first_line = [], {}
     for lineno, row in enumerate(reader, 2):
         action = (row.get("decision") or "").strip().lower()
         if not action:
             continue
+        subject = (row.get("subject_id") or "").strip()
+        if subject in first_line:  # two decisions for one pair: the later silently won
+            raise ReviewError(f"{path}:{lineno}: a second decision for {subject} (line {first_line[subject]} "
+                              "decided it already); keep one")
+        first_line[subject] = lineno
         aliases = {"a": "accept", "r": "reject", "p": "pick", "yes": "accept", "no": "reject", "s": "skip"}
         action = aliases.get(action, action)
         if action not in ACTIONS:

@@ -511,8 +511,9 @@ def reasoner_check(onto: Ontology) -> tuple[list[Issue], str]:
 
     ``owl:imports`` are dropped before handing the ontology over, so nothing is fetched.
     """
-    if shutil.which("java") is None:
-        return [], "reasoner skipped: java not found on PATH (install a JRE to run HermiT)"
+    if shutil.which("java") is None:  # asked for and not run: an error, so a CI job cannot pass without it
+        return [Issue("error", "reasoner_unavailable", "--reason asked for HermiT, but java is not on PATH "
+                      "(install a JRE, e.g. apt install default-jre-headless)")], "reasoner not run: java not found"
     # lazy: only --reason needs owlready2 and the OWL export (numpy, scipy): ~0.3 s off every validate
     import owlready2
 

@@ -59,9 +59,12 @@ class Vocabulary:
         self.concepts: set[str] | None = None
         self.labels: set[str] = set()
         if isinstance(data, dict) and isinstance(data.get("concepts"), list):
-            self.concepts = {e["id"] for e in data["concepts"] if isinstance(e, dict) and "id" in e}
             if onto is None:
                 raise VocabError("a concept vocabulary needs an ontology to resolve tags (not --ontology none)")
+            # a vocabulary built before a merge names the retired id: follow it, as tags' ids are
+            # followed, or the merged concept's clips would be dropped as "no tag left"
+            self.concepts = {cur for e in data["concepts"] if isinstance(e, dict) and "id" in e
+                             for cur in (onto.current_ids(e["id"]) or [e["id"]])}
         elif isinstance(data, dict) and data and all(isinstance(v, str) for v in data.values()):
             self.labels = {v.strip().lower() for v in data.values()}
         else:
