@@ -336,6 +336,13 @@ def test_upgrade_refuses_split_objects_and_the_cli_then_writes_nothing(tmp_path)
     before = good.read_bytes()
     r = runner.invoke(app, ["map", "upgrade", str(good), str(bad), "-O", str(onto_path)])
     assert r.exit_code == 1 and "need a person" in r.output and good.read_bytes() == before
+    assert "unexpected" not in r.output  # UpgradeError is the user's to fix, not a bug
+    # an object this UTS never had (a typo, another copy's id) passed silently, to fail at map apply
+    unknown = tmp_path / "unknown.sssom.tsv"
+    write_sssom(unknown, small_mapping(("UTS:9999999", "zorblax")))
+    r = runner.invoke(app, ["map", "upgrade", str(unknown), "-O", str(onto_path)])
+    assert r.exit_code == 1 and f"error: {unknown}: 1 row(s) need a person" in r.output
+    assert "UTS:9999999: not a concept of this UTS at all" in r.output
     r = runner.invoke(app, ["map", "upgrade", str(good), "-O", str(onto_path)])
     assert r.exit_code == 0 and "1 object(s) replaced" in r.output
     assert "UTS:0000004" in good.read_text() and "upgraded to UTS" in good.read_text()

@@ -37,7 +37,11 @@ def upgrade_mapping(mset: MappingSet, onto: Ontology, version: str | None = None
     rows, changes, stuck = [], [], []
     for m in mset.mappings:
         obj = m.object_id
-        if obj == NO_TERM_FOUND or not obj.startswith("UTS:") or obj not in onto.concepts:
+        if obj == NO_TERM_FOUND or not obj.startswith("UTS:"):
+            rows.append(m)
+            continue
+        if obj not in onto.concepts:  # a typo, or an id from another copy: no rule can place it
+            stuck.append(f"{m.subject_id} -> {obj}: not a concept of this UTS at all")
             rows.append(m)
             continue
         current = onto.current_ids(obj)
@@ -59,7 +63,8 @@ def upgrade_mapping(mset: MappingSet, onto: Ontology, version: str | None = None
         rows.append(replace(m, object_id=new_id, object_label=new_label, comment=comment))
         changes.append(RowChange(m.subject_id, obj, new_id, m.object_label, new_label, kind))
     if stuck:
-        raise UpgradeError(f"{len(stuck)} row(s) need a person, not a rule: " + "; ".join(stuck[:5]))
+        where = f"{mset.source}: " if mset.source else ""
+        raise UpgradeError(f"{where}{len(stuck)} row(s) need a person, not a rule: " + "; ".join(stuck[:5]))
     meta = dict(mset.metadata)
     if version:
         meta["object_source_version"] = version
