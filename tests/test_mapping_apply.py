@@ -195,3 +195,14 @@ def test_jsonl_lines_equal_polars_own_writer(tmp_path):
     assert gzip.decompress((tmp_path / "fast.jsonl.gz").read_bytes()).decode().splitlines() == fast
     rep = apply_file(src, mapping, target, tmp_path / "cli.jsonl")
     assert rep.clips == 5 and (tmp_path / "cli.jsonl").read_text(encoding="utf-8").splitlines() == fast
+
+
+def test_a_null_among_a_clips_tags_is_named_not_written_through(tmp_path):
+    """["dog", null] grouped with ["dog"] and the null went into the manifest's source_labels;
+    vocab filter refused the same file. Now apply refuses it too, at its line."""
+    tags = tmp_path / "t.jsonl"
+    tags.write_text('{"id": "a", "tags": ["dog"]}\n{"id": "b", "tags": ["dog", null]}\n{"id": "c", "tags": []}\n')
+    mapping = MappingSet([Mapping("x:dog", EXACT, DOG, LEXICAL, subject_label="dog")], default_metadata("https://x.org/m"))
+    with pytest.raises(ApplyError, match=r"t\.jsonl:2: column 'tags' expected a list of strings, got a list holding null"):
+        apply_file(tags, mapping, mini_target(), tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists()

@@ -340,7 +340,9 @@ def label_combinations(annotations: Annotations) -> pl.DataFrame:
     return (annotations.frame
             .select(pl.col("source_labels").fill_null(empty))
             .group_by(pl.col("source_labels").list.join("\x1f").alias("_key"))
-            .agg(n=pl.len(), source_labels=pl.col("source_labels").first())
+            .agg(n=pl.len(), source_labels=pl.col("source_labels").first(),
+                 # ["dog", null] joins like ["dog"]: remember it, the reader names its line
+                 _null=pl.col("source_labels").list.eval(pl.element().is_null()).list.any().any())
             .collect(engine="streaming"))
 
 
@@ -471,7 +473,8 @@ def _mapped_combinations(ann: Annotations, mapping: MappingSet, target: LabelSet
     check_ids(ids, ann.path)  # a repeat written on would be refused by train, naming the output
     if ann.key == "text":
         values = combos["source_labels"].explode().drop_nulls().unique()
-        if ann.json_labels and values.str.contains(OPENS_LIKE_JSON).any():
+        holds_null = "_null" in combos.columns and combos["_null"].any()
+        if ann.json_labels and (holds_null or values.str.contains(OPENS_LIKE_JSON).any()):
             where = first_bad_json_line(ann.path, lists_of_strings=(ann.json_labels,))
             if where:
                 raise ApplyError(where)
