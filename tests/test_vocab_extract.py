@@ -158,3 +158,19 @@ def test_cli_extract_and_errors(tmp_path):
     res = runner.invoke(app, ["vocab", "extract", str(captions), "--out", str(tmp_path / "o.jsonl"), "-e", "llm"])
     assert res.exit_code == 1 and "--model" in res.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_resuming_under_other_settings_is_refused(tmp_path, lexical):
+    """A rerun with another model or threshold into the same --out returned the old run's tags for
+    every clip already done, without a word."""
+    from uts.vocab.extract import settings_path
+
+    out = tmp_path / "tags.jsonl"
+    first = {"input": "c.jsonl", "extractor": "ontology", "embed_threshold": 0.8}
+    run_extraction([("a", "rain")], lexical, out, progress=False, settings=first)
+    assert json.loads(settings_path(out).read_text()) == first
+    run_extraction([("a", "rain"), ("b", "dog")], lexical, out, progress=False, settings=first)  # same: resumes
+    before = out.read_bytes()
+    with pytest.raises(VocabError, match=r"tags\.jsonl was started with other settings \(embed_threshold: 0\.8 -> 0\.6\)"):
+        run_extraction([("a", "rain")], lexical, out, progress=False, settings={**first, "embed_threshold": 0.6})
+    assert out.read_bytes() == before

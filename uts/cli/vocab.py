@@ -146,7 +146,11 @@ def extract(
             ex = LLMExtractor(generate, onto=onto, retries=retries, matcher=matcher)
         else:
             raise VocabError(f"unknown extractor {extractor!r} (choose 'ontology' or 'llm')")
-        stats = run_extraction(items, ex, out, batch_size=batch_size, resume=resume, retry_failed=retry_failed)
+        settings = {"input": str(input.resolve()), "extractor": extractor, "backend": backend, "model": model,
+                    "embed_threshold": None if no_embed else embed_threshold, "embed_min_words": embed_min_words,
+                    "max_new_tokens": max_new_tokens, "ontology": onto.meta.version if onto is not None else None}
+        stats = run_extraction(items, ex, out, batch_size=batch_size, resume=resume, retry_failed=retry_failed,
+                               settings=settings)
         stats["left_out"] = left_out.to_dict()
         if report is not None:
             write_json(report, stats)

@@ -116,6 +116,26 @@ def _restore_input_order(out: Path, ids: Sequence[str]) -> None:
         atomic_write_text(out, "".join(line for *_, line in sorted(lines)))
 
 
+def settings_path(out: str | os.PathLike) -> Path:
+    """``OUT.settings.json`` beside an extraction's output."""
+    out = Path(out)
+    return out.with_name(f"{out.name}.settings.json")
+
+
+def _check_settings(out: Path, settings: dict) -> None:
+    """Refuse to resume ``out`` under settings other than those it was started with; record them
+    for a new output. An output from before settings were kept resumes as it always did."""
+    path = settings_path(out)
+    if out.exists() and path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        changed = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in settings.items() if before.get(k) != v]
+        if changed:
+            raise VocabError(f"{out} was started with other settings ({'; '.join(changed)}); its clips would keep "
+                             "the old tags: choose another --out, or delete it to start over")
+        return
+    atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
 def _progress(enabled: bool):
     """A progress bar with clips done, rate and time left (on stderr; off when not wanted)."""
     class Rate(ProgressColumn):
@@ -134,13 +154,16 @@ def run_extraction(
     resume: bool = True,
     retry_failed: bool = False,
     progress: bool = True,
+    settings: dict | None = None,
 ) -> dict:
     """Extract tags for ``(id, caption)`` items into the JSON Lines file ``out``, in input order.
 
     Each finished batch is appended, flushed and fsync'ed, so an interrupted run (even killed with
     SIGKILL) loses at most the batch in flight; with ``resume`` the ids already in ``out`` are
     skipped (a torn last line is redone), and the file is put back in input order at the end.
-    Returns counts for the report.
+    ``settings`` (what decides the tags: input, extractor, model, thresholds) are kept beside
+    ``out`` (:func:`settings_path`); resuming under other settings is refused, since the clips
+    already done would keep the old run's tags. Returns counts for the report.
     """
     out = Path(out)
     if out.exists() and not resume:
@@ -148,6 +171,8 @@ def run_extraction(
     ids = [i for i, _ in items]
     if len(set(ids)) != len(ids):
         raise VocabError("caption ids are not unique; every clip needs its own id")
+    if settings is not None:
+        _check_settings(out, settings)
     done = _load_done(out, retry_failed) if resume else set()
     todo = [(i, c) for i, c in items if i not in done]
     stats = {"captions": len(items), "skipped": len(items) - len(todo), "written": 0, "failed": 0,
