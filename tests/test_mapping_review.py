@@ -66,6 +66,18 @@ def test_two_decisions_for_one_pair_are_refused_naming_both_lines(tmp_path):
         read_decisions(table)
 
 
+def test_accepting_a_pair_whose_object_the_target_lacks_is_refused():
+    """The row was stamped reviewed, and map apply then refused the whole mapping for it."""
+    from _mapping_helpers import mini_target
+
+    mset = _mset()
+    mset.mappings[0].object_id = "UTS:9999999"
+    target = mini_target()
+    with pytest.raises(ReviewError, match=r"todo.tsv:2: s:a: its object UTS:9999999 is not in the target"):
+        apply_decisions(mset, [Decision("s:a", "accept", where="todo.tsv:2")], ME, target=target)
+    assert mset.mappings[0].reviewer_id is None
+
+
 def test_merge_keeps_reviewed_and_rejected_rows():
     reviewed = apply_decisions(_mset(), [Decision("s:a", "reject"), Decision("s:b", "accept")], ME)
     rerun = MappingSet([Mapping("s:a", EXACT, "UTS:0000001", LEXICAL), Mapping("s:b", EXACT, "UTS:0000009", LEXICAL),

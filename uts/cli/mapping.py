@@ -133,7 +133,7 @@ def review_cmd(
     decisions: Optional[Path] = typer.Option(None, "--decisions", help="Apply a filled-in review table."),
     all_rows: bool = typer.Option(False, "--all", help="With --export: include rows already reviewed."),
     target: Optional[Path] = typer.Option(None, "--target", help="With --decisions: the target label set "
-                                          "picked ids must belong to (ontology or label list) [default: UTS]."),
+                                          "picked or accepted ids must belong to (ontology or label list) [default: UTS]."),
 ) -> None:
     """Accept, reject, pick another candidate or change the predicate of mappings.
 
@@ -146,7 +146,7 @@ def review_cmd(
     Decisions are stored with reviewer_id and date; rejected pairs stay rejected."""
     # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.mapping.pipeline import load_target, sibling
-    from uts.mapping.review import (apply_decisions, count_decisions, export_review_table, has_picks,
+    from uts.mapping.review import (apply_decisions, count_decisions, export_review_table, needs_target,
                                     read_decisions)
     from uts.inputs import refuse_clashing_outputs
     from uts.mapping.sssom import read_sssom, write_sssom
@@ -168,7 +168,7 @@ def review_cmd(
         if decisions:
             todo = read_decisions(decisions)
             updated = apply_decisions(mset, todo, reviewer, cands,
-                                      target=load_target(target) if has_picks(todo) else None)  # read only to check picks
+                                      target=load_target(target) if needs_target(todo) else None)  # read only to check ids
             write_sssom(mapping, updated)
             typer.echo(f"{count_decisions(todo)} decisions applied to {mapping}")
             return

@@ -104,9 +104,10 @@ def _expand_predicate(pred: str | None) -> str | None:
     return pred
 
 
-def has_picks(decisions: list[Decision]) -> bool:
-    """Whether any decision picks a target (only then is the target read, to check it)."""
-    return any(d.action == "pick" for d in decisions)
+def needs_target(decisions: list[Decision]) -> bool:
+    """Whether any decision picks or accepts a target id (only then is the target read, to check
+    that the id is in it: map apply refuses a whole mapping for one id its target lacks)."""
+    return any(d.action in ("pick", "accept") for d in decisions)
 
 
 def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: str,
@@ -138,6 +139,9 @@ def apply_decisions(mset: MappingSet, decisions: list[Decision], reviewer_id: st
         if d.action in ("accept", "reject", "predicate") and current is None:
             raise ReviewError(f"{d.at}: no mapping to {d.action}")
         if d.action == "accept":
+            if target is not None and current.object_id not in target:  # map apply would refuse the file
+                raise ReviewError(f"{d.at}: its object {current.object_id} is not in the target "
+                                  f"{target.name}; pick another (pick + new_object_id) or reject it")
             current.reviewer_id, current.mapping_date = reviewer_id, today
             current.comment = d.comment or current.comment
         elif d.action == "reject":
