@@ -195,6 +195,11 @@ def test_cli_release_and_diff_by_version(work, tmp_path):
     assert "UTS:0000008\tcar\tmerged\tUTS:0000007" in mig.read_text()
     r = runner.invoke(app, ["ontology", "diff", "9.9.9", "2.0.0", "-O", str(work)])
     assert r.exit_code == 1 and "no release 9.9.9" in r.stderr
+    # a release edited after the fact is not compared against as if it had been released
+    released = tmp_path / "releases" / "uts-1.0.0.ttl"
+    released.write_text(released.read_text().replace('"car"', '"kar"'))
+    r = runner.invoke(app, ["ontology", "diff", "1.0.0", "2.0.0", "-O", str(work)])
+    assert r.exit_code == 1 and f"error: {released}: does not match its checksum" in r.stderr
     log = [json.loads(x) for x in (tmp_path / "uts.changes.jsonl").read_text().splitlines()]
     assert [e["what"]["op"] for e in log] == ["release", "merge", "release"]
     assert log[1]["who"] == "cli-user"

@@ -383,17 +383,13 @@ def release(
 def _resolve_version_or_path(ref: str, releases: Optional[Path], ontology: Optional[Path]) -> Path:
     # lazy: the library loads when the command runs, so `uts --help` stays fast
     from uts.ontology.io import default_ontology_path
-    from uts.ontology.release import VERSION, release_path
+    from uts.ontology.release import VERSION, verified_release
 
     p = Path(ref)
     if p.exists():
         return p
     if VERSION.match(ref):
-        folder = releases or (ontology or default_ontology_path()).parent / "releases"
-        rp = release_path(folder, ref)
-        if rp.exists():
-            return rp
-        raise FileNotFoundError(f"no release {ref} in {folder}")
+        return verified_release(releases or (ontology or default_ontology_path()).parent / "releases", ref)
     if ref in ("working", "current"):
         return ontology or default_ontology_path()
     raise FileNotFoundError(f"{ref!r} is neither a file nor a release version (X.Y.Z)")

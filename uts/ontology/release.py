@@ -28,13 +28,27 @@ from .io import default_ontology_path, dumps, load
 from .model import Ontology
 # Release files are named and checksummed in validate (it checks them; importing release there
 # would be a cycle).
-from .validate import VERSION, check_release_checksums, list_releases, release_path, validate  # noqa: F401
+from .validate import (VERSION, check_release_checksums, file_sha256, list_releases, read_checksum,  # noqa: F401
+                       release_path, validate)
 
 CHANGELOG_HEADER = "# UTS ontology changelog"
 
 
 class ReleaseError(ValueError):
     """A release was refused; nothing was written."""
+
+
+def verified_release(releases_dir: str | Path, version: str) -> Path:
+    """The file of release ``version``, refused when its bytes no longer match its checksum:
+    a diff or an upgrade against an edited release compares with something never released."""
+    path = release_path(releases_dir, version)
+    if not path.exists():
+        raise FileNotFoundError(f"no release {version} in {releases_dir}")
+    expected = read_checksum(path)
+    if expected is not None and file_sha256(path) != expected:
+        raise ReleaseError(f"{path}: does not match its checksum {path.name}.sha256; releases are immutable "
+                           "(restore it from version control)")
+    return path
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
