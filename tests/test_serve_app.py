@@ -172,6 +172,21 @@ def test_review_needs_a_reviewer_id_and_refuses_bad_picks(ws):
     assert (mapping / "demo.sssom.tsv").read_bytes() == before
 
 
+def test_accepting_a_pair_whose_object_is_not_in_uts_is_refused(ws):
+    """Stamped reviewed before, and map apply then refused the whole file for that one id."""
+    client, _, mapping = ws
+    path = mapping / "demo.sssom.tsv"
+    text = path.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("DEMO:drums\t"))
+    obj = next(f for f in row.split("\t") if f.startswith("UTS:"))
+    path.write_text(text.replace(row, row.replace(obj, "UTS:9999999")))
+    before = path.read_bytes()
+    client.cookies.set("uts_reviewer", ME)
+    r = client.post("/review/decide", data={**row_form(client, "DEMO:drums"), "action": "accept"})
+    assert r.status_code == 422 and "UTS:9999999 is not in the target" in r.text, r.text[:300]
+    assert path.read_bytes() == before
+
+
 def test_the_queue_filters_by_confidence_set_and_predicate(ws):
     client, _, _ = ws
     subjects = lambda **p: re.findall(r'data-subject="([^"]+)"', client.get("/review/queue", params={  # noqa: E731

@@ -35,6 +35,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from uts.mapping.labelsets import from_ontology
 from uts.mapping.review import Decision, ReviewError, apply_decisions, review_rows
 from uts.mapping.sssom import PREDICATES, SSSOMError, read_sssom, write_sssom
 from uts.ontology import Ontology, load
@@ -309,7 +310,10 @@ def create_app(ontology_path: str | Path, mapping_roots: list[Path] = (), *, tok
                                     str(form.get("comment", "")).strip() or None)
                 cands = read_sssom(candidates_for(path)) if candidates_for(path).is_file() else None
                 labels = {c.id: c.label for c in onto}
-                write_sssom(path, apply_decisions(mset, [decision], reviewer, cands, labels))
+                # the app reviews alignments onto UTS (a pick is one of its concepts): an accepted
+                # object must be one too, or map apply refuses the whole file later
+                uts = ws.derived("label_set", from_ontology) if action == "accept" else None
+                write_sssom(path, apply_decisions(mset, [decision], reviewer, cands, labels, target=uts))
             except (ReviewError, ServeError) as exc:
                 return queue_html(request, filters, 422, error=f"refused: {exc}")
         return RedirectResponse(f"/review/queue?{urlencode({**filters, 'done': f'{action} {subject}'})}", 303)
