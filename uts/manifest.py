@@ -206,9 +206,9 @@ def check_ids(df: pl.DataFrame, source: str | Path, column: str = "id") -> None:
     row) of the first such clip, and for a repeat the line it repeats: every later step keys
     clips by id, and a repeat found there would name a derived file, not this one."""
     ids = df[column]
-    missing, repeated = ids.is_null(), ids.is_duplicated() & ~ids.is_first_distinct()
-    if not (missing.any() or repeated.any()):
+    if ids.null_count() == 0 and ids.n_unique() == ids.len():  # the usual case, in one hash pass
         return
+    missing, repeated = ids.is_null(), ids.is_duplicated() & ~ids.is_first_distinct()
     row = int((missing | repeated).arg_true()[0])
     first = int((ids == ids[row]).arg_true()[0]) if repeated[row] else row
     lines = jsonl_line_numbers(source, {first, row})
